@@ -1,0 +1,41 @@
+# Two entry points a fresh machine needs: `make demo` and `make test`.
+# Each creates/updates .venv itself.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+APP_STAMP := $(VENV)/.stamp-app
+DEV_STAMP := $(VENV)/.stamp-dev
+
+.PHONY: demo test sysdeps bench clean
+
+$(APP_STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	# insightface declares opencv-python (non-headless, clashes with PyQt5's Qt) and
+	# onnxruntime: install it without its declared deps, ours cover what it imports.
+	$(BIN)/python -m pip install -q --no-deps insightface==2.1
+	# With an NVIDIA GPU, onnxruntime-gpu replaces the CPU build (same module name).
+	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip uninstall -q -y onnxruntime && \
+	  $(BIN)/python -m pip install -q onnxruntime-gpu==1.32.0 ; fi
+	touch $@
+
+$(DEV_STAMP): $(APP_STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+sysdeps:
+	bash scripts/sysdeps.sh
+
+demo: $(APP_STAMP)
+	$(BIN)/recast demo
+
+test: $(DEV_STAMP) sysdeps
+	$(BIN)/python -m pytest
+
+bench: $(DEV_STAMP)
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Actor models: manifests (consent, licences, hashes) and swapper backends."""

@@ -1,0 +1,60 @@
+"""Typed exceptions. Each carries one clear, single-line message for the user.
+
+The CLI prints ``recast: error: <message>`` and exits with ``exit_code``; no
+traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+
+class RecastError(Exception):
+    """Base of every error meant for a user. ``str(err)`` is one line."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(str(message).split()))
+
+
+class PlateError(RecastError):
+    """A plate file or sequence cannot be read/written (names the file)."""
+
+
+class SequenceError(RecastError):
+    """A sequence pattern or frame list is invalid."""
+
+
+class ColorError(RecastError):
+    """Colour configuration or conversion problem."""
+
+
+class FaceModelError(RecastError):
+    """A face model file is missing, corrupt or of the wrong signature."""
+
+
+class ActorError(RecastError):
+    """Actor model missing, malformed, or cannot be built."""
+
+
+class ConsentError(ActorError):
+    """No or invalid consent record: no swap."""
+
+
+class IntegrityError(ActorError):
+    """A hash recorded in a manifest does not match the file on disk."""
+
+
+class SwapError(RecastError):
+    """The swap/composite stage failed for a frame."""
+
+
+class SpecError(RecastError):
+    """A JobSpec or settings value is invalid (names the field)."""
+
+
+class JobError(RecastError):
+    """A job cannot be found, run, resumed or published."""
+
+
+class QCError(RecastError):
+    """QC scoring or reporting failed."""

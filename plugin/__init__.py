@@ -1,0 +1,1 @@
+"""Host-side packages (stdlib only, importable by Nuke's/Resolve's Python)."""

@@ -1,0 +1,1 @@
+"""Host bridge (stdlib only). Not built yet: no open issue covers it."""

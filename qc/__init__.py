@@ -1,0 +1,1 @@
+"""QC: per-frame scores, auto-flags, dailies reports and preview movies."""

@@ -1,0 +1,1 @@
+"""Review app (PyQt5). Not built yet: no open issue covers it."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# System packages some tests need (headless Chromium to render the QC report,
+# poppler to rasterise the PDF, Xvfb + xcb libs for a real Qt window).
+# Installs them when we are root with apt-get; otherwise says what is missing
+# and the tests that need them skip with that reason.
+set -u
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "sysdeps: installing ${need[*]}"
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+    || echo "sysdeps: could not install ${need[*]} (tests needing them will skip)"
+else
+  echo "sysdeps: missing ${need[*]} (not root: tests needing them will skip)"
+fi
+exit 0
