@@ -1,0 +1,86 @@
+"""Contracts for actor models and swappers (shared by every backend).
+
+- An **actor model** is a folder under ``$RECAST_MODELS`` (default
+  ``~/.recast/models``) with ``manifest.json`` plus its files; see
+  ``models.actor`` for building, loading and verifying.
+- A **swapper** turns a loose, axis-aligned crop of the plate (working colour
+  space: display-referred RGB float32 in [0, 1]) and the face in *crop*
+  coordinates into a swapped crop of the same size plus an optional matte. Each
+  backend does its own alignment inside the crop and pastes its result back.
+- Backends register by name in ``SWAPPERS`` / ``ACTOR_BUILDERS`` /
+  ``ENHANCERS``; the engine never imports a backend module directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from pipeline.registry import Registry
+from pipeline.types import Face
+
+
+@dataclass
+class ActorModel:
+    name: str
+    root: Path  # the actor's folder
+    manifest: dict[str, Any]
+
+    @property
+    def backend(self) -> str:
+        return str(self.manifest["backend"])
+
+    @property
+    def consent_id(self) -> str:
+        return str(self.manifest["consent"]["id"])
+
+    @property
+    def model_sha256(self) -> str | None:
+        """sha256 of the primary model file (None for the embedded default)."""
+        files = self.manifest.get("model_files") or []
+        return files[0]["sha256"] if files else None
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+
+@dataclass
+class SwapResult:
+    rgb: np.ndarray  # (H, W, 3) float32, same size as the crop, working space
+    matte: np.ndarray | None = None  # (H, W) float32 in [0, 1]: where the model put a face
+    info: dict[str, Any] = field(default_factory=dict)  # goes into the frame record
+
+
+class Swapper(Protocol):
+    name: str
+
+    def swap(self, crop: np.ndarray, face: Face, actor: ActorModel) -> SwapResult: ...
+
+
+class ActorBuilder(Protocol):
+    """Prepares backend-specific files inside a new actor folder.
+
+    ``build`` receives the loaded source images (RGB float32 [0, 1], with their
+    paths) and writes what the backend needs under ``root``; returns manifest
+    additions (e.g. ``{"bank": {...}}``) and raises ActorError naming an image
+    without a face.
+    """
+
+    name: str
+
+    def build(self, root: Path, images: list[tuple[Path, np.ndarray]], options: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class Enhancer(Protocol):
+    name: str
+
+    def enhance(self, crop: np.ndarray, face: Face) -> np.ndarray: ...
+
+
+_BUILTIN = ("models.swappers",)
+SWAPPERS: Registry[Swapper] = Registry("swapper", _BUILTIN)
+ACTOR_BUILDERS: Registry[ActorBuilder] = Registry("actor builder", _BUILTIN)
+ENHANCERS: Registry[Enhancer] = Registry("enhancer", _BUILTIN)
