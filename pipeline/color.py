@@ -1,0 +1,206 @@
+"""Colour through OpenColorIO: plate space <-> working space, and display previews.
+
+Config: ``$OCIO`` when set, else the pinned built-in :data:`BUILTIN_CONFIG`
+(ACES 2.0 Studio config shipped inside OCIO 2.5+, with camera log spaces and the
+ACES 2.0 "SDR 100 nits (Rec.709)" view).
+
+Working space (what face models want): display-referred sRGB, i.e. the config's
+``sRGB Encoded Rec.709 (sRGB)`` (alias ``srgb_tx``).
+
+Plate colourspace, first found: the job's value, the file's metadata
+(``recast/colorspace``, ``colorInteropID``, ``oiio:ColorSpace``, ``colorspace``),
+else a default per format: float images (EXR, HDR, float TIFF) -> scene-linear
+Rec.709 ``Linear Rec.709 (sRGB)``; integer images (PNG, JPEG, TIFF, DPX) -> sRGB.
+
+Values above 1.0: the working-space transfer used here (the piecewise sRGB curve,
+OCIO ``ExponentWithLinearTransform``) is not clamped, so a scene-linear 16.0 becomes
+about 3.29 in working space and comes back as 16.0 (error <= 1e-5 relative);
+negatives survive through the linear toe. Whether a given pair of spaces keeps
+them is measured, not assumed: :meth:`ColorContext.preserves_range` probes the
+round trip, and the composite stage must clip only where it returns False.
+
+Processors are built once per (src, dst) with lossless optimisation and cached on
+the context; applying them is thread-safe.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import PyOpenColorIO as ocio
+
+from pipeline.errors import ColorError
+
+if TYPE_CHECKING:
+    from pipeline.plateio import Plate
+
+BUILTIN_CONFIG = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"
+
+# Candidate names (first that the config knows wins), so a studio $OCIO config works too.
+WORKING_CANDIDATES = ("sRGB Encoded Rec.709 (sRGB)", "srgb_tx", "sRGB - Texture", "srgb_texture", "Utility - sRGB - Texture")
+SCENE_LINEAR_CANDIDATES = ("Linear Rec.709 (sRGB)", "lin_rec709", "lin_srgb", "Utility - Linear - sRGB")
+METADATA_KEYS = ("recast/colorspace", "colorInteropID", "oiio:ColorSpace", "colorspace", "ColorSpace")
+FLOAT_FORMATS = ("half", "float", "double")
+ROUND_TRIP_PROBES = (0.0, 0.18, 1.0, 2.0, 8.0, 64.0, -0.05)
+
+
+class ColorContext:
+    """An OCIO config plus cached CPU processors (explicit object, no globals)."""
+
+    def __init__(
+        self,
+        config: str | None = None,
+        working_space: str | None = None,
+        display: str | None = None,
+        view: str | None = None,
+    ) -> None:
+        source = config or os.environ.get("OCIO") or BUILTIN_CONFIG
+        self.config_name: str = source
+        try:
+            if source.startswith("ocio://"):
+                cfg = ocio.Config.CreateFromFile(source)
+            else:
+                if not Path(source).is_file():
+                    raise ColorError(f"OCIO config {source}: file not found")
+                cfg = ocio.Config.CreateFromFile(source)
+            cfg.validate()
+        except ColorError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type
+            raise ColorError(f"OCIO config {source}: cannot load ({_first_line(exc)})") from None
+        self.config: ocio.Config = cfg
+        self.working_space: str = self._pick(working_space, WORKING_CANDIDATES, "working space")
+        self.scene_linear: str = self._pick(None, SCENE_LINEAR_CANDIDATES + ("scene_linear",), "scene-linear space")
+        self.display: str = display or cfg.getDefaultDisplay()
+        if self.display not in list(cfg.getDisplays()):
+            raise ColorError(f"OCIO display {self.display!r}: not in config {source}")
+        self.view: str = view or cfg.getDefaultView(self.display)
+        if self.view not in list(cfg.getViews(self.display)):
+            raise ColorError(f"OCIO view {self.view!r}: not a view of display {self.display!r}")
+        self._cache: dict[tuple[str, ...], ocio.CPUProcessor] = {}
+        self._lock = threading.Lock()
+
+    # -- names -------------------------------------------------------------------------------
+    def _pick(self, wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
+        if wanted:
+            return self.resolve(wanted)
+        for name in candidates:
+            cs = self.config.getColorSpace(name)
+            if cs is not None:
+                return str(cs.getName())
+        raise ColorError(f"OCIO config {self.config_name}: no {what} (looked for {', '.join(candidates)})")
+
+    def has(self, name: str) -> bool:
+        return bool(name) and self.config.getColorSpace(name) is not None
+
+    def resolve(self, name: str) -> str:
+        """Canonical colourspace name for ``name`` or an alias/role (ColorError if unknown)."""
+        cs = self.config.getColorSpace(name) if name else None
+        if cs is None:
+            raise ColorError(f"colourspace {name!r}: not in OCIO config {self.config_name}")
+        return str(cs.getName())
+
+    def names(self) -> list[str]:
+        return [str(n) for n in self.config.getColorSpaceNames()]
+
+    # -- processors --------------------------------------------------------------------------
+    def _processor(self, src: str, dst: str) -> ocio.CPUProcessor:
+        key = ("cs", src, dst)
+        proc = self._cache.get(key)
+        if proc is None:
+            s, d = self.resolve(src), self.resolve(dst)
+            try:
+                p = self.config.getProcessor(s, d)
+                proc = p.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_LOSSLESS)
+            except Exception as exc:  # noqa: BLE001
+                raise ColorError(f"colour conversion {src!r} -> {dst!r}: {_first_line(exc)}") from None
+            with self._lock:
+                proc = self._cache.setdefault(key, proc)
+        return proc
+
+    def _display_processor(self, src: str) -> ocio.CPUProcessor:
+        key = ("dv", src, self.display, self.view)
+        proc = self._cache.get(key)
+        if proc is None:
+            s = self.resolve(src)
+            try:
+                t = ocio.DisplayViewTransform(src=s, display=self.display, view=self.view)
+                p = self.config.getProcessor(t)
+                proc = p.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_LOSSLESS)
+            except Exception as exc:  # noqa: BLE001
+                raise ColorError(f"display transform {src!r} -> {self.display}/{self.view}: {_first_line(exc)}") from None
+            with self._lock:
+                proc = self._cache.setdefault(key, proc)
+        return proc
+
+    @staticmethod
+    def _apply(proc: ocio.CPUProcessor, rgb: np.ndarray) -> np.ndarray:
+        arr = np.asarray(rgb)
+        if arr.ndim == 0 or arr.shape[-1] != 3:
+            raise ColorError(f"colour conversion needs (..., 3) RGB, got shape {arr.shape}")
+        out = np.array(arr, dtype=np.float32, order="C", copy=True)
+        if out.size:
+            flat = out.reshape(-1, 3)
+            proc.applyRGB(flat)
+        return out
+
+    # -- public conversions ------------------------------------------------------------------
+    def convert(self, rgb: np.ndarray, src: str, dst: str) -> np.ndarray:
+        """A float32 copy of ``rgb`` (..., 3) converted from ``src`` to ``dst``."""
+        if self.resolve(src) == self.resolve(dst):
+            return np.array(rgb, dtype=np.float32, copy=True)
+        return self._apply(self._processor(src, dst), rgb)
+
+    def to_working(self, rgb: np.ndarray, src: str) -> np.ndarray:
+        return self.convert(rgb, src, self.working_space)
+
+    def from_working(self, rgb: np.ndarray, dst: str) -> np.ndarray:
+        return self.convert(rgb, self.working_space, dst)
+
+    def to_display(self, rgb: np.ndarray, src: str) -> np.ndarray:
+        """Preview pixels through the display/view (ACES 2.0 SDR by default), clipped to [0, 1], NaN -> 0."""
+        out = self._apply(self._display_processor(src), rgb)
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    def display_fn(self, src: str) -> Callable[[np.ndarray], np.ndarray]:
+        """``to_display`` bound to ``src`` (what the face analysers take)."""
+        return lambda rgb: self.to_display(rgb, src)
+
+    def preserves_range(self, src: str, dst: str | None = None) -> bool:
+        """True when values outside [0, 1] (above 1, slightly negative) survive src -> dst -> src."""
+        target = dst or self.working_space
+        probe = np.array([[v, v, v] for v in ROUND_TRIP_PROBES], dtype=np.float32)
+        back = self.convert(self.convert(probe, src, target), target, src)
+        err = np.abs(back - probe) / np.maximum(np.abs(probe), 1e-3)
+        return bool(np.all(np.isfinite(back)) and float(err.max()) <= 1e-4)
+
+    # -- plate colourspace -------------------------------------------------------------------
+    def plate_space(self, plate: Plate, job_value: str | None = None) -> str:
+        """Colourspace of ``plate``: ``job_value``, else file metadata, else the format default."""
+        if job_value:
+            return self.resolve(job_value)
+        attrs = plate.attributes
+        for key in METADATA_KEYS:
+            value = attrs.get(key)
+            if isinstance(value, str) and value and self.has(value):
+                return self.resolve(value)
+        return self.default_space(plate)
+
+    def default_space(self, plate: Plate) -> str:
+        """EXR and other float images: scene-linear Rec.709; integer images: sRGB."""
+        formats = {str(f) for f in plate.spec.channelformats} or {str(plate.spec.format)}
+        if plate.path.suffix.lower() == ".exr" or formats <= set(FLOAT_FORMATS):
+            return self.scene_linear
+        return self.working_space
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__

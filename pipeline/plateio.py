@@ -1,0 +1,446 @@
+"""Plate image I/O through OpenImageIO: float32 pixels plus the full spec, written back exactly.
+
+Reading returns a :class:`Plate`: float32 pixels covering the DATA window (H, W, C)
+and the OIIO spec with every channel, per-channel pixel type, data/display window,
+tiling and attribute. Writing reuses that spec, so channels, pixel type, windows,
+compression and attributes come back unchanged; our own attributes go under
+``recast/``. Writes are atomic (temp file beside the target, fsync, rename).
+
+Exactness: integer formats are read as ``v / (2**bits - 1)`` and written back with
+rounding, half/float are stored as-is, so read -> write -> read is bit-exact for
+EXR (half/float, any lossless compression), PNG/TIFF 8/16-bit and 10-bit DPX.
+Alpha in PNG/TIFF is read *unassociated* (``oiio:UnassociatedAlpha = 1``): the
+stored colour values are returned untouched rather than premultiplied.
+
+Bad files raise :class:`PlateError` naming the file; the header is checked against
+:class:`ReadLimits` before any pixel is decoded so absurd dimensions cannot
+exhaust memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import OpenImageIO as oiio
+
+from pipeline.atomic import atomic_path
+from pipeline.errors import PlateError
+
+RECAST_PREFIX = "recast/"
+
+# Attributes OIIO derives from the file or from how it was opened; never copied to outputs.
+_VOLATILE_ATTRS = frozenset({"oiio:subimages", "oiio:RowsPerChunk"})
+# Attributes that describe one file's state and may differ after a rewrite.
+ROUND_TRIP_IGNORED = frozenset({"oiio:subimages", "oiio:RowsPerChunk", "DateTime", "Software"})
+
+_RGB_NAMES = (("R", "G", "B"), ("r", "g", "b"), ("red", "green", "blue"))
+_ALPHA_NAMES = ("A", "a", "alpha")
+
+_SUPPORTED_EXR_COMPRESSION = ("none", "rle", "zips", "zip", "piz", "pxr24", "b44", "b44a", "dwaa", "dwab", "htj2k")
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Bounds checked on the header before pixels are decoded."""
+
+    max_pixels: int = 1 << 28  # 268 M pixels (16K x 16K)
+    max_channels: int = 1024
+    max_bytes: int = 8 << 30  # float32 buffer size for the whole data window
+    max_dimension: int = 1 << 17  # one side of the data or display window
+
+
+DEFAULT_LIMITS = ReadLimits()
+
+
+@dataclass
+class Plate:
+    """One image (one part of a multipart EXR): pixels over the data window + its spec."""
+
+    pixels: np.ndarray  # (H, W, C) float32, data window
+    spec: oiio.ImageSpec
+    path: Path
+    part: int = 0
+    part_name: str | None = None
+    parts: int = 1
+
+    @property
+    def channel_names(self) -> list[str]:
+        return list(self.spec.channelnames)
+
+    @property
+    def data_window(self) -> tuple[int, int, int, int]:
+        s = self.spec
+        return (s.x, s.y, s.width, s.height)
+
+    @property
+    def display_window(self) -> tuple[int, int, int, int]:
+        s = self.spec
+        return (s.full_x, s.full_y, s.full_width, s.full_height)
+
+    @property
+    def pixel_type(self) -> str:
+        """``half``/``float``/``uint8``/``uint16``/``uint10``/... (mixed: comma-joined per channel)."""
+        return pixel_type_of(self.spec)
+
+    @property
+    def compression(self) -> str:
+        return str(self.spec.getattribute("compression") or "none")
+
+    @property
+    def rgb_indices(self) -> tuple[int, int, int] | None:
+        names = self.channel_names
+        for trio in _RGB_NAMES:
+            if all(n in names for n in trio):
+                return (names.index(trio[0]), names.index(trio[1]), names.index(trio[2]))
+        if len(names) >= 3 and self.spec.alpha_channel not in (0, 1, 2):
+            if not any(n in names for t in _RGB_NAMES for n in t):
+                return (0, 1, 2)
+        return None
+
+    @property
+    def alpha_index(self) -> int | None:
+        names = self.channel_names
+        for n in _ALPHA_NAMES:
+            if n in names:
+                return names.index(n)
+        a = int(self.spec.alpha_channel)
+        return a if 0 <= a < len(names) else None
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        return attributes_of(self.spec)
+
+    @property
+    def width(self) -> int:
+        return int(self.spec.full_width)
+
+    @property
+    def height(self) -> int:
+        return int(self.spec.full_height)
+
+    def rgb(self) -> np.ndarray:
+        """The RGB channels (H, W, 3) of the data window (a copy); PlateError when none."""
+        idx = self.rgb_indices
+        if idx is None:
+            raise PlateError(f"{self.path}: no RGB channels (channels: {', '.join(self.channel_names)})")
+        return np.ascontiguousarray(self.pixels[..., list(idx)])
+
+    def display_pixels(self, fill: float = 0.0) -> np.ndarray:
+        """Pixels placed in the display window (H, W, C); outside the data window = ``fill``."""
+        fx, fy, fw, fh = self.display_window
+        dx, dy, dw, dh = self.data_window
+        if (fx, fy, fw, fh) == (dx, dy, dw, dh):
+            return self.pixels
+        out = np.full((fh, fw, self.pixels.shape[2]), fill, dtype=np.float32)
+        x0, y0 = max(dx, fx), max(dy, fy)
+        x1, y1 = min(dx + dw, fx + fw), min(dy + dh, fy + fh)
+        if x1 > x0 and y1 > y0:
+            out[y0 - fy : y1 - fy, x0 - fx : x1 - fx] = self.pixels[y0 - dy : y1 - dy, x0 - dx : x1 - dx]
+        return out
+
+
+@dataclass
+class PlateHeader:
+    """Header-only view of a plate file (no pixels decoded)."""
+
+    path: Path
+    spec: oiio.ImageSpec
+    part: int
+    part_name: str | None
+    parts: int
+    part_names: list[str | None] = field(default_factory=list)
+
+
+def pixel_type_of(spec: oiio.ImageSpec) -> str:
+    formats = [str(f) for f in spec.channelformats] if spec.channelformats else [str(spec.format)]
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
+    if bits and formats and all(f in ("uint16", "uint8", "uint32") for f in formats):
+        nominal = {"uint8": 8, "uint16": 16, "uint32": 32}[formats[0]]
+        if bits != nominal:
+            return f"uint{bits}"
+    uniq = list(dict.fromkeys(formats))
+    return uniq[0] if len(uniq) == 1 else ",".join(formats)
+
+
+def attributes_of(spec: oiio.ImageSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for a in spec.extra_attribs:
+        v = a.value
+        out[a.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _oiio_error(obj: Any = None) -> str:
+    msg = ""
+    if obj is not None and hasattr(obj, "geterror"):
+        msg = obj.geterror()
+    if not msg:
+        msg = oiio.geterror()
+    msg = " ".join(str(msg).split())
+    return msg or "unknown OpenImageIO error"
+
+
+def _clean_reason(path: Path, msg: str) -> str:
+    """OIIO messages often repeat the file name; keep them short."""
+    for quoted in (f'"{path}"', f"'{path}'", str(path)):
+        msg = msg.replace(quoted, "file")
+    return msg[:300]
+
+
+def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
+    p = Path(path)
+    if not p.exists():
+        raise PlateError(f"{p}: file not found")
+    if p.is_dir():
+        raise PlateError(f"{p}: is a directory, not an image")
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise PlateError(f"{p}: cannot stat ({exc.strerror})") from None
+    if size == 0:
+        raise PlateError(f"{p}: empty file")
+    if not os.access(p, os.R_OK):
+        raise PlateError(f"{p}: permission denied")
+    config = oiio.ImageSpec()
+    if unassociated:
+        config.attribute("oiio:UnassociatedAlpha", 1)
+    inp = oiio.ImageInput.open(str(p), config)
+    if inp is None:
+        reason = _clean_reason(p, _oiio_error())
+        if "not support" in reason.lower() or "could not find a format" in reason.lower():
+            raise PlateError(f"{p}: unsupported or unrecognised image format ({reason})")
+        raise PlateError(f"{p}: cannot open image ({reason})")
+    return inp
+
+
+def _check_spec(path: Path, spec: oiio.ImageSpec, limits: ReadLimits) -> None:
+    w, h, nc = int(spec.width), int(spec.height), int(spec.nchannels)
+    if spec.deep:
+        raise PlateError(f"{path}: deep images are not supported")
+    if w <= 0 or h <= 0 or nc <= 0:
+        raise PlateError(f"{path}: invalid image dimensions {w}x{h} with {nc} channels")
+    if int(spec.depth) > 1:
+        raise PlateError(f"{path}: volume images (depth {spec.depth}) are not supported")
+    dims = (w, h, int(spec.full_width), int(spec.full_height))
+    if max(dims) > limits.max_dimension or min(dims) < 0:
+        raise PlateError(
+            f"{path}: absurd dimensions (data {w}x{h}, display {spec.full_width}x{spec.full_height};"
+            f" limit {limits.max_dimension} per side)"
+        )
+    if nc > limits.max_channels:
+        raise PlateError(f"{path}: {nc} channels exceed the limit of {limits.max_channels}")
+    if w * h > limits.max_pixels:
+        raise PlateError(f"{path}: {w}x{h} = {w * h} pixels exceed the limit of {limits.max_pixels}")
+    if w * h * nc * 4 > limits.max_bytes:
+        raise PlateError(f"{path}: {w}x{h}x{nc} float buffer exceeds the limit of {limits.max_bytes} bytes")
+    for v in (spec.x, spec.y, spec.full_x, spec.full_y):
+        if abs(int(v)) > limits.max_dimension * 4:
+            raise PlateError(f"{path}: absurd window origin {v}")
+
+
+def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str) -> tuple[int, str | None, int, list[str | None]]:
+    """Find the part (index or EXR part name); return (index, name, count, all names)."""
+    names: list[str | None] = []
+    i = 0
+    while inp.seek_subimage(i, 0):
+        nm = inp.spec().getattribute("name")
+        names.append(str(nm) if nm else None)
+        i += 1
+        if i > 4096:
+            raise PlateError(f"{path}: more than 4096 parts")
+    count = len(names)
+    probe_error = inp.geterror()  # seeking past the last part sets an error; clear it
+    if count == 0:
+        raise PlateError(f"{path}: no readable image part ({_clean_reason(path, probe_error or _oiio_error())})")
+    if isinstance(part, str) and not part.lstrip("-").isdigit():
+        if part not in names:
+            listed = ", ".join(n or f"#{k}" for k, n in enumerate(names))
+            raise PlateError(f"{path}: no part named {part!r} (parts: {listed})")
+        index = names.index(part)
+    else:
+        index = int(part)
+        if not 0 <= index < count:
+            raise PlateError(f"{path}: part {index} out of range (file has {count} part(s))")
+    if not inp.seek_subimage(index, 0):
+        raise PlateError(f"{path}: cannot seek to part {index} ({_clean_reason(path, _oiio_error(inp))})")
+    return index, names[index], count, names
+
+
+def read_header(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLimits = DEFAULT_LIMITS) -> PlateHeader:
+    """Read only the header of ``path`` (and validate it against ``limits``)."""
+    p = Path(path)
+    inp = _open_input(p)
+    try:
+        index, name, count, names = _seek_part(inp, p, part)
+        spec = oiio.ImageSpec(inp.spec())
+        _check_spec(p, spec, limits)
+    finally:
+        inp.close()
+    spec.erase_attribute("oiio:subimages")
+    return PlateHeader(path=p, spec=spec, part=index, part_name=name, parts=count, part_names=names)
+
+
+def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLimits = DEFAULT_LIMITS) -> Plate:
+    """Read one part of an image as float32 (H, W, C) over its data window, plus the full spec."""
+    p = Path(path)
+    inp = _open_input(p)
+    try:
+        index, name, count, _names = _seek_part(inp, p, part)
+        spec = oiio.ImageSpec(inp.spec())
+        _check_spec(p, spec, limits)
+        try:
+            pixels = inp.read_image(index, 0, 0, spec.nchannels, "float")
+        except Exception as exc:  # noqa: BLE001 - the binding raises on some corrupt files
+            raise PlateError(f"{p}: cannot decode pixels ({_clean_reason(p, str(exc) or _oiio_error(inp))})") from None
+        err = inp.geterror() if hasattr(inp, "geterror") else ""
+        if pixels is None or not isinstance(pixels, np.ndarray):
+            raise PlateError(f"{p}: cannot decode pixels ({_clean_reason(p, err or _oiio_error())})")
+        if err:
+            raise PlateError(f"{p}: corrupt pixel data ({_clean_reason(p, ' '.join(err.split()))})")
+    finally:
+        inp.close()
+    pixels = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)
+    for attr in _VOLATILE_ATTRS:
+        spec.erase_attribute(attr)
+    return Plate(pixels=np.ascontiguousarray(pixels), spec=spec, path=p, part=index, part_name=name, parts=count)
+
+
+def _set_attr(spec: oiio.ImageSpec, name: str, value: Any) -> None:
+    if isinstance(value, bool):
+        spec.attribute(name, int(value))
+    elif isinstance(value, (int, np.integer)):
+        v = int(value)
+        if -(2**31) <= v < 2**31:
+            spec.attribute(name, v)
+        else:
+            spec.attribute(name, str(v))
+    elif isinstance(value, (float, np.floating)):
+        spec.attribute(name, float(value))
+    elif isinstance(value, str):
+        spec.attribute(name, value)
+    elif value is None:
+        spec.erase_attribute(name)
+    else:
+        import json
+
+        spec.attribute(name, json.dumps(value, default=str, sort_keys=True))
+
+
+def _normalise_compression(path: Path, compression: str) -> str:
+    base = compression.split(":", 1)[0].strip().lower()
+    if path.suffix.lower() == ".exr" and base not in _SUPPORTED_EXR_COMPRESSION:
+        raise PlateError(f"{path}: unknown EXR compression {compression!r} (use one of {', '.join(_SUPPORTED_EXR_COMPRESSION)})")
+    return compression.strip()
+
+
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray, spec: oiio.ImageSpec) -> None:
+    """Atomically write ``pixels`` (H, W, C, any float/int dtype) with ``spec`` (format by extension)."""
+    p = Path(path)
+    arr = np.asarray(pixels)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3:
+        raise PlateError(f"{p}: pixels must be (H, W, C), got shape {arr.shape}")
+    if arr.shape != (spec.height, spec.width, spec.nchannels):
+        raise PlateError(
+            f"{p}: pixel shape {arr.shape} does not match the spec ({spec.height}, {spec.width}, {spec.nchannels})"
+        )
+    if arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    arr = np.ascontiguousarray(arr)
+    with atomic_path(p) as tmp:
+        out = oiio.ImageOutput.create(str(tmp))
+        if out is None:
+            raise PlateError(f"{p}: no writer for this file type ({_clean_reason(tmp, _oiio_error())})")
+        spec_w = oiio.ImageSpec(spec)
+        for attr in _VOLATILE_ATTRS:
+            spec_w.erase_attribute(attr)
+        if not out.open(str(tmp), spec_w):
+            msg = _clean_reason(tmp, _oiio_error(out))
+            raise PlateError(f"{p}: cannot open for writing ({msg})")
+        ok = out.write_image(arr)
+        msg = "" if ok else _clean_reason(tmp, _oiio_error(out))
+        closed = out.close()
+        if not ok or not closed:
+            raise PlateError(f"{p}: write failed ({msg or _clean_reason(tmp, _oiio_error(out))})")
+
+
+def write_plate(
+    path: str | os.PathLike[str],
+    like: Plate,
+    pixels: np.ndarray | None = None,
+    attrs: dict[str, Any] | None = None,
+    compression: str | None = None,
+) -> None:
+    """Write ``pixels`` (default: ``like.pixels``) with ``like``'s spec, atomically.
+
+    Channels, pixel type, data/display window, tiling and every attribute are kept;
+    ``attrs`` are added (names without a namespace get ``recast/``), e.g.
+    ``{"synthetic": 1, "job": "j42"}`` -> ``recast/synthetic``, ``recast/job``.
+    ``compression`` overrides the plate's own.
+    """
+    p = Path(path)
+    spec = oiio.ImageSpec(like.spec)
+    data = like.pixels if pixels is None else np.asarray(pixels)
+    for name, value in (attrs or {}).items():
+        key = name if ("/" in name or ":" in name) else RECAST_PREFIX + name
+        _set_attr(spec, key, value)
+    if compression is not None:
+        spec.attribute("compression", _normalise_compression(p, compression))
+    write_image(p, data, spec)
+
+
+def count_nonfinite(pixels: np.ndarray) -> dict[str, int]:
+    """``{"nan": n, "inf": n}`` over all samples."""
+    arr = np.asarray(pixels)
+    nan = int(np.count_nonzero(np.isnan(arr)))
+    inf = int(np.count_nonzero(np.isinf(arr)))
+    return {"nan": nan, "inf": inf}
+
+
+def new_spec(
+    width: int,
+    height: int,
+    channels: list[str],
+    pixel_type: str = "half",
+    compression: str | None = None,
+    data_window: tuple[int, int, int, int] | None = None,
+    attrs: dict[str, Any] | None = None,
+) -> oiio.ImageSpec:
+    """A fresh spec (display window ``width`` x ``height`` at 0,0; optional smaller data window)."""
+    if width <= 0 or height <= 0 or not channels:
+        raise PlateError(f"new image spec: invalid size {width}x{height} with {len(channels)} channels")
+    bits = 0
+    fmt = pixel_type
+    if pixel_type in ("uint10", "uint12"):
+        bits = int(pixel_type[4:])
+        fmt = "uint16"
+    dx, dy, dw, dh = data_window or (0, 0, width, height)
+    spec = oiio.ImageSpec(dw, dh, len(channels), fmt)
+    spec.x, spec.y = dx, dy
+    spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, width, height
+    spec.channelnames = tuple(channels)
+    if "A" in channels:
+        spec.alpha_channel = channels.index("A")
+    if bits:
+        spec.attribute("oiio:BitsPerSample", bits)
+    if compression:
+        spec.attribute("compression", compression)
+    for k, v in (attrs or {}).items():
+        _set_attr(spec, k, v)
+    return spec
+
+
+def same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-exact comparison that treats NaN == NaN (same positions)."""
+    if a.shape != b.shape:
+        return False
+    fa, fb = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    nan_a, nan_b = np.isnan(fa), np.isnan(fb)
+    if not np.array_equal(nan_a, nan_b):
+        return False
+    return bool(np.array_equal(np.where(nan_a, 0, fa), np.where(nan_b, 0, fb)))
