@@ -1,0 +1,17 @@
+"""Registers the built-in analyser backends (imported lazily by ``ANALYSERS``).
+
+Backend modules import their heavy dependencies only when an analyser is created.
+"""
+
+from __future__ import annotations
+
+from pipeline.faces import ANALYSERS
+from pipeline.faces.base import FaceAnalyser
+from pipeline.faces.options import AnalyserOptions
+
+
+@ANALYSERS.register("dlib")
+def _dlib(options: AnalyserOptions | None = None) -> FaceAnalyser:
+    from pipeline.faces.dlib_backend import DlibAnalyser
+
+    return DlibAnalyser(options)

@@ -1,0 +1,209 @@
+"""The FaceAnalyser contract and the flow every backend shares.
+
+``analyse`` = detect on a display-referred downscale -> for each box, fit
+landmarks on a full-resolution crop -> (optionally) embed from that crop ->
+estimate pose. Backends only implement the model calls (``_detect``,
+``_fit_crop``, ``_embed_crop``); coordinates, crops, sanitising and pose live here.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pipeline.faces.geometry import box_from_points, estimate_pose
+from pipeline.faces.imageprep import Crop, ToDisplay, as_rgb, crop_around, downscale, window
+from pipeline.faces.options import AnalyserOptions
+from pipeline.types import Face
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: np.ndarray  # x0, y0, x1, y1 in the coordinates of the image passed to _detect
+    score: float
+    kps5: np.ndarray | None = None  # detectors that also give keypoints (SCRFD)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Landmarks in crop coordinates."""
+
+    kps5: np.ndarray
+    landmarks: np.ndarray | None
+    landmark_kind: str | None
+    state: Any = None  # backend data reused by _embed_crop (e.g. a dlib shape)
+
+
+class FaceAnalyser(ABC):
+    """Backend-neutral face analyser; faces come back in full-res pixel coordinates."""
+
+    name: str = "base"
+    embedding_kind: str = ""
+    same_person_threshold: float = 0.0  # face_distance below this = same person
+
+    def __init__(self, options: AnalyserOptions | None = None) -> None:
+        self.options = options or AnalyserOptions()
+        self.options.validate()
+
+    # ---- backend hooks -------------------------------------------------
+    @abstractmethod
+    def _detect(self, pixels: np.ndarray) -> list[Detection]:
+        """Detect on a uint8 RGB image."""
+
+    @abstractmethod
+    def _fit_crop(self, crop: np.ndarray, box: np.ndarray, det: Detection | None) -> Fit:
+        """Fit landmarks on a uint8 RGB crop; ``box`` (and ``det``) in crop coordinates."""
+
+    @abstractmethod
+    def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
+        """Identity vector (not yet normalised) from a crop and its fit."""
+
+    @abstractmethod
+    def licences(self) -> list[dict[str, Any]]:
+        """One entry per model file this analyser uses: model, file, licence, commercial_use."""
+
+    # ---- public API ----------------------------------------------------
+    def analyse(
+        self,
+        image: np.ndarray,
+        *,
+        to_display: ToDisplay | None = None,
+        embed: bool = True,
+        regions: list[np.ndarray] | None = None,
+    ) -> list[Face]:
+        """All faces in ``image`` (full-res plate RGB, any range; NaN/Inf allowed).
+
+        ``regions`` (full-res boxes, optional) additionally searches windows
+        around expected faces at a higher resolution than the full-frame downscale,
+        so small faces in wide shots are found without upsampling the whole frame.
+        """
+        rgb = as_rgb(image)
+        small = downscale(rgb, self.options.detect_size, to_display)
+        dets: list[Detection] = []
+        for d in self._detect(small.pixels):
+            dets.append(_scaled(d, 1.0 / small.scale, (0.0, 0.0)))
+        for region in regions or []:
+            dets.extend(self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
+        dets = _nms(dets, 0.4)
+        faces: list[Face] = []
+        for det in dets:
+            face = self._face_from_box(rgb, det.box, det, to_display, embed)
+            if face is not None:
+                faces.append(face)
+        faces.sort(key=lambda f: (float(f.box[0]), float(f.box[1])))
+        return faces
+
+    def fit_landmarks(self, image: np.ndarray, box: np.ndarray, *, to_display: ToDisplay | None = None) -> Face:
+        """Landmarks for a known box (full-res); score 0 marks it as not detected here."""
+        rgb = as_rgb(image)
+        face = self._face_from_box(rgb, np.asarray(box, np.float64), None, to_display, embed=False)
+        if face is None:
+            from pipeline.errors import FaceModelError
+
+            raise FaceModelError(f"fit_landmarks: box {np.round(box, 1).tolist()} lies outside the image")
+        return face
+
+    def embed(self, image: np.ndarray, face: Face, *, to_display: ToDisplay | None = None) -> np.ndarray:
+        """L2-normalised identity embedding of ``face`` (full-res coordinates)."""
+        rgb = as_rgb(image)
+        crop = crop_around(rgb, face.box, self.options.crop_margin, self.options.crop_max_size, to_display)
+        if crop is None:
+            from pipeline.errors import FaceModelError
+
+            raise FaceModelError(f"embed: face box {np.round(face.box, 1).tolist()} lies outside the image")
+        fit = self._refit_for_embedding(crop, face)
+        return _normalise(self._embed_crop(crop.pixels, fit))
+
+    # ---- shared plumbing -------------------------------------------------
+    def _refit_for_embedding(self, crop: Crop, face: Face) -> Fit:
+        box_c = _box_to_crop(crop, face.box)
+        return self._fit_crop(crop.pixels, box_c, None)
+
+    def _detect_in_region(self, rgb: np.ndarray, region: np.ndarray, to_display: ToDisplay | None) -> list[Detection]:
+        size = max(float(region[2] - region[0]), float(region[3] - region[1]))
+        if not np.isfinite(region).all() or size <= 1:
+            return []
+        # a window of 3 face sizes, resampled so the expected face is ~region_face_size px
+        cx, cy = (region[0] + region[2]) / 2.0, (region[1] + region[3]) / 2.0
+        half = 1.5 * size
+        box = np.array([cx - half, cy - half, cx + half, cy + half])
+        scale = min(2.0, float(self.options.region_face_size) / size)
+        crop = window(rgb, box, scale, to_display)
+        if crop is None:
+            return []
+        return [_scaled(d, 1.0 / crop.scale, crop.origin) for d in self._detect(crop.pixels)]
+
+    def _face_from_box(
+        self,
+        rgb: np.ndarray,
+        box: np.ndarray,
+        det: Detection | None,
+        to_display: ToDisplay | None,
+        embed: bool,
+    ) -> Face | None:
+        opts = self.options
+        if max(float(box[2] - box[0]), float(box[3] - box[1])) < opts.min_face:
+            return None
+        crop = crop_around(rgb, box, opts.crop_margin, opts.crop_max_size, to_display)
+        if crop is None:
+            return None
+        box_c = _box_to_crop(crop, box)
+        det_c = None if det is None else _to_crop_det(crop, det)
+        fit = self._fit_crop(crop.pixels, box_c, det_c)
+        kps5 = crop.to_image(fit.kps5)
+        landmarks = None if fit.landmarks is None else crop.to_image(fit.landmarks)
+        face = Face(
+            box=np.asarray(box, np.float64).copy(),
+            score=float(det.score) if det is not None else 0.0,
+            kps5=kps5,
+            landmarks=landmarks,
+            landmark_kind=fit.landmark_kind,
+            pose=estimate_pose(kps5),
+            source="detected",
+        )
+        face.extra["analyser"] = self.name
+        if det is None:
+            face.extra["fitted_box"] = True
+        if embed:
+            face.embedding = _normalise(self._embed_crop(crop.pixels, fit))
+            face.embedding_kind = self.embedding_kind
+        return face
+
+
+def _normalise(vec: np.ndarray) -> np.ndarray:
+    v = np.asarray(vec, np.float32).reshape(-1)
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 and np.isfinite(n) else v
+
+
+def _box_to_crop(crop: Crop, box: np.ndarray) -> np.ndarray:
+    pts = crop.to_crop(np.asarray(box, np.float64).reshape(2, 2))
+    return pts.reshape(4)
+
+
+def _to_crop_det(crop: Crop, det: Detection) -> Detection:
+    kps = None if det.kps5 is None else crop.to_crop(det.kps5)
+    return Detection(_box_to_crop(crop, det.box), det.score, kps)
+
+
+def _scaled(det: Detection, inv_scale: float, origin: tuple[float, float]) -> Detection:
+    o = np.asarray(origin, np.float64)
+    box = np.asarray(det.box, np.float64).reshape(2, 2) * inv_scale + o
+    kps = None if det.kps5 is None else np.asarray(det.kps5, np.float64) * inv_scale + o
+    return Detection(box.reshape(4), det.score, kps)
+
+
+def _nms(dets: list[Detection], iou_max: float) -> list[Detection]:
+    from pipeline.faces.geometry import box_iou
+
+    kept: list[Detection] = []
+    for d in sorted(dets, key=lambda x: -x.score):
+        if all(box_iou(d.box, k.box) <= iou_max for k in kept):
+            kept.append(d)
+    return kept
+
+
+__all__ = ["Detection", "FaceAnalyser", "Fit", "box_from_points"]

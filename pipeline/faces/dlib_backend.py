@@ -1,0 +1,170 @@
+"""The embedded default analyser: dlib HOG detector, 5/68-point landmarks, 128-D ResNet.
+
+Model files come from the ``face-recognition-models`` wheel (found by path, not
+imported: its ``__init__`` needs ``pkg_resources``) or from
+``AnalyserOptions.models_dir``. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import FaceModelError
+from pipeline.faces.base import Detection, FaceAnalyser, Fit
+from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+from pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
+from pipeline.faces.options import AnalyserOptions
+
+PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
+PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
+RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+MMOD = "mmod_human_face_detector.dat"
+
+# Licence facts per model file (from dlib-models' README).
+MODEL_LICENCES: dict[str, dict[str, Any]] = {
+    "hog": {
+        "file": None,
+        "licence": "Boost Software License 1.0 (built into dlib)",
+        "commercial_use": True,
+    },
+    PREDICTOR_5: {
+        "licence": "public domain (CC0), trained by Davis King on his own data set",
+        "commercial_use": True,
+    },
+    PREDICTOR_68: {
+        "licence": "trained on iBUG 300-W, whose licence excludes commercial use",
+        "commercial_use": False,
+    },
+    RESNET: {
+        "licence": "public domain (CC0) per dlib-models",
+        "commercial_use": True,
+    },
+    MMOD: {
+        "licence": "public domain (CC0) per dlib-models; trained on dlib's own labelled images",
+        "commercial_use": True,
+    },
+}
+
+
+def default_models_dir() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FaceModelError(
+            "face_recognition_models: package not installed (pip install face-recognition-models==0.3.0) "
+            "or set the analyser's models_dir"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class DlibAnalyser(FaceAnalyser):
+    name = "dlib"
+    embedding_kind = "dlib128"
+    same_person_threshold = SAME_PERSON_THRESHOLDS["dlib128"]
+
+    def __init__(self, options: AnalyserOptions | None = None) -> None:
+        super().__init__(options)
+        import dlib
+
+        self._dlib = dlib
+        opts = self.options
+        self.models_dir = Path(opts.models_dir) if opts.models_dir is not None else default_models_dir()
+        if opts.landmarks == "68" and not opts.allow_noncommercial_models:
+            raise FaceModelError(
+                "analyser.landmarks: '68' needs allow_noncommercial_models=true "
+                f"({PREDICTOR_68} was trained on non-commercial data)"
+            )
+        self.use_68 = opts.landmarks == "68" or (opts.landmarks == "auto" and opts.allow_noncommercial_models)
+        self._sp5 = self._load(PREDICTOR_5, dlib.shape_predictor)
+        self._sp68 = self._load(PREDICTOR_68, dlib.shape_predictor) if self.use_68 else None
+        self._resnet: Any = None  # loaded on first embed (~20 MB, not needed for detection)
+        if opts.detector == "cnn":
+            self._cnn: Any = self._load(MMOD, dlib.cnn_face_detection_model_v1)
+            self._hog: Any = None
+        else:
+            self._cnn = None
+            self._hog = dlib.get_frontal_face_detector()
+        if self.use_68:
+            print(
+                f"recast: faces: using {PREDICTOR_68} (training data licensed for non-commercial use only; "
+                "set allow_noncommercial_models=false for 5-point landmarks)",
+                file=sys.stderr,
+            )
+
+    def _load(self, filename: str, loader: Any) -> Any:
+        path = self.models_dir / filename
+        if not path.is_file():
+            raise FaceModelError(f"{path}: dlib model file not found")
+        try:
+            return loader(str(path))
+        except Exception as exc:  # noqa: BLE001 - dlib raises RuntimeError with multi-line text
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise FaceModelError(f"{path}: cannot load dlib model ({first})") from None
+
+    def licences(self) -> list[dict[str, Any]]:
+        used = ["hog" if self._hog is not None else MMOD, PREDICTOR_5, RESNET]
+        if self.use_68:
+            used.append(PREDICTOR_68)
+        out = []
+        for key in used:
+            info = dict(MODEL_LICENCES[key])
+            file = key if key != "hog" else None
+            out.append(
+                {
+                    "backend": self.name,
+                    "model": key,
+                    "file": None if file is None else str(self.models_dir / file),
+                    "licence": info["licence"],
+                    "commercial_use": info["commercial_use"],
+                }
+            )
+        return out
+
+    # ---- hooks -------------------------------------------------------------
+    def _detect(self, pixels: np.ndarray) -> list[Detection]:
+        up = int(self.options.upsample)
+        if self._cnn is not None:
+            found = self._cnn(pixels, up)
+            return [
+                Detection(np.array([r.rect.left(), r.rect.top(), r.rect.right() + 1, r.rect.bottom() + 1], np.float64), float(r.confidence))
+                for r in found
+                if float(r.confidence) >= self.options.detect_threshold
+            ]
+        rects, scores, _ = self._hog.run(pixels, up, float(self.options.detect_threshold))
+        return [
+            Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], np.float64), float(s))
+            for r, s in zip(rects, scores, strict=True)
+        ]
+
+    def _rect(self, box: np.ndarray) -> Any:
+        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        return self._dlib.rectangle(x0, y0, max(x0 + 1, x1 - 1), max(y0 + 1, y1 - 1))
+
+    def _fit_crop(self, crop: np.ndarray, box: np.ndarray, det: Detection | None) -> Fit:
+        rect = self._rect(box)
+        shape5 = self._sp5(crop, rect)
+        pts5 = _points(shape5)
+        if self._sp68 is not None:
+            pts68 = _points(self._sp68(crop, rect))
+            return Fit(kps5_from_dlib68(pts68), pts68, "dlib68", shape5)
+        return Fit(kps5_from_dlib5(pts5), None, None, shape5)
+
+    def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
+        if self._resnet is None:
+            self._resnet = self._load(RESNET, self._dlib.face_recognition_model_v1)
+        shape = fit.state if fit.state is not None else self._sp5(crop, self._rect(_bbox(fit.kps5)))
+        vec = self._resnet.compute_face_descriptor(crop, shape, int(self.options.embed_jitters))
+        return np.asarray(vec, np.float32)
+
+
+def _points(shape: Any) -> np.ndarray:
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+
+
+def _bbox(pts: np.ndarray) -> np.ndarray:
+    p = np.asarray(pts, np.float64)
+    return np.array([*p.min(0), *p.max(0)])

@@ -1,0 +1,129 @@
+"""Turning a plate array into what face models see: sanitised, display-referred uint8.
+
+Models never see NaN/Inf and never see the full-resolution frame for detection:
+``downscale`` shrinks first (NaNs stay local), then sanitises the small copy;
+``Crop`` cuts a loose full-resolution window around a face and converts only it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.errors import PlateError
+
+ToDisplay = Callable[[np.ndarray], np.ndarray]
+
+
+def as_rgb(image: np.ndarray, where: str = "image") -> np.ndarray:
+    """View/convert any plate-like array to (H, W, 3) float32 (greyscale replicated, alpha dropped)."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
+        raise PlateError(f"{where}: expected an (H, W) or (H, W, C) image, got shape {tuple(np.shape(image))}")
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        arr = arr.astype(np.float32) / 65535.0
+    elif arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    c = arr.shape[2]
+    if c == 1:
+        return np.repeat(arr, 3, axis=2)
+    if c == 2:  # luminance + alpha
+        return np.repeat(arr[:, :, :1], 3, axis=2)
+    return arr[:, :, :3]
+
+
+def sanitise(rgb: np.ndarray) -> np.ndarray:
+    """NaN -> 0, +Inf -> 1, -Inf -> 0 (a copy; the plate is never modified)."""
+    return np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0).astype(np.float32, copy=False)
+
+
+def default_to_display(rgb: np.ndarray) -> np.ndarray:
+    return np.clip(sanitise(rgb), 0.0, 1.0)
+
+
+def to_uint8(rgb: np.ndarray, to_display: ToDisplay | None) -> np.ndarray:
+    """Sanitise, map to display, clip and quantise to contiguous uint8 RGB."""
+    clean = sanitise(rgb)
+    disp = to_display(clean) if to_display is not None else clean
+    disp = np.nan_to_num(np.asarray(disp, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.ascontiguousarray(np.clip(disp * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+@dataclass(frozen=True)
+class Downscaled:
+    """A detection copy and its scale: full-res coordinate = small coordinate / scale."""
+
+    pixels: np.ndarray  # uint8 RGB
+    scale: float
+
+
+def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None) -> Downscaled:
+    h, w = rgb.shape[:2]
+    scale = min(1.0, float(long_side) / float(max(h, w)))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        scale = size[0] / float(w)
+    else:
+        small = rgb
+    return Downscaled(to_uint8(small, to_display), scale)
+
+
+@dataclass(frozen=True)
+class Crop:
+    """A window of the full-res image (clamped to it), converted to uint8 and maybe shrunk.
+
+    ``to_crop(p) = (p - origin) * scale`` and ``to_image(q) = q / scale + origin``.
+    """
+
+    pixels: np.ndarray  # uint8 RGB
+    origin: tuple[int, int]  # x0, y0 in full-res pixels
+    scale: float
+
+    def to_crop(self, pts: np.ndarray) -> np.ndarray:
+        return (np.asarray(pts, np.float64) - np.asarray(self.origin, np.float64)) * self.scale
+
+    def to_image(self, pts: np.ndarray) -> np.ndarray:
+        return np.asarray(pts, np.float64) / self.scale + np.asarray(self.origin, np.float64)
+
+
+def window(rgb: np.ndarray, box: np.ndarray, scale: float, to_display: ToDisplay | None) -> Crop | None:
+    """The part of ``rgb`` under ``box`` (clamped to the image) resampled by ``scale``."""
+    h, w = rgb.shape[:2]
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not np.isfinite([x0, y0, x1, y1, scale]).all() or scale <= 0:
+        return None
+    cx0, cy0 = max(0, int(np.floor(x0))), max(0, int(np.floor(y0)))
+    cx1, cy1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
+    if cx1 - cx0 < 2 or cy1 - cy0 < 2:
+        return None
+    pixels = rgb[cy0:cy1, cx0:cx1]
+    if abs(scale - 1.0) > 1e-6:
+        size = (max(2, round((cx1 - cx0) * scale)), max(2, round((cy1 - cy0) * scale)))
+        interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        pixels = cv2.resize(pixels, size, interpolation=interp)
+        scale = size[0] / float(cx1 - cx0)
+    return Crop(to_uint8(pixels, to_display), (cx0, cy0), float(scale))
+
+
+def crop_around(
+    rgb: np.ndarray,
+    box: np.ndarray,
+    margin: float,
+    max_face: int,
+    to_display: ToDisplay | None,
+) -> Crop | None:
+    """Loose crop around ``box`` (x0, y0, x1, y1), shrunk when the face exceeds ``max_face``."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    bw, bh = x1 - x0, y1 - y0
+    if not np.isfinite([x0, y0, x1, y1]).all() or bw <= 0 or bh <= 0:
+        return None
+    grown = np.array([x0 - margin * bw, y0 - margin * bh, x1 + margin * bw, y1 + margin * bh])
+    return window(rgb, grown, min(1.0, float(max_face) / max(bw, bh)), to_display)
