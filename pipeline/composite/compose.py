@@ -1,0 +1,125 @@
+"""One face, one crop: swap in the working space, match, matte, blend, regrain.
+
+The order of the stages is visible here in one place:
+
+    plate crop (plate space) -> working space, clipped -> swap (+ enhancer)
+    -> matte -> colour match -> blend -> plate space -> highlights -> grain
+
+The result is a foreground ``fg`` in plate space over the crop plus ``alpha``;
+the engine composites ``alpha * fg + (1 - alpha) * plate`` and only where
+``alpha > 0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from models.base import SwapResult
+from pipeline.composite.blend import blend
+from pipeline.composite.colormatch import ColourStats, colour_match
+from pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
+from pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
+from pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from pipeline.composite.settings import SwapSettings
+from pipeline.errors import SwapError
+from pipeline.outputs import Box
+from pipeline.types import Face
+
+Convert = Callable[[np.ndarray], np.ndarray]
+SwapFn = Callable[[np.ndarray, Face], SwapResult]
+
+
+@dataclass(frozen=True)
+class SpaceConverter:
+    """Plate space <-> working space for one plate (bound colour spaces)."""
+
+    to_working: Convert
+    from_working: Convert
+
+
+@dataclass(frozen=True)
+class ComposeOptions:
+    matte: MatteOptions = MatteOptions()
+    color: str = "rct"
+    color_strength: float = 1.0
+    blend: str = "alpha"
+    grain: bool = True
+    highlights: bool = True
+
+    @classmethod
+    def from_settings(cls, s: SwapSettings) -> ComposeOptions:
+        return cls(
+            matte=MatteOptions(erode=s.mask_erode, blur=s.mask_blur),
+            color=s.color,
+            color_strength=s.color_strength,
+            blend=s.blend,
+            grain=s.grain,
+            highlights=s.highlights,
+        )
+
+
+@dataclass
+class FaceComposite:
+    fg: np.ndarray  # (h, w, 3) plate space, regrained when grain is on
+    fg_clean: np.ndarray  # (h, w, 3) plate space, no added grain
+    alpha: np.ndarray  # (h, w) matte
+    box: Box | None  # matte box in crop coordinates (None: nothing to paste)
+    colour: ColourStats | None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def sanitise(img: np.ndarray) -> np.ndarray:
+    """Finite float32 copy (NaN/Inf -> 0) for analysis and maths."""
+    return np.nan_to_num(img.astype(np.float32, copy=True), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def compose_face(
+    plate_crop: np.ndarray,
+    face: Face,
+    swap: SwapFn,
+    conv: SpaceConverter,
+    opts: ComposeOptions,
+    locked_colour: ColourStats | None = None,
+    seed: int = 0,
+) -> FaceComposite:
+    """Swap ``face`` (crop coordinates) inside ``plate_crop`` (h, w, 3, plate space)."""
+    h, w = plate_crop.shape[:2]
+    plate = sanitise(plate_crop)
+    working = clip_working(conv.to_working(plate))
+    result = swap(working, face)
+    rgb = _check_swap(result, (h, w))
+    matte = build_matte((h, w), face, result.matte, opts.matte)
+    box = matte_box(matte)
+    matched, stats = colour_match(rgb, working, matte, opts.color, opts.color_strength, locked_colour)
+    blended = blend(matched, working, matte, opts.blend)
+    fg = conv.from_working(blended).astype(np.float32)
+    info: dict[str, Any] = {"swap_info": dict(result.info)}
+    if opts.highlights:
+        residual = out_of_range_energy(plate, working, conv.from_working)
+        fg = restore_highlights(fg, residual)
+        info["highlights_restored"] = int((np.abs(residual) > 1e-4).any(axis=2)[matte > 0].sum())
+    fg_clean = fg
+    if opts.grain and box is not None:
+        target = measure_grain(plate, matte)
+        present = measure_grain(fg, matte)
+        grain = synthesize_grain((h, w), target, present, seed)
+        fg = (fg + grain).astype(np.float32)
+        info["grain"] = {"plate": GrainProfile.to_json(target), "swap": GrainProfile.to_json(present)}
+    return FaceComposite(fg=fg, fg_clean=fg_clean, alpha=matte, box=box, colour=stats, info=info)
+
+
+def _check_swap(result: SwapResult, hw: tuple[int, int]) -> np.ndarray:
+    if not isinstance(result, SwapResult):
+        raise SwapError(f"swapper returned {type(result).__name__}, expected SwapResult")
+    rgb = np.asarray(result.rgb, dtype=np.float32)
+    if rgb.shape != (*hw, 3):
+        raise SwapError(f"swapper returned rgb of shape {rgb.shape}, expected {(*hw, 3)}")
+    if result.matte is not None and np.asarray(result.matte).shape != hw:
+        raise SwapError(f"swapper returned a matte of shape {np.asarray(result.matte).shape}, expected {hw}")
+    if not np.isfinite(rgb).all():
+        raise SwapError("swapper returned NaN/Inf pixels")
+    return np.clip(rgb, 0.0, 1.0)

@@ -1,0 +1,106 @@
+"""The face matte: landmark hull (∪ the model's own mask), eroded and feathered.
+
+Erode and blur are given in pixels for a face ``MATTE_REFERENCE_SIZE`` pixels
+across and scale with the face. The feather is kept inside the (eroded) hull so
+nothing outside the face region moves; values below ``ALPHA_FLOOR`` are zeroed
+so the matte box is tight and everything outside it stays bit-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.outputs import Box
+from pipeline.types import Face
+
+MATTE_REFERENCE_SIZE = 256.0
+ALPHA_FLOOR = 1.0 / 1024.0
+_DLIB_JAW = slice(0, 17)
+_DLIB_BROWS = slice(17, 27)
+
+
+@dataclass(frozen=True)
+class MatteOptions:
+    erode: float = 4.0  # px at reference face size; negative dilates
+    blur: float = 12.0  # feather width in px at reference face size
+    forehead: float = 0.22  # raise the brow line by this fraction of the face height
+
+
+def face_polygon(face: Face, forehead: float = 0.22) -> np.ndarray:
+    """Outline points (N, 2) of the face region in the face's own coordinates."""
+    if face.landmarks is not None and len(face.landmarks) >= 17:
+        pts = np.asarray(face.landmarks, dtype=np.float64)
+        if face.landmark_kind == "dlib68" and len(pts) == 68:
+            jaw, brows = pts[_DLIB_JAW], pts[_DLIB_BROWS]
+            eyes_mid = pts[36:48].mean(axis=0)
+            chin = pts[8]
+            up = eyes_mid - chin
+            norm = float(np.hypot(*up)) or 1.0
+            raised = brows + up / norm * forehead * face.height
+            return np.concatenate([jaw, brows, raised])
+        return pts
+    return _ellipse_from_kps(face)
+
+
+def _ellipse_from_kps(face: Face) -> np.ndarray:
+    k = np.asarray(face.kps5, dtype=np.float64)
+    eyes = (k[0] + k[1]) / 2.0
+    mouth = (k[3] + k[4]) / 2.0
+    centre = (eyes + mouth) / 2.0 - (mouth - eyes) * 0.15
+    eye_dist = float(np.hypot(*(k[1] - k[0]))) or face.width / 2.5
+    em = float(np.hypot(*(mouth - eyes))) or face.height / 3.0
+    ang = np.arctan2(k[1][1] - k[0][1], k[1][0] - k[0][0])
+    t = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+    ax, ay = eye_dist * 1.05, em * 1.75
+    x, y = ax * np.cos(t), ay * np.sin(t)
+    ca, sa = np.cos(ang), np.sin(ang)
+    return np.stack([centre[0] + x * ca - y * sa, centre[1] + x * sa + y * ca], axis=1)
+
+
+def build_matte(
+    hw: tuple[int, int], face: Face, model_matte: np.ndarray | None = None, opts: MatteOptions = MatteOptions()
+) -> np.ndarray:
+    """Float32 (h, w) matte in [0, 1] for ``face`` (in these coordinates)."""
+    h, w = hw
+    hard = np.zeros((h, w), dtype=np.uint8)
+    poly = face_polygon(face, opts.forehead)
+    hull = cv2.convexHull(np.round(poly).astype(np.int32).reshape(-1, 1, 2))
+    cv2.fillConvexPoly(hard, hull, 255)
+    if model_matte is not None:
+        mm = np.asarray(model_matte, dtype=np.float32)
+        if mm.shape != (h, w):
+            raise ValueError(f"model matte {mm.shape} does not match crop {(h, w)}")
+        hard = np.maximum(hard, (np.clip(np.nan_to_num(mm), 0.0, 1.0) >= 0.5).astype(np.uint8) * 255)
+    scale = max(face.size, 1.0) / MATTE_REFERENCE_SIZE
+    erode_px = opts.erode * scale
+    feather_px = max(opts.blur * scale, 0.0)
+    # keep the feather inside the region: erode by half the feather as well
+    total = erode_px + feather_px / 2.0
+    hard = _morph(hard, total)
+    soft = hard.astype(np.float32) / 255.0
+    if feather_px >= 0.5:
+        sigma = feather_px / 3.0
+        soft = cv2.GaussianBlur(soft, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
+    soft[soft < ALPHA_FLOOR] = 0.0
+    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+
+
+def _morph(mask: np.ndarray, px: float) -> np.ndarray:
+    r = int(round(abs(px)))
+    if r == 0:
+        return mask
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    if px > 0:
+        return cv2.erode(mask, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.dilate(mask, kernel)
+
+
+def matte_box(matte: np.ndarray) -> Box | None:
+    """Tight integer box of the matte's non-zero pixels, or None when empty."""
+    ys, xs = np.nonzero(matte > 0)
+    if ys.size == 0:
+        return None
+    return Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)

@@ -1,0 +1,535 @@
+"""The per-frame engine: plate frame in, comp + face element + record out.
+
+Per frame, in this order (see ``Engine.process_frame``):
+
+    read plate -> sanitised copy for analysis -> detect + track -> select
+    -> per selected face: loose crop -> working space -> swap (+ enhancer)
+       -> colour match / matte / blend / highlights / grain (pipeline.composite)
+       -> paste inside the matte's box only
+    -> write comp (plate format + recast/* attributes), element, record
+
+Outside the matte the comp equals the plate bit for bit, every channel; alpha
+and AOV channels are never touched. A frame that fails is recorded as failed
+with its one-line error and the run goes on. No face: the comp is the plate,
+the record says ``passthrough``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, SwapResult, Swapper
+from pipeline.composite.colormatch import ColourStats
+from pipeline.composite.compose import ComposeOptions, FaceComposite, SpaceConverter, compose_face, sanitise
+from pipeline.composite.crop import crop_box_for, shift_face
+from pipeline.composite.settings import SwapSettings, parse_reference
+from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SwapError
+from pipeline.outputs import Box, OutputLayout, base_record, write_element, write_record
+from pipeline.types import Face
+
+if TYPE_CHECKING:
+    from pipeline.color import ColorContext
+    from pipeline.faces.base import FaceAnalyser
+    from pipeline.plateio import Plate
+    from pipeline.sequence import PlateSequence
+
+__all__ = ["Engine", "OutputLayout", "SwapSettings", "one_line_error"]
+
+FrameCallback = Callable[[dict[str, Any]], None]
+
+
+def one_line_error(exc: BaseException) -> str:
+    """A single-line description: the RecastError message, else ``Type: message``."""
+    if isinstance(exc, RecastError):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@dataclass
+class _Channels:
+    """Which plate channels are colour: RGB indices, or one grey channel replicated."""
+
+    indices: tuple[int, ...]
+
+    @property
+    def grey(self) -> bool:
+        return len(self.indices) == 1
+
+    @classmethod
+    def of(cls, plate: Plate) -> _Channels:
+        rgb = plate.rgb_indices
+        if rgb is not None:
+            return cls(tuple(rgb))
+        alpha = plate.alpha_index
+        names = plate.channel_names
+        for i, name in enumerate(names):
+            if i != alpha and name.split(".")[-1].upper() in {"Y", "L", "G", "GRAY", "GREY", "R"}:
+                return cls((i,))
+        colour = [i for i in range(len(names)) if i != alpha]
+        if len(names) <= 2 and colour:
+            return cls((colour[0],))
+        raise PlateError(f"{plate.path}: no colour channels to swap (channels: {', '.join(names)})")
+
+    def rgb(self, pixels: np.ndarray) -> np.ndarray:
+        if self.grey:
+            return np.repeat(pixels[..., self.indices[0] : self.indices[0] + 1], 3, axis=2)
+        return pixels[..., list(self.indices)]
+
+    def put(self, pixels: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> None:
+        """Write ``rgb`` into ``pixels`` where ``mask`` (same view) is set."""
+        if self.grey:
+            grey = rgb.mean(axis=2)
+            ch = pixels[..., self.indices[0]]
+            ch[mask] = grey[mask]
+            return
+        for k, idx in enumerate(self.indices):
+            ch = pixels[..., idx]
+            ch[mask] = rgb[..., k][mask]
+
+
+@dataclass
+class _Reference:
+    """What a reference frame pins: identity, colour statistics and a fallback face."""
+
+    frame: int
+    face: Face | None = None
+    colour: ColourStats | None = None
+
+
+@dataclass
+class _FrameState:
+    frame: int
+    record: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Engine:
+    """Swaps the selected faces of ``plate`` frames with ``actors`` and writes outputs."""
+
+    def __init__(
+        self,
+        plate: PlateSequence,
+        actors: dict[str, ActorModel],
+        settings: SwapSettings,
+        layout: OutputLayout,
+        job_id: str | None = None,
+        take: int = 1,
+        reference_frame: int | None = None,
+        *,
+        analyser: FaceAnalyser | None = None,
+        color: ColorContext | None = None,
+        reference_record: Path | None = None,
+    ) -> None:
+        if not actors:
+            raise ActorError("engine: no actor given")
+        for name, actor in actors.items():
+            consent = actor.manifest.get("consent") if isinstance(actor.manifest, dict) else None
+            if not isinstance(consent, dict) or not consent.get("id"):
+                raise ConsentError(f"actor {name}: no consent record; add one with `recast actor build --consent FILE`")
+        self.plate = plate
+        self.actors = dict(actors)
+        self.settings = settings
+        self.layout = layout
+        self.job_id = job_id
+        self.take = int(take)
+        self.reference_frame = reference_frame
+        self._reference_record = reference_record
+        self._analyser = analyser
+        self._color = color
+        self._tracker: Any = None
+        self._selection: Any = None
+        self._swappers: dict[str, Swapper] = {}
+        self._enhancer: Enhancer | None = None
+        self._reference: _Reference | None = None
+        self._ready = False
+        self._compose = ComposeOptions.from_settings(settings)
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        """Create analyser, tracker, swappers and colour context once (lazily)."""
+        if self._ready:
+            return
+        from pipeline.color import ColorContext
+        from pipeline.faces import AnalyserOptions, create_analyser
+        from pipeline.faces.tracking import FaceTracker
+
+        s = self.settings
+        if self._analyser is None:
+            opts = AnalyserOptions(models_dir=Path(s.analyser_models)) if s.analyser_models else None
+            self._analyser = create_analyser(s.analyser, opts)
+        if self._color is None:
+            self._color = ColorContext()
+        self._tracker = FaceTracker(_tracker_options())
+        for name, actor in self.actors.items():
+            backend = s.backend or actor.backend
+            self._swappers[name] = _create_swapper(backend)
+        if s.enhancer:
+            self._enhancer = _create_enhancer(s.enhancer, Path(str(s.enhancer_model)))
+        self._ready = True
+        if self.reference_frame is not None or s.selection == "reference":
+            self._reference = self._load_reference()
+        self._selection = self._make_selection()
+
+    # ------------------------------------------------------------------ running
+    def run(
+        self,
+        frames: Iterable[int],
+        on_frame: FrameCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[dict[str, Any]]:
+        """Process ``frames`` in order (tracking across them); one record per frame."""
+        records: list[dict[str, Any]] = []
+        for frame in frames:
+            if cancel is not None and cancel.is_set():
+                break
+            record = self.process_frame(int(frame))
+            records.append(record)
+            if on_frame is not None:
+                on_frame(record)
+        return records
+
+    def process_frame(self, frame: int) -> dict[str, Any]:
+        """Swap one frame and write its outputs; never raises for a frame's own failure."""
+        t0 = time.perf_counter()
+        state = _FrameState(frame, base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame)))
+        state.record["settings"] = self.settings.to_dict()
+        try:
+            self._setup()
+            self._process(state)
+        except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
+            state.record["status"] = "failed"
+            state.record["error"] = one_line_error(exc)
+            state.record["element"] = None
+        state.timings["total"] = time.perf_counter() - t0
+        state.record["timings"].update({k: round(v, 4) for k, v in state.timings.items()})
+        self._fill_actor_fields(state.record)
+        try:
+            write_record(self.layout.record_path(frame), state.record)
+        except OSError as exc:
+            state.record["status"] = "failed"
+            state.record["error"] = f"{self.layout.record_path(frame)}: cannot write record ({exc.strerror or exc})"
+        return state.record
+
+    # ------------------------------------------------------------------ stages
+    def _process(self, state: _FrameState) -> None:
+        from pipeline.plateio import count_nonfinite, read_plate
+
+        frame, rec = state.frame, state.record
+        t = time.perf_counter()
+        plate = read_plate(self.plate.path(frame))
+        channels = _Channels.of(plate)
+        rec["stats"] = count_nonfinite(plate.pixels)
+        state.timings["read"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        assert self._color is not None
+        space = self._color.plate_space(plate, self.settings.colorspace)
+        rgb = channels.rgb(plate.pixels)
+        clean = sanitise(rgb)
+        selected = self._faces_for(frame, clean, space)
+        state.timings["detect"] = time.perf_counter() - t
+
+        out = plate.pixels.copy()
+        conv = SpaceConverter(
+            to_working=lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
+            from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
+        )
+        element = _ElementBuilder(out.shape[:2])
+        faces_json: list[dict[str, Any]] = []
+        swap_time = 0.0
+        t = time.perf_counter()
+        for index, (face, actor_name) in enumerate(selected):
+            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index)
+            faces_json.append(entry)
+            swap_time += dt
+        state.timings["swap"] = swap_time
+        state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
+        rec["faces"] = faces_json
+        swapped = any(f["swapped"] for f in faces_json)
+        rec["status"] = "done" if swapped else "passthrough"
+
+        t = time.perf_counter()
+        self._write_outputs(plate, out if swapped else plate.pixels, element if swapped else None, rec, frame)
+        state.timings["write"] = time.perf_counter() - t
+
+    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> list[tuple[Face, str]]:
+        from pipeline.faces.selection import select_faces
+
+        assert self._analyser is not None and self._color is not None
+        to_display = self._color.display_fn(space)
+        faces = self._analyser.analyse(clean, to_display=to_display)
+        gray = _gray_for_tracking(clean, to_display)
+        tracked = self._tracker.update(frame, faces, gray)
+        if not tracked and self._reference is not None and self._reference.face is not None:
+            fallback = _propagated(self._reference.face)
+            tracked = [fallback]
+        return select_faces(tracked, self._selection)
+
+    def _swap_one(
+        self,
+        out: np.ndarray,
+        channels: _Channels,
+        face: Face,
+        actor_name: str,
+        conv: SpaceConverter,
+        element: _ElementBuilder,
+        frame: int,
+        index: int,
+    ) -> tuple[dict[str, Any], float]:
+        entry: dict[str, Any] = face.to_json()
+        entry.update({"swapped": False, "actor": actor_name, "matte_box": None, "color_match": None, "swap_info": {}})
+        actor = self.actors.get(actor_name)
+        if actor is None:
+            raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
+        h, w = out.shape[:2]
+        box = crop_box_for(face, (h, w), self.settings.crop_scale)
+        if box.empty or box.width < 8 or box.height < 8:
+            entry["swap_info"] = {"skipped": "face crop outside the data window"}
+            return entry, 0.0
+        ys, xs = box.slices()
+        plate_crop = channels.rgb(out[ys, xs])
+        face_c = shift_face(face, -box.x0, -box.y0)
+        swap_seconds = [0.0]
+
+        def swap_fn(crop: np.ndarray, f: Face) -> SwapResult:
+            t = time.perf_counter()
+            result = self._swappers[actor_name].swap(crop, f, actor)
+            if self._enhancer is not None:
+                result = _enhanced(self._enhancer, result, f, self.settings.enhancer_blend)
+            swap_seconds[0] += time.perf_counter() - t
+            return result
+
+        locked = self._reference.colour if self._reference is not None else None
+        comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index))
+        entry["swap_info"] = _jsonable(comp.info.get("swap_info", {}))
+        entry["color_match"] = None if comp.colour is None else comp.colour.to_json()
+        if "grain" in comp.info:
+            entry["grain"] = comp.info["grain"]
+        if comp.box is None:
+            entry["swap_info"]["skipped"] = "empty matte"
+            return entry, swap_seconds[0]
+        _paste(out, channels, comp, box)
+        fg = comp.fg if self.settings.element_grain else comp.fg_clean
+        element.add(box, comp.box, fg, comp.alpha)
+        entry["matte_box"] = comp.box.shifted(box.x0, box.y0).as_list()
+        entry["swapped"] = True
+        return entry, swap_seconds[0]
+
+    def _write_outputs(
+        self, plate: Plate, pixels: np.ndarray, element: _ElementBuilder | None, rec: dict[str, Any], frame: int
+    ) -> None:
+        from pipeline.plateio import write_plate
+
+        actor = self._primary_actor(rec)
+        attrs: dict[str, Any] = {
+            "recast/synthetic": 1 if element is not None else 0,
+            "recast/actor": actor.name,
+            "recast/backend": self.settings.backend or actor.backend,
+            "recast/model_sha256": actor.model_sha256 or "",
+            "recast/consent_id": actor.consent_id,
+            "recast/job": self.job_id or "",
+            "recast/take": self.take,
+            "recast/frame": frame,
+            "recast/status": rec["status"],
+        }
+        comp_path = self.layout.comp_path(frame)
+        write_plate(comp_path, plate, pixels, attrs=attrs)
+        el_path = self.layout.element_path(frame)
+        if element is not None and element.box is not None:
+            dx, dy = plate.data_window[:2]
+            rgb, alpha, box = element.result()
+            write_element(el_path, rgb, alpha, box.shifted(dx, dy), plate.display_window, attrs)
+            rec["element"] = str(el_path.resolve())
+        else:
+            el_path.unlink(missing_ok=True)  # a stale element from an earlier run would lie
+            rec["element"] = None
+        dx, dy = plate.data_window[:2]
+        if dx or dy:
+            for f in rec["faces"]:
+                _offset_face_json(f, dx, dy)
+
+    # ------------------------------------------------------------------ helpers
+    def _seed(self, frame: int, index: int) -> int:
+        return (self.settings.seed * 1_000_003 + frame * 131 + index) & 0xFFFFFFFF
+
+    def _primary_actor(self, rec: dict[str, Any]) -> ActorModel:
+        for f in rec.get("faces", []):
+            if f.get("swapped") and f.get("actor") in self.actors:
+                return self.actors[f["actor"]]
+        return next(iter(self.actors.values()))
+
+    def _fill_actor_fields(self, rec: dict[str, Any]) -> None:
+        actor = self._primary_actor(rec)
+        rec["actor"] = actor.name
+        rec["backend"] = self.settings.backend or actor.backend
+        rec["model_sha256"] = actor.model_sha256
+        rec["consent_id"] = actor.consent_id
+
+    def _make_selection(self) -> Any:
+        from pipeline.faces.selection import Selection
+
+        s = self.settings
+        names = list(self.actors)
+        ref_embedding = None
+        if self._reference is not None and self._reference.face is not None:
+            ref_embedding = self._reference.face.embedding
+        return Selection(mode=s.selection, actors=names, reference_embedding=ref_embedding)
+
+    def _load_reference(self) -> _Reference:
+        """Analyse the reference frame (identity + fallback face) and read its record's colour stats."""
+        from pipeline.plateio import read_plate
+
+        s = self.settings
+        if self.reference_frame is not None:
+            ref_frame, ref_index = self.reference_frame, 0
+            if s.reference:
+                rf, ri = parse_reference(s.reference)
+                if rf == ref_frame:
+                    ref_index = ri
+        else:
+            ref_frame, ref_index = parse_reference(str(s.reference))
+        plate = read_plate(self.plate.path(ref_frame))
+        assert self._color is not None and self._analyser is not None
+        space = self._color.plate_space(plate, s.colorspace)
+        clean = sanitise(_Channels.of(plate).rgb(plate.pixels))
+        faces = self._analyser.analyse(clean, to_display=self._color.display_fn(space))
+        if not faces:
+            raise SwapError(f"reference frame {ref_frame}: no face found")
+        if not 0 <= ref_index < len(faces):
+            raise SwapError(f"reference {ref_frame}:{ref_index}: frame has {len(faces)} face(s)")
+        ref = _Reference(ref_frame, faces[ref_index])
+        ref.colour = self._reference_colour(ref_frame, ref_index)
+        return ref
+
+    def _reference_colour(self, frame: int, index: int) -> ColourStats | None:
+        import json
+
+        if self.reference_frame is None:
+            return None
+        candidates = [p for p in (self._reference_record, self.layout.record_path(frame)) if p is not None]
+        for path in candidates:
+            try:
+                data = json.loads(Path(path).read_text())
+            except (OSError, ValueError):
+                continue
+            swapped = [f for f in data.get("faces", []) if f.get("swapped") and f.get("color_match")]
+            if swapped:
+                pick = swapped[index] if index < len(swapped) else swapped[0]
+                try:
+                    return ColourStats.from_json(pick["color_match"])
+                except (KeyError, ValueError, TypeError):
+                    return None
+        return None
+
+
+class _ElementBuilder:
+    """Accumulates premultiplied RGBA of the swapped faces over their union box."""
+
+    def __init__(self, hw: tuple[int, int]) -> None:
+        self.hw = hw
+        self.parts: list[tuple[Box, np.ndarray, np.ndarray]] = []  # full-frame box, fg, alpha
+        self.box: Box | None = None
+
+    def add(self, crop: Box, matte_box: Box, fg: np.ndarray, alpha: np.ndarray) -> None:
+        ys, xs = matte_box.slices()
+        full = matte_box.shifted(crop.x0, crop.y0)
+        self.parts.append((full, fg[ys, xs], alpha[ys, xs]))
+        self.box = full if self.box is None else self.box.union(full)
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, Box]:
+        assert self.box is not None
+        ub = self.box
+        rgb = np.zeros((ub.height, ub.width, 3), np.float32)
+        alpha = np.zeros((ub.height, ub.width), np.float32)
+        for box, fg, a in self.parts:  # premultiplied "over", later faces on top
+            sl = box.shifted(-ub.x0, -ub.y0).slices()
+            rgb[sl] = fg * a[..., None] + rgb[sl] * (1.0 - a[..., None])
+            alpha[sl] = a + alpha[sl] * (1.0 - a)
+        return rgb, alpha, ub
+
+
+def _paste(out: np.ndarray, channels: _Channels, comp: FaceComposite, crop: Box) -> None:
+    """Composite inside the matte box only; where alpha is 0 nothing is written."""
+    assert comp.box is not None
+    mb = comp.box
+    ys, xs = mb.slices()
+    a = comp.alpha[ys, xs]
+    full = mb.shifted(crop.x0, crop.y0)
+    region = out[full.slices()]
+    plate_rgb = sanitise(channels.rgb(region))
+    mixed = comp.fg[ys, xs] * a[..., None] + plate_rgb * (1.0 - a[..., None])
+    channels.put(region, mixed.astype(np.float32), a > 0)
+
+
+def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face, weight: float) -> SwapResult:
+    better = np.asarray(enhancer.enhance(result.rgb, face), dtype=np.float32)
+    if better.shape != result.rgb.shape:
+        raise SwapError(f"enhancer returned shape {better.shape}, expected {result.rgb.shape}")
+    rgb = result.rgb + (better - result.rgb) * float(weight)
+    info = dict(result.info)
+    info["enhancer"] = {"name": getattr(enhancer, "name", "?"), "blend": weight}
+    return SwapResult(rgb=rgb.astype(np.float32), matte=result.matte, info=info)
+
+
+def _create_swapper(backend: str) -> Swapper:
+    return SWAPPERS.create(backend)
+
+
+def _create_enhancer(name: str, model: Path) -> Enhancer:
+    return ENHANCERS.create(name, model)
+
+
+def _tracker_options() -> Any:
+    from pipeline.faces import TrackerOptions
+
+    return TrackerOptions()
+
+
+def _gray_for_tracking(clean: np.ndarray, to_display: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Display-referred 8-bit grey at full resolution (what optical flow wants)."""
+    import cv2
+
+    disp = np.clip(to_display(clean), 0.0, 1.0)
+    return cv2.cvtColor((disp * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+
+
+def _propagated(face: Face) -> Face:
+    f = shift_face(face, 0.0, 0.0)
+    f.source = "propagated"
+    f.extra["from_reference"] = True
+    return f
+
+
+def _offset_face_json(entry: dict[str, Any], dx: int, dy: int) -> None:
+    """Array coordinates -> the EXR's pixel space (data window origin added)."""
+    if entry.get("box"):
+        b = entry["box"]
+        entry["box"] = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy]
+    for key in ("kps5", "landmarks"):
+        if entry.get(key):
+            entry[key] = [[p[0] + dx, p[1] + dy] for p in entry[key]]
+    if entry.get("matte_box"):
+        m = entry["matte_box"]
+        entry["matte_box"] = [m[0] + dx, m[1] + dy, m[2] + dx, m[3] + dy]
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
