@@ -1,0 +1,241 @@
+"""``recast submit | job ... | reprocess | approve | reject | publish | run-chunk``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.context import CliContext
+from pipeline.errors import SpecError
+
+
+def _store() -> Any:
+    from pipeline.jobs.store import Store
+
+    return Store.open_default()
+
+
+def _frames(text: str) -> list[int]:
+    from pipeline.errors import RecastError
+    from pipeline.sequence import parse_frames
+
+    try:
+        return parse_frames(text)
+    except RecastError as exc:
+        raise SpecError(f"--frames: {exc}") from None
+
+
+def _runner(store: Any, args: argparse.Namespace) -> Any:
+    from pipeline.jobs.runner import Runner, RunOptions
+
+    opts = RunOptions(chunk=getattr(args, "chunk", None), retries=getattr(args, "retries", 2))
+    return Runner(store, opts)
+
+
+def _summary_text(s: dict[str, Any]) -> str:
+    failed = s["failed"]
+    extra = f", {len(failed)} failed" if failed else ""
+    return f"job {s['job']} take {s['take']}: {s['status']} ({s['done']} done, {s['skipped']} already done{extra})"
+
+
+def _emit_run(ctx: CliContext, summary: Any) -> int:
+    d = summary.to_dict()
+    ctx.emit(d, _summary_text(d))
+    if d["status"] == "failed":
+        return 1
+    return 0
+
+
+# -- handlers ---------------------------------------------------------------------
+
+
+def cmd_submit(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.jobs.runner import submit
+    from pipeline.jobs.spec import JobSpec
+
+    spec = JobSpec.load(Path(args.spec))
+    job_id = submit(_store(), spec, args.id)
+    ctx.emit({"job": job_id}, job_id)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
+    store = _store()
+    return _emit_run(ctx, _runner(store, args).run(args.job))
+
+
+def cmd_resume(args: argparse.Namespace, ctx: CliContext) -> int:
+    store = _store()
+    return _emit_run(ctx, _runner(store, args).resume(args.job))
+
+
+def _job_brief(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job[k] for k in ("id", "status", "shot", "owner", "priority", "out", "created", "updated", "error", "frames")} | {
+        "takes": [{"take": t["take"], "reference_frame": t["reference_frame"], "frames": t["frames"]} for t in job["takes"]]
+    }
+
+
+def cmd_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            raise SpecError(f"--since {args.since!r}: not an ISO-8601 date/time") from None
+    jobs = [_job_brief(j) for j in _store().list_jobs(since)]
+    lines = [f"{j['id']}\t{j['status']}\t{j['shot']}\t{j['frames']['done']}/{sum(j['frames'].values())} done" for j in jobs]
+    ctx.emit({"jobs": jobs}, "\n".join(lines) if lines else "no jobs")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, ctx: CliContext) -> int:
+    store = _store()
+    job = store.get_job(args.job)
+    data = _job_brief(job) | {"spec": job["spec"], "versions": store.versions(args.job), "flags": len(store.flags(args.job))}
+    f = job["frames"]
+    text = (
+        f"{job['id']}  {job['status']}  shot {job['shot']}  out {job['out']}\n"
+        f"frames: {f['done']} done, {f['failed']} failed, {f['pending']} pending, {f['running']} running; "
+        f"takes: {len(job['takes'])}; versions: {', '.join(v['version'] for v in data['versions']) or 'none'}"
+    )
+    ctx.emit(data, text)
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
+    status = _store().cancel_job(args.job, who=args.by)
+    ctx.emit({"job": args.job, "status": status}, f"job {args.job}: {status}")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.jobs.reindex import reindex
+
+    res = reindex(_store(), Path(args.dir))
+    fr = res["frames"]
+    ctx.emit(res, f"job {res['job']}: {res['status']} ({fr['done']} done, {fr['failed']} failed, {fr['pending']} pending)")
+    return 0
+
+
+def cmd_reprocess(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.jobs.reprocess import parse_overrides, reprocess
+
+    store = _store()
+    summary = reprocess(
+        store, _runner(store, args), args.job, _frames(args.frames), args.reference, parse_overrides(args.set or []), args.by
+    )
+    return _emit_run(ctx, summary)
+
+
+def _approve(args: argparse.Namespace, ctx: CliContext, state: str) -> int:
+    from pipeline.jobs.publish import set_approval
+
+    frames = None if args.frames.strip().lower() == "all" else _frames(args.frames)
+    picks = set_approval(_store(), args.job, frames, args.by, state, args.take)
+    ctx.emit(
+        {"job": args.job, "state": state, "frames": {str(f): t for f, t in picks.items()}},
+        f"job {args.job}: {len(picks)} frame(s) {state} by {args.by}",
+    )
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace, ctx: CliContext) -> int:
+    return _approve(args, ctx, "approved")
+
+
+def cmd_reject(args: argparse.Namespace, ctx: CliContext) -> int:
+    return _approve(args, ctx, "rejected")
+
+
+def cmd_publish(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.jobs.publish import publish
+
+    m = publish(_store(), args.job, args.fill, args.by)
+    ctx.emit(
+        {"version": m["version"], "path": m["path"], "approved": m["approved"], "filled": m["filled"]},
+        f"{m['version']}: {m['path']} ({m['approved']} approved, {m['filled']} filled from the plate)",
+    )
+    return 0
+
+
+def cmd_run_chunk(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.jobs.reindex import reindex
+
+    store = _store()
+    if args.job_dir and not store.has_job(args.job):
+        reindex(store, Path(args.job_dir))  # a farm node with an empty store: the files say what the job is
+    frames = _frames(args.frames)
+    summary = _runner(store, args).run_take(args.job, args.take, frames)
+    return _emit_run(ctx, summary)
+
+
+# -- parsers ----------------------------------------------------------------------
+
+
+def _run_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--chunk", type=int, default=None, help="frames claimed at a time (default: the spec's)")
+    p.add_argument("--retries", type=int, default=2, help="extra attempts per failing frame (default 2)")
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("submit", parents=[common], help="queue a job from a JobSpec JSON file")
+    p.add_argument("spec", help="JobSpec JSON file")
+    p.add_argument("--id", default=None, help="job id (default: <shot>-<random>)")
+    p.set_defaults(func=cmd_submit)
+
+    job = sub.add_parser("job", help="run, resume, list, show, cancel or reindex jobs")
+    jsub = job.add_subparsers(dest="job_command", metavar="ACTION")
+    for name, fn, helptext in (
+        ("run", cmd_run, "run a queued job in the foreground"),
+        ("resume", cmd_resume, "continue an interrupted job from what its files say"),
+    ):
+        q = jsub.add_parser(name, parents=[common], help=helptext)
+        q.add_argument("job")
+        _run_opts(q)
+        q.set_defaults(func=fn)
+    q = jsub.add_parser("list", parents=[common], help="list jobs, newest first")
+    q.add_argument("--since", default=None, help="only jobs updated since this ISO-8601 time")
+    q.set_defaults(func=cmd_list)
+    q = jsub.add_parser("show", parents=[common], help="a job's status and frame counts")
+    q.add_argument("job")
+    q.set_defaults(func=cmd_show)
+    q = jsub.add_parser("cancel", parents=[common], help="cancel a job (a running job stops after its current frame)")
+    q.add_argument("job")
+    q.add_argument("--by", default=None)
+    q.set_defaults(func=cmd_cancel)
+    q = jsub.add_parser("reindex", parents=[common], help="rebuild a job's index from its output folder")
+    q.add_argument("dir")
+    q.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("reprocess", parents=[common], help="redo frames as a new take, anchored to a reference frame")
+    p.add_argument("job")
+    p.add_argument("--frames", required=True, help="frames to redo, e.g. 1010-1020,1033")
+    p.add_argument("--reference", type=int, default=None, help="a frame whose result the reviewer liked")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="per-take setting override (repeatable)")
+    p.add_argument("--by", default=None)
+    _run_opts(p)
+    p.set_defaults(func=cmd_reprocess)
+
+    for name, fn in (("approve", cmd_approve), ("reject", cmd_reject)):
+        p = sub.add_parser(name, parents=[common], help=f"{name} frames (their current take unless --take)")
+        p.add_argument("job")
+        p.add_argument("--frames", required=True, help="'all' or a frame list")
+        p.add_argument("--by", required=True, help="reviewer name")
+        p.add_argument("--take", type=int, default=None)
+        p.set_defaults(func=fn)
+
+    p = sub.add_parser("publish", parents=[common], help="write the next immutable version vNNN of the approved frames")
+    p.add_argument("job")
+    p.add_argument("--fill", choices=("plate", "none"), default="plate", help="unapproved frames: the untouched plate, or omitted")
+    p.add_argument("--by", default=None)
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("run-chunk", parents=[common], help="run one chunk of a job (farm task)")
+    p.add_argument("job")
+    p.add_argument("--frames", required=True, help="e.g. 1001-1010")
+    p.add_argument("--take", type=int, default=1)
+    p.add_argument("--job-dir", default=None, help="the job's output folder (indexes the job if this store lacks it)")
+    _run_opts(p)
+    p.set_defaults(func=cmd_run_chunk)

@@ -1,0 +1,189 @@
+"""Frame processors: the per-frame work the runner drives, in three stages.
+
+``load`` (I/O, runs on the read-ahead thread), ``compute`` (in frame order on
+the runner's thread: tracking needs order), ``write`` (outputs then the record,
+atomically, on the write-behind thread). ``fail`` writes the record of a frame
+that could not be done. Processors register by name in :data:`PROCESSORS`:
+
+- ``engine`` (default): :class:`pipeline.engine.Engine` swapping faces;
+- ``passthrough``: writes the untouched plate as the comp with a
+  ``passthrough`` record, to check a shot's plumbing (plates readable, outputs
+  writable, farm set-up) without any face work.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.atomic import atomic_write_json
+from pipeline.errors import SwapError
+from pipeline.jobs.spec import JobSpec
+from pipeline.jobs.takes import JobLayout, read_json
+from pipeline.registry import Registry
+
+
+@dataclass(frozen=True)
+class FrameJob:
+    """Everything a processor needs to know about the job and take it works on."""
+
+    job_id: str
+    spec: JobSpec
+    layout: JobLayout
+    take: int = 1
+    reference_frame: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+class FrameProcessor(Protocol):
+    def load(self, frame: int) -> Any: ...
+
+    def compute(self, frame: int, loaded: Any) -> Any: ...
+
+    def write(self, frame: int, result: Any) -> dict[str, Any]: ...
+
+    def fail(self, frame: int, error: str) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
+
+
+PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", ("pipeline.jobs.processors",))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def base_record(job: FrameJob, frame: int, plate_path: Path) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "frame": frame,
+        "take": job.take,
+        "status": "failed",
+        "error": None,
+        "job": job.job_id,
+        "plate": str(plate_path),
+        "comp": str(job.layout.comp_path(job.take, frame)),
+        "element": None,
+        "actor": job.spec.actor,
+        "backend": None,
+        "model_sha256": None,
+        "consent_id": None,
+        "settings": {**job.spec.settings, **job.overrides},
+        "faces": [],
+        "stats": {"nan": 0, "inf": 0},
+        "timings": {},
+        "created": _now(),
+    }
+
+
+class PassthroughProcessor:
+    """Comp = plate, bit for bit (all channels, windows and metadata kept)."""
+
+    name = "passthrough"
+
+    def __init__(self, job: FrameJob) -> None:
+        from pipeline.sequence import PlateSequence
+
+        self.job = job
+        self.plate = PlateSequence.open(job.spec.plate)
+
+    def load(self, frame: int) -> Any:
+        from pipeline.plateio import read_plate
+
+        t0 = time.perf_counter()
+        plate = read_plate(self.plate.path(frame))
+        return plate, time.perf_counter() - t0
+
+    def compute(self, frame: int, loaded: Any) -> Any:
+        return loaded
+
+    def write(self, frame: int, result: Any) -> dict[str, Any]:
+        from pipeline.plateio import count_nonfinite, write_plate
+
+        plate, t_read = result
+        t0 = time.perf_counter()
+        comp = self.job.layout.comp_path(self.job.take, frame)
+        write_plate(comp, plate)
+        rec = base_record(self.job, frame, plate.path)
+        rec.update(
+            status="passthrough",
+            backend="passthrough",
+            stats=count_nonfinite(plate.pixels),
+            timings={"read": round(t_read, 4), "write": round(time.perf_counter() - t0, 4)},
+        )
+        atomic_write_json(self.job.layout.record_path(self.job.take, frame), rec)
+        return rec
+
+    def fail(self, frame: int, error: str) -> dict[str, Any]:
+        rec = base_record(self.job, frame, self.plate.path(frame))
+        rec.update(status="failed", error=error, comp=None)
+        atomic_write_json(self.job.layout.record_path(self.job.take, frame), rec)
+        return rec
+
+    def close(self) -> None:
+        return None
+
+
+class EngineProcessor:
+    """Drives :class:`pipeline.engine.Engine`: it reads, swaps and writes each frame itself."""
+
+    name = "engine"
+
+    def __init__(self, job: FrameJob) -> None:
+        from models.actor import load_actor
+        from pipeline.engine import Engine, OutputLayout, SwapSettings
+        from pipeline.sequence import PlateSequence
+
+        self.job = job
+        plate = PlateSequence.open(job.spec.plate)
+        settings = SwapSettings.from_dict(dict(job.spec.settings))
+        if job.spec.selection is not None:
+            settings = settings.replace(selection=job.spec.selection)
+        if job.overrides:
+            settings = settings.replace(**job.overrides)
+        actors = {label: load_actor(name) for label, name in job.spec.actors.items()}
+        root = job.layout.take_root(job.take)
+        layout = OutputLayout(root, job.layout.plate_name, job.layout.padding)
+        self.plate = plate
+        self.engine = Engine(
+            plate, actors, settings, layout, job_id=job.job_id, take=job.take, reference_frame=job.reference_frame
+        )
+
+    def load(self, frame: int) -> Any:
+        return None
+
+    def compute(self, frame: int, loaded: Any) -> Any:
+        rec = self.engine.process_frame(frame)
+        if rec.get("status") == "failed":
+            raise SwapError(str(rec.get("error") or f"frame {frame} failed"))
+        return rec
+
+    def write(self, frame: int, result: Any) -> dict[str, Any]:
+        return dict(result)
+
+    def fail(self, frame: int, error: str) -> dict[str, Any]:
+        path = self.job.layout.record_path(self.job.take, frame)
+        rec = read_json(path)
+        if rec is not None and rec.get("status") == "failed":
+            return rec  # the engine recorded the failure with its details
+        rec = base_record(self.job, frame, self.plate.path(frame))
+        rec.update(status="failed", error=error, comp=None)
+        atomic_write_json(path, rec)
+        return rec
+
+    def close(self) -> None:
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            close()
+
+
+PROCESSORS.register("passthrough")(PassthroughProcessor)
+PROCESSORS.register("engine")(EngineProcessor)
+
+
+def create_processor(job: FrameJob) -> FrameProcessor:
+    return PROCESSORS.create(job.spec.processor, job)

@@ -1,0 +1,385 @@
+"""Submit and run jobs: chunks, read-ahead / write-behind threads, retries, cancel, resume.
+
+The protocol, identical for local runs, resumes and farm chunks:
+
+1. claim a chunk of pending frames in the store (``BEGIN IMMEDIATE``);
+2. per frame: load (read-ahead thread) -> compute (this thread, frame order)
+   -> write outputs, then the record, atomically (write-behind thread);
+3. index the record's outcome in the store.
+
+A SIGKILL at any point leaves at most temp files (swept on resume) and frames
+marked ``running`` by a dead worker; ``resume`` re-derives every frame's state
+from its record file and runs whatever is not done. A frame whose record
+exists is never redone.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import JobError, RecastError, SpecError
+from pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
+from pipeline.jobs.spec import JobSpec, check_job_id, new_job_id
+from pipeline.jobs.store import Store, now_iso
+from pipeline.jobs.takes import (
+    JobLayout,
+    frame_state,
+    layout_for,
+    read_json,
+    sweep_temp_files,
+    worker_alive,
+    write_job_file,
+)
+
+ProcessorFactory = Callable[[FrameJob], FrameProcessor]
+
+
+def default_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    chunk: int | None = None  # frames claimed at a time (None: the spec's chunk)
+    retries: int = 2  # extra attempts per frame after the first
+    backoff_s: float = 0.5  # wait before the first retry; doubles each time
+    read_ahead: int = 2  # frames loaded ahead of compute
+    write_behind: int = 2  # computed frames waiting to be written
+    worker: str = field(default_factory=default_worker)
+
+
+@dataclass
+class RunSummary:
+    job: str
+    take: int
+    done: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)  # already done per the files
+    cancelled: bool = False
+    status: str = "running"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "take": self.take,
+            "status": self.status,
+            "done": len(self.done),
+            "failed": {str(k): v for k, v in sorted(self.failed.items())},
+            "skipped": len(self.skipped),
+            "cancelled": self.cancelled,
+        }
+
+
+# -- submit ---------------------------------------------------------------------
+
+
+def check_actors(spec: JobSpec) -> None:
+    """The engine needs every named actor installed (ActorError names the missing one)."""
+    if spec.processor != "engine":
+        return
+    from models.actor import load_actor
+
+    for name in spec.actors.values():
+        load_actor(name, verify=False)
+
+
+def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
+    """Validate ``spec`` against the disk, write ``<out>/job.json`` and queue the job."""
+    from pipeline.sequence import PlateSequence
+
+    try:
+        plate = PlateSequence.open(spec.plate)
+        frames = plate.select(spec.frames)
+    except RecastError as exc:
+        raise SpecError(f"spec.plate: {exc}") from None
+    check_actors(spec)
+    job_id = check_job_id(job_id) if job_id else new_job_id(spec.shot)
+    out = spec.out.absolute()
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"spec.out: {out} exists and is not a folder")
+    spec_d = {**spec.to_dict(), "out": str(out)}
+    layout = JobLayout(out=out, plate_name=plate.name, padding=plate.padding)
+    try:
+        write_job_file(layout, job_id, spec_d, frames, now_iso())
+    except OSError as exc:
+        raise SpecError(f"spec.out: cannot write {layout.job_file} ({exc.strerror})") from None
+    store.create_job(job_id, spec_d, frames)
+    return job_id
+
+
+def load_job(store: Store, job_id: str) -> tuple[dict[str, Any], JobSpec, JobLayout]:
+    job = store.get_job(job_id)
+    spec = JobSpec.from_dict(job["spec"])
+    meta = read_json(Path(job["out"]) / "job.json")
+    if meta is None:
+        raise JobError(f"job {job_id}: {Path(job['out']) / 'job.json'} is missing; the output folder moved or was deleted")
+    return job, spec, layout_for(meta)
+
+
+# -- run ------------------------------------------------------------------------
+
+
+class Runner:
+    """Runs jobs against a store; ``processor_factory`` picks the per-frame work."""
+
+    def __init__(
+        self,
+        store: Store,
+        options: RunOptions | None = None,
+        *,
+        processor_factory: ProcessorFactory = create_processor,
+        cancel: threading.Event | None = None,
+        on_frame: Callable[[dict[str, Any]], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.options = options or RunOptions()
+        self.processor_factory = processor_factory
+        self.cancel_event = cancel or threading.Event()
+        self.on_frame = on_frame
+        self.sleep = sleep
+
+    # public entry points ------------------------------------------------------
+
+    def run(self, job_id: str) -> RunSummary:
+        """Run a queued job (take 1) in the foreground."""
+        status = self.store.job_status(job_id)
+        if status != "queued":
+            raise JobError(f"job {job_id} is {status}, not queued; use `recast job resume {job_id}` to continue it")
+        return self._run_take(job_id, 1, None, retry_failed=False)
+
+    def resume(self, job_id: str) -> RunSummary:
+        """Continue an interrupted, failed or cancelled job: every take, from what the files say."""
+        job = self.store.get_job(job_id)
+        if job["status"] == "done":
+            return RunSummary(job=job_id, take=job["takes"][-1]["take"] if job["takes"] else 1, status="done")
+        summary: RunSummary | None = None
+        for t in job["takes"]:
+            s = self._run_take(job_id, int(t["take"]), None, retry_failed=True, reconcile=True)
+            summary = s if summary is None else _merge(summary, s)
+            if s.cancelled:
+                break
+        assert summary is not None
+        return summary
+
+    def run_take(self, job_id: str, take: int, frames: list[int] | None = None) -> RunSummary:
+        """Run (part of) one take: reprocess takes and farm chunks."""
+        return self._run_take(job_id, take, frames, retry_failed=True, reconcile=True)
+
+    # the work -------------------------------------------------------------------
+
+    def _take_info(self, job: dict[str, Any], take: int) -> dict[str, Any]:
+        for t in job["takes"]:
+            if int(t["take"]) == take:
+                return t
+        raise JobError(f"job {job['id']}: no take {take} (takes: {', '.join(str(t['take']) for t in job['takes'])})")
+
+    def reconcile(self, job_id: str, take: int, layout: JobLayout) -> None:
+        """Make the store agree with the record files for one take; refuse if a live worker holds frames."""
+        live = [w for w in self.store.running_workers(job_id) if w != self.options.worker and worker_alive(w)]
+        if live:
+            raise JobError(f"job {job_id} is being run by {live[0]}; cancel it or wait before resuming")
+        sweep_temp_files(layout.take_root(take) if take > 1 else layout.out)
+        for row in self.store.frames(job_id, take):
+            state, error = frame_state(layout, take, row["frame"])
+            if state != row["status"] or row["status"] == "running":
+                self.store.finish_frame(
+                    job_id,
+                    row["frame"],
+                    take,
+                    state,  # type: ignore[arg-type]
+                    error=error,
+                    attempts=0,
+                    record=str(layout.record_path(take, row["frame"])) if state != "pending" else None,
+                )
+
+    def _run_take(
+        self, job_id: str, take: int, frames: list[int] | None, *, retry_failed: bool, reconcile: bool = False
+    ) -> RunSummary:
+        job, spec, layout = load_job(self.store, job_id)
+        info = self._take_info(job, take)
+        if reconcile:
+            self.reconcile(job_id, take, layout)
+        rows = self.store.frames(job_id, take)
+        known = {r["frame"]: r["status"] for r in rows}
+        if frames is not None:
+            unknown = [f for f in frames if f not in known]
+            if unknown:
+                raise JobError(f"job {job_id} take {take}: frame {unknown[0]} is not part of it")
+            wanted = sorted(frames)
+        else:
+            wanted = sorted(known)
+        summary = RunSummary(job=job_id, take=take)
+        summary.skipped = [f for f in wanted if known[f] == "done"]
+        todo = [f for f in wanted if known[f] != "done"]
+        self.store.set_job_status(job_id, "running", who=self.options.worker)
+        fjob = FrameJob(
+            job_id=job_id,
+            spec=spec,
+            layout=layout,
+            take=take,
+            reference_frame=info.get("reference_frame"),
+            overrides=dict(info.get("overrides") or {}),
+        )
+        processor: FrameProcessor | None = None
+        try:
+            if todo:
+                processor = self.processor_factory(fjob)
+            chunk = max(1, self.options.chunk or spec.chunk)
+            for i in range(0, len(todo), chunk):
+                if self._cancelled(job_id):
+                    summary.cancelled = True
+                    break
+                claimed = self.store.claim_frames(job_id, take, todo[i : i + chunk], self.options.worker, retry_failed=retry_failed)
+                assert processor is not None
+                self._run_chunk(processor, fjob, claimed, summary)
+                if summary.cancelled:
+                    break
+        except RecastError as exc:
+            self.store.set_job_status(job_id, "failed", str(exc), who=self.options.worker)
+            raise
+        finally:
+            if processor is not None:
+                processor.close()
+        summary.status = self._final_status(job_id, summary)
+        return summary
+
+    def _final_status(self, job_id: str, summary: RunSummary) -> str:
+        if summary.cancelled or self.store.job_status(job_id) == "cancelled":
+            summary.cancelled = True
+            self.store.set_job_status(job_id, "cancelled", who=self.options.worker)
+            return "cancelled"
+        job = self.store.get_job(job_id)
+        counts = {"pending": 0, "running": 0, "failed": 0}
+        for t in job["takes"]:
+            for k in counts:
+                counts[k] += t["frames"][k]
+        if counts["pending"] or counts["running"]:
+            status = "running" if counts["running"] else "queued"
+        elif counts["failed"]:
+            status = "failed"
+        else:
+            status = "done"
+        err = f"{counts['failed']} frame(s) failed" if status == "failed" else None
+        self.store.set_job_status(job_id, status, err, who=self.options.worker)  # type: ignore[arg-type]
+        return status
+
+    def _cancelled(self, job_id: str) -> bool:
+        if self.cancel_event.is_set():
+            return True
+        return self.store.job_status(job_id) == "cancelled"
+
+    def _run_chunk(self, proc: FrameProcessor, fjob: FrameJob, frames: list[int], summary: RunSummary) -> None:
+        if not frames:
+            return
+        opts = self.options
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-read")
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-write")
+        slots = threading.BoundedSemaphore(max(1, opts.write_behind))
+        loads: dict[int, Future[Any]] = {}
+        writes: list[Future[None]] = []
+        lock = threading.Lock()
+
+        def prefetch(idx: int) -> None:
+            if idx < len(frames) and frames[idx] not in loads:
+                loads[frames[idx]] = reader.submit(proc.load, frames[idx])
+
+        def finish(frame: int, status: str, error: str | None, attempts: int, rec: dict[str, Any] | None) -> None:
+            self.store.finish_frame(
+                fjob.job_id,
+                frame,
+                fjob.take,
+                "done" if status == "done" else "failed",
+                error=error,
+                attempts=attempts,
+                record=str(fjob.layout.record_path(fjob.take, frame)),
+            )
+            with lock:
+                if status == "done":
+                    summary.done.append(frame)
+                else:
+                    summary.failed[frame] = error or "failed"
+            if self.on_frame is not None and rec is not None:
+                self.on_frame(rec)
+
+        def write_task(frame: int, result: Any, attempts: int) -> None:
+            try:
+                for k in range(opts.retries + 1):
+                    try:
+                        rec = proc.write(frame, result)
+                        finish(frame, "done", None, attempts, rec)
+                        return
+                    except RecastError as exc:
+                        err = str(exc)
+                    except Exception as exc:  # noqa: BLE001 - one frame never stops the others
+                        err = " ".join(f"{type(exc).__name__}: {exc}".split())
+                    if k < opts.retries:
+                        self.sleep(opts.backoff_s * (2**k))
+                rec = self._fail(proc, frame, err)
+                finish(frame, "failed", err, attempts, rec)
+            finally:
+                slots.release()
+
+        try:
+            for i in range(min(len(frames), max(1, opts.read_ahead))):
+                prefetch(i)
+            for i, frame in enumerate(frames):
+                if self._cancelled(fjob.job_id):
+                    summary.cancelled = True
+                    self.store.release_frames(fjob.job_id, fjob.take, frames[i:], opts.worker)
+                    break
+                prefetch(i + max(1, opts.read_ahead))
+                result, attempts, err = self._compute_with_retries(proc, frame, loads.pop(frame))
+                if err is not None:
+                    rec = self._fail(proc, frame, err)
+                    finish(frame, "failed", err, attempts, rec)
+                    continue
+                slots.acquire()
+                writes.append(writer.submit(write_task, frame, result, attempts))
+        finally:
+            for fut in loads.values():
+                fut.cancel()
+            reader.shutdown(wait=True)
+            writer.shutdown(wait=True)
+        for w in writes:
+            w.result()
+
+    def _compute_with_retries(self, proc: FrameProcessor, frame: int, first: Future[Any]) -> tuple[Any, int, str | None]:
+        opts = self.options
+        err: str | None = None
+        for k in range(opts.retries + 1):
+            try:
+                loaded = first.result() if k == 0 else proc.load(frame)
+                return proc.compute(frame, loaded), k + 1, None
+            except RecastError as exc:
+                err = str(exc)
+            except Exception as exc:  # noqa: BLE001 - one frame never stops the others
+                err = " ".join(f"{type(exc).__name__}: {exc}".split())
+            if k < opts.retries:
+                self.sleep(opts.backoff_s * (2**k))
+        return None, opts.retries + 1, err
+
+    @staticmethod
+    def _fail(proc: FrameProcessor, frame: int, error: str) -> dict[str, Any] | None:
+        try:
+            return proc.fail(frame, error)
+        except Exception:  # noqa: BLE001 - the store still records the failure
+            return None
+
+
+def _merge(a: RunSummary, b: RunSummary) -> RunSummary:
+    a.done += b.done
+    a.failed.update(b.failed)
+    a.skipped += b.skipped
+    a.cancelled = a.cancelled or b.cancelled
+    a.status = b.status
+    a.take = b.take
+    return a

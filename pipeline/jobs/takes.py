@@ -1,0 +1,164 @@
+"""Where a job's files live, per take, and how to read them back.
+
+Take 1 writes ``<out>/comp``, ``<out>/element`` and ``<out>/records``; take N
+writes the same folders under ``<out>/takes/tNNN``. ``<out>/job.json`` holds the
+spec and frame list, ``<out>/takes/tNNN/take.json`` a take's frames, reference
+frame and overrides, ``<out>/publish/vNNN/manifest.json`` a published version.
+A frame is done when its record (written last, atomically) says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.atomic import TMP_MARK, atomic_write_json, is_temp_name
+from pipeline.errors import JobError
+
+JOB_FILE = "job.json"
+TAKE_FILE = "take.json"
+DONE_STATES = ("done", "passthrough")
+
+
+@dataclass(frozen=True)
+class JobLayout:
+    """Paths of a job's outputs (same names as pipeline.engine.OutputLayout)."""
+
+    out: Path
+    plate_name: str
+    padding: int = 4
+
+    def take_root(self, take: int) -> Path:
+        if take < 1:
+            raise JobError(f"take {take}: takes start at 1")
+        return self.out if take == 1 else self.out / "takes" / f"t{take:03d}"
+
+    def _num(self, frame: int) -> str:
+        return f"{frame:0{self.padding}d}" if frame >= 0 else f"-{-frame:0{self.padding}d}"
+
+    def comp_path(self, take: int, frame: int) -> Path:
+        return self.take_root(take) / "comp" / f"{self.plate_name}.{self._num(frame)}.exr"
+
+    def element_path(self, take: int, frame: int) -> Path:
+        return self.take_root(take) / "element" / f"{self.plate_name}_face.{self._num(frame)}.exr"
+
+    def records_dir(self, take: int) -> Path:
+        return self.take_root(take) / "records"
+
+    def record_path(self, take: int, frame: int) -> Path:
+        return self.records_dir(take) / f"{self._num(frame)}.json"
+
+    @property
+    def job_file(self) -> Path:
+        return self.out / JOB_FILE
+
+    def take_file(self, take: int) -> Path:
+        return self.out / "takes" / f"t{take:03d}" / TAKE_FILE
+
+    @property
+    def publish_root(self) -> Path:
+        return self.out / "publish"
+
+
+def layout_for(job: dict[str, Any]) -> JobLayout:
+    """The layout recorded in a job file or store row (``plate_name``, ``padding``, ``out``)."""
+    meta = job.get("layout") or {}
+    out = Path(job.get("out") or job["spec"]["out"])
+    return JobLayout(out=out, plate_name=str(meta.get("plate_name") or "plate"), padding=int(meta.get("padding") or 4))
+
+
+def write_job_file(layout: JobLayout, job_id: str, spec: dict[str, Any], frames: list[int], created: str) -> None:
+    existing = read_json(layout.job_file)
+    if existing is not None and existing.get("id") != job_id:
+        raise JobError(f"out: {layout.out} already holds job {existing.get('id')!r}; choose another output folder")
+    atomic_write_json(
+        layout.job_file,
+        {
+            "schema": 1,
+            "id": job_id,
+            "created": created,
+            "spec": spec,
+            "frames": frames,
+            "layout": {"plate_name": layout.plate_name, "padding": layout.padding},
+        },
+    )
+
+
+def write_take_file(layout: JobLayout, take: int, info: dict[str, Any]) -> None:
+    atomic_write_json(layout.take_file(take), {"schema": 1, "take": take, **info})
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from disk, or None when missing or unreadable (records are atomic, so rare)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def frame_state(layout: JobLayout, take: int, frame: int) -> tuple[str, str | None]:
+    """(``done``|``failed``|``pending``, error) from the frame's record file."""
+    rec = read_json(layout.record_path(take, frame))
+    if rec is None:
+        return "pending", None
+    status = rec.get("status")
+    if status in DONE_STATES:
+        return "done", None
+    if status == "failed":
+        return "failed", rec.get("error")
+    return "pending", None
+
+
+def list_takes(layout: JobLayout) -> list[int]:
+    """Take numbers found on disk (1 plus every ``takes/tNNN`` with a take.json)."""
+    found = [1]
+    root = layout.out / "takes"
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if p.name.startswith("t") and p.name[1:].isdigit() and (p / TAKE_FILE).is_file():
+                found.append(int(p.name[1:]))
+    return sorted(set(found))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def worker_alive(worker: str) -> bool:
+    """Whether a ``host:pid`` worker is a live process on this host (other hosts: assumed alive)."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True
+    return _pid_alive(int(pid))
+
+
+def sweep_temp_files(root: Path) -> list[Path]:
+    """Remove atomic-write temp files left by dead processes under ``root``; returns them."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            if not is_temp_name(name):
+                continue
+            pid_part = name.split(TMP_MARK, 1)[1].split("-", 1)[0]
+            if pid_part.isdigit() and _pid_alive(int(pid_part)) and int(pid_part) != os.getpid():
+                continue
+            path = Path(dirpath) / name
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
