@@ -109,11 +109,16 @@ class ColorContext:
         return [str(n) for n in self.config.getColorSpaceNames()]
 
     # -- processors --------------------------------------------------------------------------
+    @property
+    def processor_count(self) -> int:
+        """How many processors are cached (one per distinct canonical conversion)."""
+        return len(self._cache)
+
     def _processor(self, src: str, dst: str) -> ocio.CPUProcessor:
-        key = ("cs", src, dst)
+        s, d = self.resolve(src), self.resolve(dst)
+        key = ("cs", s, d)
         proc = self._cache.get(key)
         if proc is None:
-            s, d = self.resolve(src), self.resolve(dst)
             try:
                 p = self.config.getProcessor(s, d)
                 proc = p.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_LOSSLESS)
@@ -124,10 +129,10 @@ class ColorContext:
         return proc
 
     def _display_processor(self, src: str) -> ocio.CPUProcessor:
-        key = ("dv", src, self.display, self.view)
+        s = self.resolve(src)
+        key = ("dv", s, self.display, self.view)
         proc = self._cache.get(key)
         if proc is None:
-            s = self.resolve(src)
             try:
                 t = ocio.DisplayViewTransform(src=s, display=self.display, view=self.view)
                 p = self.config.getProcessor(t)

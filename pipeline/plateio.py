@@ -34,8 +34,10 @@ RECAST_PREFIX = "recast/"
 
 # Attributes OIIO derives from the file or from how it was opened; never copied to outputs.
 _VOLATILE_ATTRS = frozenset({"oiio:subimages", "oiio:RowsPerChunk"})
-# Attributes that describe one file's state and may differ after a rewrite.
-ROUND_TRIP_IGNORED = frozenset({"oiio:subimages", "oiio:RowsPerChunk", "DateTime", "Software"})
+# Attributes describing how OIIO read one file (not image metadata): ignored when comparing.
+ROUND_TRIP_IGNORED = _VOLATILE_ATTRS
+# Formats that store custom attributes: EXR keeps every type, PNG keeps text only.
+_TEXT_ONLY_ATTR_SUFFIXES = frozenset({".png"})
 
 _RGB_NAMES = (("R", "G", "B"), ("r", "g", "b"), ("red", "green", "blue"))
 _ALPHA_NAMES = ("A", "a", "alpha")
@@ -174,13 +176,19 @@ def attributes_of(spec: oiio.ImageSpec) -> dict[str, Any]:
     return out
 
 
+def _safe_geterror(obj: Any) -> str:
+    """``geterror()`` of an OIIO object or module; messages quoting damaged bytes may not decode."""
+    try:
+        return str(obj.geterror() or "")
+    except UnicodeDecodeError:
+        return "error message holds undecodable bytes (damaged file)"
+
+
 def _oiio_error(obj: Any = None) -> str:
-    msg = ""
-    if obj is not None and hasattr(obj, "geterror"):
-        msg = obj.geterror()
+    msg = _safe_geterror(obj) if obj is not None and hasattr(obj, "geterror") else ""
     if not msg:
-        msg = oiio.geterror()
-    msg = " ".join(str(msg).split())
+        msg = _safe_geterror(oiio)
+    msg = " ".join(msg.split())
     return msg or "unknown OpenImageIO error"
 
 
@@ -253,7 +261,7 @@ def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str) -> tuple[int, 
         if i > 4096:
             raise PlateError(f"{path}: more than 4096 parts")
     count = len(names)
-    probe_error = inp.geterror()  # seeking past the last part sets an error; clear it
+    probe_error = _safe_geterror(inp)  # seeking past the last part sets an error; clear it
     if count == 0:
         raise PlateError(f"{path}: no readable image part ({_clean_reason(path, probe_error or _oiio_error())})")
     if isinstance(part, str) and not part.lstrip("-").isdigit():
@@ -296,7 +304,7 @@ def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLi
             pixels = inp.read_image(index, 0, 0, spec.nchannels, "float")
         except Exception as exc:  # noqa: BLE001 - the binding raises on some corrupt files
             raise PlateError(f"{p}: cannot decode pixels ({_clean_reason(p, str(exc) or _oiio_error(inp))})") from None
-        err = inp.geterror() if hasattr(inp, "geterror") else ""
+        err = _safe_geterror(inp)
         if pixels is None or not isinstance(pixels, np.ndarray):
             raise PlateError(f"{p}: cannot decode pixels ({_clean_reason(p, err or _oiio_error())})")
         if err:
@@ -381,13 +389,17 @@ def write_plate(
     Channels, pixel type, data/display window, tiling and every attribute are kept;
     ``attrs`` are added (names without a namespace get ``recast/``), e.g.
     ``{"synthetic": 1, "job": "j42"}`` -> ``recast/synthetic``, ``recast/job``.
+    EXR stores them with their types, PNG as text; TIFF/JPEG/DPX have no place for them.
     ``compression`` overrides the plate's own.
     """
     p = Path(path)
     spec = oiio.ImageSpec(like.spec)
     data = like.pixels if pixels is None else np.asarray(pixels)
+    as_text = p.suffix.lower() in _TEXT_ONLY_ATTR_SUFFIXES
     for name, value in (attrs or {}).items():
         key = name if ("/" in name or ":" in name) else RECAST_PREFIX + name
+        if as_text and value is not None and not isinstance(value, str):
+            value = str(value)
         _set_attr(spec, key, value)
     if compression is not None:
         spec.attribute("compression", _normalise_compression(p, compression))

@@ -1,0 +1,192 @@
+"""Plate I/O: bit-exact read -> write -> read round trips and spec preservation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from pipeline.errors import PlateError
+from pipeline.plateio import (
+    ROUND_TRIP_IGNORED,
+    ReadLimits,
+    count_nonfinite,
+    new_spec,
+    read_header,
+    read_plate,
+    same_pixels,
+    write_image,
+    write_plate,
+)
+from tests._fixtures_plates import make_exr, make_multipart_exr, photo, plate_pixels
+
+
+def _attrs(plate, ignore: frozenset[str] = ROUND_TRIP_IGNORED) -> dict:
+    return {k: v for k, v in plate.attributes.items() if k not in ignore and not k.startswith("recast/")}
+
+
+def _round_trip(src: Path, tmp: Path, **write_kw):
+    a = read_plate(src)
+    out = tmp / f"rt_{src.name}"
+    write_plate(out, a, **write_kw)
+    b = read_plate(out)
+    return a, b
+
+
+@pytest.mark.parametrize("compression", ["none", "zip", "zips", "piz", "rle"])
+@pytest.mark.parametrize("pixel_type", ["half", "float"])
+def test_exr_round_trip_exact(tmp_path: Path, compression: str, pixel_type: str) -> None:
+    src = tmp_path / "plate.exr"
+    written = make_exr(
+        src,
+        width=40,
+        height=30,
+        channels=("R", "G", "B", "A", "Z", "N.x"),
+        pixel_type=pixel_type,
+        compression=compression,
+        data_window=(3, 2, 33, 25),
+        attrs={"DateTime": "2026:01:02 03:04:05", "Copyright": "unit", "nuke/node": "Read1", "custom/f": 2.5},
+    )
+    a, b = _round_trip(src, tmp_path, attrs={"synthetic": 1, "job": "j1"})
+    # the first read is exactly what was written (half: after half quantisation)
+    expect = written.astype(np.float16).astype(np.float32) if pixel_type == "half" else written
+    assert same_pixels(a.pixels, expect)
+    assert same_pixels(a.pixels, b.pixels)
+    assert count_nonfinite(b.pixels) == {"nan": 1, "inf": 2}
+    assert b.channel_names == ["R", "G", "B", "A", "Z", "N.x"]
+    assert b.pixel_type == pixel_type
+    assert b.compression == compression
+    assert b.data_window == (3, 2, 33, 25)
+    assert b.display_window == (0, 0, 40, 30)
+    assert _attrs(a) == _attrs(b)
+    assert b.attributes["Copyright"] == "unit" and b.attributes["custom/f"] == 2.5
+    assert b.attributes["DateTime"] == "2026:01:02 03:04:05"  # the plate's own date, not the write time
+    assert b.attributes["recast/synthetic"] == 1 and b.attributes["recast/job"] == "j1"
+    assert b.rgb_indices == (0, 1, 2) and b.alpha_index == 3
+
+
+def test_mixed_channel_types_and_tiles_kept(tmp_path: Path) -> None:
+    src = tmp_path / "mixed.exr"
+    spec = new_spec(32, 16, ["R", "G", "B", "Z"], "half", "piz")
+    spec.channelformats = (oiio.TypeHalf, oiio.TypeHalf, oiio.TypeHalf, oiio.TypeFloat)
+    spec.tile_width = spec.tile_height = 16
+    write_image(src, plate_pixels(32, 16, ["R", "G", "B", "Z"]), spec)
+    a, b = _round_trip(src, tmp_path)
+    assert a.pixel_type == "half,half,half,float"
+    assert b.pixel_type == a.pixel_type
+    assert (b.spec.tile_width, b.spec.tile_height) == (16, 16)
+    assert same_pixels(a.pixels, b.pixels)
+    # the float Z keeps precision a half would lose
+    assert not np.array_equal(b.pixels[..., 3], b.pixels[..., 3].astype(np.float16).astype(np.float32))
+
+
+def test_compression_override(tmp_path: Path) -> None:
+    src = tmp_path / "p.exr"
+    make_exr(src, compression="zip")
+    a, b = _round_trip(src, tmp_path, compression="piz")
+    assert b.compression == "piz" and same_pixels(a.pixels, b.pixels)
+    with pytest.raises(PlateError, match="unknown EXR compression"):
+        write_plate(tmp_path / "bad.exr", a, compression="lzma")
+    assert not (tmp_path / "bad.exr").exists()
+
+
+def test_multipart_part_by_index_and_name(tmp_path: Path) -> None:
+    src = tmp_path / "multi.exr"
+    datas = make_multipart_exr(src, [("beauty", ("R", "G", "B", "A")), ("depth", ("Z",)), ("diffuse", ("R", "G", "B"))])
+    p0 = read_plate(src)
+    assert p0.part == 0 and p0.part_name == "beauty" and p0.parts == 3
+    named = read_plate(src, part="diffuse")
+    assert named.part == 2 and named.channel_names == ["R", "G", "B"]
+    assert same_pixels(named.pixels, datas[2].astype(np.float16).astype(np.float32))
+    depth = read_plate(src, part=1)
+    assert depth.part_name == "depth" and depth.rgb_indices is None
+    with pytest.raises(PlateError, match="no part named 'specular'"):
+        read_plate(src, part="specular")
+    with pytest.raises(PlateError, match="part 5 out of range"):
+        read_plate(src, part=5)
+    hdr = read_header(src, part="depth")
+    assert hdr.parts == 3 and hdr.part_names == ["beauty", "depth", "diffuse"]
+
+
+def _rgba16(tmp_path: Path, ext: str) -> tuple[Path, np.ndarray]:
+    """16-bit RGBA with partial alpha: the colour must NOT come back premultiplied."""
+    pix = np.concatenate([photo(24, 20), np.linspace(0.1, 0.9, 24, dtype=np.float32)[None, :, None].repeat(20, 0)], 2)
+    q = np.round(pix * 65535) / 65535
+    p = tmp_path / f"rgba16.{ext}"
+    write_image(p, q.astype(np.float32), new_spec(24, 20, ["R", "G", "B", "A"], "uint16", attrs={"oiio:UnassociatedAlpha": 1}))
+    return p, q.astype(np.float32)
+
+
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_16bit_with_alpha_exact(tmp_path: Path, ext: str) -> None:
+    src, stored = _rgba16(tmp_path, ext)
+    a, b = _round_trip(src, tmp_path)
+    assert a.pixel_type == "uint16" and b.pixel_type == "uint16"
+    # unassociated: the stored 16-bit codes come back, colour not multiplied by alpha
+    assert np.array_equal(np.round(a.pixels * 65535), np.round(stored * 65535))
+    assert np.array_equal(a.pixels, b.pixels)
+    ignore = ROUND_TRIP_IGNORED | {"tiff:RowsPerStrip"}
+    assert _attrs(a, ignore) == _attrs(b, ignore)
+
+
+def test_png_8bit_exact_and_jpeg_close(tmp_path: Path) -> None:
+    img = photo(30, 20)
+    png, jpg = tmp_path / "a.png", tmp_path / "a.jpg"
+    write_image(png, img, new_spec(30, 20, ["R", "G", "B"], "uint8"))
+    write_image(jpg, img, new_spec(30, 20, ["R", "G", "B"], "uint8", attrs={"Compression": "jpeg:95"}))
+    a, b = _round_trip(png, tmp_path)
+    assert a.pixel_type == "uint8" and np.array_equal(a.pixels, b.pixels)
+    assert np.array_equal(np.round(a.pixels * 255), np.round(img * 255))
+    ja, jb = _round_trip(jpg, tmp_path)
+    assert jb.pixel_type == "uint8" and jb.channel_names == ["R", "G", "B"]
+    assert float(np.abs(ja.pixels - jb.pixels).mean()) < 0.02  # lossy, but the same picture
+
+
+def test_dpx_10bit_exact(tmp_path: Path) -> None:
+    src = tmp_path / "scan.dpx"
+    codes = np.random.default_rng(3).integers(0, 1024, (12, 16, 3))
+    write_image(src, (codes / 1023.0).astype(np.float32), new_spec(16, 12, ["R", "G", "B"], "uint10"))
+    a, b = _round_trip(src, tmp_path)
+    assert a.pixel_type == "uint10" and b.pixel_type == "uint10"
+    assert np.array_equal(np.round(a.pixels * 1023).astype(int), codes)
+    assert np.array_equal(a.pixels, b.pixels)
+    assert _attrs(a) == _attrs(b)
+
+
+def test_display_pixels_places_data_window(tmp_path: Path) -> None:
+    src = tmp_path / "dw.exr"
+    make_exr(src, width=20, height=10, data_window=(-2, 3, 8, 4), nonfinite=False)
+    plate = read_plate(src)
+    full = plate.display_pixels()
+    assert full.shape == (10, 20, 4)
+    assert np.array_equal(full[3:7, 0:6], plate.pixels[:, 2:8])
+    assert not full[:3].any() and not full[7:].any() and not full[:, 6:].any()
+
+
+def test_write_is_atomic_and_checks_shape(tmp_path: Path) -> None:
+    src = tmp_path / "p.exr"
+    make_exr(src)
+    plate = read_plate(src)
+    target = tmp_path / "out" / "comp.exr"
+    with pytest.raises(PlateError, match="does not match the spec"):
+        write_plate(target, plate, pixels=plate.pixels[:, :, :3])
+    assert not target.exists() and not target.parent.exists()  # refused before anything was made
+    write_plate(target, plate)
+    before = target.read_bytes()
+    with pytest.raises(PlateError):
+        write_plate(target, plate, pixels=np.zeros((1, 1, 4), np.float32))
+    assert target.read_bytes() == before  # a failed write leaves the old file intact
+    assert sorted(os.listdir(target.parent)) == ["comp.exr"]
+
+
+def test_header_limits_refuse_before_decoding(tmp_path: Path) -> None:
+    src = tmp_path / "p.exr"
+    make_exr(src, width=64, height=64)
+    with pytest.raises(PlateError, match="exceed the limit"):
+        read_plate(src, limits=ReadLimits(max_pixels=1000))
+    with pytest.raises(PlateError, match="absurd dimensions"):
+        read_header(src, limits=ReadLimits(max_dimension=32))
+    assert read_header(src).spec.width == 64
