@@ -1,0 +1,79 @@
+"""Display transform for everything QC looks at (scores, thumbnails, movies).
+
+Linear plates are viewed through an OCIO display/view, never clipped raw. The
+project's :class:`pipeline.color.ColorContext` is used when present; otherwise
+the same kind of transform is built here from ``$OCIO`` or a pinned built-in
+OCIO config, so QC never silently shows raw linear values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import ColorError
+
+BUILTIN_CONFIG = "cg-config-latest"
+SCENE_LINEAR_ROLE = "scene_linear"
+
+
+def sanitise(rgb: np.ndarray) -> np.ndarray:
+    """NaN → 0, ±Inf → clipped; returns float32."""
+    return np.nan_to_num(np.asarray(rgb, np.float32), nan=0.0, posinf=65504.0, neginf=-65504.0)
+
+
+def guess_space(attributes: dict[str, Any], is_float: bool, job_value: str | None = None) -> str:
+    """Job value, else the file's colour-space metadata, else a default per data type."""
+    if job_value:
+        return job_value
+    meta = attributes.get("oiio:ColorSpace") or attributes.get("colorspace")
+    if isinstance(meta, str) and meta.strip():
+        return meta.strip()
+    return SCENE_LINEAR_ROLE if is_float else "sRGB Encoded Rec.709 (sRGB)"
+
+
+@dataclass
+class DisplayTransform:
+    """Callable mapping float RGB in ``src`` to display-referred [0, 1] float32."""
+
+    src: str
+    _fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        if self._fn is None:
+            self._fn = _build(self.src)
+        return np.clip(self._fn(sanitise(rgb)), 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _build(src: str) -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        from pipeline.color import ColorContext  # the project's colour contract
+    except ImportError:
+        return _ocio_display(src)
+    cc = ColorContext()
+    return lambda rgb: np.asarray(cc.to_display(rgb, src), np.float32)
+
+
+def _ocio_display(src: str) -> Callable[[np.ndarray], np.ndarray]:
+    import PyOpenColorIO as ocio
+
+    try:
+        env = os.environ.get("OCIO")
+        config = ocio.Config.CreateFromFile(env) if env else ocio.Config.CreateFromBuiltinConfig(BUILTIN_CONFIG)
+        display = config.getDefaultDisplay()
+        view = config.getDefaultView(display)
+        tr = ocio.DisplayViewTransform(src=src, display=display, view=view)
+        cpu = config.getProcessor(tr).getDefaultCPUProcessor()
+    except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type
+        raise ColorError(f"colour space {src!r}: no display transform ({str(exc).splitlines()[0]})") from None
+
+    def apply(rgb: np.ndarray) -> np.ndarray:
+        out = np.ascontiguousarray(rgb[..., :3], np.float32).copy()
+        cpu.applyRGB(out)
+        return out
+
+    return apply

@@ -1,0 +1,148 @@
+"""Identity: embedding distance of the comp face to the actor's and to the plate face's.
+
+Uses the job's own embedding backend through :mod:`pipeline.faces`
+(``create_analyser(name).embed`` and ``pipeline.faces.identity.face_distance``),
+so distances are on the same scale as the swap's selection. The
+:class:`FaceProbe` also refits landmarks on the comp for temporal jitter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.types import Face
+from qc.metrics import METRICS, MetricContext, Unavailable
+
+
+def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0)) -> Face:
+    """A :class:`Face` from a frame record's face entry, shifted into crop coordinates."""
+    off = np.array(origin, np.float64)
+    box = np.asarray(entry["box"], np.float64) - np.concatenate([off, off])
+    kps = np.asarray(entry.get("kps5") or np.zeros((5, 2)), np.float64).reshape(-1, 2) - off
+    lm = entry.get("landmarks")
+    return Face(
+        box=box,
+        score=float(entry.get("score", 0.0)),
+        kps5=kps,
+        landmarks=None if lm is None else np.asarray(lm, np.float64).reshape(-1, 2) - off,
+        landmark_kind=entry.get("landmark_kind"),
+        source=entry.get("landmarks_source", "detected"),
+        track_id=entry.get("track_id"),
+    )
+
+
+@dataclass
+class FaceProbe:
+    """The job's face backend, used on display-referred crops."""
+
+    analyser_name: str = "dlib"
+    _analyser: Any = None
+    _distance: Any = None
+    error: str | None = None
+    _embed_cache: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def _load(self) -> bool:
+        if self._analyser is not None:
+            return True
+        if self.error is not None:
+            return False
+        try:
+            from pipeline.faces import create_analyser
+            from pipeline.faces.identity import face_distance
+        except ImportError as exc:
+            self.error = f"face backend unavailable ({exc.name} not importable)"
+            return False
+        try:
+            self._analyser = create_analyser(self.analyser_name)
+        except Exception as exc:  # noqa: BLE001 - report any backend failure as the reason
+            self.error = f"face analyser {self.analyser_name!r} unavailable ({' '.join(str(exc).split())})"
+            return False
+        self._distance = face_distance
+        return True
+
+    def embed(self, crop: np.ndarray, face: Face) -> np.ndarray:
+        if not self._load():
+            raise Unavailable(self.error or "face backend unavailable")
+        return np.asarray(self._analyser.embed(crop, face), np.float64)
+
+    def fit_landmarks(self, crop: np.ndarray, box: np.ndarray) -> Face:
+        if not self._load():
+            raise Unavailable(self.error or "face backend unavailable")
+        return self._analyser.fit_landmarks(crop, np.asarray(box, np.float64))
+
+    def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        if not self._load():
+            raise Unavailable(self.error or "face backend unavailable")
+        return float(self._distance(a, b))
+
+
+def _comp_embedding(out_crop: np.ndarray, ctx: MetricContext) -> np.ndarray:
+    if ctx.probe is None:
+        raise Unavailable("no face backend for identity")
+    if "comp_embedding" not in ctx.cache:
+        face = face_from_record(ctx.face, ctx.crop_origin)
+        ctx.cache["comp_embedding"] = ctx.probe.embed(out_crop, face)
+    return ctx.cache["comp_embedding"]
+
+
+class IdentityToPlate:
+    """How far the comp face is from the plate face (higher: the swap took)."""
+
+    name = "id_plate"
+    direction = "higher"
+    label = "identity distance comp ↔ plate face"
+
+    def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
+        comp = _comp_embedding(out_crop, ctx)
+        plate = ctx.probe.embed(plate_crop, face_from_record(ctx.face, ctx.crop_origin))
+        return ctx.probe.distance(comp, plate)
+
+
+class IdentityToActor:
+    """How far the comp face is from the actor (lower: looks like the actor)."""
+
+    name = "id_actor"
+    direction = "lower"
+    label = "identity distance comp ↔ actor"
+
+    def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
+        if ctx.actor_embedding is None:
+            raise Unavailable("no reference embedding for the actor")
+        return ctx.probe.distance(_comp_embedding(out_crop, ctx), ctx.actor_embedding)
+
+
+def actor_embedding(actor: str | None, kind: str | None) -> tuple[np.ndarray | None, str | None]:
+    """The actor's reference embedding from its model folder, or (None, reason)."""
+    if not actor:
+        return None, "record names no actor"
+    try:
+        from models.actor import load_actor
+    except ImportError:
+        return None, "actor models unavailable (models.actor not importable)"
+    try:
+        model = load_actor(actor, verify=False)
+    except Exception as exc:  # noqa: BLE001 - any actor failure is the reason
+        return None, " ".join(str(exc).split())
+    man = model.manifest
+    for key in ("embeddings", "embedding"):
+        val = man.get(key)
+        if isinstance(val, dict):
+            val = val.get(kind or "", None) if kind else next(iter(val.values()), None)
+        if isinstance(val, (list, tuple)) and val:
+            arr = np.asarray(val, np.float64)
+            arr = arr.mean(axis=0) if arr.ndim == 2 else arr
+            return arr / max(np.linalg.norm(arr), 1e-12), None
+    for name in (f"embedding_{kind}.npy", "embedding.npy", "embeddings.npy"):
+        p = model.root / name
+        if p.is_file():
+            arr = np.load(p).astype(np.float64)
+            arr = arr.mean(axis=0) if arr.ndim == 2 else arr
+            return arr / max(np.linalg.norm(arr), 1e-12), None
+    return None, f"actor {actor!r} has no reference embedding"
+
+
+METRICS.register("id_plate")(IdentityToPlate)
+METRICS.register("id_actor")(IdentityToActor)
