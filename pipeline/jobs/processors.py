@@ -13,6 +13,7 @@ that could not be done. Processors register by name in :data:`PROCESSORS`:
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from typing import Any, Protocol
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import SwapError
 from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.takes import JobLayout, read_json
+from pipeline.jobs.takes import JobLayout, frame_state, read_json
 from pipeline.registry import Registry
 
 
@@ -78,6 +79,35 @@ def base_record(job: FrameJob, frame: int, plate_path: Path) -> dict[str, Any]:
         "timings": {},
         "created": _now(),
     }
+
+
+def warm_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # the engine reports the unreadable plate with its own message
+    try:
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def reference_record(job: FrameJob) -> Path | None:
+    """The record of the reference frame's liked result: its approved take, else the newest earlier done take."""
+    ref = job.reference_frame
+    if ref is None:
+        return None
+    approvals = (read_json(job.layout.out / "review" / "approvals.json") or {}).get("frames") or {}
+    ap = approvals.get(str(ref))
+    candidates = ([int(ap["take"])] if ap and ap.get("state") == "approved" else []) + list(range(job.take - 1, 0, -1))
+    for take in candidates:
+        path = job.layout.record_path(take, ref)
+        if frame_state(job.layout, take, ref)[0] == "done":
+            return path
+    return None
 
 
 class PassthroughProcessor:
@@ -150,10 +180,19 @@ class EngineProcessor:
         layout = OutputLayout(root, job.layout.plate_name, job.layout.padding)
         self.plate = plate
         self.engine = Engine(
-            plate, actors, settings, layout, job_id=job.job_id, take=job.take, reference_frame=job.reference_frame
+            plate,
+            actors,
+            settings,
+            layout,
+            job_id=job.job_id,
+            take=job.take,
+            reference_frame=job.reference_frame,
+            reference_record=reference_record(job),
         )
 
     def load(self, frame: int) -> Any:
+        """Read-ahead: ask the OS to page the plate file in while the previous frame computes."""
+        warm_file(self.plate.path(frame))
         return None
 
     def compute(self, frame: int, loaded: Any) -> Any:

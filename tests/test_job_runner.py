@@ -1,0 +1,202 @@
+"""Runner: all frames through the file protocol, retries with backoff, cancel, resume, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.atomic import is_temp_name
+from pipeline.jobs.processors import FrameJob, FrameProcessor, PassthroughProcessor
+from pipeline.jobs.reindex import reindex
+from pipeline.jobs.runner import Runner, RunOptions, submit
+from pipeline.jobs.spec import JobSpec
+from pipeline.jobs.store import Store
+from pipeline.plateio import read_plate, same_pixels
+from pipeline.sequence import PlateSequence
+from tests.test_job_support import REPO, make_plate, recast, write_spec
+
+
+def _job(tmp_path: Path, n: int = 8, chunk: int = 3) -> tuple[Store, str, str]:
+    pattern = make_plate(tmp_path / "plates", range(1001, 1001 + n))
+    store = Store(tmp_path / "home" / "recast.db")
+    spec = JobSpec.from_dict(
+        {"plate": pattern, "actor": "ada", "out": str(tmp_path / "out"), "processor": "passthrough", "chunk": chunk}
+    )
+    return store, submit(store, spec), pattern
+
+
+def test_run_writes_every_frame_and_indexes_it(tmp_path: Path) -> None:
+    store, job_id, pattern = _job(tmp_path)
+    seen: list[int] = []
+    summary = Runner(store, on_frame=lambda rec: seen.append(rec["frame"])).run(job_id)
+    assert summary.status == "done" and sorted(summary.done) == list(range(1001, 1009))
+    assert seen == list(range(1001, 1009))  # write-behind keeps frame order with one writer
+    plate = PlateSequence.open(pattern)
+    for f in plate.frames:
+        rec = json.loads((tmp_path / "out" / "records" / f"{f}.json").read_text())
+        assert rec["status"] == "passthrough" and rec["job"] == job_id and rec["take"] == 1
+        src, comp = read_plate(plate.path(f)), read_plate(Path(rec["comp"]))
+        assert same_pixels(src.pixels, comp.pixels)  # the plate goes through untouched
+        assert comp.channel_names == ["R", "G", "B", "A"] and comp.pixel_type == "half"
+        assert comp.attributes.get("recast/test") == "astronaut"
+    job = store.get_job(job_id)
+    assert job["status"] == "done" and job["frames"]["done"] == 8
+    with pytest.raises(Exception, match="not queued"):
+        Runner(store).run(job_id)
+
+
+class _Flaky:
+    """Wraps the passthrough processor: frame ``transient`` fails once, ``broken`` always (until healed)."""
+
+    def __init__(self, job: FrameJob, calls: dict[str, Any]) -> None:
+        self.inner = PassthroughProcessor(job)
+        self.calls = calls
+
+    def load(self, frame: int) -> Any:
+        return self.inner.load(frame)
+
+    def compute(self, frame: int, loaded: Any) -> Any:
+        self.calls.setdefault(frame, 0)
+        self.calls[frame] += 1
+        if frame == self.calls["transient"] and self.calls[frame] == 1:
+            raise OSError("disk hiccup")
+        if frame == self.calls["broken"] and not self.calls.get("healed"):
+            raise ValueError("corrupt plate")
+        return self.inner.compute(frame, loaded)
+
+    def write(self, frame: int, result: Any) -> dict[str, Any]:
+        return self.inner.write(frame, result)
+
+    def fail(self, frame: int, error: str) -> dict[str, Any]:
+        return self.inner.fail(frame, error)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_retries_with_backoff_and_failed_frame_does_not_stop_others(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path)
+    calls: dict[str, Any] = {"transient": 1002, "broken": 1005}
+    waits: list[float] = []
+
+    def factory(job: FrameJob) -> FrameProcessor:
+        return _Flaky(job, calls)
+
+    runner = Runner(store, RunOptions(retries=2, backoff_s=0.25), processor_factory=factory, sleep=waits.append)
+    summary = runner.run(job_id)
+    assert calls[1002] == 2 and calls[1005] == 3
+    assert waits == [0.25, 0.25, 0.5]  # 1002: one retry; 1005: two retries, doubling
+    assert set(summary.failed) == {1005} and "ValueError: corrupt plate" in summary.failed[1005]
+    assert len(summary.done) == 7 and summary.status == "failed"
+    rec = json.loads((tmp_path / "out" / "records" / "1005.json").read_text())
+    assert rec["status"] == "failed" and "corrupt plate" in rec["error"]
+    rows = {r["frame"]: r for r in store.frames(job_id, 1)}
+    assert rows[1002]["attempts"] == 2 and rows[1005]["attempts"] == 3 and rows[1005]["status"] == "failed"
+    assert store.get_job(job_id)["status"] == "failed"
+    # resume retries only the failed frame
+    calls["healed"] = True
+    before = calls[1001]
+    summary = Runner(store, processor_factory=factory, sleep=waits.append).resume(job_id)
+    assert summary.done == [1005] and calls[1001] == before and summary.status == "done"
+
+
+def test_cancel_stops_between_frames_and_resume_finishes(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path, n=8, chunk=2)
+
+    def on_frame(rec: dict[str, Any]) -> None:
+        if rec["frame"] == 1003:
+            store.cancel_job(job_id, who="test")
+
+    summary = Runner(store, RunOptions(write_behind=1, read_ahead=1), on_frame=on_frame).run(job_id)
+    assert summary.cancelled and summary.status == "cancelled"
+    done = sorted(summary.done)
+    assert 1003 in done and len(done) < 8
+    counts = store.get_job(job_id)["frames"]
+    assert counts["running"] == 0 and counts["done"] == len(done) and counts["pending"] == 8 - len(done)
+    records = sorted(p.stem for p in (tmp_path / "out" / "records").glob("*.json"))
+    assert records == [str(f) for f in done]
+    summary = Runner(store).resume(job_id)
+    assert summary.status == "done" and sorted(summary.skipped) == done
+    assert store.get_job(job_id)["frames"]["done"] == 8
+
+
+def _snapshot(records: Path) -> dict[str, tuple[int, bytes]]:
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in records.glob("*.json")}
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29, 47])
+def test_kill9_at_random_point_then_resume(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    n = 24
+    pattern = make_plate(tmp_path / "plates", range(1001, 1001 + n), size=(64, 48))
+    home = tmp_path / "home"
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "spec.json", plate=pattern, actor="ada", out=str(out), processor="passthrough", chunk=4)
+    job_id = json.loads(recast("submit", str(spec), "--json", home=home, check=True).stdout)["job"]
+    env = {**os.environ, "RECAST_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "job", "run", job_id], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    target = rng.randint(0, n - 4)  # records written before the kill
+    records = out / "records"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if len(list(records.glob("[0-9]*.json"))) >= target:
+            break
+        time.sleep(0.002)
+    time.sleep(rng.random() * 0.03)  # land anywhere inside the next frame's read/compute/write
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL  # killed mid-run, not after it finished
+    before = _snapshot(records)
+    assert len(before) < n
+
+    res = recast("job", "resume", job_id, "--json", home=home)
+    assert res.returncode == 0, res.stderr
+    after = _snapshot(records)
+    # every frame exactly once; frames finished before the kill were not redone
+    assert sorted(after) == [f"{f}.json" for f in range(1001, 1001 + n)]
+    for name, (mtime, data) in before.items():
+        assert after[name] == (mtime, data), f"{name} was redone after resume"
+    comps = sorted(p.name for p in (out / "comp").iterdir())
+    assert comps == [f"shot.{f}.exr" for f in range(1001, 1001 + n)]  # no temp files left anywhere
+    assert not [p for p in out.rglob("*") if is_temp_name(p.name)]
+    for f in (1001, 1001 + n - 1):
+        assert same_pixels(read_plate(out / "comp" / f"shot.{f}.exr").pixels, read_plate(Path(pattern.replace("####", str(f)))).pixels)
+    show = json.loads(recast("job", "show", job_id, "--json", home=home, check=True).stdout)
+    assert show["status"] == "done" and show["frames"]["done"] == n and show["frames"]["pending"] == 0
+    # the store agrees with the files, and an index rebuilt from the files equals it
+    store = Store(home / "recast.db")
+    indexed = {(r["frame"], r["take"], r["status"]) for r in store.frames(job_id)}
+    fresh = Store(tmp_path / "fresh" / "recast.db")
+    reindex(fresh, out)
+    assert {(r["frame"], r["take"], r["status"]) for r in fresh.frames(job_id)} == indexed
+    assert fresh.get_job(job_id)["status"] == "done"
+
+
+def test_resume_refuses_while_a_live_worker_holds_frames(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path)
+    store.claim_frames(job_id, 1, [1001], f"{os.uname().nodename}:{os.getppid()}")  # our parent: alive
+    with pytest.raises(Exception, match="being run by"):
+        Runner(store).resume(job_id)
+
+
+def test_cli_errors_are_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    res = recast("submit", str(bad), home=home)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "invalid JSON" in res.stderr
+    res = recast("job", "show", "nope", home=home)
+    assert res.returncode == 2 and "'nope'" in res.stderr and "Traceback" not in res.stderr
+    res = recast("job", "resume", "nope", "--json", home=home)
+    assert res.returncode == 2 and "no such job" in res.stderr
