@@ -104,7 +104,7 @@ def compose_face(
         info["highlights_restored"] = int((np.abs(residual) > 1e-4).any(axis=2)[matte > 0].sum())
     fg_clean = fg
     if opts.grain and box is not None:
-        target = measure_grain(plate, matte)
+        target = measure_grain(plate, None)  # in and around the face: the whole crop
         present = measure_grain(fg, matte)
         grain = synthesize_grain((h, w), target, present, seed)
         fg = (fg + grain).astype(np.float32)

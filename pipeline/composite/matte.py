@@ -85,6 +85,7 @@ def build_matte(
         sigma = feather_px / 3.0
         soft = cv2.GaussianBlur(soft, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
     soft[soft < ALPHA_FLOOR] = 0.0
+    soft[soft > 1.0 - ALPHA_FLOOR] = 1.0
     return np.clip(soft, 0.0, 1.0).astype(np.float32)
 
 

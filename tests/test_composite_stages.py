@@ -1,0 +1,179 @@
+"""Composite maths on a real face (skimage astronaut, dlib landmarks): matte, colour
+match, blends, grain match and highlight preservation."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from models.base import SwapResult
+from pipeline.color import ColorContext
+from pipeline.composite.blend import blend
+from pipeline.composite.colormatch import ColourStats, colour_match
+from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
+from pipeline.composite.crop import crop_box_for, shift_face
+from pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from pipeline.faces import create_analyser
+from pipeline.types import Face
+
+
+@pytest.fixture(scope="module")
+def colour() -> ColorContext:
+    return ColorContext()
+
+
+@pytest.fixture(scope="module")
+def astro(colour: ColorContext) -> tuple[np.ndarray, Face]:
+    """Scene-linear astronaut crop and its dlib face in crop coordinates."""
+    srgb = data.astronaut().astype(np.float32) / 255.0
+    face = create_analyser("dlib").analyse(srgb)[0]
+    box = crop_box_for(face, srgb.shape[:2], 2.0)
+    lin = colour.from_working(srgb, colour.scene_linear)
+    ys, xs = box.slices()
+    return np.ascontiguousarray(lin[ys, xs]), shift_face(face, -box.x0, -box.y0)
+
+
+def _conv(colour: ColorContext) -> SpaceConverter:
+    lin = colour.scene_linear
+    return SpaceConverter(lambda a: colour.to_working(a, lin), lambda a: colour.from_working(a, lin))
+
+
+def _blurred_swap(sigma: float = 2.0):
+    """A clean stand-in swapper: the crop itself, blurred (no grain, in range)."""
+
+    def swap(crop: np.ndarray, face: Face) -> SwapResult:
+        return SwapResult(cv2.GaussianBlur(crop, (0, 0), sigma), None, {"stand_in": "blur"})
+
+    return swap
+
+
+def test_matte_follows_face_and_scales(astro: tuple[np.ndarray, Face]) -> None:
+    crop, face = astro
+    matte = build_matte(crop.shape[:2], face, None, MatteOptions(erode=4, blur=12))
+    box = matte_box(matte)
+    assert box is not None
+    # covers the eyes/nose/mouth, stays inside the crop, zero at the crop corners
+    for x, y in face.kps5:
+        assert matte[int(y), int(x)] == pytest.approx(1.0)
+    assert matte[0, 0] == 0.0 and matte[-1, -1] == 0.0
+    soft = ((matte > 0) & (matte < 1)).sum()
+    assert soft > 0  # feathered edge
+    # twice the face size: the same settings give a matte twice as wide (relative sizing)
+    big_face = shift_face(face, 0, 0)
+    big_face.box, big_face.kps5, big_face.landmarks = face.box * 2, face.kps5 * 2, face.landmarks * 2
+    big = build_matte((crop.shape[0] * 2, crop.shape[1] * 2), big_face, None, MatteOptions(erode=4, blur=12))
+    bb = matte_box(big)
+    assert bb is not None and abs(bb.width / box.width - 2.0) < 0.06
+    # erode shrinks, negative erode (dilate) grows
+    small = matte_box(build_matte(crop.shape[:2], face, None, MatteOptions(erode=20, blur=12)))
+    grown = matte_box(build_matte(crop.shape[:2], face, None, MatteOptions(erode=-10, blur=12)))
+    assert small is not None and grown is not None and small.width < box.width < grown.width
+
+
+def test_matte_union_with_model_mask(astro: tuple[np.ndarray, Face]) -> None:
+    crop, face = astro
+    base = build_matte(crop.shape[:2], face, None, MatteOptions(erode=0, blur=0))
+    model = np.zeros(crop.shape[:2], np.float32)
+    model[:10, :10] = 1.0  # the model claims a corner too
+    both = build_matte(crop.shape[:2], face, model, MatteOptions(erode=0, blur=0))
+    assert both[:10, :10].min() == 1.0 and base[:10, :10].max() == 0.0
+    assert (both >= base).all()
+
+
+@pytest.mark.parametrize("method", ["rct", "lct"])
+def test_colour_match_moves_stats_to_plate(method: str, astro: tuple[np.ndarray, Face], colour: ColorContext) -> None:
+    crop, face = astro
+    dst = np.clip(colour.to_working(crop, colour.scene_linear), 0, 1)
+    src = np.clip(dst * np.array([0.6, 0.9, 1.2], np.float32) + 0.05, 0, 1)  # a tinted face
+    w = build_matte(crop.shape[:2], face, None, MatteOptions())
+    sel = w >= 0.5
+    out, stats = colour_match(src, dst, w, method, 1.0)
+    assert stats is not None and stats.method == method
+    before = np.abs(src[sel].mean(0) - dst[sel].mean(0)).max()
+    after = np.abs(out[sel].mean(0) - dst[sel].mean(0)).max()
+    assert after < before * 0.25
+    half, _ = colour_match(src, dst, w, method, 0.5)
+    mid = np.abs(half[sel].mean(0) - dst[sel].mean(0)).max()
+    assert after < mid < before
+    # locked stats reproduce the same transform on the same input
+    locked = ColourStats.from_json(stats.to_json())
+    again, used = colour_match(src, dst * 0.5, w, method, 1.0, locked)
+    assert used is locked and np.allclose(again, out, atol=2e-3)
+    none, nstats = colour_match(src, dst, w, "none", 1.0)
+    assert nstats is None and np.array_equal(none, src)
+
+
+@pytest.mark.parametrize("method", ["alpha", "laplacian", "poisson"])
+def test_blends_follow_the_face_inside_and_the_plate_at_the_edge(method: str, astro: tuple[np.ndarray, Face]) -> None:
+    crop, face = astro
+    bg = np.clip(crop, 0, 1)
+    fg = np.clip(bg * 0.5 + 0.3, 0, 1)  # a visibly different "face"
+    a = build_matte(crop.shape[:2], face, None, MatteOptions())
+    f = blend(fg, bg, a, method)
+    assert f.shape == fg.shape and np.isfinite(f).all()
+    core = a >= 0.999
+    ring = (a > 0) & (a < 0.2)
+    comp = f * a[..., None] + bg * (1 - a[..., None])
+    # inside: the new face's structure (correlates with fg, differs from bg)
+    assert np.abs(comp[core] - bg[core]).mean() > 0.05
+    # the edge: comp is close to the plate (seamless)
+    assert np.abs(comp[ring] - bg[ring]).mean() < np.abs(fg[ring] - bg[ring]).mean()
+    if method == "poisson":
+        # seamless: the membrane pulls the face's border onto the plate's
+        edge = (a > 0.45) & (a < 0.55)
+        assert np.abs(f[edge] - bg[edge]).mean() < 0.5 * np.abs(fg[edge] - bg[edge]).mean()
+
+
+def estimate_sigma(img: np.ndarray) -> float:
+    """Immerkaer's noise estimate (mean over channels): independent of the grain code."""
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+    sig = []
+    for c in range(img.shape[2]):
+        r = cv2.filter2D(img[..., c].astype(np.float64), -1, k)[1:-1, 1:-1]
+        sig.append(np.sqrt(np.pi / 2.0) * np.abs(r).mean() / 6.0)
+    return float(np.mean(sig))
+
+
+def _core(alpha: np.ndarray) -> tuple[slice, slice]:
+    """A rectangle well inside the matte (alpha == 1)."""
+    ys, xs = np.nonzero(cv2.erode((alpha >= 1.0).astype(np.uint8), np.ones((9, 9), np.uint8)))
+    cy, cx = int(np.median(ys)), int(np.median(xs))
+    r = max(8, int(0.18 * min(np.ptp(ys), np.ptp(xs))))
+    return slice(cy - r, cy + r), slice(cx - r, cx + r)
+
+
+def test_grain_match_within_25_percent(astro: tuple[np.ndarray, Face], colour: ColorContext) -> None:
+    crop, face = astro
+    rng = np.random.default_rng(7)
+    noisy = (crop + rng.normal(0.0, 0.02, crop.shape)).astype(np.float32)
+    opts = ComposeOptions(grain=True, color="none")
+    res = compose_face(noisy, face, _blurred_swap(), _conv(colour), opts, seed=3)
+    ys, xs = _core(res.alpha)
+    plate_sigma = estimate_sigma(noisy[ys, xs])
+    out_sigma = estimate_sigma(res.fg[ys, xs])
+    clean_sigma = estimate_sigma(res.fg_clean[ys, xs])
+    assert clean_sigma < 0.5 * plate_sigma  # the swap really was clean: the test can fail
+    print(f"grain sigma plate {plate_sigma:.5f} regrained {out_sigma:.5f} clean {clean_sigma:.5f}")
+    assert abs(out_sigma / plate_sigma - 1.0) < 0.25, (plate_sigma, out_sigma)
+    # and no grain is added when off
+    off = compose_face(noisy, face, _blurred_swap(), _conv(colour), ComposeOptions(grain=False, color="none"), seed=3)
+    assert np.array_equal(off.fg, off.fg_clean)
+
+
+def test_highlights_above_one_survive(astro: tuple[np.ndarray, Face], colour: ColorContext) -> None:
+    crop, face = astro
+    hot = crop.copy()
+    x, y = face.kps5[2]  # nose tip: a specular of 6.0 in scene-linear
+    yy, xx = np.mgrid[: hot.shape[0], : hot.shape[1]]
+    spot = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * (0.04 * face.size) ** 2))
+    hot = (hot + 6.0 * spot[..., None]).astype(np.float32)
+    assert hot.max() > 5.0
+    keep = compose_face(hot, face, _blurred_swap(), _conv(colour), ComposeOptions(grain=False), seed=1)
+    lose = compose_face(hot, face, _blurred_swap(), _conv(colour), ComposeOptions(grain=False, highlights=False), seed=1)
+    iy, ix = int(round(y)), int(round(x))
+    assert keep.alpha[iy, ix] == pytest.approx(1.0)
+    assert keep.fg[iy, ix].min() > 4.0  # not clipped: the specular is back at linear strength
+    assert lose.fg[iy, ix].max() <= 1.0 + 1e-3  # what a clipping composite would give
+    assert keep.info["highlights_restored"] > 0
