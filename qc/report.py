@@ -1,0 +1,259 @@
+"""QC reports: one self-contained HTML page (images embedded) and optionally a PDF.
+
+Summary (frames, pass/warn/fail, flagged frames, actor, backend, model, licences,
+consent, versions), one plot per metric over frames with its thresholds,
+plate | comp | difference thumbnails of flagged frames and a contact sheet, all
+through the OCIO display transform.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from pipeline.atomic import atomic_path, atomic_write_bytes
+from pipeline.errors import QCError
+from qc.rules import Rules
+from qc.thumbs import Thumbnailer, label, png_bytes
+
+STATUS_COLOUR = {"pass": "#3caa5a", "warn": "#e6aa28", "fail": "#dc3232", "na": "#888888"}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    thumb_width: int = 320
+    max_flagged: int = 24  # flagged frames shown as thumbnails
+    contact_frames: int = 24  # frames in the contact sheet
+    thresholds: Path | None = None
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("recast", "numpy", "OpenImageIO", "opencolorio", "opencv-python-headless", "dlib-bin", "lpips", "torch", "av"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def licences(doc: dict[str, Any]) -> list[str]:
+    """Licences of the models behind this job (actor manifest + face analyser)."""
+    found: list[str] = []
+    actor = (doc.get("job_info") or {}).get("actor")
+    if actor:
+        try:
+            from models.actor import load_actor
+
+            man = load_actor(actor, verify=False).manifest
+        except Exception:  # noqa: BLE001 - the report still renders without the actor folder
+            man = {}
+        stack: list[Any] = [man]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    if k in ("licences", "licence", "license") and isinstance(v, list):
+                        found += [f"{e.get('model', e.get('file', '?'))}: {e.get('licence', e)}" if isinstance(e, dict) else str(e) for e in v]
+                    elif k in ("licence", "license") and isinstance(v, str):
+                        found.append(v)
+                    else:
+                        stack.append(v)
+            elif isinstance(node, list):
+                stack.extend(node)
+    return sorted(set(found))
+
+
+def metric_series(doc: dict[str, Any], name: str) -> tuple[list[int], list[float | None], list[str]]:
+    frames = [f["frame"] for f in doc["frames"]]
+    vals = [f["metrics"].get(name, {}).get("value") for f in doc["frames"]]
+    st = [f["metrics"].get(name, {}).get("status", "na") for f in doc["frames"]]
+    return frames, vals, st
+
+
+def plot_metric(doc: dict[str, Any], name: str, rules: Rules) -> Figure | None:
+    frames, vals, st = metric_series(doc, name)
+    if all(v is None for v in vals):
+        return None
+    fig = Figure(figsize=(8, 2.2), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(111)
+    y = np.array([np.nan if v is None else v for v in vals], np.float64)
+    ax.plot(frames, y, "-", color="#4a78c2", lw=1.2)
+    for s in ("warn", "fail"):
+        idx = [i for i, x in enumerate(st) if x == s]
+        if idx:
+            ax.scatter([frames[i] for i in idx], y[idx], color=STATUS_COLOUR[s], zorder=3, s=22, label=s)
+    rule = rules.metrics.get(name)
+    if rule:
+        for lvl, thr in (("warn", rule.warn), ("fail", rule.fail)):
+            if thr is not None:
+                ax.axhline(thr, color=STATUS_COLOUR[lvl], ls="--", lw=0.9, label=f"{lvl} {thr:g}")
+    info = doc["metrics"].get(name, {})
+    ax.set_title(f"{name} — {info.get('label', '')} ({'higher' if info.get('direction') == 'higher' else 'lower'} is better)", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("frame", fontsize=8)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _fig_png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _img(data: bytes, alt: str) -> str:
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    ji = doc.get("job_info") or {}
+    s = doc["summary"]
+    return [
+        ("job", str(doc.get("job") or "—")),
+        ("output", str(doc.get("out"))),
+        ("take", str(doc.get("take"))),
+        ("frames", f"{s['frames']} ({doc['frames'][0]['frame']}–{doc['frames'][-1]['frame']})" if doc["frames"] else "0"),
+        ("pass / warn / fail", f"{s['pass']} / {s['warn']} / {s['fail']}"),
+        ("flagged frames", ", ".join(map(str, s["flagged"])) or "none"),
+        ("actor", str(ji.get("actor") or "—")),
+        ("backend", str(ji.get("backend") or "—")),
+        ("model sha256", str(ji.get("model_sha256") or "— (embedded)")),
+        ("consent id", str(ji.get("consent_id") or "—")),
+        ("LPIPS trunk", str(ji.get("lpips_trunk") or "—")),
+        ("thresholds", str(doc.get("thresholds"))),
+        ("scored", str(doc.get("created"))),
+    ]
+
+
+def _pick_contact(frames: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    usable = [f for f in frames if f.get("comp") and Path(f["comp"]).is_file()]
+    if len(usable) <= n:
+        return usable
+    idx = np.linspace(0, len(usable) - 1, n).round().astype(int)
+    return [usable[i] for i in sorted(set(idx.tolist()))]
+
+
+@dataclass
+class ReportImages:
+    plots: list[tuple[str, Figure]]
+    flagged: list[tuple[dict[str, Any], np.ndarray]]
+    contact: list[tuple[dict[str, Any], np.ndarray]]
+
+
+def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> ReportImages:
+    plots = [(n, f) for n in doc["metrics"] if (f := plot_metric(doc, n, rules)) is not None]
+    th = Thumbnailer(width=options.thumb_width, job_space=((doc.get("job_info") or {}).get("settings") or {}).get("colorspace"))
+    flagged = []
+    for f in [f for f in doc["frames"] if f["status"] == "fail"][: options.max_flagged]:
+        if f.get("plate") and f.get("comp") and Path(f["plate"]).is_file() and Path(f["comp"]).is_file():
+            flagged.append((f, th.triptych(f["plate"], f["comp"])))
+    small = Thumbnailer(width=max(96, options.thumb_width // 2), job_space=th.job_space)
+    contact = [(f, label((small.display_of(f["comp"]) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
+               for f in _pick_contact(doc["frames"], options.contact_frames)]
+    return ReportImages(plots, flagged, contact)
+
+
+CSS = """body{font-family:system-ui,sans-serif;margin:24px;background:#f6f6f4;color:#222}
+h1{margin:0 0 4px}table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
+.pass{color:#3caa5a}.warn{color:#c88a00}.fail{color:#dc3232;font-weight:bold}.synthetic{background:#dc3232;color:#fff;padding:2px 8px;border-radius:3px;font-weight:bold}
+.grid{display:flex;flex-wrap:wrap;gap:6px}.grid figure{margin:0}figcaption{font-size:12px}img{max-width:100%}section{background:#fff;padding:12px 16px;margin:12px 0;border-radius:6px}"""
+
+
+def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>QC {e(str(doc.get('job') or doc.get('out')))}</title><style>{CSS}</style></head><body>",
+             f"<h1>Recast QC report</h1><p><span class='synthetic'>SYNTHETIC</span> face replacement — every comp frame here is machine-made.</p>",
+             "<section><h2>Summary</h2><table>"]
+    parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary(doc)]
+    parts.append(f"<tr><th>licences</th><td>{'<br>'.join(e(x) for x in lic) or '—'}</td></tr>")
+    parts.append(f"<tr><th>versions</th><td>{e(', '.join(f'{k} {v}' for k, v in versions().items()))}</td></tr></table></section>")
+    flagged = [f for f in doc["frames"] if f["status"] in ("fail", "warn")]
+    parts.append("<section><h2>Flagged and warning frames</h2>")
+    if flagged:
+        parts.append("<table><tr><th>frame</th><th>status</th><th>reasons</th></tr>")
+        parts += [f"<tr><td>{f['frame']}</td><td class='{f['status']}'>{f['status']}</td><td>{'<br>'.join(e(r) for r in f['reasons'])}</td></tr>" for f in flagged]
+        parts.append("</table>")
+    else:
+        parts.append("<p class='pass'>No frame warns or fails.</p>")
+    parts.append("</section><section><h2>Metrics over frames</h2>")
+    parts += [_img(_fig_png(fig), name) for name, fig in imgs.plots]
+    unavailable = sorted({f"{n}: {m['reason']}" for fr in doc["frames"] for n, m in fr["metrics"].items() if m["value"] is None and m.get("reason") and fr["status"] != "fail"})
+    if unavailable:
+        parts.append("<h3>Unavailable</h3><ul>" + "".join(f"<li>{e(u)}</li>" for u in unavailable[:20]) + "</ul>")
+    parts.append("</section><section><h2>Failing frames: plate | comp | difference ×4</h2><div class='grid'>")
+    parts += [f"<figure>{_img(png_bytes(im), str(f['frame']))}<figcaption class='fail'>{f['frame']}: {e('; '.join(f['reasons'])[:300])}</figcaption></figure>" for f, im in imgs.flagged]
+    if not imgs.flagged:
+        parts.append("<p>None.</p>")
+    parts.append("</div></section><section><h2>Contact sheet (comp)</h2><div class='grid'>")
+    parts += [f"<figure>{_img(png_bytes(im), str(f['frame']))}</figure>" for f, im in imgs.contact]
+    parts.append("</div></section></body></html>")
+    return "\n".join(parts)
+
+
+def _pdf(path: Path, doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> None:
+    with atomic_path(path) as tmp, PdfPages(tmp) as pdf:
+        page = Figure(figsize=(8.27, 11.69))
+        FigureCanvasAgg(page)
+        lines = ["Recast QC report    [SYNTHETIC]", ""] + [f"{k}: {v}" for k, v in _summary(doc)]
+        lines += ["", "licences:"] + [f"  {x}" for x in lic[:12]] + ["", "failing frames:"]
+        lines += [f"  {f['frame']}: {'; '.join(f['reasons'])[:110]}" for f in doc["frames"] if f["status"] == "fail"][:30]
+        page.text(0.06, 0.96, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
+        pdf.savefig(page)
+        for i in range(0, len(imgs.plots), 4):
+            page = Figure(figsize=(8.27, 11.69))
+            FigureCanvasAgg(page)
+            for j, (name, fig) in enumerate(imgs.plots[i : i + 4]):
+                ax = page.add_subplot(4, 1, j + 1)
+                ax.imshow(_rgb_of(fig))
+                ax.axis("off")
+            pdf.savefig(page)
+        for i in range(0, len(imgs.flagged), 4):
+            page = Figure(figsize=(8.27, 11.69))
+            FigureCanvasAgg(page)
+            for j, (f, im) in enumerate(imgs.flagged[i : i + 4]):
+                ax = page.add_subplot(4, 1, j + 1)
+                ax.imshow(im)
+                ax.set_title(f"frame {f['frame']}: plate | comp | diff x4 — {'; '.join(f['reasons'])[:90]}", fontsize=7)
+                ax.axis("off")
+            pdf.savefig(page)
+
+
+def _rgb_of(fig: Figure) -> np.ndarray:
+    canvas = fig.canvas
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+def write_report(doc: dict[str, Any], out_dir: str | Path, pdf: bool = False, options: ReportOptions | None = None) -> list[Path]:
+    """Write ``index.html`` (and ``report.pdf``) into ``out_dir``; returns the paths."""
+    options = options or ReportOptions()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise QCError(f"{out_dir}: exists and is not a directory")
+    if not doc.get("frames"):
+        raise QCError(f"{doc.get('out')}: scores hold no frames")
+    rules = Rules.load(options.thresholds)
+    imgs = _images(doc, options, rules)
+    lic = licences(doc)
+    written = [out_dir / "index.html"]
+    atomic_write_bytes(written[0], render_html(doc, imgs, lic).encode())
+    if pdf:
+        written.append(out_dir / "report.pdf")
+        _pdf(written[1], doc, imgs, lic)
+    return written
