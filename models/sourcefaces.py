@@ -1,0 +1,28 @@
+"""Finding the actor's face in each source image (shared by the ONNX actor builders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import ActorError
+from pipeline.types import Face
+
+
+def make_analyser(options: dict[str, Any]):  # -> pipeline.faces.FaceAnalyser
+    """The analyser named by ``options['analyser']`` (default dlib)."""
+    from pipeline.faces import AnalyserOptions, create_analyser
+
+    name = str(options.get("analyser") or "dlib")
+    extra = options.get("analyser_options") or {}
+    return create_analyser(name, AnalyserOptions.from_dict(dict(extra), where="analyser_options") if extra else None)
+
+
+def largest_face(analyser: Any, path: Path, image: np.ndarray) -> Face:
+    """The largest face in ``image``; ActorError naming ``path`` when there is none."""
+    faces = analyser.analyse(image, embed=False)
+    if not faces:
+        raise ActorError(f"{path}: no face found in this actor image; use images with one clear, frontal face")
+    return max(faces, key=lambda f: f.size)
