@@ -37,6 +37,8 @@ import PyOpenColorIO as ocio
 from pipeline.errors import ColorError
 
 if TYPE_CHECKING:
+    import OpenImageIO as oiio
+
     from pipeline.plateio import Plate
 
 BUILTIN_CONFIG = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"
@@ -189,19 +191,22 @@ class ColorContext:
     # -- plate colourspace -------------------------------------------------------------------
     def plate_space(self, plate: Plate, job_value: str | None = None) -> str:
         """Colourspace of ``plate``: ``job_value``, else file metadata, else the format default."""
+        return self.space_for(plate.spec, plate.path, job_value)
+
+    def space_for(self, spec: oiio.ImageSpec, path: Path, job_value: str | None = None) -> str:
+        """:meth:`plate_space` from a header alone (spec + file name)."""
         if job_value:
             return self.resolve(job_value)
-        attrs = plate.attributes
         for key in METADATA_KEYS:
-            value = attrs.get(key)
+            value = spec.getattribute(key)
             if isinstance(value, str) and value and self.has(value):
                 return self.resolve(value)
-        return self.default_space(plate)
+        return self.default_space(spec, path)
 
-    def default_space(self, plate: Plate) -> str:
+    def default_space(self, spec: oiio.ImageSpec, path: Path) -> str:
         """EXR and other float images: scene-linear Rec.709; integer images: sRGB."""
-        formats = {str(f) for f in plate.spec.channelformats} or {str(plate.spec.format)}
-        if plate.path.suffix.lower() == ".exr" or formats <= set(FLOAT_FORMATS):
+        formats = {str(f) for f in spec.channelformats} or {str(spec.format)}
+        if Path(path).suffix.lower() == ".exr" or formats <= set(FLOAT_FORMATS):
             return self.scene_linear
         return self.working_space
 

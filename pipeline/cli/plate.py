@@ -1,0 +1,214 @@
+"""``recast plate info | check | import``: look at, validate and create plates."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.context import CliContext
+from pipeline.color import ColorContext
+from pipeline.errors import PlateError, RecastError
+from pipeline.plateio import Plate, count_nonfinite, pixel_type_of, read_header, read_plate
+from pipeline.sequence import PlateSequence, format_frames, parse_frames
+
+INFO_KEYS = (
+    "pattern",
+    "frames",
+    "missing",
+    "width",
+    "height",
+    "data_window",
+    "display_window",
+    "channels",
+    "pixel_type",
+    "compression",
+    "colorspace",
+    "parts",
+)
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    plate = sub.add_parser("plate", help="inspect, check and import plates", parents=[common])
+    actions = plate.add_subparsers(dest="plate_action", metavar="ACTION")
+
+    info = actions.add_parser("info", parents=[common], help="frames, size, channels, colourspace of a plate")
+    info.add_argument("pattern", help="shot.####.exr, shot.%%04d.exr, shot.@@@@.exr, a file or a directory")
+    info.add_argument("--part", default="0", help="multipart EXR: part index or name (default 0)")
+    info.add_argument("--colorspace", default=None, help="override the plate's colourspace")
+    info.set_defaults(func=cmd_info)
+
+    check = actions.add_parser("check", parents=[common], help="decode every frame; report damage, NaN/Inf, mismatches")
+    check.add_argument("pattern")
+    check.add_argument("--part", default="0", help="multipart EXR: part index or name (default 0)")
+    check.add_argument("--frames", default=None, help="only these frames, e.g. 1001-1100 or 1001,1005")
+    check.set_defaults(func=cmd_check)
+
+    imp = actions.add_parser("import", parents=[common], help="decode a movie into an EXR or PNG plate")
+    imp.add_argument("movie", help="movie file (anything FFmpeg/PyAV reads)")
+    imp.add_argument("--out", required=True, help="output pattern, e.g. plates/shot.####.exr or .png")
+    imp.add_argument("--colorspace", default=None, help="the movie's colourspace (default: from its transfer)")
+    imp.add_argument("--start", type=int, default=1001, help="first frame number (default 1001)")
+    imp.add_argument("--frames", default=None, help="only these output frames, e.g. 1001-1010")
+    imp.add_argument("--compression", default="zip", help="EXR compression (default zip)")
+    imp.set_defaults(func=cmd_import)
+
+    plate.set_defaults(func=lambda args, ctx: _usage(plate))
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _part(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _printable(text: str) -> str:
+    """File-derived text may hold undecodable bytes (surrogates): show them escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# -- info -------------------------------------------------------------------------------------
+def plate_info(pattern: str, part: int | str = 0, colorspace: str | None = None, color: ColorContext | None = None) -> dict[str, Any]:
+    """The ``plate info`` record (keys :data:`INFO_KEYS`) from the first frame's header."""
+    seq = PlateSequence.open(pattern)
+    first = seq.path(seq.first)
+    hdr = read_header(first, part)
+    spec = hdr.spec
+    cc = color or ColorContext()
+    return {
+        "pattern": seq.pattern,
+        "frames": seq.frames,
+        "missing": seq.missing,
+        "width": int(spec.full_width),
+        "height": int(spec.full_height),
+        "data_window": [int(spec.x), int(spec.y), int(spec.width), int(spec.height)],
+        "display_window": [int(spec.full_x), int(spec.full_y), int(spec.full_width), int(spec.full_height)],
+        "channels": [_printable(str(c)) for c in spec.channelnames],
+        "pixel_type": pixel_type_of(spec),
+        "compression": _printable(str(spec.getattribute("compression") or "none")),
+        "colorspace": cc.space_for(spec, first, colorspace),
+        "parts": hdr.parts,
+    }
+
+
+def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
+    info = plate_info(args.pattern, _part(args.part), args.colorspace)
+    n = len(info["frames"])
+    text = "\n".join(
+        [
+            f"pattern        {_printable(info['pattern'])}",
+            f"frames         {format_frames(info['frames'])} ({n} frame{'s' if n != 1 else ''})",
+            f"missing        {format_frames(info['missing']) or 'none'}",
+            f"resolution     {info['width']}x{info['height']}",
+            f"data window    {info['data_window']}",
+            f"display window {info['display_window']}",
+            f"channels       {', '.join(info['channels'])}",
+            f"pixel type     {info['pixel_type']}",
+            f"compression    {info['compression']}",
+            f"colourspace    {info['colorspace']}",
+            f"parts          {info['parts']}",
+        ]
+    )
+    ctx.emit(info, text)
+    return 0
+
+
+# -- check ------------------------------------------------------------------------------------
+def _signature(plate: Plate) -> tuple[int, int, tuple[str, ...]]:
+    return (plate.width, plate.height, tuple(plate.channel_names))
+
+
+def check_plate(seq: PlateSequence, frames: list[int], part: int | str, ctx: CliContext) -> dict[str, Any]:
+    unreadable: list[dict[str, Any]] = []
+    nonfinite: list[dict[str, Any]] = []
+    mismatched: list[dict[str, Any]] = []
+    reference: tuple[int, int, tuple[str, ...]] | None = None
+    ref_frame: int | None = None
+    for frame in ctx.progress(frames, total=len(frames), desc="check"):
+        path = seq.path(frame)
+        try:
+            plate = read_plate(path, part)
+        except PlateError as exc:
+            unreadable.append({"frame": frame, "path": str(path), "error": str(exc)})
+            continue
+        counts = count_nonfinite(plate.pixels)
+        if counts["nan"] or counts["inf"]:
+            nonfinite.append({"frame": frame, "path": str(path), **counts})
+        sig = _signature(plate)
+        if reference is None:
+            reference, ref_frame = sig, frame
+        elif sig != reference:
+            reasons = []
+            if sig[:2] != reference[:2]:
+                reasons.append(f"resolution {sig[0]}x{sig[1]} != {reference[0]}x{reference[1]}")
+            if sig[2] != reference[2]:
+                reasons.append(f"channels {','.join(sig[2])} != {','.join(reference[2])}")
+            mismatched.append({"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"})
+        del plate
+    clean = not (unreadable or nonfinite or mismatched or seq.missing)
+    return {
+        "pattern": seq.pattern,
+        "frames": frames,
+        "missing": seq.missing,
+        "unreadable": unreadable,
+        "nonfinite": nonfinite,
+        "mismatched": mismatched,
+        "clean": clean,
+    }
+
+
+def cmd_check(args: argparse.Namespace, ctx: CliContext) -> int:
+    seq = PlateSequence.open(args.pattern)
+    frames = seq.select(parse_frames(args.frames) if args.frames else None)
+    report = check_plate(seq, frames, _part(args.part), ctx)
+    for bad in report["unreadable"]:
+        print(f"recast: {_printable(bad['error'])}", file=sys.stderr)
+    lines = [f"checked {len(frames)} frame(s) of {_printable(seq.pattern)}"]
+    if report["missing"]:
+        lines.append(f"missing frames: {format_frames(report['missing'])}")
+    if report["unreadable"]:
+        lines.append(f"unreadable frames: {format_frames([b['frame'] for b in report['unreadable']])}")
+    for nf in report["nonfinite"]:
+        lines.append(f"frame {nf['frame']}: {nf['nan']} NaN, {nf['inf']} Inf samples")
+    for mm in report["mismatched"]:
+        lines.append(f"frame {mm['frame']}: {mm['reason']}")
+    lines.append("clean" if report["clean"] else "NOT clean")
+    ctx.emit(report, "\n".join(lines))
+    return 0 if report["clean"] else 1
+
+
+# -- import -----------------------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.movie import ImportOptions, import_movie
+
+    frames = parse_frames(args.frames) if args.frames else None
+    options = ImportOptions(
+        out_pattern=args.out, colorspace=args.colorspace, start=args.start, frames=frames, compression=args.compression
+    )
+    color = ColorContext()
+    report = import_movie(
+        Path(args.movie), options, color, progress=lambda items, total: ctx.progress(items, total=total, desc="import")
+    )
+    if not report.written:
+        causes = [b.error for b in report.bad if b.kind != "absent"] or [b.error for b in report.bad]
+        first = causes[0] if causes else "no video frames"
+        raise PlateError(f"{report.movie}: no frame could be decoded ({first})")
+    for bad in report.bad:
+        where = f"frame {bad.frame}" if bad.frame is not None else "stream"
+        print(f"recast: {report.movie}: {where}: {bad.error}", file=sys.stderr)
+    text = (
+        f"wrote {len(report.written)} frame(s) {format_frames(report.written)} to {report.out_pattern}"
+        f" ({report.width}x{report.height}, {report.source_colorspace} -> {report.colorspace}"
+        f"{', ' + report.fps + ' fps' if report.fps else ''}{', TC ' + report.timecode if report.timecode else ''})"
+    )
+    if report.bad:
+        text += f"\n{len(report.bad)} bad frame(s): {format_frames([b.frame for b in report.bad if b.frame is not None]) or 'stream errors'}"
+    ctx.emit(report.to_json(), text)
+    return 0 if report.clean else 1
+
+
+__all__ = ["register", "plate_info", "check_plate", "INFO_KEYS", "RecastError"]

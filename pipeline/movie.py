@@ -1,0 +1,399 @@
+"""Movie import: decode a movie with PyAV into an EXR (half, scene-linear) or PNG plate.
+
+- EXR output: RGB half, linearised through OCIO from the movie's colourspace into the
+  config's scene-linear Rec.709; ``recast/colorspace`` records it.
+- PNG output: RGB 16-bit in the working space (sRGB), so 8-bit sources stay exact.
+- The movie's colourspace: ``--colorspace`` if given, else from the stream's transfer
+  characteristic (BT.709 / SMPTE 170M / unspecified -> ``Camera Rec.709``, sRGB ->
+  ``sRGB Encoded Rec.709 (sRGB)``, gamma 2.2 -> ``Gamma 2.2 Encoded Rec.709``); other
+  transfers (PQ, HLG, ...) need ``--colorspace``.
+- Frame rate (``FramesPerSecond``, rational) and timecode (``smpte:TimeCode`` plus
+  ``recast/timecode`` text) are written per frame when the movie has them.
+- Frame numbers: output frame = ``start`` + the frame's index in presentation order
+  (from packet timestamps, so a frame lost in a damaged movie leaves a gap rather
+  than shifting later frames). Frames that fail to decode, decode flagged corrupt,
+  or that the header promises but the file lacks are reported as bad; every good
+  frame is still written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.color import ColorContext
+from pipeline.errors import ColorError, PlateError
+from pipeline.plateio import new_spec, write_image
+from pipeline.sequence import output_pattern
+
+OUTPUT_TYPES = {".exr": "half", ".png": "uint16"}
+
+# FFmpeg AVColorTransferCharacteristic -> config colourspace candidates
+_TRC_SPACES: dict[int, tuple[str, ...]] = {
+    1: ("Camera Rec.709", "rec709_camera", "Utility - Rec.709 - Camera"),  # BT.709
+    2: ("Camera Rec.709", "rec709_camera", "Utility - Rec.709 - Camera"),  # unspecified: video default
+    6: ("Camera Rec.709", "rec709_camera", "Utility - Rec.709 - Camera"),  # SMPTE 170M (same OETF)
+    4: ("Gamma 2.2 Encoded Rec.709", "g22_rec709"),  # BT.470 M (gamma 2.2)
+    13: ("sRGB Encoded Rec.709 (sRGB)", "srgb_tx"),  # IEC 61966-2-1
+}
+_TRC_NAMES = {0: "reserved", 5: "gamma 2.8", 7: "SMPTE 240M", 8: "linear", 14: "BT.2020 10-bit", 15: "BT.2020 12-bit", 16: "PQ (SMPTE 2084)", 18: "HLG"}
+
+_TC_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})$")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    out_pattern: str
+    colorspace: str | None = None  # the MOVIE's colourspace; None = from its transfer
+    start: int = 1001
+    frames: list[int] | None = None  # output frame numbers to keep (None = all)
+    compression: str = "zip"
+
+
+@dataclass
+class BadFrame:
+    frame: int | None
+    error: str
+    kind: str = "decode"  # decode | corrupt | absent | write
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frame": self.frame, "kind": self.kind, "error": self.error}
+
+
+@dataclass
+class ImportReport:
+    movie: Path
+    out_pattern: str
+    width: int = 0
+    height: int = 0
+    fps: str | None = None
+    timecode: str | None = None
+    source_colorspace: str = ""
+    colorspace: str = ""
+    written: list[int] = field(default_factory=list)
+    bad: list[BadFrame] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.bad and bool(self.written)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "movie": str(self.movie),
+            "out": self.out_pattern,
+            "width": self.width,
+            "height": self.height,
+            "fps": self.fps,
+            "timecode": self.timecode,
+            "source_colorspace": self.source_colorspace,
+            "colorspace": self.colorspace,
+            "written": self.written,
+            "bad": [b.to_json() for b in self.bad],
+            "clean": self.clean,
+        }
+
+
+# -- timecode -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timecode:
+    """SMPTE timecode at an integer nominal rate (drop-frame for 29.97/59.94)."""
+
+    frames: int  # frame count since 00:00:00:00
+    rate: int  # nominal frames per second (24, 25, 30, ...)
+    drop: bool = False
+
+    @classmethod
+    def parse(cls, text: str, fps: Fraction) -> Timecode:
+        m = _TC_RE.match(text.strip())
+        if not m:
+            raise PlateError(f"timecode {text!r}: expected HH:MM:SS:FF")
+        hh, mm, ss, sep, ff = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5))
+        rate = max(1, round(float(fps)))
+        drop = sep in ";." and rate in (30, 60)
+        if mm > 59 or ss > 59 or ff >= rate:
+            raise PlateError(f"timecode {text!r}: out of range for {rate} fps")
+        total_minutes = hh * 60 + mm
+        count = (total_minutes * 60 + ss) * rate + ff
+        if drop:
+            per = rate // 15  # 2 frame numbers dropped per minute at 30, 4 at 60
+            count -= per * (total_minutes - total_minutes // 10)
+        return cls(count, rate, drop)
+
+    def __add__(self, n: int) -> Timecode:
+        return Timecode(self.frames + n, self.rate, self.drop)
+
+    def fields(self) -> tuple[int, int, int, int]:
+        count, rate = self.frames, self.rate
+        if self.drop:
+            per = rate // 15
+            per_10min = rate * 600 - per * 9
+            per_min = rate * 60 - per
+            tens, rem = divmod(count, per_10min)
+            count += per * 9 * tens + (per * ((rem - per) // per_min) if rem > per else 0)
+        ff = count % rate
+        ss = count // rate % 60
+        mm = count // (rate * 60) % 60
+        hh = count // (rate * 3600) % 24
+        return hh, mm, ss, ff
+
+    def __str__(self) -> str:
+        hh, mm, ss, ff = self.fields()
+        return f"{hh:02d}:{mm:02d}:{ss:02d}{';' if self.drop else ':'}{ff:02d}"
+
+    def smpte(self) -> tuple[int, int]:
+        """(packed BCD time-and-flags, user bits) as the EXR ``timeCode`` attribute stores it."""
+        hh, mm, ss, ff = self.fields()
+
+        def bcd(v: int) -> int:
+            return ((v // 10) << 4) | (v % 10)
+
+        packed = bcd(ff) | (bcd(ss) << 8) | (bcd(mm) << 16) | (bcd(hh) << 24)
+        if self.drop:
+            packed |= 1 << 6
+        return packed, 0
+
+
+# -- colour ---------------------------------------------------------------------------------
+def movie_space(color: ColorContext, trc: int | None, override: str | None) -> str:
+    if override:
+        return color.resolve(override)
+    code = int(trc) if trc is not None else 2
+    candidates = _TRC_SPACES.get(code)
+    if candidates is None:
+        name = _TRC_NAMES.get(code, f"code {code}")
+        raise ColorError(f"movie transfer {name} has no default colourspace; pass --colorspace NAME")
+    for name in candidates:
+        if color.has(name):
+            return color.resolve(name)
+    raise ColorError(f"OCIO config {color.config_name} has none of {', '.join(candidates)}; pass --colorspace NAME")
+
+
+# -- decode ---------------------------------------------------------------------------------
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _open_container(movie: Path) -> Any:
+    import av
+
+    if not movie.exists():
+        raise PlateError(f"{movie}: file not found")
+    if movie.is_dir():
+        raise PlateError(f"{movie}: is a directory, not a movie")
+    if movie.stat().st_size == 0:
+        raise PlateError(f"{movie}: empty file")
+    try:
+        container = av.open(str(movie), "r", timeout=30.0)
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PlateError(f"{movie}: not a readable movie ({_first_line(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise PlateError(f"{movie}: no video stream")
+    return container
+
+
+def _presentation_index(movie: Path) -> tuple[dict[int, int], int]:
+    """Map packet pts -> presentation index (pre-pass over packets, no decoding)."""
+    import av
+
+    container = _open_container(movie)
+    try:
+        stream = container.streams.video[0]
+        pts: set[int] = set()
+        try:
+            for pkt in container.demux(stream):
+                if pkt.pts is not None and pkt.size:
+                    pts.add(int(pkt.pts))
+        except av.error.FFmpegError:
+            pass  # damaged tail: index what was readable
+        promised = int(stream.frames or 0)
+    finally:
+        container.close()
+    order = sorted(pts)
+    return {p: i for i, p in enumerate(order)}, max(promised, len(order))
+
+
+def _to_rgb(frame: Any) -> np.ndarray:
+    """Decoded frame -> float32 RGB [0, 1] (16-bit path for high-bit-depth sources)."""
+    comps = frame.format.components
+    deep = bool(comps) and max(c.bits for c in comps) > 8
+    if deep:
+        arr = frame.to_ndarray(format="rgb48le")
+        return arr.astype(np.float32) / np.float32(65535.0)
+    arr = frame.to_ndarray(format="rgb24")
+    return arr.astype(np.float32) / np.float32(255.0)
+
+
+def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[tuple[int | None, np.ndarray | None, str | None, Any]]:
+    """Yield (presentation index, rgb or None, error or None, stream) in decode order."""
+    import av
+
+    container = _open_container(movie)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        counter = 0
+
+        def place(frame: Any) -> int:
+            nonlocal counter
+            if frame.pts is not None and int(frame.pts) in index:
+                return index[int(frame.pts)]
+            counter += 1
+            return counter - 1 if not index else -1
+
+        def emit(frames: Iterable[Any]) -> Iterator[tuple[int | None, np.ndarray | None, str | None, Any]]:
+            for fr in frames:
+                i = place(fr)
+                if i < 0:
+                    yield None, None, f"frame at pts {fr.pts} is outside the movie's index", stream
+                elif fr.is_corrupt:
+                    yield i, None, "decoded frame flagged corrupt", stream  # kind "corrupt"
+                else:
+                    yield i, _to_rgb(fr), None, stream
+
+        packets = container.demux(stream)
+        while True:
+            try:
+                pkt = next(packets)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as exc:
+                yield None, None, f"demux stopped: {_first_line(exc)}", stream
+                break
+            try:
+                decoded = pkt.decode()
+            except av.error.FFmpegError as exc:
+                where = index.get(int(pkt.pts)) if pkt.pts is not None else None
+                yield where, None, f"cannot decode ({_first_line(exc)})", stream
+                continue
+            yield from emit(decoded)  # demux ends with an empty packet that flushes the decoder
+    finally:
+        container.close()
+
+
+def import_movie(
+    movie: str | Path,
+    options: ImportOptions,
+    color: ColorContext,
+    progress: Callable[[Iterable[Any], int | None], Iterable[Any]] | None = None,
+) -> ImportReport:
+    """Decode ``movie`` into the plate ``options.out_pattern``; bad frames are reported, good ones written."""
+    src = Path(movie).expanduser().absolute()
+    template = output_pattern(options.out_pattern)
+    ext = template.tail.rsplit(".", 1)[-1].lower() if "." in template.tail else ""
+    pixel_type = OUTPUT_TYPES.get(f".{ext}")
+    if pixel_type is None:
+        raise PlateError(f"{template.hash_pattern()}: movie import writes .exr or .png, not {ext or 'no extension'!r}")
+    if options.start < 0:
+        raise PlateError(f"{src}: start frame {options.start} must not be negative")
+    index, promised = _presentation_index(src)
+    container = _open_container(src)
+    try:
+        stream = container.streams.video[0]
+        fps = stream.average_rate or stream.base_rate or stream.guessed_rate
+        tc_text = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        trc = stream.codec_context.color_trc
+    finally:
+        container.close()
+    source_space = movie_space(color, trc, options.colorspace)
+    target_space = color.scene_linear if ext == "exr" else color.working_space
+    report = ImportReport(movie=src, out_pattern=template.hash_pattern(), source_colorspace=source_space, colorspace=target_space)
+    report.fps = str(Fraction(fps)) if fps else None
+    tc0 = Timecode.parse(tc_text, Fraction(fps)) if (tc_text and fps) else None
+    report.timecode = str(tc0) if tc0 else None
+    wanted = set(options.frames) if options.frames is not None else None
+    last_wanted = max(wanted) if wanted else None
+    seen: set[int] = set()
+    items: Iterable[Any] = _decoded_frames(src, index)
+    if progress is not None:
+        items = progress(items, promised or None)
+    for i, rgb, error, _stream in items:
+        frame = None if i is None else options.start + i
+        if frame is not None:
+            seen.add(i)  # type: ignore[arg-type]
+            if wanted is not None and frame not in wanted:
+                if last_wanted is not None and frame > last_wanted + 16:
+                    break  # past the requested range (slack for reordered frames)
+                continue
+        if error is not None or rgb is None:
+            kind = "corrupt" if error and "corrupt" in error else "decode"
+            report.bad.append(BadFrame(frame, error or "no picture", kind))
+            continue
+        _write_frame(template, frame, rgb, pixel_type, options, color, source_space, target_space, report, src, tc0, i, fps)  # type: ignore[arg-type]
+    if wanted is None:
+        lost = sorted(set(range(promised)) - seen)
+        bad_frames = {b.frame for b in report.bad}
+        for i in lost:
+            if options.start + i not in bad_frames:
+                report.bad.append(BadFrame(options.start + i, "frame promised by the movie's header was not decoded", "absent"))
+    else:
+        for f in sorted(wanted - {options.start + i for i in seen}):
+            report.bad.append(BadFrame(f, "frame not in the movie", "absent"))
+    report.written.sort()
+    report.bad.sort(key=lambda b: (b.frame is None, b.frame or 0))
+    return report
+
+
+def _write_frame(
+    template: Any,
+    frame: int,
+    rgb: np.ndarray,
+    pixel_type: str,
+    options: ImportOptions,
+    color: ColorContext,
+    source_space: str,
+    target_space: str,
+    report: ImportReport,
+    src: Path,
+    tc0: Timecode | None,
+    index: int,
+    fps: Any,
+) -> None:
+    h, w = rgb.shape[:2]
+    if not report.width:
+        report.width, report.height = w, h
+    pixels = color.convert(rgb, source_space, target_space)
+    attrs: dict[str, Any] = {
+        "recast/colorspace": target_space,
+        "recast/source_movie": str(src),
+        "recast/source_colorspace": source_space,
+        "recast/source_index": index,
+    }
+    is_exr = pixel_type == "half"
+    spec = new_spec(w, h, ["R", "G", "B"], pixel_type, options.compression if is_exr else None, attrs=attrs)
+    if fps:
+        q = Fraction(fps)
+        spec.attribute("FramesPerSecond", _rational_type(), (q.numerator, q.denominator))
+        if not is_exr:
+            spec.attribute("recast/fps", str(q))
+    if tc0 is not None:
+        tc = tc0 + index
+        spec.attribute("recast/timecode", str(tc))
+        if is_exr:
+            spec.attribute("smpte:TimeCode", _timecode_type(), tc.smpte())
+    path = template.directory / template.filename(frame)
+    try:
+        write_image(path, pixels, spec)
+    except PlateError as exc:
+        report.bad.append(BadFrame(frame, f"write failed: {exc}", "write"))
+        return
+    report.written.append(frame)
+
+
+def _rational_type() -> Any:
+    import OpenImageIO as oiio
+
+    return oiio.TypeRational
+
+
+def _timecode_type() -> Any:
+    import OpenImageIO as oiio
+
+    return oiio.TypeTimeCode
