@@ -48,3 +48,38 @@ def lfw_faces(size: int = 160, pad: int = 80) -> list[np.ndarray]:
         big = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         out.append(np.repeat(np.clip(big, 0, 1)[:, :, None], 3, axis=2))
     return out
+
+
+def megamind_frames(media: Path, count: int, scale: float = 0.5, start: int = 0) -> list[np.ndarray]:
+    """``count`` decoded frames of Megamind.avi as float32 sRGB [0, 1], resized by ``scale``."""
+    import av
+
+    out: list[np.ndarray] = []
+    with av.open(str(media / "Megamind.avi")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i < start:
+                continue
+            rgb = frame.to_ndarray(format="rgb24")
+            if scale != 1.0:
+                rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            out.append(rgb.astype(np.float32) / 255.0)
+            if len(out) >= count:
+                break
+    return out
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    a = np.clip(rgb, 0.0, 1.0)
+    return np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def write_exr_sequence(frames: list[np.ndarray], directory: Path, name: str = "mm", first: int = 1001) -> str:
+    """Write scene-linear half EXRs ``<name>.####.exr`` with the foundation writer; returns the pattern."""
+    from pipeline.plateio import new_spec, write_image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for i, rgb in enumerate(frames):
+        h, w = rgb.shape[:2]
+        spec = new_spec(w, h, ["R", "G", "B"], pixel_type="half", compression="zip")
+        write_image(directory / f"{name}.{first + i:04d}.exr", srgb_to_linear(rgb), spec)
+    return str(directory / f"{name}.####.exr")

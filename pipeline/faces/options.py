@@ -85,10 +85,11 @@ class TrackerOptions:
     embed_max_distance: float | None = None  # None = the backend's same-person threshold
     max_dropout: int = 12  # frames a track survives without a detection
     max_gap: int = 6  # frames landmarks are propagated by optical flow
-    cut_threshold: float = 0.5  # histogram distance (0..1) above which a new shot starts
+    cut_threshold: float = 0.5  # grey histogram distance (0..1) above which a new shot starts
+    cut_correlation: float = 0.5  # ... or thumbnail correlation (-1..1) below which one starts
     smooth: bool = True
-    min_cutoff: float = 0.6  # One-Euro: Hz-like cutoff when still (lower = steadier)
-    beta: float = 0.05  # One-Euro: how fast the cutoff opens with speed (in face-size units)
+    min_cutoff: float = 1.0  # One-Euro: cutoff (Hz) when still (lower = steadier)
+    beta: float = 5.0  # One-Euro: cutoff gain per face-size/second of speed (higher = less lag)
     d_cutoff: float = 1.0
     fps: float = 24.0
 

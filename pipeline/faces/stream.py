@@ -1,0 +1,71 @@
+"""Per-sequence face analysis: analyser + tracker, with embeddings once per track segment.
+
+``FaceStream.process(frame, image)`` is what the engine and ``recast faces``
+call for each frame in order. Detection runs without embeddings; a face is
+embedded only when it cannot be linked to a live track by geometry alone (a
+new track, a re-appearance, an ambiguous overlap) or every ``embed_every``
+frames when asked. Between full-frame scans (every ``full_scan_every`` frames
+and at cuts) detection can run only in windows around the tracks' predicted
+boxes, at higher resolution than the full-frame downscale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.faces.base import FaceAnalyser
+from pipeline.faces.imageprep import ToDisplay, as_rgb, downscale
+from pipeline.faces.options import TrackerOptions
+from pipeline.faces.tracking import FaceTracker
+from pipeline.types import Face
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    embed_every: int = 0  # 0 = once per track segment; N = re-embed every N frames
+    full_scan_every: int = 1  # 1 = full-frame detection every frame; N = windows in between
+    flow_size: int = 1024  # long side of the grey frame used for cut detection / optical flow
+    tracker: TrackerOptions = TrackerOptions()
+
+
+class FaceStream:
+    def __init__(self, analyser: FaceAnalyser, options: StreamOptions | None = None) -> None:
+        self.analyser = analyser
+        self.options = options or StreamOptions()
+        self.tracker = FaceTracker(self.options.tracker)
+        self._count = 0
+        self._last_embed: dict[int, int] = {}
+
+    def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None) -> list[Face]:
+        rgb = as_rgb(image)
+        o = self.options
+        full = o.full_scan_every <= 1 or self._count % o.full_scan_every == 0 or not self.tracker.active_tracks
+        self._count += 1
+        if full:
+            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False)
+        else:
+            regions = self.tracker.predicted_boxes(frame)
+            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, regions=regions)
+        for f in faces:
+            track = self.tracker.would_match(frame, f)
+            due = (
+                track is None
+                or track.embedding is None
+                or (o.embed_every > 0 and frame - self._last_embed.get(track.track_id, frame) >= o.embed_every)
+            )
+            if due:
+                f.embedding = self.analyser.embed(rgb, f, to_display=to_display)
+                f.embedding_kind = self.analyser.embedding_kind
+                f.extra["embedded"] = True
+        small = downscale(rgb, o.flow_size, to_display)
+        gray = small.pixels.mean(axis=2).astype(np.uint8)
+        out = self.tracker.update(frame, faces, gray, gray_scale=small.scale)
+        for f in out:
+            if f.extra.get("embedded") and f.track_id is not None:
+                self._last_embed[f.track_id] = frame
+        live = {t.track_id for t in self.tracker.active_tracks}
+        self._last_embed = {k: v for k, v in self._last_embed.items() if k in live}
+        return out
+
