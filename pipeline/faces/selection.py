@@ -1,0 +1,254 @@
+"""Which face gets which actor: modes ``all``, ``largest`` and ``reference``.
+
+Reference mode compares each face's embedding with one or more reference
+embeddings (an actor map: two characters in one shot -> two actors). A
+reference is given as a frame number + face index in that frame, or as an
+image; ``resolve_references`` turns either into an embedding with the
+analyser the job uses. ``TrackSelector`` keeps the decision per track, so a
+track does not flicker between actors from frame to frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from pipeline.errors import SpecError
+from pipeline.faces.base import FaceAnalyser
+from pipeline.faces.identity import face_distance
+from pipeline.types import Face
+
+SelectionMode = Literal["all", "largest", "reference"]
+MODES: tuple[str, ...] = ("all", "largest", "reference")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One actor's reference face: an embedding, or where to compute it from."""
+
+    actor: str
+    frame: int | None = None
+    face_index: int = 0  # faces in a frame are ordered left to right
+    image: Path | None = None
+    embedding: np.ndarray | None = None
+    embedding_kind: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "actor": self.actor,
+            "frame": self.frame,
+            "face_index": self.face_index,
+            "image": None if self.image is None else str(self.image),
+            "embedding_kind": self.embedding_kind,
+        }
+
+
+@dataclass(frozen=True)
+class Selection:
+    mode: SelectionMode = "all"
+    actor: str | None = None  # the actor for "all" / "largest"
+    references: tuple[Reference, ...] = ()
+    threshold: float | None = None  # max face_distance; None = the backend's same-person threshold
+    one_face_per_actor: bool = True  # reference mode: each actor takes at most its closest face per frame
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise SpecError(f"selection.mode: {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.mode == "reference" and not self.references:
+            raise SpecError("selection.references: reference mode needs at least one reference")
+        if self.threshold is not None and not 0.0 < float(self.threshold) <= 2.0:
+            raise SpecError(f"selection.threshold: {self.threshold} is not in (0, 2]")
+        for i, ref in enumerate(self.references):
+            if ref.embedding is None and ref.frame is None and ref.image is None:
+                raise SpecError(f"selection.references[{i}]: give a frame (+ face_index), an image or an embedding")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "selection") -> Selection:
+        """From a job/settings dict: {"mode", "actor", "threshold", "references": [{"actor", "frame",
+        "face_index", "image"}]}; SpecError names the bad field."""
+        if not isinstance(data, dict):
+            raise SpecError(f"{where}: expected an object, got {type(data).__name__}")
+        known = {"mode", "actor", "threshold", "references", "one_face_per_actor"}
+        for key in data:
+            if key not in known:
+                raise SpecError(f"{where}.{key}: unknown field (known: {', '.join(sorted(known))})")
+        refs = []
+        for i, r in enumerate(data.get("references") or []):
+            if not isinstance(r, dict) or not isinstance(r.get("actor"), str) or not r["actor"]:
+                raise SpecError(f"{where}.references[{i}].actor: a non-empty actor name is required")
+            frame = r.get("frame")
+            if frame is not None and not isinstance(frame, int):
+                raise SpecError(f"{where}.references[{i}].frame: expected an integer frame number")
+            index = r.get("face_index", 0)
+            if not isinstance(index, int) or index < 0:
+                raise SpecError(f"{where}.references[{i}].face_index: expected an integer >= 0")
+            image = r.get("image")
+            refs.append(Reference(r["actor"], frame, index, None if image is None else Path(image)))
+        try:
+            return cls(
+                mode=data.get("mode", "all"),
+                actor=data.get("actor"),
+                references=tuple(refs),
+                threshold=data.get("threshold"),
+                one_face_per_actor=bool(data.get("one_face_per_actor", True)),
+            )
+        except SpecError as exc:
+            raise SpecError(str(exc).replace("selection", where, 1)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "actor": self.actor,
+            "threshold": self.threshold,
+            "one_face_per_actor": self.one_face_per_actor,
+            "references": [r.to_dict() for r in self.references],
+        }
+
+    @property
+    def actors(self) -> list[str]:
+        if self.mode == "reference":
+            return sorted({r.actor for r in self.references})
+        return [self.actor] if self.actor else []
+
+
+FrameLoader = Callable[[int], np.ndarray]
+ImageLoader = Callable[[Path], np.ndarray]
+
+
+def resolve_references(
+    selection: Selection,
+    analyser: FaceAnalyser,
+    load_frame: FrameLoader | None = None,
+    load_image: ImageLoader | None = None,
+    to_display: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Selection:
+    """A copy of ``selection`` whose references all carry embeddings from ``analyser``."""
+    out: list[Reference] = []
+    for i, ref in enumerate(selection.references):
+        if ref.embedding is not None and ref.embedding_kind == analyser.embedding_kind:
+            out.append(ref)
+            continue
+        if ref.frame is not None:
+            if load_frame is None:
+                raise SpecError(f"selection.references[{i}]: frame {ref.frame} given but no plate to read it from")
+            image, what = load_frame(ref.frame), f"frame {ref.frame}"
+        elif ref.image is not None:
+            if load_image is None:
+                raise SpecError(f"selection.references[{i}].image: no image loader given")
+            image, what = load_image(ref.image), str(ref.image)
+        else:
+            raise SpecError(f"selection.references[{i}]: embedding of another kind and nothing to recompute it from")
+        faces = analyser.analyse(image, to_display=to_display, embed=False)
+        if not faces:
+            raise SpecError(f"selection.references[{i}]: no face found in {what}")
+        if ref.face_index >= len(faces):
+            raise SpecError(
+                f"selection.references[{i}].face_index: {ref.face_index} but {what} has {len(faces)} face(s)"
+            )
+        emb = analyser.embed(image, faces[ref.face_index], to_display=to_display)
+        out.append(replace(ref, embedding=emb, embedding_kind=analyser.embedding_kind))
+    return replace(selection, references=tuple(out))
+
+
+@dataclass
+class Decision:
+    actor: str | None
+    distance: float | None  # to the chosen actor's nearest reference (reference mode)
+    reason: str
+
+
+def decide(faces: list[Face], selection: Selection, threshold: float) -> list[Decision]:
+    """One decision per face, same order (the per-frame selection result)."""
+    if not faces:
+        return []
+    if selection.mode == "all":
+        return [Decision(selection.actor, None, "all") for _ in faces]
+    if selection.mode == "largest":
+        big = max(range(len(faces)), key=lambda i: faces[i].size)
+        return [Decision(selection.actor if i == big else None, None, "largest" if i == big else "not largest") for i in range(len(faces))]
+    thr = float(selection.threshold) if selection.threshold is not None else threshold
+    best: list[tuple[str | None, float | None]] = []
+    for f in faces:
+        if f.embedding is None:
+            best.append((None, None))
+            continue
+        dists: dict[str, float] = {}
+        for ref in selection.references:
+            if ref.embedding is None or (ref.embedding_kind and f.embedding_kind and ref.embedding_kind != f.embedding_kind):
+                continue
+            d = face_distance(f.embedding, ref.embedding)
+            dists[ref.actor] = min(d, dists.get(ref.actor, 2.0))
+        if not dists:
+            best.append((None, None))
+            continue
+        actor = min(dists, key=lambda a: dists[a])
+        best.append((actor, dists[actor]))
+    decisions = []
+    for actor, d in best:
+        if actor is None or d is None:
+            decisions.append(Decision(None, None, "no embedding"))
+        elif d > thr:
+            decisions.append(Decision(None, d, f"distance {d:.3f} > {thr:.3f}"))
+        else:
+            decisions.append(Decision(actor, d, "reference"))
+    if selection.one_face_per_actor:
+        for actor in {d.actor for d in decisions if d.actor}:
+            idx = [i for i, d in enumerate(decisions) if d.actor == actor]
+            keep = min(idx, key=lambda i: decisions[i].distance or 0.0)
+            for i in idx:
+                if i != keep:
+                    decisions[i] = Decision(None, decisions[i].distance, f"{actor} taken by a closer face")
+    return decisions
+
+
+def select_faces(faces: list[Face], selection: Selection, threshold: float | None = None) -> list[tuple[Face, str]]:
+    """Faces to swap in one frame with their actor names.
+
+    ``threshold`` defaults to ``selection.threshold``, else the same-person
+    threshold of the faces' embedding kind.
+    """
+    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+
+    kind = next((f.embedding_kind for f in faces if f.embedding_kind), None)
+    thr = threshold if threshold is not None else SAME_PERSON_THRESHOLDS.get(kind or "", 0.0)
+    if selection.mode != "reference" and not selection.actor:
+        raise SpecError(f"selection.actor: mode {selection.mode!r} needs an actor name")
+    return [(f, d.actor) for f, d in zip(faces, decide(faces, selection, thr), strict=True) if d.actor]
+
+
+@dataclass
+class TrackSelector:
+    """Per-track selection: a track's actor is decided by a running vote over its frames,
+    so one noisy frame cannot swap a different actor in (or drop the swap)."""
+
+    selection: Selection
+    threshold: float | None = None
+    votes: dict[int, dict[str, int]] = field(default_factory=dict)
+
+    def select(self, faces: list[Face]) -> list[tuple[Face, str]]:
+        picked = dict((id(f), a) for f, a in select_faces(faces, self.selection, self.threshold))
+        out: list[tuple[Face, str]] = []
+        for f in faces:
+            actor = picked.get(id(f))
+            if f.track_id is None or self.selection.mode != "reference":
+                if actor:
+                    out.append((f, actor))
+                continue
+            tally = self.votes.setdefault(f.track_id, {})
+            tally[actor or ""] = tally.get(actor or "", 0) + 1
+            winner = max(tally, key=lambda a: tally[a])
+            f.extra["selection_votes"] = dict(tally)
+            if winner:
+                out.append((f, winner))
+        return out
+
+    def forget(self, live_track_ids: set[int]) -> None:
+        """Drop votes of tracks that ended (keeps memory flat over long sequences)."""
+        self.votes = {k: v for k, v in self.votes.items() if k in live_track_ids}
+
+    def per_track(self) -> dict[int, str | None]:
+        return {k: (max(v, key=lambda a: v[a]) or None) for k, v in self.votes.items()}
