@@ -137,13 +137,15 @@ class Runner:
         *,
         processor_factory: ProcessorFactory = create_processor,
         cancel: threading.Event | None = None,
+        stop: threading.Event | None = None,
         on_frame: Callable[[dict[str, Any]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.options = options or RunOptions()
         self.processor_factory = processor_factory
-        self.cancel_event = cancel or threading.Event()
+        self.cancel_event = cancel or threading.Event()  # user cancel: the job ends "cancelled"
+        self.stop_event = stop or threading.Event()  # shutdown: the job stays resumable ("queued")
         self.on_frame = on_frame
         self.sleep = sleep
 
@@ -253,7 +255,8 @@ class Runner:
         return summary
 
     def _final_status(self, job_id: str, summary: RunSummary) -> str:
-        if summary.cancelled or self.store.job_status(job_id) == "cancelled":
+        user_cancel = self.cancel_event.is_set() or self.store.job_status(job_id) == "cancelled"
+        if user_cancel:
             summary.cancelled = True
             self.store.set_job_status(job_id, "cancelled", who=self.options.worker)
             return "cancelled"
@@ -273,7 +276,7 @@ class Runner:
         return status
 
     def _cancelled(self, job_id: str) -> bool:
-        if self.cancel_event.is_set():
+        if self.cancel_event.is_set() or self.stop_event.is_set():
             return True
         return self.store.job_status(job_id) == "cancelled"
 

@@ -1,0 +1,1 @@
+"""Local HTTP service: FastAPI app, worker pool, security checks, uvicorn server."""

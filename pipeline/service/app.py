@@ -1,0 +1,328 @@
+"""The local HTTP service (FastAPI): jobs, frames, flags, reference, reprocess, approve, publish, actors.
+
+Everything goes through the same store and runner as the CLI. User mistakes
+come back as 4xx with ``{"detail": "<one line>"}`` and nothing written; every
+plate and output path must resolve inside the configured roots. Logs carry ids,
+frame numbers and statuses only, never embeddings or pixels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline import __version__
+from pipeline.errors import ActorError, JobError, RecastError, SpecError
+from pipeline.jobs.spec import JOB_ID_RE, JobSpec
+from pipeline.jobs.store import Store
+from pipeline.service.security import AccessError, bearer, check_files_inside, inside_roots, token_ok
+from pipeline.service.workers import Task, WorkerPool
+
+log = logging.getLogger("recast.service")
+JobId = Annotated[str, PathParam(pattern=JOB_ID_RE.pattern, max_length=80)]
+Frame = Annotated[int, PathParam(ge=-(10**9), le=10**9)]
+
+
+@dataclass
+class ServiceConfig:
+    roots: list[Path]
+    store_path: Path
+    token: str | None = None
+    workers: int = 2
+    proxy_max: int = 1024  # longest side of review proxies
+    recover: bool = True  # resume interrupted jobs at start-up
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# -- request bodies (OpenAPI) ------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobSpecBody(_Body):
+    plate: str = Field(min_length=1, max_length=4096)
+    out: str = Field(min_length=1, max_length=4096)
+    actor: str | None = Field(default=None, max_length=64)
+    actors: dict[str, str] | None = None
+    frames: str | list[int] | None = None
+    shot: str | None = Field(default=None, max_length=200)
+    selection: str | dict[str, Any] | list[Any] | None = None
+    settings: dict[str, Any] | None = None
+    owner: str | None = Field(default=None, max_length=200)
+    priority: int | None = Field(default=None, ge=0, le=100)
+    reference: int | None = None
+    processor: Literal["engine", "passthrough"] | None = None
+    chunk: int | None = Field(default=None, ge=1, le=100000)
+
+
+class FramesBody(_Body):
+    frames: str | list[int] = Field(description="'all', a frame list ('1001-1010,1020') or a list of frames")
+    by: str = Field(min_length=1, max_length=200)
+    take: int | None = Field(default=None, ge=1, le=100000)
+
+
+class ReprocessBody(_Body):
+    frames: str | list[int]
+    reference: int | None = None
+    set: dict[str, Any] = Field(default_factory=dict)
+    by: str | None = Field(default=None, max_length=200)
+
+
+class FlagBody(_Body):
+    frame: int = Field(ge=-(10**9), le=10**9)
+    reason: str = Field(min_length=1, max_length=2000)
+    note: str | None = Field(default=None, max_length=10000)
+    author: str = Field(min_length=1, max_length=200)
+
+
+class ReferenceBody(_Body):
+    frame: int = Field(ge=-(10**9), le=10**9)
+    by: str | None = Field(default=None, max_length=200)
+
+
+class PublishBody(_Body):
+    fill: Literal["plate", "none"] = "plate"
+    by: str | None = Field(default=None, max_length=200)
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _status_for(exc: RecastError) -> int:
+    if isinstance(exc, AccessError):
+        return 403
+    if isinstance(exc, JobError):
+        return 404 if "no such job" in str(exc) else 409
+    if isinstance(exc, ActorError):
+        return 422
+    return 400
+
+
+def _frames_of(value: str | list[int], allowed: list[int]) -> list[int] | None:
+    from pipeline.sequence import parse_frames
+
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return None
+        try:
+            frames = parse_frames(value)
+        except RecastError as exc:
+            raise SpecError(f"frames: {exc}") from None
+    else:
+        frames = sorted(set(value))
+    if not frames:
+        raise SpecError("frames: selects no frames")
+    return frames
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The app; its store and worker pool live on ``app.state`` (no module globals)."""
+    store = Store(config.store_path)
+    pool = WorkerPool(store, config.workers)
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if config.recover:
+            picked = pool.recover()
+            if picked:
+                log.info("resuming %d job(s): %s", len(picked), ", ".join(picked))
+        yield
+        pool.shutdown()
+
+    app = FastAPI(
+        title="Recast", version=__version__, description="Face replacement jobs for VFX plates.", lifespan=lifespan
+    )
+    app.state.config = config
+    app.state.store = store
+    app.state.pool = pool
+
+    @app.exception_handler(RecastError)
+    async def _recast_error(_request: Request, exc: RecastError) -> JSONResponse:
+        return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
+
+    def auth(authorization: str | None = Header(default=None), x_recast_token: str | None = Header(default=None)) -> None:
+        presented = bearer(authorization) or x_recast_token
+        if not token_ok(config.token, presented):
+            raise HTTPException(status_code=401, detail="missing or wrong token (Authorization: Bearer <RECAST_TOKEN>)")
+
+    def job_or_404(job_id: str) -> dict[str, Any]:
+        if not store.has_job(job_id):
+            raise HTTPException(status_code=404, detail=f"job {job_id!r}: no such job")
+        return store.get_job(job_id)
+
+    deps = [Depends(auth)]
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "version": __version__}
+
+    @app.post("/jobs", status_code=201, dependencies=deps)
+    def submit_job(body: JobSpecBody) -> dict[str, str]:
+        from pipeline.jobs.runner import submit
+        from pipeline.sequence import PlateSequence
+
+        raw = body.model_dump(exclude_none=True)
+        inside_roots(body.plate, config.roots, "spec.plate")
+        raw["out"] = str(inside_roots(body.out, config.roots, "spec.out"))
+        spec = JobSpec.from_dict(raw)
+        try:
+            seq = PlateSequence.open(spec.plate)
+            frames = seq.select(spec.frames)
+        except RecastError as exc:
+            raise SpecError(f"spec.plate: {exc}") from None
+        check_files_inside([seq.path(f) for f in frames], config.roots, "spec.plate")
+        job_id = submit(store, spec)
+        pool.submit(Task(job_id, "run"))
+        log.info("job %s submitted (%d frames)", job_id, len(frames))
+        return {"job": job_id}
+
+    @app.get("/jobs", dependencies=deps)
+    def list_jobs() -> dict[str, Any]:
+        return {"jobs": [_brief(j) for j in store.list_jobs()]}
+
+    @app.get("/jobs/{job_id}", dependencies=deps)
+    def get_job(job_id: JobId) -> dict[str, Any]:
+        job = job_or_404(job_id)
+        return _brief(job) | {"spec": job["spec"], "versions": store.versions(job_id), "busy": pool.busy(job_id)}
+
+    @app.post("/jobs/{job_id}/cancel", dependencies=deps)
+    def cancel_job(job_id: JobId) -> dict[str, str]:
+        job_or_404(job_id)
+        return {"job": job_id, "status": store.cancel_job(job_id)}
+
+    @app.post("/jobs/{job_id}/resume", status_code=202, dependencies=deps)
+    def resume_job(job_id: JobId) -> dict[str, str]:
+        job = job_or_404(job_id)
+        if job["status"] == "done":
+            return {"job": job_id, "status": "done"}
+        pool.submit(Task(job_id, "resume"))
+        return {"job": job_id, "status": "resuming"}
+
+    @app.get("/jobs/{job_id}/frames", dependencies=deps)
+    def frames(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:
+        job_or_404(job_id)
+        return {"frames": store.frames(job_id, take)}
+
+    @app.get("/jobs/{job_id}/frames/{frame}/record", dependencies=deps)
+    def record(job_id: JobId, frame: Frame, take: int = Query(default=1, ge=1, le=100000)) -> dict[str, Any]:
+        from pipeline.jobs.runner import load_job
+        from pipeline.jobs.takes import read_json
+
+        job_or_404(job_id)
+        _job, _spec, layout = load_job(store, job_id)
+        rec = read_json(layout.record_path(take, frame))
+        if rec is None:
+            raise HTTPException(status_code=404, detail=f"job {job_id}: no record for frame {frame} take {take}")
+        return rec
+
+    @app.get(
+        "/jobs/{job_id}/frames/{frame}/proxy",
+        dependencies=deps,
+        responses={200: {"content": {"image/png": {}}}},
+        response_class=Response,
+    )
+    def proxy(job_id: JobId, frame: Frame, take: int = Query(default=1, ge=1, le=100000)) -> Response:
+        from pipeline.jobs.runner import load_job
+        from pipeline.service.proxy import proxy_png
+
+        job_or_404(job_id)
+        _job, _spec, layout = load_job(store, job_id)
+        comp = layout.comp_path(take, frame)
+        if not comp.is_file():
+            raise HTTPException(status_code=404, detail=f"job {job_id}: no comp for frame {frame} take {take}")
+        return Response(content=proxy_png(comp, config.proxy_max), media_type="image/png")
+
+    @app.get("/jobs/{job_id}/scores", dependencies=deps)
+    def scores(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:
+        job_or_404(job_id)
+        rows = store.scores(job_id, take)
+        return {"scores": [{"frame": f, "take": t, "scores": v} for (f, t), v in sorted(rows.items())]}
+
+    @app.get("/jobs/{job_id}/flags", dependencies=deps)
+    def flags(job_id: JobId) -> dict[str, Any]:
+        job_or_404(job_id)
+        return {"flags": store.flags(job_id)}
+
+    @app.post("/jobs/{job_id}/flags", status_code=201, dependencies=deps)
+    def add_flag(job_id: JobId, body: FlagBody) -> dict[str, int]:
+        job = job_or_404(job_id)
+        if body.frame not in _job_frames(store, job_id):
+            raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job['id']}")
+        return {"id": store.add_flag(job_id, body.frame, "reviewer", body.reason, body.note, body.author)}
+
+    @app.post("/jobs/{job_id}/reference", dependencies=deps)
+    def set_reference(job_id: JobId, body: ReferenceBody) -> dict[str, Any]:
+        job_or_404(job_id)
+        if body.frame not in _job_frames(store, job_id):
+            raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job_id}")
+        store.set_reference(job_id, body.frame, body.by)
+        return {"job": job_id, "references": store.references(job_id)}
+
+    @app.post("/jobs/{job_id}/reprocess", status_code=202, dependencies=deps)
+    def reprocess(job_id: JobId, body: ReprocessBody) -> dict[str, Any]:
+        from pipeline.jobs.reprocess import create_take
+
+        job_or_404(job_id)
+        if pool.busy(job_id):
+            raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
+        wanted = _frames_of(body.frames, _job_frames(store, job_id))
+        take = create_take(store, job_id, wanted if wanted is not None else _job_frames(store, job_id), body.reference, body.set, body.by)
+        pool.submit(Task(job_id, "take", take))
+        return {"job": job_id, "take": take}
+
+    def _approve(job_id: str, body: FramesBody, state: str) -> dict[str, Any]:
+        from pipeline.jobs.publish import set_approval
+
+        job_or_404(job_id)
+        picks = set_approval(store, job_id, _frames_of(body.frames, []), body.by, state, body.take)
+        return {"job": job_id, "state": state, "frames": {str(f): t for f, t in picks.items()}}
+
+    @app.post("/jobs/{job_id}/approve", dependencies=deps)
+    def approve(job_id: JobId, body: FramesBody) -> dict[str, Any]:
+        return _approve(job_id, body, "approved")
+
+    @app.post("/jobs/{job_id}/reject", dependencies=deps)
+    def reject(job_id: JobId, body: FramesBody) -> dict[str, Any]:
+        return _approve(job_id, body, "rejected")
+
+    @app.post("/jobs/{job_id}/publish", status_code=201, dependencies=deps)
+    def publish(job_id: JobId, body: PublishBody) -> dict[str, Any]:
+        from pipeline.jobs.publish import publish as do_publish
+
+        job_or_404(job_id)
+        if pool.busy(job_id):
+            raise HTTPException(status_code=409, detail=f"job {job_id} has a task in progress; publish when it ends")
+        m = do_publish(store, job_id, body.fill, body.by)
+        return {"version": m["version"], "path": m["path"], "approved": m["approved"], "filled": m["filled"]}
+
+    @app.get("/actors", dependencies=deps)
+    def actors() -> dict[str, Any]:
+        from models.actor import list_actors
+
+        return {
+            "actors": [
+                {"name": a.name, "backend": a.backend, "consent_id": a.consent_id, "model_sha256": a.model_sha256}
+                for a in list_actors()
+            ]
+        }
+
+    return app
+
+
+def _job_frames(store: Store, job_id: str) -> list[int]:
+    return [r["frame"] for r in store.frames(job_id, 1)]
+
+
+def _brief(job: dict[str, Any]) -> dict[str, Any]:
+    return {k: job[k] for k in ("id", "status", "shot", "owner", "priority", "out", "created", "updated", "error", "frames")} | {
+        "takes": [{"take": t["take"], "reference_frame": t["reference_frame"], "frames": t["frames"]} for t in job["takes"]]
+    }

@@ -1,0 +1,92 @@
+"""Service security: loopback by default, a token off loopback, paths kept inside allowed roots."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pipeline.errors import RecastError, SpecError
+
+
+class AccessError(RecastError):
+    """A request or a server setting would reach outside what is allowed."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost / 127.0.0.0/8 / ::1; anything else (0.0.0.0, names, LAN IPs) is not."""
+    h = host.strip().strip("[]").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve off loopback without a token (raises AccessError naming the host)."""
+    if is_loopback(host):
+        return
+    if not token or len(token) < 16:
+        raise AccessError(
+            f"--host {host}: serving off loopback requires RECAST_TOKEN (at least 16 characters) to be set"
+        )
+
+
+def token_ok(expected: str | None, presented: str | None) -> bool:
+    """Constant-time token check; no token configured means none is needed."""
+    if not expected:
+        return True
+    if presented is None:
+        return False
+    return hmac.compare_digest(expected.encode(), presented.encode())
+
+
+def bearer(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def parse_roots(values: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    roots: list[Path] = []
+    for v in values:
+        p = Path(v).expanduser()
+        if not p.is_dir():
+            raise SpecError(f"--root {p}: not a folder")
+        roots.append(p.resolve())
+    if not roots:
+        raise SpecError("--root: at least one allowed root folder is needed")
+    return roots
+
+
+def inside_roots(raw: str, roots: Sequence[Path], what: str) -> Path:
+    """The real path of ``raw`` (pattern tokens allowed in its file name), refused outside ``roots``.
+
+    ``..`` components are refused outright; symlinks are resolved before the
+    check, so a link inside a root that points outside is refused too.
+    """
+    if not isinstance(raw, str) or not raw or "\x00" in raw:
+        raise AccessError(f"{what}: empty or invalid path")
+    p = Path(raw).expanduser()
+    if ".." in p.parts:
+        raise AccessError(f"{what}: '..' is not allowed in paths")
+    if not p.is_absolute():
+        raise AccessError(f"{what}: {raw!r} must be an absolute path")
+    try:
+        real = p.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:
+        raise AccessError(f"{what}: cannot resolve {raw!r} ({exc})") from None
+    for root in roots:
+        if real == root or real.is_relative_to(root):
+            return real
+    raise AccessError(f"{what}: {raw!r} resolves outside the allowed roots")
+
+
+def check_files_inside(paths: Sequence[Path], roots: Sequence[Path], what: str) -> None:
+    for p in paths:
+        inside_roots(str(p), roots, what)

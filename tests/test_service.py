@@ -1,0 +1,199 @@
+"""The local service over real HTTP on loopback: concurrent jobs, review flow, security, bad requests."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from pipeline.jobs.store import Store
+from pipeline.service.app import ServiceConfig
+from pipeline.service.security import AccessError, check_bind, inside_roots, is_loopback, token_ok
+from pipeline.service.server import RunningServer, start_in_thread
+from tests.test_job_support import make_plate, recast
+
+TOKEN = "s3cret-token-0123456789"
+
+
+@pytest.fixture()
+def root(tmp_path: Path) -> Path:
+    r = tmp_path / "root"
+    r.mkdir()
+    return r
+
+
+def _server(tmp_path: Path, root: Path, token: str | None = None) -> RunningServer:
+    cfg = ServiceConfig(roots=[root.resolve()], store_path=tmp_path / "home" / "recast.db", token=token, workers=2, proxy_max=32)
+    return start_in_thread(cfg)
+
+
+@pytest.fixture()
+def server(tmp_path: Path, root: Path) -> Iterator[RunningServer]:
+    s = _server(tmp_path, root)
+    yield s
+    s.stop()
+
+
+def _wait_done(client: httpx.Client, job: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        d = client.get(f"/jobs/{job}").json()
+        if d["status"] in ("done", "failed", "cancelled") and not d["busy"]:
+            return d
+        time.sleep(0.05)
+    raise AssertionError(f"job {job} did not finish: {d}")
+
+
+def test_concurrent_submits_all_complete(server: RunningServer, root: Path) -> None:
+    pattern = make_plate(root / "plates", range(1001, 1007))
+
+    def one(i: int) -> str:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            r = c.post("/jobs", json={"plate": pattern, "actor": "ada", "out": str(root / f"out{i}"), "processor": "passthrough", "chunk": 2})
+            assert r.status_code == 201, r.text
+            return r.json()["job"]
+
+    with cf.ThreadPoolExecutor(4) as ex:
+        jobs = list(ex.map(one, range(4)))
+    assert len(set(jobs)) == 4
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        # the API answers while workers run
+        t0 = time.monotonic()
+        assert c.get("/health").json()["ok"] is True
+        assert time.monotonic() - t0 < 5
+        for j in jobs:
+            d = _wait_done(c, j)
+            assert d["status"] == "done" and d["frames"]["done"] == 6
+        assert {j["id"] for j in c.get("/jobs").json()["jobs"]} == set(jobs)
+        assert sorted(p.name for p in (root / "out2" / "records").iterdir()) == [f"{f}.json" for f in range(1001, 1007)]
+
+
+def test_review_flow_over_http(server: RunningServer, root: Path) -> None:
+    pattern = make_plate(root / "plates", range(1, 5))
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        job = c.post("/jobs", json={"plate": pattern, "actor": "ada", "out": str(root / "out"), "processor": "passthrough"}).json()["job"]
+        _wait_done(c, job)
+        rec = c.get(f"/jobs/{job}/frames/2/record").json()
+        assert rec["frame"] == 2 and rec["status"] == "passthrough"
+        png = c.get(f"/jobs/{job}/frames/2/proxy")
+        assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+        import cv2
+
+        img = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_UNCHANGED)
+        assert max(img.shape[:2]) == 32 and img.std() > 5  # downscaled, real picture content
+        assert c.get(f"/jobs/{job}/frames/9/record").status_code == 404
+        fid = c.post(f"/jobs/{job}/flags", json={"frame": 3, "reason": "eyes drift", "author": "kim"}).json()["id"]
+        assert [f["id"] for f in c.get(f"/jobs/{job}/flags").json()["flags"]] == [fid]
+        assert c.post(f"/jobs/{job}/flags", json={"frame": 99, "reason": "x", "author": "kim"}).status_code == 422
+        assert c.post(f"/jobs/{job}/reference", json={"frame": 1, "by": "kim"}).json()["references"] == [1]
+        r = c.post(f"/jobs/{job}/reprocess", json={"frames": "3", "reference": 1, "set": {"mask_blur": 3}, "by": "kim"})
+        assert r.status_code == 202 and r.json()["take"] == 2
+        d = _wait_done(c, job)
+        assert d["takes"][1]["frames"]["done"] == 1
+        assert c.post(f"/jobs/{job}/approve", json={"frames": "1-3", "by": "kim"}).json()["frames"] == {"1": 1, "2": 1, "3": 2}
+        assert c.post(f"/jobs/{job}/reject", json={"frames": [4], "by": "lee"}).json()["state"] == "rejected"
+        assert c.post(f"/jobs/{job}/approve", json={"frames": [7], "by": "kim"}).status_code == 409
+        v1 = c.post(f"/jobs/{job}/publish", json={"fill": "plate"}).json()
+        assert (v1["approved"], v1["filled"]) == (3, 1)
+        v2 = c.post(f"/jobs/{job}/publish", json={"fill": "none"}).json()
+        assert (v1["version"], v2["version"]) == ("v001", "v002")
+        assert Path(v2["path"]).is_relative_to(root.resolve())
+        assert c.get(f"/jobs/{job}/scores").json() == {"scores": []}
+        assert c.get("/actors").status_code == 200
+
+
+def test_paths_outside_roots_are_refused(server: RunningServer, root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    pattern = make_plate(outside / "plates", range(1, 3))
+    inside = make_plate(root / "plates", range(1, 3))
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    store = Store(tmp_path / "home" / "recast.db")
+    cases = [
+        ({"plate": pattern, "out": str(root / "o1")}, "spec.plate"),  # plate outside
+        ({"plate": str(root / ".." / "outside" / "plates" / "shot.####.exr"), "out": str(root / "o2")}, "'..'"),
+        ({"plate": str(root / "link" / "plates" / "shot.####.exr"), "out": str(root / "o3")}, "outside the allowed roots"),
+        ({"plate": inside, "out": str(root / "link" / "o4")}, "spec.out"),  # output through a symlink
+        ({"plate": inside, "out": str(outside / "o5")}, "spec.out"),
+        ({"plate": "plates/shot.####.exr", "out": str(root / "o6")}, "absolute"),
+    ]
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        for body, msg in cases:
+            r = c.post("/jobs", json={**body, "actor": "ada", "processor": "passthrough"})
+            assert r.status_code == 403, (body, r.text)
+            assert msg in r.json()["detail"]
+    # a frame file that is itself a symlink out of the root is refused too
+    (root / "plates" / "shot.0003.exr").symlink_to(outside / "plates" / "shot.0001.exr")
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        r = c.post("/jobs", json={"plate": inside, "out": str(root / "o7"), "actor": "ada", "processor": "passthrough"})
+        assert r.status_code == 403 and "spec.plate" in r.json()["detail"]
+    assert store.list_jobs() == []
+    assert not any((root / f"o{i}").exists() for i in range(1, 8)) and not (outside / "o5").exists()
+    assert sorted(p.name for p in outside.iterdir()) == ["plates"]
+
+
+def test_malformed_requests_are_4xx_and_write_nothing(server: RunningServer, root: Path, tmp_path: Path) -> None:
+    pattern = make_plate(root / "plates", range(1, 3))
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        assert c.post("/jobs", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+        assert c.post("/jobs", json=[1, 2]).status_code == 422
+        assert c.post("/jobs", json={"plate": pattern}).status_code == 422
+        assert c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "bogus": 1}).status_code == 422
+        r = c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "priority": 500})
+        assert r.status_code == 422
+        r = c.post("/jobs", json={"plate": pattern, "actor": "nobody", "out": str(root / "x")})  # engine: actor must exist
+        assert r.status_code == 422 and "nobody" in r.json()["detail"]
+        r = c.post("/jobs", json={"plate": str(root / "plates" / "none.####.exr"), "actor": "a", "out": str(root / "x"), "processor": "passthrough"})
+        assert r.status_code == 400 and "spec.plate" in r.json()["detail"]
+        r = c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "processor": "passthrough", "frames": "5-1"})
+        assert r.status_code == 400 and "spec.frames" in r.json()["detail"]
+        assert c.get("/jobs/nope").status_code == 404
+        assert c.get("/jobs/..%2Fetc").status_code in (404, 422)
+        assert c.post("/jobs/nope/approve", json={"frames": "all", "by": "kim"}).status_code == 404
+        assert c.post("/jobs/nope/publish", json={}).status_code == 404
+        assert c.post("/jobs/nope/publish", json={"fill": "sometimes"}).status_code == 422
+    assert not (root / "x").exists()
+    assert Store(tmp_path / "home" / "recast.db").list_jobs() == []
+
+
+def test_token_checks(tmp_path: Path, root: Path) -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost") and is_loopback("127.8.0.1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback("example.com")
+    with pytest.raises(AccessError, match="--host 0.0.0.0: .*RECAST_TOKEN"):
+        check_bind("0.0.0.0", None)
+    with pytest.raises(AccessError, match="16 characters"):
+        check_bind("10.0.0.5", "short")
+    check_bind("0.0.0.0", TOKEN)
+    check_bind("127.0.0.1", None)
+    assert token_ok(None, None) and token_ok(TOKEN, TOKEN)
+    assert not token_ok(TOKEN, None) and not token_ok(TOKEN, TOKEN[:-1] + "X") and not token_ok(TOKEN, "")
+    # the CLI refuses to start off loopback without a token, before binding anything
+    env_home = tmp_path / "h2"
+    res = recast("serve", "--host", "0.0.0.0", "--port", "0", "--root", str(root), home=env_home)
+    assert res.returncode == 2 and "RECAST_TOKEN" in res.stderr and "Traceback" not in res.stderr
+    # with a token configured, every API call needs it
+    s = _server(tmp_path, root, token=TOKEN)
+    try:
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            assert c.get("/jobs").status_code == 401
+            assert c.get("/jobs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+            assert c.get("/jobs", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+            assert c.get("/jobs", headers={"X-Recast-Token": TOKEN}).status_code == 200
+    finally:
+        s.stop()
+
+
+def test_inside_roots_unit(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    (root / "a").mkdir(parents=True)
+    assert inside_roots(str(root / "a" / "s.####.exr"), [root.resolve()], "x") == (root / "a" / "s.####.exr").resolve()
+    with pytest.raises(AccessError, match="'..'"):
+        inside_roots(str(root / "a" / ".." / "a"), [root.resolve()], "x")
+    os.symlink("/", root / "escape")
+    with pytest.raises(AccessError, match="outside"):
+        inside_roots(str(root / "escape" / "etc"), [root.resolve()], "x")
