@@ -238,7 +238,7 @@ def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[tuple[int | 
     container = _open_container(movie)
     try:
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "SLICE"  # frame threading would report a packet's error against later packets
         counter = 0
 
         def place(frame: Any) -> int:
@@ -337,6 +337,10 @@ def import_movie(
         for f in sorted(wanted - {options.start + i for i in seen}):
             report.bad.append(BadFrame(f, "frame not in the movie", "absent"))
     report.written.sort()
+    done = set(report.written)
+    for b in report.bad:  # an error pinned on a frame that did decode belongs to the stream
+        if b.frame in done:
+            b.frame, b.error = None, f"{b.error} (near frame {b.frame})"
     report.bad.sort(key=lambda b: (b.frame is None, b.frame or 0))
     return report
 

@@ -1,0 +1,158 @@
+"""Bad input: damaged, fake, empty, missing and absurd files give one clean line, never a crash.
+
+Every damaged file here is generated: a valid EXR is truncated at several offsets,
+bit-flipped, overwritten with random bytes, or has its header windows patched.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.errors import PlateError
+from pipeline.plateio import read_header, read_plate, same_pixels
+from tests._fixtures_plates import make_exr, recast
+
+
+@pytest.fixture()
+def good_exr(tmp_path: Path) -> Path:
+    p = tmp_path / "good.exr"
+    make_exr(p, width=48, height=40, compression="zip", data_window=(2, 3, 44, 36))
+    return p
+
+
+def _one_clean_line(proc, path: Path) -> str:
+    assert proc.returncode != 0
+    err = proc.stderr.strip()
+    assert "Traceback" not in proc.stderr
+    assert err.count("\n") == 0, proc.stderr
+    assert err.startswith("recast: error:") and str(path) in err
+    return err
+
+
+def _patch_box(data: bytes, attr: bytes, box: tuple[int, int, int, int]) -> bytes:
+    key = attr + b"\x00box2i\x00" + struct.pack("<i", 16)
+    at = data.index(key) + len(key)
+    return data[:at] + struct.pack("<4i", *box) + data[at + 16 :]
+
+
+def test_truncations_all_fail_cleanly(good_exr: Path, tmp_path: Path) -> None:
+    data = good_exr.read_bytes()
+    offsets = sorted({1, 4, 8, 20, 100, len(data) // 4, len(data) // 2, len(data) - 40, len(data) - 1})
+    for off in offsets:
+        bad = tmp_path / f"trunc_{off}.exr"
+        bad.write_bytes(data[:off])
+        with pytest.raises(PlateError) as err:
+            read_plate(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bit_flips_and_random_patches_never_escape(good_exr: Path, tmp_path: Path) -> None:
+    """Fuzzed copies either read (damage landed in pixel data) or raise PlateError; nothing else."""
+    data = good_exr.read_bytes()
+    original = read_plate(good_exr).pixels
+    rng = np.random.default_rng(7)
+    outcomes = {"error": 0, "read": 0}
+    for i in range(120):
+        b = bytearray(data)
+        if i % 2:
+            for _ in range(int(rng.integers(1, 6))):
+                j = int(rng.integers(0, len(b)))
+                b[j] ^= 1 << int(rng.integers(0, 8))
+        else:
+            j = int(rng.integers(0, len(b)))
+            b[j : j + 16] = rng.bytes(16)
+        bad = tmp_path / "fuzz.exr"
+        bad.write_bytes(bytes(b))
+        try:
+            plate = read_plate(bad)
+        except PlateError as exc:
+            assert str(bad) in str(exc) and "\n" not in str(exc)
+            outcomes["error"] += 1
+        else:
+            # damage inside pixel data can decode: still a well-formed plate of the right shape
+            assert plate.pixels.dtype == np.float32 and plate.pixels.shape == original.shape
+            outcomes["read"] += 1
+    assert outcomes["error"] > 30  # zip-compressed chunks: most damage is detected
+
+
+def test_header_damage_is_detected_and_named(good_exr: Path, tmp_path: Path) -> None:
+    data = bytearray(good_exr.read_bytes())
+    data[0] ^= 0xFF  # magic number
+    bad = tmp_path / "magic.exr"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(PlateError, match="magic.exr: cannot open image"):
+        read_header(bad)
+
+
+def test_absurd_dimensions_refused_before_decoding(good_exr: Path, tmp_path: Path) -> None:
+    data = good_exr.read_bytes()
+    huge = _patch_box(data, b"dataWindow", (0, 0, 199_999, 199_999))
+    huge = _patch_box(huge, b"displayWindow", (0, 0, 199_999, 199_999))
+    bad = tmp_path / "huge.exr"
+    bad.write_bytes(huge)
+    with pytest.raises(PlateError, match="huge.exr: (absurd dimensions|cannot open image)"):
+        read_plate(bad)
+    proc = recast("plate", "check", str(bad))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and str(bad) in proc.stderr
+
+
+def test_unchanged_copy_still_reads_exactly(good_exr: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.exr"
+    copy.write_bytes(good_exr.read_bytes())
+    assert same_pixels(read_plate(copy).pixels, read_plate(good_exr).pixels)
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty", "random", "truncated", "text", "directory", "absurd"])
+def test_cli_info_one_line_per_bad_file(kind: str, good_exr: Path, tmp_path: Path) -> None:
+    bad = tmp_path / f"{kind}.exr"
+    rng = np.random.default_rng(1)
+    if kind == "empty":
+        bad.write_bytes(b"")
+    elif kind == "random":
+        bad.write_bytes(rng.bytes(4096))
+    elif kind == "truncated":
+        bad.write_bytes(good_exr.read_bytes()[:333])
+    elif kind == "text":
+        bad = tmp_path / "notes.txt"
+        bad.write_text("this is not an image\n" * 20)
+    elif kind == "directory":
+        bad = tmp_path / "frames_dir.exr"
+        bad.mkdir()
+    elif kind == "absurd":
+        bad.write_bytes(_patch_box(good_exr.read_bytes(), b"dataWindow", (-5, -5, 150_000, 150_000)))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    proc = recast("plate", "info", str(bad))
+    err = _one_clean_line(proc, bad)
+    if kind == "missing":
+        assert "not found" in err
+    if kind == "empty":
+        assert "empty file" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def test_cli_check_lists_every_damaged_frame(good_exr: Path, tmp_path: Path) -> None:
+    d = tmp_path / "seq"
+    d.mkdir()
+    data = good_exr.read_bytes()
+    for f in range(1001, 1007):
+        (d / f"plate.{f}.exr").write_bytes(data)
+    (d / "plate.1002.exr").write_bytes(data[: len(data) // 2])
+    (d / "plate.1004.exr").write_bytes(np.random.default_rng(4).bytes(len(data)))
+    (d / "plate.1005.exr").write_bytes(b"")
+    proc = recast("plate", "check", str(d / "plate.####.exr"), "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert [u["frame"] for u in report["unreadable"]] == [1002, 1004, 1005]
+    assert all(u["path"] in u["error"] for u in report["unreadable"])
+    assert report["clean"] is False
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("recast: ") for line in lines)
+    # --debug may show tracebacks, the default never does
+    dbg = recast("plate", "info", str(d / "plate.1005.exr"), "--debug")
+    assert dbg.returncode == 2 and "Traceback" in dbg.stderr

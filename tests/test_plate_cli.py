@@ -1,0 +1,117 @@
+"""``recast plate info`` / ``recast plate check`` through the real CLI (subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli.plate import INFO_KEYS
+from tests._fixtures_plates import make_exr, make_multipart_exr, make_sequence, recast
+
+
+@pytest.fixture()
+def shot(tmp_path: Path) -> Path:
+    d = tmp_path / "shot"
+    make_sequence(
+        d,
+        "sh010_plate",
+        [1001, 1002, 1003, 1005],
+        width=40,
+        height=30,
+        channels=("R", "G", "B", "A", "Z"),
+        compression="piz",
+        data_window=(4, 2, 30, 26),
+        nonfinite=False,
+        attrs={"colorInteropID": "lin_ap1_scene"},
+    )
+    return d
+
+
+def test_info_json_has_exact_keys_and_values(shot: Path) -> None:
+    proc = recast("plate", "info", str(shot / "sh010_plate.####.exr"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert tuple(info) == INFO_KEYS
+    assert info == {
+        "pattern": str(shot / "sh010_plate.####.exr"),
+        "frames": [1001, 1002, 1003, 1005],
+        "missing": [1004],
+        "width": 40,
+        "height": 30,
+        "data_window": [4, 2, 30, 26],
+        "display_window": [0, 0, 40, 30],
+        "channels": ["R", "G", "B", "A", "Z"],
+        "pixel_type": "half",
+        "compression": "piz",
+        "colorspace": "ACEScg",  # from the file's colorInteropID
+        "parts": 1,
+    }
+
+
+def test_info_text_and_pattern_forms(shot: Path) -> None:
+    for form in ("sh010_plate.%04d.exr", "sh010_plate.@@@@.exr", "", "sh010_plate.1002.exr"):
+        proc = recast("plate", "info", str(shot / form) if form else str(shot))
+        assert proc.returncode == 0, proc.stderr
+        assert "resolution     40x30" in proc.stdout
+        assert "channels       R, G, B, A, Z" in proc.stdout
+    proc = recast("plate", "info", str(shot))
+    assert "frames         1001-1003,1005 (4 frames)" in proc.stdout
+    assert "missing        1004" in proc.stdout
+    assert proc.stderr == ""  # no progress bar or chatter when not a TTY
+
+
+def test_info_colorspace_override_and_unknown(shot: Path) -> None:
+    ok = recast("plate", "info", str(shot), "--colorspace", "ACES2065-1", "--json")
+    assert json.loads(ok.stdout)["colorspace"] == "ACES2065-1"
+    bad = recast("plate", "info", str(shot), "--colorspace", "nonsense")
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "recast: error: colourspace 'nonsense': not in OCIO config ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"
+    )
+
+
+def test_info_multipart_part_by_name(tmp_path: Path) -> None:
+    src = tmp_path / "multi.0101.exr"
+    make_multipart_exr(src, [("beauty", ("R", "G", "B", "A")), ("depth", ("Z",))])
+    info = json.loads(recast("plate", "info", str(src), "--json").stdout)
+    assert info["parts"] == 2 and info["channels"] == ["R", "G", "B", "A"]
+    depth = json.loads(recast("plate", "info", str(src), "--part", "depth", "--json").stdout)
+    assert depth["channels"] == ["Z"]
+    bad = recast("plate", "info", str(src), "--part", "spec")
+    assert bad.returncode == 2 and "no part named 'spec' (parts: beauty, depth)" in bad.stderr
+
+
+def test_check_clean_plate_exits_0(tmp_path: Path) -> None:
+    d = tmp_path / "clean"
+    make_sequence(d, "a", [1, 2, 3], width=16, height=12, nonfinite=False)
+    proc = recast("plate", "check", str(d / "a.####.exr"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("clean") and "NOT" not in proc.stdout
+
+
+def test_check_reports_nonfinite_mismatch_and_gaps(tmp_path: Path) -> None:
+    d = tmp_path / "messy"
+    make_sequence(d, "b", [10, 11], width=16, height=12, nonfinite=False)
+    make_sequence(d, "b", [12], width=16, height=12, nonfinite=True)  # 1 NaN, 2 Inf
+    make_exr(d / "b.0013.exr", width=18, height=12, nonfinite=False)  # other resolution
+    make_exr(d / "b.0015.exr", width=16, height=12, channels=("R", "G", "B"), nonfinite=False)
+    proc = recast("plate", "check", str(d), "--json")
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert report["frames"] == [10, 11, 12, 13, 15] and report["missing"] == [14]
+    assert report["nonfinite"] == [{"frame": 12, "path": str(d / "b.0012.exr"), "nan": 1, "inf": 2}]
+    reasons = {m["frame"]: m["reason"] for m in report["mismatched"]}
+    assert reasons[13].startswith("resolution 18x12 != 16x12")
+    assert reasons[15].startswith("channels R,G,B != R,G,B,A")
+    assert report["unreadable"] == [] and report["clean"] is False
+    only = recast("plate", "check", str(d), "--frames", "10-11", "--json")
+    assert only.returncode == 1  # the gap at 14 still makes the plate unclean
+    assert json.loads(only.stdout)["nonfinite"] == []
+    absent = recast("plate", "check", str(d), "--frames", "10-14")
+    assert absent.returncode == 2 and "frames not on disk: 14" in absent.stderr
+
+
+def test_plate_without_action_prints_usage() -> None:
+    proc = recast("plate")
+    assert proc.returncode == 2 and "info" in proc.stderr and "check" in proc.stderr
