@@ -77,3 +77,44 @@ def _ocio_display(src: str) -> Callable[[np.ndarray], np.ndarray]:
         return out
 
     return apply
+
+
+@dataclass
+class PreviewDisplay:
+    """A fast, slightly lossy copy of :class:`DisplayTransform` for thumbnails and movies.
+
+    The exact transform (an ACES 2.0 view costs ~1 µs a pixel) is baked once
+    into a 3D LUT over a log2 shaper (``lo``..``hi`` stops around 1.0) and applied
+    by OCIO's own LUT code. Scores never use it; they use the exact transform.
+    """
+
+    src: str
+    grid: int = 65
+    lo: float = -14.0
+    hi: float = 8.0
+    _lut: Any = field(default=None, repr=False)
+
+    def _shape(self, rgb: np.ndarray) -> np.ndarray:
+        x = np.maximum(sanitise(rgb[..., :3]), 2.0**self.lo)
+        s = (np.log2(x) - self.lo) * (1.0 / (self.hi - self.lo))
+        return np.ascontiguousarray(np.clip(s, 0.0, 1.0), np.float32)
+
+    def _bake(self) -> Any:
+        import PyOpenColorIO as ocio
+
+        exact = DisplayTransform(self.src)
+        g = np.linspace(0.0, 1.0, self.grid, dtype=np.float64)
+        r, gg, b = np.meshgrid(g, g, g, indexing="ij")  # OCIO's layout: blue varies fastest
+        shaped = np.stack([r, gg, b], -1).reshape(-1, 3)
+        lin = np.exp2(shaped * (self.hi - self.lo) + self.lo).astype(np.float32)
+        lut = ocio.Lut3DTransform(gridSize=self.grid)
+        lut.setData(np.ascontiguousarray(exact(lin), np.float32).ravel())
+        lut.setInterpolation(ocio.INTERP_TETRAHEDRAL)
+        return ocio.Config.CreateRaw().getProcessor(lut).getDefaultCPUProcessor()
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        if self._lut is None:
+            self._lut = self._bake()
+        out = self._shape(rgb)
+        self._lut.applyRGB(out)
+        return np.clip(out, 0.0, 1.0)

@@ -1,0 +1,83 @@
+"""Dailies: for every job updated since a date, its QC report and preview movie, plus an index page."""
+
+from __future__ import annotations
+
+import html
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.atomic import atomic_write_bytes
+from pipeline.errors import RecastError
+from qc.movie import MovieOptions, write_movie
+from qc.report import CSS, ReportOptions, write_report
+from qc.scoring import QCOptions, ScoreStore, read_scores, score_job, scores_path, take_dir
+
+
+class JobIndex(ScoreStore, Protocol):
+    def list_jobs(self, since: datetime | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class DailiesOptions:
+    qc: QCOptions = field(default_factory=QCOptions)
+    report: ReportOptions = field(default_factory=ReportOptions)
+    movie: MovieOptions = field(default_factory=MovieOptions)
+    pdf: bool = False
+
+
+def scores_are_stale(out: Path, take: int = 1) -> bool:
+    """True when there are no scores or a record is newer than them."""
+    sp = scores_path(out, take)
+    if not sp.is_file():
+        return True
+    newest = max((e.stat().st_mtime for e in os.scandir(take_dir(out, take) / "records") if e.name.endswith(".json")), default=0.0)
+    return newest > sp.stat().st_mtime
+
+
+def scores_for(out: Path, options: QCOptions, job_id: str | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
+    """Existing scores when fresh, else score now."""
+    if scores_are_stale(out, options.take):
+        return score_job(out, options, job_id=job_id, store=store)
+    return read_scores(out, options.take)
+
+
+def make_dailies(store: JobIndex, since: datetime | None, out_dir: str | Path, options: DailiesOptions | None = None) -> list[dict[str, Any]]:
+    """Write ``out_dir/<job>/index.html`` + ``preview.mp4`` per job and ``out_dir/index.html``."""
+    options = options or DailiesOptions()
+    out_dir = Path(out_dir)
+    rows: list[dict[str, Any]] = []
+    for job in store.list_jobs(since):
+        jid, out = str(job["id"]), Path(job["out"])
+        row: dict[str, Any] = {"job": jid, "shot": job.get("shot"), "status": job.get("status"), "updated": job.get("updated")}
+        jdir = out_dir / jid
+        try:
+            doc = scores_for(out, options.qc, jid, store)
+            write_report(doc, jdir, pdf=options.pdf, options=options.report)
+            movie = write_movie(out, jdir / ("preview.mov" if options.movie.codec == "prores" else "preview.mp4"), options.movie)
+            row.update(summary=doc["summary"], report=f"{jid}/index.html", movie=f"{jid}/{movie.path.name}")
+        except RecastError as exc:  # one job's problem never stops the dailies
+            row["error"] = str(exc)
+        rows.append(row)
+    atomic_write_bytes(out_dir / "index.html", _index(rows, since).encode())
+    return rows
+
+
+def _index(rows: list[dict[str, Any]], since: datetime | None) -> str:
+    e = html.escape
+    head = f"<!doctype html><html><head><meta charset='utf-8'><title>Recast dailies</title><style>{CSS}</style></head><body>"
+    parts = [head, "<h1>Recast dailies</h1>", f"<p><span class='synthetic'>SYNTHETIC</span> jobs updated since {e(since.isoformat() if since else 'the beginning')}</p>",
+             "<section><table><tr><th>job</th><th>shot</th><th>status</th><th>updated</th><th>pass / warn / fail</th><th>flagged</th><th>report</th><th>movie</th></tr>"]
+    for r in rows:
+        s = r.get("summary")
+        counts = f"{s['pass']} / {s['warn']} / <span class='fail'>{s['fail']}</span>" if s else f"<span class='fail'>{e(r.get('error', ''))}</span>"
+        flagged = e(", ".join(map(str, s["flagged"][:20]))) if s else ""
+        rep = f"<a href='{e(r['report'])}'>report</a>" if r.get("report") else ""
+        mov = f"<a href='{e(r['movie'])}'>movie</a>" if r.get("movie") else ""
+        parts.append(f"<tr><td>{e(r['job'])}</td><td>{e(str(r.get('shot') or ''))}</td><td>{e(str(r.get('status')))}</td><td>{e(str(r.get('updated')))}</td><td>{counts}</td><td>{flagged}</td><td>{rep}</td><td>{mov}</td></tr>")
+    if not rows:
+        parts.append("<tr><td colspan='8'>No job updated in this period.</td></tr>")
+    parts.append("</table></section></body></html>")
+    return "\n".join(parts)
