@@ -29,7 +29,7 @@ from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, SwapResult, S
 from pipeline.composite.colormatch import ColourStats
 from pipeline.composite.compose import ComposeOptions, FaceComposite, SpaceConverter, compose_face, sanitise
 from pipeline.composite.crop import crop_box_for, shift_face
-from pipeline.composite.settings import SwapSettings, parse_reference
+from pipeline.composite.settings import SwapSettings
 from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SwapError
 from pipeline.outputs import Box, OutputLayout, base_record, write_element, write_record
 from pipeline.types import Face
@@ -37,6 +37,8 @@ from pipeline.types import Face
 if TYPE_CHECKING:
     from pipeline.color import ColorContext
     from pipeline.faces.base import FaceAnalyser
+    from pipeline.faces.selection import Selection, TrackSelector
+    from pipeline.faces.stream import FaceStream
     from pipeline.plateio import Plate
     from pipeline.sequence import PlateSequence
 
@@ -144,8 +146,8 @@ class Engine:
         self._reference_record = reference_record
         self._analyser = analyser
         self._color = color
-        self._tracker: Any = None
-        self._selection: Any = None
+        self._stream: FaceStream | None = None
+        self._selector: TrackSelector | None = None
         self._swappers: dict[str, Swapper] = {}
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
@@ -154,12 +156,13 @@ class Engine:
 
     # ------------------------------------------------------------------ set-up
     def _setup(self) -> None:
-        """Create analyser, tracker, swappers and colour context once (lazily)."""
+        """Create analyser, face stream, swappers, selection and colour context once (lazily)."""
         if self._ready:
             return
         from pipeline.color import ColorContext
         from pipeline.faces import AnalyserOptions, create_analyser
-        from pipeline.faces.tracking import FaceTracker
+        from pipeline.faces.selection import TrackSelector
+        from pipeline.faces.stream import FaceStream
 
         s = self.settings
         if self._analyser is None:
@@ -167,16 +170,13 @@ class Engine:
             self._analyser = create_analyser(s.analyser, opts)
         if self._color is None:
             self._color = ColorContext()
-        self._tracker = FaceTracker(_tracker_options())
         for name, actor in self.actors.items():
-            backend = s.backend or actor.backend
-            self._swappers[name] = _create_swapper(backend)
+            self._swappers[name] = _create_swapper(s.backend or actor.backend)
         if s.enhancer:
-            self._enhancer = _create_enhancer(s.enhancer, Path(str(s.enhancer_model)))
+            self._enhancer = _create_enhancer(s)
+        self._selector = TrackSelector(self._make_selection())
+        self._stream = FaceStream(self._analyser)
         self._ready = True
-        if self.reference_frame is not None or s.selection == "reference":
-            self._reference = self._load_reference()
-        self._selection = self._make_selection()
 
     # ------------------------------------------------------------------ running
     def run(
@@ -261,17 +261,12 @@ class Engine:
         state.timings["write"] = time.perf_counter() - t
 
     def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> list[tuple[Face, str]]:
-        from pipeline.faces.selection import select_faces
-
-        assert self._analyser is not None and self._color is not None
-        to_display = self._color.display_fn(space)
-        faces = self._analyser.analyse(clean, to_display=to_display)
-        gray = _gray_for_tracking(clean, to_display)
-        tracked = self._tracker.update(frame, faces, gray)
+        assert self._stream is not None and self._color is not None and self._selector is not None
+        tracked = self._stream.process(frame, clean, to_display=self._color.display_fn(space))
         if not tracked and self._reference is not None and self._reference.face is not None:
-            fallback = _propagated(self._reference.face)
-            tracked = [fallback]
-        return select_faces(tracked, self._selection)
+            tracked = [_propagated(self._reference.face)]
+        self._selector.forget({t.track_id for t in self._stream.tracker.active_tracks})
+        return self._selector.select(tracked)
 
     def _swap_one(
         self,
@@ -303,7 +298,7 @@ class Engine:
             t = time.perf_counter()
             result = self._swappers[actor_name].swap(crop, f, actor)
             if self._enhancer is not None:
-                result = _enhanced(self._enhancer, result, f, self.settings.enhancer_blend)
+                result = _enhanced(self._enhancer, result, f)
             swap_seconds[0] += time.perf_counter() - t
             return result
 
@@ -373,60 +368,68 @@ class Engine:
         rec["model_sha256"] = actor.model_sha256
         rec["consent_id"] = actor.consent_id
 
-    def _make_selection(self) -> Any:
-        from pipeline.faces.selection import Selection
+    def _make_selection(self) -> Selection:
+        """The job's selection with reference embeddings resolved; pinned to ``reference_frame``."""
+        from pipeline.composite.settings import parse_references
+        from pipeline.faces.selection import Reference, Selection, resolve_references
 
         s = self.settings
-        names = list(self.actors)
-        ref_embedding = None
-        if self._reference is not None and self._reference.face is not None:
-            ref_embedding = self._reference.face.embedding
-        return Selection(mode=s.selection, actors=names, reference_embedding=ref_embedding)
+        first = next(iter(self.actors))
+        if s.selection == "reference":
+            refs = []
+            for actor, frame, index in parse_references(str(s.reference)):
+                if actor is not None and actor not in self.actors:
+                    raise SwapError(f"settings.reference: actor {actor!r} is not among {', '.join(self.actors)}")
+                refs.append(Reference(actor or first, frame=frame, face_index=index))
+            selection = Selection("reference", references=tuple(refs))
+        else:
+            selection = Selection(s.selection, actor=first)
+        assert self._analyser is not None
+        selection = resolve_references(selection, self._analyser, load_frame=self._display_frame)
+        if self.reference_frame is not None:
+            selection = self._pin_to_reference(selection)
+        return selection
 
-    def _load_reference(self) -> _Reference:
-        """Analyse the reference frame (identity + fallback face) and read its record's colour stats."""
+    def _display_frame(self, frame: int) -> np.ndarray:
+        """Frame ``frame`` of the plate as display-referred RGB (for references)."""
         from pipeline.plateio import read_plate
 
-        s = self.settings
-        if self.reference_frame is not None:
-            ref_frame, ref_index = self.reference_frame, 0
-            if s.reference:
-                rf, ri = parse_reference(s.reference)
-                if rf == ref_frame:
-                    ref_index = ri
-        else:
-            ref_frame, ref_index = parse_reference(str(s.reference))
-        plate = read_plate(self.plate.path(ref_frame))
-        assert self._color is not None and self._analyser is not None
-        space = self._color.plate_space(plate, s.colorspace)
-        clean = sanitise(_Channels.of(plate).rgb(plate.pixels))
-        faces = self._analyser.analyse(clean, to_display=self._color.display_fn(space))
-        if not faces:
-            raise SwapError(f"reference frame {ref_frame}: no face found")
-        if not 0 <= ref_index < len(faces):
-            raise SwapError(f"reference {ref_frame}:{ref_index}: frame has {len(faces)} face(s)")
-        ref = _Reference(ref_frame, faces[ref_index])
-        ref.colour = self._reference_colour(ref_frame, ref_index)
-        return ref
+        assert self._color is not None
+        plate = read_plate(self.plate.path(frame))
+        rgb = sanitise(_Channels.of(plate).rgb(plate.pixels))
+        return self._color.to_display(rgb, self._color.plate_space(plate, self.settings.colorspace))
 
-    def _reference_colour(self, frame: int, index: int) -> ColourStats | None:
+    def _pin_to_reference(self, selection: Selection) -> Selection:
+        """Identity, colour and fallback landmarks from the reference frame's selected faces."""
+        from pipeline.faces.selection import Reference, Selection, select_faces
+
+        assert self._analyser is not None and self.reference_frame is not None
+        frame = self.reference_frame
+        faces = self._analyser.analyse(self._display_frame(frame))
+        chosen = select_faces(faces, selection)
+        if not chosen:
+            raise SwapError(f"reference frame {frame}: no selected face to take the identity from")
+        refs = tuple(Reference(a, frame=frame, embedding=f.embedding, embedding_kind=f.embedding_kind) for f, a in chosen)
+        self._reference = _Reference(frame, chosen[0][0], self._reference_colour(frame))
+        return Selection("reference", references=refs, threshold=selection.threshold, one_face_per_actor=len(chosen) == 1)
+
+    def _reference_colour(self, frame: int) -> ColourStats | None:
+        """Colour-match statistics of the reference frame's record (first swapped face)."""
         import json
 
-        if self.reference_frame is None:
-            return None
-        candidates = [p for p in (self._reference_record, self.layout.record_path(frame)) if p is not None]
-        for path in candidates:
+        for path in (self._reference_record, self.layout.record_path(frame)):
+            if path is None:
+                continue
             try:
                 data = json.loads(Path(path).read_text())
             except (OSError, ValueError):
                 continue
-            swapped = [f for f in data.get("faces", []) if f.get("swapped") and f.get("color_match")]
-            if swapped:
-                pick = swapped[index] if index < len(swapped) else swapped[0]
-                try:
-                    return ColourStats.from_json(pick["color_match"])
-                except (KeyError, ValueError, TypeError):
-                    return None
+            for f in data.get("faces", []) if isinstance(data, dict) else []:
+                if f.get("swapped") and f.get("color_match"):
+                    try:
+                        return ColourStats.from_json(f["color_match"])
+                    except (KeyError, ValueError, TypeError):
+                        return None
         return None
 
 
@@ -469,36 +472,25 @@ def _paste(out: np.ndarray, channels: _Channels, comp: FaceComposite, crop: Box)
     channels.put(region, mixed.astype(np.float32), a > 0)
 
 
-def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face, weight: float) -> SwapResult:
+def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face) -> SwapResult:
+    """Run the enhancer on the swapped crop (it blends by its own ``enhancer_blend``)."""
     better = np.asarray(enhancer.enhance(result.rgb, face), dtype=np.float32)
     if better.shape != result.rgb.shape:
         raise SwapError(f"enhancer returned shape {better.shape}, expected {result.rgb.shape}")
-    rgb = result.rgb + (better - result.rgb) * float(weight)
     info = dict(result.info)
-    info["enhancer"] = {"name": getattr(enhancer, "name", "?"), "blend": weight}
-    return SwapResult(rgb=rgb.astype(np.float32), matte=result.matte, info=info)
+    info["enhancer"] = _jsonable(getattr(enhancer, "info", {"enhancer": getattr(enhancer, "name", "?")}))
+    return SwapResult(rgb=better, matte=result.matte, info=info)
 
 
 def _create_swapper(backend: str) -> Swapper:
     return SWAPPERS.create(backend)
 
 
-def _create_enhancer(name: str, model: Path) -> Enhancer:
-    return ENHANCERS.create(name, model)
-
-
-def _tracker_options() -> Any:
-    from pipeline.faces import TrackerOptions
-
-    return TrackerOptions()
-
-
-def _gray_for_tracking(clean: np.ndarray, to_display: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """Display-referred 8-bit grey at full resolution (what optical flow wants)."""
-    import cv2
-
-    disp = np.clip(to_display(clean), 0.0, 1.0)
-    return cv2.cvtColor((disp * 255.0 + 0.5).astype(np.uint8), cv2.COLOR_RGB2GRAY)
+def _create_enhancer(s: SwapSettings) -> Enhancer:
+    kwargs: dict[str, Any] = {"blend": s.enhancer_blend}
+    if s.enhancer_model:
+        kwargs.update(model=Path(s.enhancer_model), licence=s.enhancer_licence)
+    return ENHANCERS.create(str(s.enhancer), **kwargs)
 
 
 def _propagated(face: Face) -> Face:

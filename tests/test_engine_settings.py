@@ -30,7 +30,7 @@ def test_settings_round_trip_and_replace() -> None:
         ({"grain": "maybe"}, "settings.grain"),
         ({"mask_erode": float("nan")}, "settings.mask_erode"),
         ({"nonsense": 1}, "settings.nonsense"),
-        ({"enhancer": "gfpgan"}, "settings.enhancer_model"),
+        ({"enhancer": "gfpgan", "enhancer_model": "x.onnx"}, "settings.enhancer_licence"),
     ],
 )
 def test_settings_errors_name_the_field(data: dict, field: str) -> None:

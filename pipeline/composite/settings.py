@@ -35,7 +35,7 @@ class SwapSettings:
     analyser: str = "dlib"
     analyser_models: str | None = None  # model directory for non-embedded analysers
     selection: SelectionMode = "all"
-    reference: str | None = None  # "FRAME:INDEX" for selection == "reference"
+    reference: str | None = None  # "FRAME:INDEX" or "ACTOR=FRAME:INDEX,..." for selection "reference"
     crop_scale: float = 2.0  # crop side = face size * crop_scale
     mask_erode: float = 4.0
     mask_blur: float = 12.0
@@ -45,8 +45,9 @@ class SwapSettings:
     grain: bool = True
     element_grain: bool = True  # element written regrained (True) or clean (False)
     highlights: bool = True  # restore the plate's out-of-range energy on the face
-    enhancer: str | None = None
-    enhancer_model: str | None = None
+    enhancer: str | None = None  # installed enhancer kind (`recast actor enhancer`), off when None
+    enhancer_model: str | None = None  # use this ONNX instead of the installed one (needs its licence)
+    enhancer_licence: str | None = None
     enhancer_blend: float = 1.0
     colorspace: str | None = None  # plate colour space override (else metadata/default)
     seed: int = 0  # grain noise seed (mixed with the frame number)
@@ -84,9 +85,9 @@ class SwapSettings:
         if self.selection == "reference":
             if not self.reference:
                 raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX")
-            parse_reference(self.reference)
+            parse_references(self.reference)
         elif self.reference:
-            parse_reference(self.reference)
+            parse_references(self.reference)
         if not 1.2 <= self.crop_scale <= 6.0:
             raise SpecError(f"settings.crop_scale: {self.crop_scale} is outside 1.2..6.0")
         if not -64.0 <= self.mask_erode <= 64.0:
@@ -97,20 +98,32 @@ class SwapSettings:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise SpecError(f"settings.{name}: {v} is outside 0..1")
-        if self.enhancer and not self.enhancer_model:
-            raise SpecError(f"settings.enhancer_model: enhancer {self.enhancer!r} needs a model file")
+        if self.enhancer_model and not self.enhancer:
+            raise SpecError("settings.enhancer: enhancer_model is set but no enhancer kind is named")
+        if self.enhancer_model and not self.enhancer_licence:
+            raise SpecError(f"settings.enhancer_licence: enhancer model {self.enhancer_model} needs its licence")
         return self
 
 
 def parse_reference(text: str) -> tuple[int, int]:
-    """``"1001:0"`` -> (1001, 0): frame and face index in that frame."""
-    frame, sep, index = str(text).partition(":")
+    """``"1001:0"`` -> (1001, 0): frame and face index in that frame (faces left to right)."""
+    frame, sep, index = str(text).strip().partition(":")
     try:
-        if not sep:
-            return int(frame), 0
-        return int(frame), int(index)
+        return (int(frame), int(index)) if sep else (int(frame), 0)
     except ValueError:
         raise SpecError(f"settings.reference: {text!r} is not FRAME:INDEX (e.g. 1001:0)") from None
+
+
+def parse_references(text: str) -> list[tuple[str | None, int, int]]:
+    """``"1001:0"`` or ``"alice=1001:0,bob=1001:1"`` -> [(actor or None, frame, index), ...]."""
+    out: list[tuple[str | None, int, int]] = []
+    for item in str(text).split(","):
+        actor, sep, ref = item.strip().rpartition("=")
+        if not ref:
+            raise SpecError(f"settings.reference: empty item in {text!r}")
+        frame, index = parse_reference(ref)
+        out.append(((actor.strip() or None) if sep else None, frame, index))
+    return out
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -120,7 +133,7 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 def _coerce(name: str, value: Any, default: Any) -> Any:
     """Coerce JSON-ish values to the field's type; SpecError naming the field otherwise."""
-    optional_str = {"backend", "analyser_models", "reference", "enhancer", "enhancer_model", "colorspace"}
+    optional_str = {"backend", "analyser_models", "reference", "enhancer", "enhancer_model", "enhancer_licence", "colorspace"}
     if name in optional_str:
         if value is None or value == "":
             return None

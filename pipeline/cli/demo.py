@@ -1,0 +1,33 @@
+"""``recast demo``: a real swap end to end from package-shipped faces (see pipeline.demo)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.context import CliContext
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="run a demo swap: builds a demo actor, makes an EXR plate, swaps, writes outputs",
+        parents=[common],
+    )
+    p.add_argument("--out", type=Path, default=Path("demo_out"), metavar="DIR", help="output folder (default: ./demo_out)")
+    p.add_argument("--frames", type=int, default=10, metavar="N", help="plate length in frames (default 10)")
+    p.add_argument("--no-identity", action="store_true", help="skip the dlib identity check in the summary")
+    p.set_defaults(func=_demo)
+
+
+def _demo(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.demo import DemoOptions, run_demo, summary_text
+    from pipeline.errors import SpecError
+
+    if not 1 <= args.frames <= 240:
+        raise SpecError(f"--frames: {args.frames} is outside 1..240")
+    ctx.info(f"recast demo: building actor, plate and swap under {args.out.resolve()} ...")
+    result = run_demo(DemoOptions(out=args.out, frames=args.frames), check_identity=not args.no_identity)
+    ctx.emit(result, summary_text(result))
+    return 1 if result["failed"] else 0

@@ -1,0 +1,263 @@
+"""``recast demo``: the whole swap path on the embedded default, from package-shipped faces.
+
+Small steps, each usable on its own (the job runner and QC report can slot in
+between them):
+
+1. :func:`make_actor` — an actor from one real face (scikit-image's astronaut
+   sample, a NASA public-domain portrait) with a consent file written here and
+   labelled as a DEMO consent (it grants nothing outside this demo).
+2. :func:`make_plate` — a short scene-linear half-float EXR plate (1920x1080) of
+   ANOTHER real face (the face nearest the centre of insightface's ``t1.jpg``
+   sample), the
+   camera pushing in so the face moves and grows across the frame, with sensor
+   grain and a specular above 1.0 on the nose.
+3. :func:`run_swap` — the engine writes comp, element and a record per frame.
+4. :func:`summary` — where things are, per-frame status, and an identity check
+   (dlib 128-D distance of the comp's face to the actor and to the plate face).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.errors import ActorError, PlateError
+
+DEMO_ACTOR = "demo-astronaut"
+PLATE_NAME = "demo_plate"
+FIRST_FRAME = 1001
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    out: Path = Path("demo_out")
+    frames: int = 10
+    width: int = 1920
+    height: int = 1080
+    grain: float = 0.006  # scene-linear noise std
+    specular: float = 2.5  # peak scene-linear value added on the nose tip
+    seed: int = 7
+
+
+@dataclass
+class DemoResult:
+    out: Path
+    actor: str
+    plate_pattern: str
+    comp_pattern: str = ""
+    element_pattern: str = ""
+    records_dir: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+    identity: list[dict[str, Any]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- source faces
+def actor_image() -> np.ndarray:
+    """The actor's face: scikit-image's astronaut (float32 sRGB [0, 1])."""
+    from skimage import data
+
+    return data.astronaut().astype(np.float32) / 255.0
+
+
+def plate_source_image() -> np.ndarray:
+    """The plate's face: insightface's ``t1.jpg`` sample (float32 sRGB [0, 1])."""
+    spec = importlib.util.find_spec("insightface")
+    if spec is None or spec.origin is None:
+        raise ActorError("demo: the insightface package (for its t1.jpg sample face) is not installed")
+    path = Path(spec.origin).parent / "data" / "images" / "t1.jpg"
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise PlateError(f"{path}: cannot read the demo plate's source image")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+# ---------------------------------------------------------------- step 1: actor
+def make_actor(out: Path, name: str = DEMO_ACTOR) -> Any:
+    """Build (or rebuild) the demo actor; returns the loaded ActorModel."""
+    from models.actor import build_actor
+
+    inputs = out / "inputs"
+    inputs.mkdir(parents=True, exist_ok=True)
+    image = inputs / "astronaut.png"
+    rgb8 = (np.clip(actor_image(), 0, 1) * 255 + 0.5).astype(np.uint8)
+    cv2.imwrite(str(image), cv2.cvtColor(rgb8, cv2.COLOR_RGB2BGR))
+    consent = inputs / "DEMO_CONSENT.json"
+    consent.write_text(
+        json.dumps(
+            {
+                "demo": True,
+                "label": "DEMO CONSENT - not a real consent record; valid for `recast demo` only",
+                "who": "demo: scikit-image 'astronaut' sample (NASA public-domain portrait)",
+                "scope": "DEMO ONLY: recast demo output on a synthetic plate; no other use",
+                "when": "2026-01-01",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return build_actor(name, [image], consent, backend="warp", options={"force": True})
+
+
+# ---------------------------------------------------------------- step 2: plate
+def _plate_face_centre(src: np.ndarray) -> tuple[float, float, float, tuple[float, float]]:
+    """Centre (x, y), size and nose tip of the face nearest the source image's centre."""
+    from pipeline.faces import create_analyser
+
+    faces = create_analyser("dlib").analyse(src, embed=False)
+    if not faces:
+        raise PlateError("demo: no face found in the plate's source image")
+    mid = np.array([src.shape[1] / 2.0, src.shape[0] / 2.0])
+    best = min(faces, key=lambda f: float(np.hypot(*((f.box[:2] + f.box[2:]) / 2.0 - mid))))
+    x0, y0, x1, y1 = (float(v) for v in best.box)
+    nose = best.kps5[2]
+    return (x0 + x1) / 2.0, (y0 + y1) / 2.0, best.size, (float(nose[0]), float(nose[1]))
+
+
+def _cover_scale(src_hw: tuple[int, int], centre: tuple[float, float], at: tuple[float, float], out_hw: tuple[int, int]) -> float:
+    """Smallest scale at which the frame, with ``centre`` placed ``at``, stays inside the source."""
+    sh, sw = src_hw
+    cx, cy = centre
+    px, py = at
+    h, w = out_hw
+    return max(px / max(cx, 1.0), (w - px) / max(sw - cx, 1.0), py / max(cy, 1.0), (h - py) / max(sh - cy, 1.0))
+
+
+def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> str:
+    """Write the demo plate ``<out>/plate/demo_plate.####.exr``; returns its pattern."""
+    from pipeline.color import ColorContext
+    from pipeline.plateio import new_spec, write_image
+
+    src = plate_source_image()
+    cx, cy, size, nose = _plate_face_centre(src)
+    colour = ColorContext()
+    rng = np.random.default_rng(opts.seed)
+    pattern_dir = out / "plate"
+    w, h = opts.width, opts.height
+    spec = new_spec(w, h, ["R", "G", "B"], "half", "zip", attrs={"recast/colorspace": colour.scene_linear, "recast/demo": 1})
+    n = max(int(opts.frames), 1)
+    for i in range(n):
+        t = i / max(n - 1, 1)
+        face_px = h * (0.22 + 0.10 * t)  # the face grows by ~half over the shot
+        px, py = w * (0.36 + 0.28 * t), h * (0.46 + 0.06 * t)  # and moves left to right
+        s = max(face_px / size, _cover_scale(src.shape[:2], (cx, cy), (px, py), (h, w)))
+        m = np.array([[s, 0.0, px - s * cx], [0.0, s, py - s * cy]], dtype=np.float64)
+        frame = cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        lin = colour.from_working(np.clip(frame, 0, 1), colour.scene_linear)
+        nx, ny = m @ np.array([nose[0], nose[1], 1.0])
+        yy, xx = np.mgrid[0:h, 0:w]
+        glint = np.exp(-((xx - nx) ** 2 + (yy - ny) ** 2) / (2.0 * (0.012 * face_px) ** 2)).astype(np.float32)
+        lin = lin + opts.specular * glint[..., None]
+        lin = lin + rng.normal(0.0, opts.grain, lin.shape).astype(np.float32)
+        write_image(pattern_dir / f"{PLATE_NAME}.{FIRST_FRAME + i:04d}.exr", lin.astype(np.float32), spec)
+    return str(pattern_dir / f"{PLATE_NAME}.####.exr")
+
+
+# ---------------------------------------------------------------- step 3: swap
+def run_swap(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None) -> DemoResult:
+    from pipeline.engine import Engine, OutputLayout, SwapSettings
+    from pipeline.sequence import PlateSequence
+
+    plate = PlateSequence.open(plate_pattern)
+    layout = OutputLayout(out.resolve(), plate.name, plate.padding)
+    engine = Engine(plate, {actor.name: actor}, SwapSettings.from_dict(settings or {}), layout, job_id="demo")
+    records = engine.run(plate.frames)
+    return DemoResult(
+        out=out.resolve(),
+        actor=actor.name,
+        plate_pattern=plate_pattern,
+        comp_pattern=layout.comp_pattern,
+        element_pattern=layout.element_pattern,
+        records_dir=str(Path(layout.root) / "records"),
+        records=records,
+    )
+
+
+# ---------------------------------------------------------------- step 4: summary
+def identity_check(result: DemoResult, samples: int = 3) -> list[dict[str, Any]]:
+    """dlib 128-D distances of the comp's face to the actor and to the original plate face."""
+    from pipeline.color import ColorContext
+    from pipeline.faces import create_analyser
+    from pipeline.faces.identity import face_distance
+    from pipeline.plateio import read_plate
+
+    analyser = create_analyser("dlib")
+    colour = ColorContext()
+    actor_faces = analyser.analyse(actor_image())
+    if not actor_faces:
+        return []
+    actor_emb = actor_faces[0].embedding
+    done = [r for r in result.records if r["status"] == "done"]
+    picks = [done[int(round(k * (len(done) - 1) / max(samples - 1, 1)))] for k in range(min(samples, len(done)))]
+    out: list[dict[str, Any]] = []
+    for rec in picks:
+        row: dict[str, Any] = {"frame": rec["frame"]}
+        for key in ("plate", "comp"):
+            plate = read_plate(rec[key])
+            disp = colour.to_display(plate.rgb(), colour.plate_space(plate))
+            faces = analyser.analyse(disp)
+            row[key] = faces[0].embedding if faces else None
+        if row["plate"] is None or row["comp"] is None or actor_emb is None:
+            continue
+        out.append(
+            {
+                "frame": rec["frame"],
+                "comp_to_actor": round(face_distance(row["comp"], actor_emb), 4),
+                "comp_to_plate": round(face_distance(row["comp"], row["plate"]), 4),
+            }
+        )
+    return out
+
+
+def summary(result: DemoResult) -> dict[str, Any]:
+    statuses = [r["status"] for r in result.records]
+    return {
+        "out": str(result.out),
+        "actor": result.actor,
+        "plate": result.plate_pattern,
+        "comp": result.comp_pattern,
+        "element": result.element_pattern,
+        "records": result.records_dir,
+        "frames": len(statuses),
+        "done": statuses.count("done"),
+        "passthrough": statuses.count("passthrough"),
+        "failed": statuses.count("failed"),
+        "errors": [{"frame": r["frame"], "error": r["error"]} for r in result.records if r["status"] == "failed"],
+        "identity": result.identity,
+    }
+
+
+def summary_text(s: dict[str, Any]) -> str:
+    lines = [
+        f"recast demo: swapped {s['done']} of {s['frames']} frames "
+        f"({s['passthrough']} passed through, {s['failed']} failed) with actor {s['actor']!r}",
+        f"  plate:   {s['plate']}",
+        f"  comp:    {s['comp']}",
+        f"  element: {s['element']}",
+        f"  records: {s['records']}",
+    ]
+    for e in s["errors"]:
+        lines.append(f"  frame {e['frame']} failed: {e['error']}")
+    if s["identity"]:
+        lines.append("  identity (dlib cosine distance, lower = same person; 0.18 = same-person threshold):")
+        for row in s["identity"]:
+            lines.append(
+                f"    frame {row['frame']}: comp->actor {row['comp_to_actor']:.3f}   comp->original plate face {row['comp_to_plate']:.3f}"
+            )
+    return "\n".join(lines)
+
+
+def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> dict[str, Any]:
+    out = Path(opts.out)
+    out.mkdir(parents=True, exist_ok=True)
+    actor = make_actor(out)
+    pattern = make_plate(out, opts)
+    result = run_swap(out, pattern, actor)
+    if check_identity:
+        result.identity = identity_check(result)
+    return summary(result)

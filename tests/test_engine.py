@@ -1,0 +1,210 @@
+"""The per-frame engine on real faces (astronaut plate, Tom Hanks warp actor):
+bit-exactness outside the matte, the face element, records, passthrough, failures,
+greyscale plates, reference-frame colour lock and cancel."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from _engine_fixtures import (
+    astronaut_linear,
+    build_tom_hanks_actor,
+    no_face_rgb,
+    write_aov_plate,
+    write_grey_plate,
+)
+from pipeline.engine import Engine, OutputLayout, SwapSettings
+from pipeline.outputs import RECORD_SCHEMA, TIMING_KEYS
+from pipeline.plateio import read_plate, same_pixels
+from pipeline.sequence import PlateSequence
+
+ORIGIN = (24, 16)
+
+
+@pytest.fixture(scope="module")
+def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    work = tmp_path_factory.mktemp("actor")
+    with pytest.MonkeyPatch.context():
+        return build_tom_hanks_actor(work / "models", work)
+
+
+def _run(actor: Any, plate_dir: Path, out: Path, settings: SwapSettings | None = None, **kw: Any) -> tuple[Engine, list[dict]]:
+    seq = PlateSequence.open(str(plate_dir / "shot.####.exr"))
+    eng = Engine(seq, {actor.name: actor}, settings or SwapSettings(), OutputLayout(out, seq.name, seq.padding), job_id="t1", **kw)
+    return eng, eng.run(seq.frames)
+
+
+@pytest.fixture(scope="module")
+def swapped(actor: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    root = tmp_path_factory.mktemp("aov")
+    plates = root / "plate"
+    plates.mkdir()
+    written = {}
+    for i, shift in enumerate((0, 9)):
+        written[1001 + i] = write_aov_plate(plates / f"shot.{1001 + i:04d}.exr", astronaut_linear(shift), ORIGIN)
+    _, records = _run(actor, plates, root / "out")
+    return {"root": root, "plates": plates, "out": root / "out", "records": records, "written": written}
+
+
+def _element_alpha_on_plate(element_path: str, plate_shape: tuple[int, int]) -> np.ndarray:
+    """Element alpha placed into the plate's data window (array coordinates)."""
+    el = read_plate(element_path)
+    ex, ey, ew, eh = el.data_window
+    alpha = np.zeros(plate_shape, np.float32)
+    x0, y0 = ex - ORIGIN[0], ey - ORIGIN[1]
+    alpha[y0 : y0 + eh, x0 : x0 + ew] = el.pixels[..., 3]
+    return alpha
+
+
+def test_bit_exact_outside_the_matte(swapped: dict[str, Any]) -> None:
+    for rec in swapped["records"]:
+        assert rec["status"] == "done", rec["error"]
+        plate = read_plate(rec["plate"])
+        comp = read_plate(rec["comp"])
+        assert comp.pixels.shape == plate.pixels.shape
+        alpha = _element_alpha_on_plate(rec["element"], plate.pixels.shape[:2])
+        outside = alpha == 0
+        assert outside.mean() > 0.8
+        for c in range(plate.pixels.shape[2]):
+            a, b = plate.pixels[..., c], comp.pixels[..., c]
+            if plate.channel_names[c] in ("A", "depth.Z"):
+                assert same_pixels(a, b), f"channel {plate.channel_names[c]} changed"
+            else:
+                assert same_pixels(a[outside], b[outside]), f"channel {plate.channel_names[c]} changed outside the matte"
+        # NaN / Inf survive exactly where they were
+        assert np.array_equal(np.isnan(plate.pixels), np.isnan(comp.pixels))
+        assert np.array_equal(np.isinf(plate.pixels), np.isinf(comp.pixels))
+        assert rec["stats"]["nan"] == int(np.isnan(plate.pixels).sum()) > 0
+        # and the face really changed inside
+        inside = alpha >= 0.99
+        diff = np.abs(comp.pixels[..., :3][inside] - plate.pixels[..., :3][inside]).mean()
+        assert diff > 0.02
+
+
+def test_comp_keeps_plate_format_and_records_provenance(swapped: dict[str, Any], actor: Any) -> None:
+    rec = swapped["records"][0]
+    plate, comp = read_plate(rec["plate"]), read_plate(rec["comp"])
+    assert comp.channel_names == plate.channel_names == ["R", "G", "B", "A", "depth.Z"]
+    assert comp.pixel_type == plate.pixel_type == "half"
+    assert comp.data_window == plate.data_window != comp.display_window
+    assert comp.display_window == plate.display_window
+    assert comp.compression == plate.compression == "piz"
+    attrs = comp.attributes
+    assert attrs["Copyright"] == "test plate"
+    assert attrs["recast/synthetic"] == 1
+    assert attrs["recast/actor"] == actor.name
+    assert attrs["recast/backend"] == "warp"
+    assert attrs["recast/consent_id"] == actor.consent_id
+    assert attrs["recast/job"] == "t1"
+    assert Path(rec["comp"]) == swapped["out"] / "comp" / "shot.1001.exr"
+
+
+def test_element_tight_premultiplied_rgba(swapped: dict[str, Any]) -> None:
+    for rec in swapped["records"]:
+        el = read_plate(rec["element"])
+        plate, comp = read_plate(rec["plate"]), read_plate(rec["comp"])
+        assert Path(rec["element"]).name == f"shot_face.{rec['frame']}.exr"
+        assert el.channel_names == ["R", "G", "B", "A"] and el.pixel_type == "half"
+        assert el.display_window == plate.display_window
+        boxes = [f["matte_box"] for f in rec["faces"] if f["swapped"]]
+        union = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+        x, y, w, h = el.data_window
+        assert [x, y, x + w, y + h] == union
+        a = el.pixels[..., 3]
+        rgb = el.pixels[..., :3]
+        assert a.max() == 1.0 and a.min() == 0.0
+        assert np.all(rgb[a == 0] == 0)  # premultiplied: no colour without coverage
+        # element over plate reproduces the comp (up to half precision)
+        sl = (slice(y - ORIGIN[1], y - ORIGIN[1] + h), slice(x - ORIGIN[0], x - ORIGIN[0] + w))
+        under = np.nan_to_num(plate.pixels[sl][..., :3])
+        over = rgb + under * (1 - a[..., None])
+        assert np.allclose(over, np.nan_to_num(comp.pixels[sl][..., :3]), atol=2e-2)
+
+
+def test_record_schema(swapped: dict[str, Any], actor: Any) -> None:
+    path = swapped["out"] / "records" / "1002.json"
+    rec = json.loads(path.read_text())
+    for key in ("schema", "frame", "take", "status", "error", "job", "plate", "comp", "element", "actor", "backend",
+                "model_sha256", "consent_id", "settings", "faces", "stats", "timings", "created"):
+        assert key in rec, key
+    assert rec["schema"] == RECORD_SCHEMA and rec["frame"] == 1002 and rec["take"] == 1
+    assert rec["actor"] == actor.name and rec["consent_id"] == actor.consent_id
+    assert set(TIMING_KEYS) <= set(rec["timings"]) and rec["timings"]["total"] > 0
+    assert SwapSettings.from_dict(rec["settings"]) == SwapSettings()
+    face = rec["faces"][0]
+    for key in ("track_id", "box", "kps5", "landmarks_source", "swapped", "actor", "matte_box", "color_match", "swap_info"):
+        assert key in face, key
+    assert face["color_match"]["method"] == "rct" and len(face["color_match"]["dst_mean"]) == 3
+    # boxes are in the EXR's pixel space: the data window origin is included
+    assert face["box"][0] > ORIGIN[0] + 150
+
+
+def test_no_face_passes_through_bit_exact(actor: Any, tmp_path: Path) -> None:
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    write_aov_plate(plates / "shot.0001.exr", no_face_rgb(), ORIGIN)
+    _, (rec,) = _run(actor, plates, tmp_path / "out")
+    assert rec["status"] == "passthrough" and rec["faces"] == [] and rec["element"] is None
+    assert same_pixels(read_plate(rec["comp"]).pixels, read_plate(rec["plate"]).pixels)
+    assert not (tmp_path / "out" / "element" / "shot_face.0001.exr").exists()
+    assert read_plate(rec["comp"]).attributes["recast/synthetic"] == 0
+
+
+def test_failed_frame_is_recorded_and_the_run_goes_on(actor: Any, tmp_path: Path) -> None:
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    for f in (1, 2, 3):
+        write_aov_plate(plates / f"shot.{f:04d}.exr", astronaut_linear(3 * f), ORIGIN)
+    bad = plates / "shot.0002.exr"
+    bad.write_bytes(bad.read_bytes()[:600])  # truncated file
+    seen: list[int] = []
+    eng, recs = _run(actor, plates, tmp_path / "out")
+    assert [r["status"] for r in recs] == ["done", "failed", "done"]
+    err = recs[1]["error"]
+    assert "shot.0002.exr" in err and "\n" not in err
+    on_disk = json.loads((tmp_path / "out" / "records" / "0002.json").read_text())
+    assert on_disk["status"] == "failed" and on_disk["error"] == err
+    # a later call still works and on_frame sees every record
+    eng.run([3], on_frame=lambda r: seen.append(r["frame"]))
+    assert seen == [3]
+
+
+def test_greyscale_plate_is_swapped_in_its_one_channel(actor: Any, tmp_path: Path) -> None:
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    write_grey_plate(plates / "shot.0001.exr", astronaut_linear())
+    _, (rec,) = _run(actor, plates, tmp_path / "out")
+    assert rec["status"] == "done", rec["error"]
+    comp, plate = read_plate(rec["comp"]), read_plate(rec["plate"])
+    assert comp.channel_names == ["Y"]
+    assert not same_pixels(comp.pixels, plate.pixels)
+
+
+def test_reference_frame_locks_colour_stats(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    ref = json.loads((swapped["out"] / "records" / "1001.json").read_text())
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    layout = OutputLayout(tmp_path / "take2", seq.name)
+    eng = Engine(seq, {actor.name: actor}, SwapSettings(), layout, take=2, reference_frame=1001,
+                 reference_record=swapped["out"] / "records" / "1001.json")
+    (rec,) = eng.run([1002])
+    assert rec["status"] == "done" and rec["take"] == 2
+    locked = ref["faces"][0]["color_match"]
+    used = rec["faces"][0]["color_match"]
+    assert used["src_mean"] == locked["src_mean"] and used["dst_std"] == locked["dst_std"]
+    # without the reference the statistics are measured on the frame itself (and differ)
+    assert swapped["records"][1]["faces"][0]["color_match"]["src_mean"] != locked["src_mean"]
+
+
+def test_cancel_stops_before_the_next_frame(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    eng = Engine(seq, {actor.name: actor}, SwapSettings(), OutputLayout(tmp_path, seq.name))
+    cancel = threading.Event()
+    recs = eng.run(seq.frames, on_frame=lambda r: cancel.set(), cancel=cancel)
+    assert [r["frame"] for r in recs] == [1001]
+    assert not (tmp_path / "records" / "1002.json").exists()
