@@ -117,6 +117,14 @@ class Plate:
         return attributes_of(self.spec)
 
     @property
+    def premultiplied(self) -> bool:
+        """Colour is associated with alpha (EXR convention); False for PNG/TIFF straight alpha.
+
+        Only meaningful when :attr:`alpha_index` is not None.
+        """
+        return not bool(self.spec.get_int_attribute("oiio:UnassociatedAlpha", 0))
+
+    @property
     def width(self) -> int:
         return int(self.spec.full_width)
 
@@ -345,36 +353,52 @@ def _normalise_compression(path: Path, compression: str) -> str:
     return compression.strip()
 
 
-def write_image(path: str | os.PathLike[str], pixels: np.ndarray, spec: oiio.ImageSpec) -> None:
-    """Atomically write ``pixels`` (H, W, C, any float/int dtype) with ``spec`` (format by extension)."""
-    p = Path(path)
+def _prepare(path: Path, pixels: np.ndarray, spec: oiio.ImageSpec) -> tuple[np.ndarray, oiio.ImageSpec]:
     arr = np.asarray(pixels)
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3:
-        raise PlateError(f"{p}: pixels must be (H, W, C), got shape {arr.shape}")
+        raise PlateError(f"{path}: pixels must be (H, W, C), got shape {arr.shape}")
     if arr.shape != (spec.height, spec.width, spec.nchannels):
         raise PlateError(
-            f"{p}: pixel shape {arr.shape} does not match the spec ({spec.height}, {spec.width}, {spec.nchannels})"
+            f"{path}: pixel shape {arr.shape} does not match the spec ({spec.height}, {spec.width}, {spec.nchannels})"
         )
-    if arr.dtype != np.float32:
-        arr = arr.astype(np.float32)
-    arr = np.ascontiguousarray(arr)
+    spec_w = oiio.ImageSpec(spec)
+    for attr in _VOLATILE_ATTRS:
+        spec_w.erase_attribute(attr)
+    return np.ascontiguousarray(arr, dtype=np.float32), spec_w
+
+
+def write_parts(path: str | os.PathLike[str], parts: list[tuple[np.ndarray, oiio.ImageSpec]]) -> None:
+    """Atomically write one or more parts (subimages); several parts need a multipart format (EXR)."""
+    p = Path(path)
+    if not parts:
+        raise PlateError(f"{p}: nothing to write")
+    prepared = [_prepare(p, px, sp) for px, sp in parts]
     with atomic_path(p) as tmp:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None:
             raise PlateError(f"{p}: no writer for this file type ({_clean_reason(tmp, _oiio_error())})")
-        spec_w = oiio.ImageSpec(spec)
-        for attr in _VOLATILE_ATTRS:
-            spec_w.erase_attribute(attr)
-        if not out.open(str(tmp), spec_w):
-            msg = _clean_reason(tmp, _oiio_error(out))
-            raise PlateError(f"{p}: cannot open for writing ({msg})")
-        ok = out.write_image(arr)
-        msg = "" if ok else _clean_reason(tmp, _oiio_error(out))
-        closed = out.close()
-        if not ok or not closed:
-            raise PlateError(f"{p}: write failed ({msg or _clean_reason(tmp, _oiio_error(out))})")
+        if len(prepared) > 1 and not out.supports("multiimage"):
+            raise PlateError(f"{p}: this file type cannot hold {len(prepared)} parts")
+        specs = [sp for _, sp in prepared]
+        ok = out.open(str(tmp), specs) if len(specs) > 1 else out.open(str(tmp), specs[0])
+        if not ok:
+            raise PlateError(f"{p}: cannot open for writing ({_clean_reason(tmp, _oiio_error(out))})")
+        for k, (arr, sp) in enumerate(prepared):
+            if k and not out.open(str(tmp), sp, "AppendSubimage"):
+                raise PlateError(f"{p}: cannot add part {k} ({_clean_reason(tmp, _oiio_error(out))})")
+            if not out.write_image(arr):
+                msg = _clean_reason(tmp, _oiio_error(out))
+                out.close()
+                raise PlateError(f"{p}: write failed ({msg})")
+        if not out.close():
+            raise PlateError(f"{p}: write failed on close ({_clean_reason(tmp, _oiio_error(out))})")
+
+
+def write_image(path: str | os.PathLike[str], pixels: np.ndarray, spec: oiio.ImageSpec) -> None:
+    """Atomically write ``pixels`` (H, W, C, any float/int dtype) with ``spec`` (format by extension)."""
+    write_parts(path, [(pixels, spec)])
 
 
 def write_plate(
@@ -383,6 +407,7 @@ def write_plate(
     pixels: np.ndarray | None = None,
     attrs: dict[str, Any] | None = None,
     compression: str | None = None,
+    keep_parts: bool = False,
 ) -> None:
     """Write ``pixels`` (default: ``like.pixels``) with ``like``'s spec, atomically.
 
@@ -390,7 +415,9 @@ def write_plate(
     ``attrs`` are added (names without a namespace get ``recast/``), e.g.
     ``{"synthetic": 1, "job": "j42"}`` -> ``recast/synthetic``, ``recast/job``.
     EXR stores them with their types, PNG as text; TIFF/JPEG/DPX have no place for them.
-    ``compression`` overrides the plate's own.
+    ``compression`` overrides the plate's own. ``keep_parts``: when ``like`` came from a
+    multipart EXR, the other parts are copied unchanged from ``like.path`` (re-read
+    here) so the output is the whole file with only this part replaced.
     """
     p = Path(path)
     spec = oiio.ImageSpec(like.spec)
@@ -403,7 +430,17 @@ def write_plate(
         _set_attr(spec, key, value)
     if compression is not None:
         spec.attribute("compression", _normalise_compression(p, compression))
-    write_image(p, data, spec)
+    if not keep_parts or like.parts <= 1:
+        write_parts(p, [(data, spec)])
+        return
+    parts: list[tuple[np.ndarray, oiio.ImageSpec]] = []
+    for k in range(like.parts):
+        if k == like.part:
+            parts.append((data, spec))
+        else:
+            other = read_plate(like.path, k)
+            parts.append((other.pixels, other.spec))
+    write_parts(p, parts)
 
 
 def count_nonfinite(pixels: np.ndarray) -> dict[str, int]:

@@ -190,3 +190,64 @@ def test_header_limits_refuse_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(PlateError, match="absurd dimensions"):
         read_header(src, limits=ReadLimits(max_dimension=32))
     assert read_header(src).spec.width == 64
+
+
+def test_alpha_association_is_reported(tmp_path: Path) -> None:
+    exr = tmp_path / "a.exr"
+    make_exr(exr, width=8, height=6)
+    png, _ = _rgba16(tmp_path, "png")
+    assert read_plate(exr).premultiplied is True
+    assert read_plate(png).premultiplied is False
+
+
+def test_keep_parts_rewrites_only_the_chosen_part(tmp_path: Path) -> None:
+    src = tmp_path / "multi.exr"
+    make_multipart_exr(src, [("beauty", ("R", "G", "B", "A")), ("depth", ("Z",)), ("diffuse", ("R", "G", "B"))])
+    diffuse = read_plate(src, "diffuse")
+    out = tmp_path / "comp.exr"
+    write_plate(out, diffuse, pixels=diffuse.pixels * 0.5, attrs={"synthetic": 1}, keep_parts=True)
+    new = read_plate(out, "diffuse")
+    assert new.parts == 3 and new.attributes["recast/synthetic"] == 1
+    assert same_pixels(new.pixels, (diffuse.pixels * 0.5).astype(np.float16).astype(np.float32))
+    for name in ("beauty", "depth"):
+        assert same_pixels(read_plate(out, name).pixels, read_plate(src, name).pixels)
+    single = tmp_path / "single.exr"
+    write_plate(single, diffuse)
+    assert read_plate(single).parts == 1
+    with pytest.raises(PlateError, match="cannot hold 3 parts"):
+        write_plate(tmp_path / "multi.png", diffuse, keep_parts=True)
+
+
+def test_killed_write_leaves_no_file_under_the_final_name(tmp_path: Path) -> None:
+    """A writer process killed before its rename: the final name never appears, only a hidden temp."""
+    import signal
+    import subprocess
+    import sys
+
+    from pipeline.atomic import is_temp_name
+    from pipeline.sequence import PlateSequence
+    from tests._fixtures_plates import REPO
+
+    make_exr(tmp_path / "plate.1001.exr", width=16, height=12)
+    final = tmp_path / "plate.1002.exr"
+    script = (
+        "import os, sys, time\n"
+        "from pipeline.plateio import read_plate, write_plate\n"
+        "def stall(fd):\n"
+        "    print('written', flush=True)\n"
+        "    time.sleep(600)\n"
+        "os.fsync = stall\n"  # the pixels are in the temp file; stop before fsync + rename
+        f"write_plate({str(final)!r}, read_plate({str(tmp_path / 'plate.1001.exr')!r}))\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "written"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert not final.exists()
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "plate.1001.exr"]
+    assert len(leftovers) == 1 and is_temp_name(leftovers[0])
+    assert PlateSequence.open(tmp_path).frames == [1001]  # the temp is never mistaken for a frame
