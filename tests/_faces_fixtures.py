@@ -83,3 +83,106 @@ def write_exr_sequence(frames: list[np.ndarray], directory: Path, name: str = "m
         spec = new_spec(w, h, ["R", "G", "B"], pixel_type="half", compression="zip")
         write_image(directory / f"{name}.{first + i:04d}.exr", srgb_to_linear(rgb), spec)
     return str(directory / f"{name}.####.exr")
+
+
+# ---- stand-in insightface models ------------------------------------------------------
+# These are NOT the real buffalo_l weights: tiny ONNX graphs with the exact input/output
+# signatures insightface 2.1 routes on, so tests prove loading and plumbing without a
+# download. The stand-in detector fires on bright regions; the stand-in recogniser is a
+# fixed random projection of pooled pixels; the stand-in landmarker returns a fixed layout.
+
+
+def _save(model, path: Path) -> Path:
+    import onnx
+
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def standin_scrfd(path: Path, with_kps: bool = True) -> Path:
+    """SCRFD signature: input [1,3,H,W]; outputs per stride 8/16/32: scores [N,1], boxes [N,4]
+    (and kps [N,10]) with 2 anchors per cell. Only stride 32 fires: the score is the mean
+    brightness of the 32x32 window centred on the anchor."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits, outputs = [], [], []
+    x = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, "H", "W"])
+    kps_off = np.array([-0.35, -0.2, 0.35, -0.2, 0.0, 0.1, -0.25, 0.45, 0.25, 0.45], np.float32)
+
+    def head(stride: int, kind: str, k: int, scale: float, bias: np.ndarray) -> str:
+        tag = f"{kind}{stride}"
+        nodes.append(
+            helper.make_node(
+                "AveragePool", ["input.1"], [f"{tag}_pool"], kernel_shape=[stride, stride],
+                strides=[stride, stride], pads=[stride // 2, stride // 2, 0, 0], count_include_pad=0,
+            )
+        )
+        nodes.append(helper.make_node("ReduceMean", [f"{tag}_pool"], [f"{tag}_mean"], axes=[1], keepdims=1))
+        nodes.append(helper.make_node("Concat", [f"{tag}_mean"] * (2 * k), [f"{tag}_cat"], axis=1))
+        inits.append(numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"))
+        inits.append(numpy_helper.from_array(bias.reshape(1, 2 * k, 1, 1).astype(np.float32), f"{tag}_bias"))
+        nodes.append(helper.make_node("Mul", [f"{tag}_cat", f"{tag}_scale"], [f"{tag}_mul"]))
+        nodes.append(helper.make_node("Add", [f"{tag}_mul", f"{tag}_bias"], [f"{tag}_add"]))
+        nodes.append(helper.make_node("Transpose", [f"{tag}_add"], [f"{tag}_t"], perm=[0, 2, 3, 1]))
+        inits.append(numpy_helper.from_array(np.array([-1, k], np.int64), f"{tag}_shape"))
+        last = f"{tag}_out"
+        nodes.append(helper.make_node("Reshape", [f"{tag}_t", f"{tag}_shape"], [f"{tag}_r" if kind == "score" else last]))
+        if kind == "score":
+            nodes.append(helper.make_node("Sigmoid", [f"{tag}_r"], [last]))
+        outputs.append(helper.make_tensor_value_info(last, TensorProto.FLOAT, ["N", k]))
+        return last
+
+    # blob = (pixel - 127.5) / 128, so bright ~ +1, black ~ -1
+    for s in (8, 16, 32):
+        fires = s == 32
+        head(s, "score", 1, 12.0 if fires else 0.0, np.full(2, -4.0 if fires else -12.0))
+    for s in (8, 16, 32):
+        head(s, "bbox", 4, 0.0, np.full(8, 2.0))  # distances: two strides each side
+    if with_kps:
+        for s in (8, 16, 32):
+            head(s, "kps", 10, 0.0, np.tile(kps_off, 2))
+    graph = helper.make_graph(nodes, "scrfd_standin", [x], outputs, inits)
+    return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def _pooled_projection(path: Path, name: str, size: int, pool: int, out_dim: int, bias: np.ndarray, seed: int) -> Path:
+    from onnx import TensorProto, helper, numpy_helper
+
+    n = 3 * (size // pool) ** 2
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((n, out_dim)) * (0.01 if name == "lmk" else 1.0)).astype(np.float32)
+    x = helper.make_tensor_value_info("data", TensorProto.FLOAT, ["B", 3, size, size])
+    y = helper.make_tensor_value_info("fc1", TensorProto.FLOAT, ["B", out_dim])
+    nodes = [
+        helper.make_node("AveragePool", ["data"], ["p"], kernel_shape=[pool, pool], strides=[pool, pool]),
+        helper.make_node("Flatten", ["p"], ["f"], axis=1),
+        helper.make_node("MatMul", ["f", "w"], ["m"]),
+        helper.make_node("Add", ["m", "b"], ["fc1"]),
+    ]
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(bias.astype(np.float32), "b")]
+    graph = helper.make_graph(nodes, f"{name}_standin", [x], [y], inits)
+    return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+
+
+def standin_arcface(path: Path) -> Path:
+    """ArcFace signature: [B,3,112,112] -> [B,512]."""
+    return _pooled_projection(path, "arcface", 112, 8, 512, np.zeros(512), seed=3)
+
+
+def standin_2d106(path: Path) -> Path:
+    """2d106 signature: [B,3,192,192] -> [B,212]; output in [-1, 1] crop units (a fixed ring)."""
+    t = np.linspace(0, 2 * np.pi, 106, endpoint=False)
+    ring = np.stack([0.4 * np.cos(t), 0.5 * np.sin(t)], axis=1).reshape(-1)
+    return _pooled_projection(path, "lmk", 192, 16, 212, ring, seed=4)
+
+
+def standin_pack(directory: Path, landmarks: bool = True) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    standin_scrfd(directory / "det_10g.onnx")
+    standin_arcface(directory / "w600k_r50.onnx")
+    if landmarks:
+        standin_2d106(directory / "2d106det.onnx")
+    return directory

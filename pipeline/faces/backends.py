@@ -15,3 +15,10 @@ def _dlib(options: AnalyserOptions | None = None) -> FaceAnalyser:
     from pipeline.faces.dlib_backend import DlibAnalyser
 
     return DlibAnalyser(options)
+
+
+@ANALYSERS.register("insightface")
+def _insightface(options: AnalyserOptions | None = None) -> FaceAnalyser:
+    from pipeline.faces.insight_backend import InsightAnalyser
+
+    return InsightAnalyser(options)

@@ -35,6 +35,7 @@ class Fit:
     landmarks: np.ndarray | None
     landmark_kind: str | None
     state: Any = None  # backend data reused by _embed_crop (e.g. a dlib shape)
+    box: np.ndarray | None = None  # the face box in crop coordinates
 
 
 class FaceAnalyser(ABC):
@@ -119,8 +120,9 @@ class FaceAnalyser(ABC):
 
     # ---- shared plumbing -------------------------------------------------
     def _refit_for_embedding(self, crop: Crop, face: Face) -> Fit:
-        box_c = _box_to_crop(crop, face.box)
-        return self._fit_crop(crop.pixels, box_c, None)
+        """The face's own keypoints in crop coordinates (embeddings align on them)."""
+        landmarks = None if face.landmarks is None else crop.to_crop(face.landmarks)
+        return Fit(crop.to_crop(face.kps5), landmarks, face.landmark_kind, None, _box_to_crop(crop, face.box))
 
     def _detect_in_region(self, rgb: np.ndarray, region: np.ndarray, to_display: ToDisplay | None) -> list[Detection]:
         size = max(float(region[2] - region[0]), float(region[3] - region[1]))

@@ -150,13 +150,16 @@ class DlibAnalyser(FaceAnalyser):
         pts5 = _points(shape5)
         if self._sp68 is not None:
             pts68 = _points(self._sp68(crop, rect))
-            return Fit(kps5_from_dlib68(pts68), pts68, "dlib68", shape5)
-        return Fit(kps5_from_dlib5(pts5), None, None, shape5)
+            return Fit(kps5_from_dlib68(pts68), pts68, "dlib68", shape5, box)
+        return Fit(kps5_from_dlib5(pts5), None, None, shape5, box)
 
     def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
         if self._resnet is None:
             self._resnet = self._load(RESNET, self._dlib.face_recognition_model_v1)
-        shape = fit.state if fit.state is not None else self._sp5(crop, self._rect(_bbox(fit.kps5)))
+        if fit.state is not None:
+            shape = fit.state
+        else:  # a face from elsewhere (tracked, propagated): refit dlib's 5 points in its box
+            shape = self._sp5(crop, self._rect(fit.box if fit.box is not None else _bbox(fit.kps5)))
         vec = self._resnet.compute_face_descriptor(crop, shape, int(self.options.embed_jitters))
         return np.asarray(vec, np.float32)
 
