@@ -213,6 +213,8 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
         raise PlateError(f"{p}: file not found")
     if p.is_dir():
         raise PlateError(f"{p}: is a directory, not an image")
+    if not p.is_file():  # a FIFO or device would block or never end
+        raise PlateError(f"{p}: not a regular file")
     try:
         size = p.stat().st_size
     except OSError as exc:

@@ -156,3 +156,44 @@ def test_cli_check_lists_every_damaged_frame(good_exr: Path, tmp_path: Path) -> 
     # --debug may show tracebacks, the default never does
     dbg = recast("plate", "info", str(d / "plate.1005.exr"), "--debug")
     assert dbg.returncode == 2 and "Traceback" in dbg.stderr
+
+
+def test_decoder_crash_costs_one_frame_not_the_check(good_exr: Path) -> None:
+    """Frames decode in a child process: when it dies, that frame is reported and the next one still reads."""
+    import os
+    import signal
+
+    from pipeline.cli.plate import IsolatedProber
+
+    with IsolatedProber(part=0, timeout_s=60) as prober:
+        first = prober.probe(good_exr)
+        assert first["ok"] and (first["width"], first["height"]) == (48, 40) and first["nan"] == 1
+        pid = prober.pid
+        assert pid is not None and pid != os.getpid()
+        os.kill(pid, signal.SIGKILL)  # what a segfaulting decoder looks like from outside
+        crashed = prober.probe(good_exr)
+        assert crashed["ok"] is False and "decoder crashed" in crashed["error"] and str(good_exr) in crashed["error"]
+        again = prober.probe(good_exr)
+        assert again["ok"] and prober.pid not in (None, pid)
+
+
+def test_cli_check_bounds_decode_time(tmp_path: Path) -> None:
+    big = tmp_path / "big.exr"
+    make_exr(big, width=1500, height=1000, pixel_type="float", compression="piz", nonfinite=False)
+    proc = recast("plate", "check", str(big), "--timeout", "0.0001", "--json")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    import json
+
+    report = json.loads(proc.stdout)
+    assert "decode did not finish within 0.0001 s" in report["unreadable"][0]["error"]
+    ok = recast("plate", "check", str(big))
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_fifo_named_exr_does_not_block(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "pipe.exr"
+    os.mkfifo(fifo)
+    proc = recast("plate", "info", str(fifo), timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == f"recast: error: {fifo}: not a regular file"

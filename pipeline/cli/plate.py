@@ -10,7 +10,7 @@ from typing import Any
 from pipeline.cli.context import CliContext
 from pipeline.color import ColorContext
 from pipeline.errors import PlateError, RecastError
-from pipeline.plateio import Plate, count_nonfinite, pixel_type_of, read_header, read_plate
+from pipeline.plateio import count_nonfinite, pixel_type_of, read_header, read_plate
 from pipeline.sequence import PlateSequence, format_frames, parse_frames
 
 INFO_KEYS = (
@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     check.add_argument("pattern")
     check.add_argument("--part", default="0", help="multipart EXR: part index or name (default 0)")
     check.add_argument("--frames", default=None, help="only these frames, e.g. 1001-1100 or 1001,1005")
+    check.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to decode one frame (default 300)")
     check.set_defaults(func=cmd_check)
 
     imp = actions.add_parser("import", parents=[common], help="decode a movie into an EXR or PNG plate")
@@ -118,37 +119,128 @@ def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 # -- check ------------------------------------------------------------------------------------
-def _signature(plate: Plate) -> tuple[int, int, tuple[str, ...]]:
-    return (plate.width, plate.height, tuple(plate.channel_names))
+def probe_frame(path: str, part: int | str) -> dict[str, Any]:
+    """Decode one frame fully; return a small summary (never pixels) or the one-line error."""
+    try:
+        plate = read_plate(path, part)
+    except PlateError as exc:
+        return {"ok": False, "error": str(exc)}
+    except MemoryError:
+        return {"ok": False, "error": f"{path}: out of memory decoding the frame"}
+    counts = count_nonfinite(plate.pixels)
+    return {"ok": True, "width": plate.width, "height": plate.height, "channels": plate.channel_names, **counts}
 
 
-def check_plate(seq: PlateSequence, frames: list[int], part: int | str, ctx: CliContext) -> dict[str, Any]:
+def _probe_worker(conn: Any, part: int | str) -> None:
+    """Child process loop: path in, summary out (a crash here costs one frame, not the command)."""
+    conn.send("ready")
+    while True:
+        try:
+            path = conn.recv()
+        except EOFError:
+            return
+        if path is None:
+            return
+        conn.send(probe_frame(path, part))
+
+
+class IsolatedProber:
+    """Decodes frames in a child process so a decoder crash or hang is reported, not fatal.
+
+    ``timeout_s`` bounds each decode; on timeout or crash the child is killed and
+    restarted for the next frame.
+    """
+
+    def __init__(self, part: int | str, timeout_s: float) -> None:
+        self.part = part
+        self.timeout_s = timeout_s
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def _start(self) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")  # no fork of a process holding decoder threads
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_probe_worker, args=(child, self.part), daemon=True)
+        proc.start()
+        child.close()
+        if not parent.poll(120) or parent.recv() != "ready":
+            proc.kill()
+            raise PlateError("plate check: the decoder process did not start")
+        self._proc, self._conn = proc, parent
+
+    def _stop(self) -> None:
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.kill()
+            self._proc.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
+
+    @property
+    def pid(self) -> int | None:
+        """The decoder process id (None until the first probe or after a crash)."""
+        return None if self._proc is None else int(self._proc.pid)
+
+    def probe(self, path: Path) -> dict[str, Any]:
+        if self._proc is None:
+            self._start()
+        try:
+            self._conn.send(str(path))
+            if self._conn.poll(self.timeout_s):
+                return dict(self._conn.recv())
+            self._stop()
+            return {"ok": False, "error": f"{path}: decode did not finish within {self.timeout_s:g} s"}
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            proc = self._proc
+            if proc is not None:
+                proc.join(5)
+            code = proc.exitcode if proc is not None else None
+            self._stop()
+            how = f"signal {-code}" if isinstance(code, int) and code < 0 else f"exit code {code}"
+            return {"ok": False, "error": f"{path}: the decoder crashed on this file ({how})"}
+
+    def __enter__(self) -> IsolatedProber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        self._stop()
+
+
+def check_plate(
+    seq: PlateSequence, frames: list[int], part: int | str, ctx: CliContext, timeout_s: float = 300.0
+) -> dict[str, Any]:
     unreadable: list[dict[str, Any]] = []
     nonfinite: list[dict[str, Any]] = []
     mismatched: list[dict[str, Any]] = []
     reference: tuple[int, int, tuple[str, ...]] | None = None
     ref_frame: int | None = None
-    for frame in ctx.progress(frames, total=len(frames), desc="check"):
-        path = seq.path(frame)
-        try:
-            plate = read_plate(path, part)
-        except PlateError as exc:
-            unreadable.append({"frame": frame, "path": str(path), "error": str(exc)})
-            continue
-        counts = count_nonfinite(plate.pixels)
-        if counts["nan"] or counts["inf"]:
-            nonfinite.append({"frame": frame, "path": str(path), **counts})
-        sig = _signature(plate)
-        if reference is None:
-            reference, ref_frame = sig, frame
-        elif sig != reference:
-            reasons = []
-            if sig[:2] != reference[:2]:
-                reasons.append(f"resolution {sig[0]}x{sig[1]} != {reference[0]}x{reference[1]}")
-            if sig[2] != reference[2]:
-                reasons.append(f"channels {','.join(sig[2])} != {','.join(reference[2])}")
-            mismatched.append({"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"})
-        del plate
+    with IsolatedProber(part, timeout_s) as prober:
+        for frame in ctx.progress(frames, total=len(frames), desc="check"):
+            path = seq.path(frame)
+            res = prober.probe(path)
+            if not res["ok"]:
+                unreadable.append({"frame": frame, "path": str(path), "error": res["error"]})
+                continue
+            if res["nan"] or res["inf"]:
+                nonfinite.append({"frame": frame, "path": str(path), "nan": res["nan"], "inf": res["inf"]})
+            sig = (int(res["width"]), int(res["height"]), tuple(res["channels"]))
+            if reference is None:
+                reference, ref_frame = sig, frame
+            elif sig != reference:
+                reasons = []
+                if sig[:2] != reference[:2]:
+                    reasons.append(f"resolution {sig[0]}x{sig[1]} != {reference[0]}x{reference[1]}")
+                if sig[2] != reference[2]:
+                    reasons.append(f"channels {','.join(sig[2])} != {','.join(reference[2])}")
+                mismatched.append({"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"})
     clean = not (unreadable or nonfinite or mismatched or seq.missing)
     return {
         "pattern": seq.pattern,
@@ -164,7 +256,9 @@ def check_plate(seq: PlateSequence, frames: list[int], part: int | str, ctx: Cli
 def cmd_check(args: argparse.Namespace, ctx: CliContext) -> int:
     seq = PlateSequence.open(args.pattern)
     frames = seq.select(parse_frames(args.frames) if args.frames else None)
-    report = check_plate(seq, frames, _part(args.part), ctx)
+    if args.timeout <= 0:
+        raise PlateError(f"--timeout {args.timeout:g}: must be positive")
+    report = check_plate(seq, frames, _part(args.part), ctx, args.timeout)
     for bad in report["unreadable"]:
         print(f"recast: {_printable(bad['error'])}", file=sys.stderr)
     lines = [f"checked {len(frames)} frame(s) of {_printable(seq.pattern)}"]
