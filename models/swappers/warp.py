@@ -1,0 +1,282 @@
+"""``warp`` — the embedded default swapper: actor face bank + piecewise-affine warp.
+
+Build (``ACTOR_BUILDERS["warp"]``): each actor image gives one aligned crop with
+68 landmarks, forehead points up to the hairline, head pose and expression;
+a mirrored view of each crop widens the yaw range (see ``warp_bank``).
+
+Swap (``SWAPPERS["warp"]``): pick the bank view nearest the plate face in
+yaw/pitch and expression, place the *actor's* landmark shape into the plate
+face's pose (similarity fit on eye corners and nose), carry only the plate's
+mouth/eye opening, blend the outline towards the plate's, then warp the bank
+crop onto that target. Identity lives in geometry as much as in texture, so
+the target keeps the actor's proportions rather than the plate's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from models.swappers import warp_shape as ws
+from models.swappers.warp_bank import BANK_DIR, BANK_INDEX, BankEntry, FaceBank, choose, sha256_file, write_png16
+from models.swappers.warp_landmarks import Landmarker
+from models.swappers.warp_pwa import piecewise_affine
+from pipeline.errors import ActorError, SpecError, SwapError
+from pipeline.types import Face
+
+
+@dataclass(frozen=True)
+class WarpOptions:
+    crop_size: int = 512  # bank crop side (px)
+    face_fraction: float = 0.30  # eye-to-chin length as a fraction of the bank crop
+    mirror: bool = True  # add a mirrored view of every bank image
+    forehead: float = 0.55  # default forehead height / eye-to-chin length
+    scan_hairline: bool = True  # refine the forehead by where skin stops
+    contour_blend: float = 0.5  # outline: 0 actor's, 1 plate's
+    target_shape: str = "actor"  # "actor": actor's shape in the plate's pose; "plate": texture only (keeps plate identity)
+    carry_mouth: bool = True
+    carry_eyes: bool = True
+    keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
+    expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
+    mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
+    matte_erode: float = 0.03  # of the face length
+    matte_blur: float = 0.05  # Gaussian sigma, of the face length
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None, where: str = "warp") -> WarpOptions:
+        known = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in (data or {}).items():
+            if key not in known:
+                raise SpecError(f"{where}.{key}: unknown warp option (known: {', '.join(sorted(known))})")
+            default = getattr(cls, key)
+            try:
+                kwargs[key] = type(default)(value) if not isinstance(default, bool) else _as_bool(value, f"{where}.{key}")
+            except (TypeError, ValueError):
+                raise SpecError(f"{where}.{key}: expected {type(default).__name__}, got {value!r}") from None
+        opts = cls(**kwargs)
+        opts.validate(where)
+        return opts
+
+    def validate(self, where: str = "warp") -> None:
+        checks = [
+            ("crop_size", 64 <= self.crop_size <= 2048, "must be in 64..2048"),
+            ("face_fraction", 0.1 <= self.face_fraction <= 0.4, "must be in 0.1..0.4"),
+            ("forehead", 0.2 <= self.forehead <= 1.0, "must be in 0.2..1.0"),
+            ("contour_blend", 0.0 <= self.contour_blend <= 1.0, "must be in 0..1"),
+            ("target_shape", self.target_shape in ("actor", "plate"), "must be 'actor' or 'plate'"),
+            ("expression_weight", self.expression_weight >= 0, "must be >= 0"),
+            ("mirror_penalty", self.mirror_penalty >= 0, "must be >= 0"),
+            ("matte_erode", 0.0 <= self.matte_erode <= 0.3, "must be in 0..0.3"),
+            ("matte_blur", 0.0 <= self.matte_blur <= 0.3, "must be in 0..0.3"),
+        ]
+        for name, ok, msg in checks:
+            if not ok:
+                raise SpecError(f"{where}.{name}: {msg}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _as_bool(value: Any, where: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return value.lower() in ("1", "true", "yes", "on")
+    raise SpecError(f"{where}: expected true/false, got {value!r}")
+
+
+def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Upright crop (S x S) with the eyes level at a fixed place and scale.
+
+    Returns (crop, landmarks in the crop, 2x3 matrix image → crop).
+    """
+    s = opts.crop_size
+    eyes, up, length = ws.face_frame(lm)
+    scale = opts.face_fraction * s / length
+    # Rotate so that 'up' points to -y.
+    angle = np.arctan2(up[0], -up[1])
+    c, si = np.cos(-angle) * scale, np.sin(-angle) * scale
+    rot = np.array([[c, -si], [si, c]])
+    centre = np.array([0.5 * s, 0.45 * s])
+    m = np.hstack([rot, (centre - rot @ eyes)[:, None]])
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    crop = cv2.warpAffine(
+        np.ascontiguousarray(image[..., :3], dtype=np.float32), m, (s, s), flags=interp, borderMode=cv2.BORDER_REFLECT
+    )
+    return np.clip(crop, 0.0, 1.0), ws.apply(m, lm), m
+
+
+# Options the actor layer hands every builder; meaningless for a face bank.
+_ACTOR_LEVEL_OPTIONS = ("link_models", "licence")
+
+
+@dataclass
+class WarpActorBuilder:
+    """``ACTOR_BUILDERS["warp"]``: writes ``bank/NNN.png`` + ``bank/bank.json``."""
+
+    name: str = "warp"
+    landmarker: Landmarker | None = None
+
+    def build(self, root: Path, images: list[tuple[Path, np.ndarray]], options: dict[str, Any]) -> dict[str, Any]:
+        options = dict(options)
+        model_file = options.pop("model_file", None)
+        if model_file is not None:
+            raise ActorError(f"{model_file}: the warp backend takes no model file (it builds a face bank from the images)")
+        for key in _ACTOR_LEVEL_OPTIONS:  # passed to every builder; nothing to link or license here
+            options.pop(key, None)
+        opts = WarpOptions.from_dict(options)
+        if not images:
+            raise ActorError("warp: no actor images given")
+        lmk = self.landmarker or Landmarker()
+        (root / BANK_DIR).mkdir(parents=True, exist_ok=True)
+        entries: list[BankEntry] = []
+        for n, (path, pixels) in enumerate(images):
+            if pixels.ndim != 3 or pixels.shape[2] < 3:
+                raise ActorError(f"{path}: actor image must be RGB, got shape {pixels.shape}")
+            faces = lmk.detect(pixels)
+            if not faces:
+                raise ActorError(f"{path}: no face found in actor image")
+            _, lm, _ = faces[0]
+            crop, clm, _ = align_face(pixels, lm, opts)
+            heights = ws.hairline_heights(crop, clm, opts.forehead, opts.scan_hairline)
+            rel = f"{BANK_DIR}/{n:03d}.png"
+            write_png16(root / rel, crop)
+            pose = ws.estimate_pose(clm, crop.shape[:2])
+            expr = ws.expression(clm)
+            entries.append(BankEntry(len(entries), rel, path.name, False, clm, heights, pose, expr))
+            if opts.mirror:
+                mlm = ws.mirror_points(clm, crop.shape[1])
+                mpose = (-pose[0], pose[1], -pose[2])
+                entries.append(BankEntry(len(entries), rel, path.name, True, mlm, heights[::-1].copy(), mpose, expr))
+        bank = FaceBank(root=root, crop_size=opts.crop_size, entries=entries)
+        rel_files = bank.save()
+        return {
+            "bank": {
+                "index": BANK_INDEX,
+                "entries": len(entries),
+                "images": len(images),
+                "crop_size": opts.crop_size,
+                "options": opts.to_dict(),
+                "poses": [[round(v, 2) for v in e.pose] for e in entries],
+                "files": [{"path": rel, "sha256": sha256_file(root / rel)} for rel in rel_files],
+            },
+            "licences": lmk.licences(),
+        }
+
+
+class WarpSwapper:
+    """``SWAPPERS["warp"]``: see the module docstring. Keeps loaded banks per actor folder."""
+
+    def __init__(self, options: WarpOptions | dict[str, Any] | None = None, landmarker: Landmarker | None = None) -> None:
+        self.options = options if isinstance(options, WarpOptions) else WarpOptions.from_dict(options)
+        self.landmarker = landmarker or Landmarker()
+        self.name: str = "warp"
+        self._banks: dict[Path, tuple[float, FaceBank]] = {}
+
+    def bank(self, actor: ActorModel) -> FaceBank:
+        index = actor.path(BANK_INDEX)
+        try:
+            stamp = index.stat().st_mtime
+        except OSError:
+            raise ActorError(f"{index}: actor {actor.name!r} has no warp face bank (built for another backend?)") from None
+        cached = self._banks.get(actor.root)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, FaceBank.load(actor.root))
+            self._banks[actor.root] = cached
+        return cached[1]
+
+    def swap(self, crop: np.ndarray, face: Face, actor: ActorModel) -> SwapResult:
+        if crop.ndim != 3 or crop.shape[2] < 3 or min(crop.shape[:2]) < 8:
+            raise SwapError(f"warp: crop must be an (H, W, 3) image of at least 8x8 px, got shape {crop.shape}")
+        opts = self.options
+        rgb_in = np.clip(np.nan_to_num(crop[..., :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        lm, lm_source = self._landmarks(rgb_in, face)
+        h, w = rgb_in.shape[:2]
+        heights = ws.hairline_heights(rgb_in, lm, opts.forehead, opts.scan_hairline)
+        plate_ext = ws.extend_points(lm, heights)
+        pose = ws.estimate_pose(lm, (h, w))
+        expr = ws.expression(lm)
+
+        bank = self.bank(actor)
+        pick = choose(bank.entries, pose, expr, opts.expression_weight, opts.mirror_penalty)
+        entry = pick.entry
+        if opts.target_shape == "plate":
+            target = plate_ext
+        else:
+            target, _ = ws.build_target(
+                entry.extended(), plate_ext, ws.TargetOptions(opts.contour_blend, opts.carry_mouth, opts.carry_eyes)
+            )
+        warped = piecewise_affine(bank.image(entry), entry.extended(), target, (h, w))
+        # The matte stops at the lower of the two hairlines: never paint the
+        # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
+        matte_heights = np.minimum(entry.heights, heights)
+        matte = self._matte(target, matte_heights, warped.coverage, expr, (h, w))
+        out = np.where(warped.coverage[..., None], warped.image, crop[..., :3].astype(np.float32))
+        info = {
+            "bank_entry": entry.id,
+            "bank_source": entry.source,
+            "bank_mirrored": entry.mirrored,
+            "pose_distance_deg": round(pick.pose_distance, 2),
+            "yaw_distance_deg": round(abs(entry.pose[0] - pose[0]), 2),
+            "pitch_distance_deg": round(abs(entry.pose[1] - pose[1]), 2),
+            "expression_distance": round(pick.expression_distance, 4),
+            "plate_pose": [round(v, 2) for v in pose],
+            "landmarks": lm_source,
+        }
+        return SwapResult(rgb=out.astype(np.float32), matte=matte, info=info)
+
+    def _landmarks(self, crop: np.ndarray, face: Face) -> tuple[np.ndarray, str]:
+        lm = face.landmarks
+        if lm is not None and lm.shape == (ws.N68, 2) and face.landmark_kind in (None, "dlib68") and np.isfinite(lm).all():
+            return lm.astype(np.float64), "given"
+        box = np.asarray(face.box, np.float64)
+        if not (np.isfinite(box).all() and box[2] - box[0] >= 4 and box[3] - box[1] >= 4):
+            kps = np.asarray(face.kps5, np.float64)
+            if kps.shape != (5, 2) or not np.isfinite(kps).all():
+                raise SwapError("warp: face has neither 68 landmarks, a usable box nor 5 key points")
+            # A box from the 5 points: eyes-to-mouth spans about half a face.
+            c = kps.mean(axis=0)
+            half = 1.1 * float(np.ptp(kps, axis=0).max())
+            box = np.array([c[0] - half, c[1] - half, c[0] + half, c[1] + half])
+        return self.landmarker.fit(crop, box), "fitted_dlib68"
+
+    def _matte(
+        self,
+        target: np.ndarray,
+        heights: np.ndarray,
+        coverage: np.ndarray,
+        expr: ws.Expression,
+        shape: tuple[int, int],
+    ) -> np.ndarray:
+        opts = self.options
+        _, up, length = ws.face_frame(target)
+        forehead = target[ws.BROWS] + np.outer(heights, up) * length
+        outline = np.concatenate([target[ws.JAW], forehead[::-1]])
+        mask = np.zeros(shape, np.uint8)
+        cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        if opts.keep_plate_mouth and expr.mouth_open > 0.04:
+            cv2.fillPoly(mask, [np.round(target[60:68] * 16).astype(np.int32)], 0, cv2.LINE_AA, shift=4)
+        erode = int(round(opts.matte_erode * length))
+        if erode > 0:
+            mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
+        matte = mask.astype(np.float32) / 255.0
+        sigma = opts.matte_blur * length
+        if sigma > 0.3:
+            matte = cv2.GaussianBlur(matte, (0, 0), sigma)
+        return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
+
+
+@ACTOR_BUILDERS.register("warp")
+def _make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:
+    return WarpActorBuilder()
+
+
+@SWAPPERS.register("warp")
+def _make_swapper(options: WarpOptions | dict[str, Any] | None = None, *_args: object, **_kwargs: object) -> WarpSwapper:
+    return WarpSwapper(options)

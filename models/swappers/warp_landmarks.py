@@ -1,0 +1,62 @@
+"""Landmark adapter for the ``warp`` backend (dlib 68-point layout).
+
+The face bank and the swapper need the same 68-point layout on both sides,
+so both go through this adapter, which wraps ``pipeline.faces``' dlib analyser
+(68-point mode; its licence list goes into the actor manifest).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import FaceModelError
+from pipeline.faces import AnalyserOptions, FaceAnalyser, create_analyser
+from pipeline.types import Face
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """RGB float [0, 1] (NaN/Inf tolerated) → contiguous uint8 RGB."""
+    img = np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    if img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)
+    return np.ascontiguousarray(np.clip(img[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+@dataclass
+class Landmarker:
+    """The dlib analyser in 68-point mode, created on first use and kept per instance."""
+
+    options: AnalyserOptions = field(default_factory=lambda: AnalyserOptions(landmarks="68", upsample=1))
+    _analyser: FaceAnalyser | None = field(default=None, init=False, repr=False)
+
+    def analyser(self) -> FaceAnalyser:
+        if self._analyser is None:
+            self._analyser = create_analyser("dlib", self.options)
+        return self._analyser
+
+    def licences(self) -> list[dict[str, Any]]:
+        return self.analyser().licences()
+
+    def detect(self, image: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+        """Faces in an RGB [0, 1] image as (box x0,y0,x1,y1, landmarks (68, 2), score), largest first."""
+        faces = self.analyser().analyse(image, embed=False)
+        out = [(np.asarray(f.box, np.float64), _lm68(f), float(f.score)) for f in faces]
+        out.sort(key=lambda d: -(d[0][2] - d[0][0]) * (d[0][3] - d[0][1]))
+        return out
+
+    def fit(self, image: np.ndarray, box: np.ndarray) -> np.ndarray:
+        """68 landmarks inside ``box`` (x0, y0, x1, y1) of an RGB [0, 1] image."""
+        return _lm68(self.analyser().fit_landmarks(image, np.asarray(box, np.float64)))
+
+
+def _lm68(face: Face) -> np.ndarray:
+    lm = face.landmarks
+    if lm is None or lm.shape != (68, 2) or face.landmark_kind != "dlib68":
+        raise FaceModelError(
+            "warp: needs dlib 68-point landmarks; the dlib analyser returned "
+            f"{face.landmark_kind or 'none'} (allow_noncommercial_models must be true for the 68-point model)"
+        )
+    return np.asarray(lm, np.float64)
