@@ -81,7 +81,7 @@ class FaceProbe:
 
 def _comp_embedding(out_crop: np.ndarray, ctx: MetricContext) -> np.ndarray:
     if ctx.probe is None:
-        raise Unavailable("no face backend for identity")
+        raise Unavailable("identity not scored (disabled for this run)")
     if "comp_embedding" not in ctx.cache:
         face = face_from_record(ctx.face, ctx.crop_origin)
         ctx.cache["comp_embedding"] = ctx.probe.embed(out_crop, face)
@@ -109,9 +109,10 @@ class IdentityToActor:
     label = "identity distance comp ↔ actor"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
+        comp = _comp_embedding(out_crop, ctx)
         if ctx.actor_embedding is None:
             raise Unavailable("no reference embedding for the actor")
-        return ctx.probe.distance(_comp_embedding(out_crop, ctx), ctx.actor_embedding)
+        return ctx.probe.distance(comp, ctx.actor_embedding)
 
 
 def actor_embedding(actor: str | None, kind: str | None) -> tuple[np.ndarray | None, str | None]:

@@ -49,13 +49,18 @@ class MovieInfo:
     codec: str
 
 
-def _fps_from(attrs: dict[str, Any]) -> float | None:
+def _rate(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+def _fps_from(attrs: dict[str, Any]) -> Fraction | None:
+    """The plate's ``FramesPerSecond`` (an EXR rational) exactly, when present and positive."""
     v = attrs.get("FramesPerSecond") or attrs.get("framesPerSecond")
     try:
-        if isinstance(v, (tuple, list)) and len(v) == 2 and v[1]:
-            return float(v[0]) / float(v[1])
+        if isinstance(v, (tuple, list)) and len(v) == 2 and int(v[1]) and int(v[0]) > 0:
+            return Fraction(int(v[0]), int(v[1]))
         if v is not None and float(v) > 0:
-            return float(v)
+            return _rate(float(v))
     except (TypeError, ValueError):
         return None
     return None
@@ -118,7 +123,12 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
         raise QCError(f"frame {frames[0]}: plate file missing ({first.get('plate')})")
     info = image_info(first["plate"])
     settings = first.get("settings") or {}
-    fps = options.fps or _fps_from(info.attributes) or (float(settings["fps"]) if settings.get("fps") else None) or options.default_fps
+    fps: Fraction = (
+        (_rate(options.fps) if options.fps else None)
+        or _fps_from(info.attributes)
+        or (_rate(float(settings["fps"])) if settings.get("fps") else None)
+        or _rate(options.default_fps)
+    )
     dw, dh = info.display_window[2] - info.display_window[0], info.display_window[3] - info.display_window[1]
     half = min(options.proxy_width, dw) // 2 * 2
     h = max(2, round(dh * half / dw) // 2 * 2)
@@ -132,7 +142,7 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
     n = 0
     with atomic_path(dest) as tmp:
         with av.open(str(tmp), "w") as container:
-            stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+            stream = container.add_stream(codec, rate=fps)
             stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
             stream.options = dict(opts)
             for frame in range(frames[0], frames[-1] + 1):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,7 +73,8 @@ def _write_exr(path: Path, pixels: np.ndarray, channels: list[str], display: tup
     spec.full_x, spec.full_y, spec.full_width, spec.full_height = 0, 0, display[0], display[1]
     spec.attribute("compression", "zip")
     if fps:
-        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (int(round(fps * 1000)), 1000))
+        rate = Fraction(fps).limit_denominator(1001)
+        spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (rate.numerator, rate.denominator))
     with atomic_path(path) as tmp:
         out = oiio.ImageOutput.create(str(tmp))
         if out is None or not out.open(str(tmp), spec):

@@ -97,8 +97,6 @@ class _Job:
 
 def _make_metrics(options: QCOptions) -> list[Metric]:
     names = options.metrics if options.metrics is not None else tuple(METRICS.names())
-    if not options.identity:
-        names = tuple(n for n in names if not n.startswith("id_"))
     out: list[Metric] = []
     for n in names:
         out.append(METRICS.create(n, options.lpips) if n == "lpips" else METRICS.create(n))
