@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut, lfw_faces, t1, tom_hanks
-from pipeline.errors import FaceModelError, PlateError
+from pipeline.errors import FaceModelError, PlateError, SpecError
 from pipeline.faces import ANALYSERS, AnalyserOptions, create_analyser
 from pipeline.faces.dlib_backend import PREDICTOR_5, PREDICTOR_68, RESNET, default_models_dir
 from pipeline.faces.identity import face_distance
@@ -211,3 +211,13 @@ def test_missing_and_corrupt_model_files_name_the_file(tmp_path: Path) -> None:
     (tmp_path / PREDICTOR_5).write_bytes(b"not a model")
     with pytest.raises(FaceModelError, match=f"{PREDICTOR_5}: cannot load dlib model"):
         create_analyser("dlib", opts)
+
+
+def test_options_from_dict_names_the_field() -> None:
+    opts = AnalyserOptions.from_dict({"detect_size": 2048, "models_dir": "/x"})
+    assert opts.detect_size == 2048 and str(opts.models_dir) == "/x"
+    assert AnalyserOptions.from_dict(opts.to_dict()) == opts
+    with pytest.raises(SpecError, match=r"analyser.upsample: 9 must be an int in 0..3"):
+        AnalyserOptions.from_dict({"upsample": 9})
+    with pytest.raises(SpecError, match=r"analyser.colour: unknown analyser option"):
+        AnalyserOptions.from_dict({"colour": 1})

@@ -61,19 +61,19 @@ class AnalyserOptions:
         return opts
 
     def validate(self, where: str = "analyser") -> None:
-        checks: list[tuple[bool, str]] = [
-            (isinstance(self.detect_size, int) and 64 <= self.detect_size <= 8192, "detect_size must be an int in 64..8192"),
-            (isinstance(self.upsample, int) and 0 <= self.upsample <= 3, "upsample must be an int in 0..3"),
-            (self.detector in ("hog", "cnn"), "detector must be 'hog' or 'cnn'"),
-            (self.landmarks in ("auto", "68", "5"), "landmarks must be 'auto', '68' or '5'"),
-            (0.0 <= float(self.crop_margin) <= 2.0, "crop_margin must be in 0..2"),
-            (isinstance(self.crop_max_size, int) and self.crop_max_size >= 64, "crop_max_size must be an int >= 64"),
-            (0.0 < float(self.det_prob) < 1.0, "det_prob must be in (0, 1)"),
-            (isinstance(self.embed_jitters, int) and 0 <= self.embed_jitters <= 100, "embed_jitters must be in 0..100"),
+        checks: list[tuple[bool, str, str]] = [
+            (isinstance(self.detect_size, int) and 64 <= self.detect_size <= 8192, "detect_size", "must be an int in 64..8192"),
+            (isinstance(self.upsample, int) and 0 <= self.upsample <= 3, "upsample", "must be an int in 0..3"),
+            (self.detector in ("hog", "cnn"), "detector", "must be 'hog' or 'cnn'"),
+            (self.landmarks in ("auto", "68", "5"), "landmarks", "must be 'auto', '68' or '5'"),
+            (0.0 <= float(self.crop_margin) <= 2.0, "crop_margin", "must be in 0..2"),
+            (isinstance(self.crop_max_size, int) and self.crop_max_size >= 64, "crop_max_size", "must be an int >= 64"),
+            (0.0 < float(self.det_prob) < 1.0, "det_prob", "must be in (0, 1)"),
+            (isinstance(self.embed_jitters, int) and 0 <= self.embed_jitters <= 100, "embed_jitters", "must be in 0..100"),
         ]
-        for ok, msg in checks:
+        for ok, name, msg in checks:
             if not ok:
-                raise SpecError(f"{where}: {msg}")
+                raise SpecError(f"{where}.{name}: {getattr(self, name)!r} {msg}")
 
 
 @dataclass(frozen=True)

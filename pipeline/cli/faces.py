@@ -1,0 +1,116 @@
+"""``recast faces PATTERN``: detect, track and list the faces of a plate, per frame."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.context import CliContext
+from pipeline.errors import RecastError, SpecError
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("faces", parents=[common], help="detect and track the faces of a plate")
+    p.add_argument("pattern", help="shot.####.exr, shot.%%04d.exr, a file or a directory")
+    p.add_argument("--frames", default=None, help="only these frames, e.g. 1001-1100 or 1001,1005")
+    p.add_argument("--backend", default="dlib", help="face analyser: dlib (default, embedded) or insightface")
+    p.add_argument("--models", default=None, help="model directory (insightface: the pack, e.g. buffalo_l)")
+    p.add_argument("--colorspace", default=None, help="the plate's colourspace (default: metadata, else format default)")
+    p.add_argument("--detect-size", type=int, default=1024, help="long side of the detection downscale (default 1024)")
+    p.add_argument("--upsample", type=int, default=0, help="dlib: upsample the detection image N times for small faces")
+    p.add_argument("--commercial-only", action="store_true", help="use only models cleared for commercial use (dlib: 5-point)")
+    p.add_argument("--overlay", default=None, metavar="DIR", help="write PNG proxies with boxes, landmarks and ids here")
+    p.set_defaults(func=cmd_faces)
+
+
+def _face_record(face: Any) -> dict[str, Any]:
+    rec = face.to_json()
+    rec.pop("landmarks", None)  # dense points stay out of the listing (the overlay shows them)
+    rec["source"] = rec.pop("landmarks_source")
+    return rec
+
+
+def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.color import ColorContext
+    from pipeline.faces import AnalyserOptions, create_analyser
+    from pipeline.faces.overlay import write_overlay
+    from pipeline.faces.stream import FaceStream
+    from pipeline.plateio import read_plate
+    from pipeline.sequence import PlateSequence
+
+    if args.backend not in ("dlib", "insightface"):
+        from pipeline.faces import ANALYSERS
+
+        ANALYSERS.get(args.backend)  # raises the one-line "unknown backend" error for other names
+    if not 64 <= args.detect_size <= 8192:
+        raise SpecError(f"--detect-size: {args.detect_size} is not in 64..8192")
+    if not 0 <= args.upsample <= 3:
+        raise SpecError(f"--upsample: {args.upsample} is not in 0..3")
+    options = AnalyserOptions(
+        detect_size=args.detect_size,
+        upsample=args.upsample,
+        models_dir=None if args.models is None else Path(args.models),
+        allow_noncommercial_models=not args.commercial_only,
+    )
+    seq = PlateSequence.open(args.pattern)
+    frames = seq.select(args.frames)
+    analyser = create_analyser(args.backend, options)
+    stream = FaceStream(analyser)
+    color = ColorContext()
+    overlay_dir = None if args.overlay is None else Path(args.overlay)
+    records: list[dict[str, Any]] = []
+    failed = 0
+    for frame in ctx.progress(frames, total=len(frames), desc="faces"):
+        try:
+            plate = read_plate(seq.path(frame))
+            to_display = color.display_fn(color.plate_space(plate, args.colorspace))
+            rgb = plate.rgb()
+            faces = stream.process(frame, rgb, to_display=to_display)
+            if overlay_dir is not None:
+                write_overlay(overlay_dir / f"{seq.name}.{frame:0{seq.padding}d}.png", rgb, faces, to_display=to_display)
+        except RecastError as exc:
+            failed += 1
+            records.append({"frame": frame, "error": str(exc), "faces": []})
+            if not ctx.json:
+                print(f"{frame}  error: {exc}")
+            continue
+        rec = {"frame": frame, "error": None, "faces": [_face_record(f) for f in faces]}
+        records.append(rec)
+        if not ctx.json:
+            print(_text_line(frame, rec["faces"]))
+    summary = {
+        "pattern": seq.pattern,
+        "backend": analyser.name,
+        "frames": records,
+        "cuts": list(stream.tracker.cuts),
+        "tracks": _track_summary(records),
+        "licences": analyser.licences(),
+        "failed_frames": failed,
+    }
+    if ctx.json:
+        ctx.emit(summary)
+    else:
+        tracks = summary["tracks"]
+        print(f"{len(frames)} frame(s), {len(tracks)} track(s), cuts at {summary['cuts'] or 'none'}, {failed} failed")
+    return 1 if failed else 0
+
+
+def _text_line(frame: int, faces: list[dict[str, Any]]) -> str:
+    if not faces:
+        return f"{frame}  no faces"
+    parts = []
+    for f in faces:
+        box = ",".join(f"{v:.0f}" for v in f["box"])
+        parts.append(f"track {f['track_id']} box {box} score {f['score']:.2f} {f['source']}")
+    return f"{frame}  " + " | ".join(parts)
+
+
+def _track_summary(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    tracks: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        for f in rec["faces"]:
+            t = tracks.setdefault(str(f["track_id"]), {"first": rec["frame"], "last": rec["frame"], "detected": 0, "propagated": 0})
+            t["last"] = rec["frame"]
+            t[f["source"]] = t.get(f["source"], 0) + 1
+    return tracks
