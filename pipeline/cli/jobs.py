@@ -43,9 +43,7 @@ def _summary_text(s: dict[str, Any]) -> str:
 def _emit_run(ctx: CliContext, summary: Any) -> int:
     d = summary.to_dict()
     ctx.emit(d, _summary_text(d))
-    if d["status"] == "failed":
-        return 1
-    return 0
+    return 1 if d["failed"] else 0  # a farm task with a failed frame fails
 
 
 # -- handlers ---------------------------------------------------------------------
@@ -167,7 +165,7 @@ def cmd_run_chunk(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.job_dir and not store.has_job(args.job):
         reindex(store, Path(args.job_dir))  # a farm node with an empty store: the files say what the job is
     frames = _frames(args.frames)
-    summary = _runner(store, args).run_take(args.job, args.take, frames)
+    summary = _runner(store, args).run_take(args.job, args.take, frames, within=True)
     return _emit_run(ctx, summary)
 
 

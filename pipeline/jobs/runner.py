@@ -172,8 +172,17 @@ class Runner:
         assert summary is not None
         return summary
 
-    def run_take(self, job_id: str, take: int, frames: list[int] | None = None) -> RunSummary:
-        """Run (part of) one take: reprocess takes and farm chunks."""
+    def run_take(self, job_id: str, take: int, frames: list[int] | None = None, *, within: bool = False) -> RunSummary:
+        """Run (part of) one take: reprocess takes and farm chunks.
+
+        ``within``: ``frames`` is a range to intersect with the take's frames (a farm chunk
+        spanning a gap), instead of a list whose every frame must belong to it.
+        """
+        if within and frames is not None:
+            have = {r["frame"] for r in self.store.frames(job_id, take)}
+            frames = [f for f in frames if f in have]
+            if not frames:
+                raise JobError(f"job {job_id} take {take}: none of the requested frames are part of it")
         return self._run_take(job_id, take, frames, retry_failed=True, reconcile=True)
 
     # the work -------------------------------------------------------------------
@@ -184,13 +193,22 @@ class Runner:
                 return t
         raise JobError(f"job {job['id']}: no take {take} (takes: {', '.join(str(t['take']) for t in job['takes'])})")
 
-    def reconcile(self, job_id: str, take: int, layout: JobLayout) -> None:
-        """Make the store agree with the record files for one take; refuse if a live worker holds frames."""
-        live = [w for w in self.store.running_workers(job_id) if w != self.options.worker and worker_alive(w)]
+    def reconcile(self, job_id: str, take: int, layout: JobLayout, frames: list[int] | None = None) -> None:
+        """Make the store agree with the record files for one take (or some of its frames).
+
+        Refuses when a live process holds any of those frames; temp files of dead writers are swept.
+        """
+        rows = [r for r in self.store.frames(job_id, take) if frames is None or r["frame"] in set(frames)]
+        live = sorted(
+            {r["worker"] for r in rows if r["status"] == "running" and r["worker"] and r["worker"] != self.options.worker}
+        )
+        live = [w for w in live if worker_alive(w)]
         if live:
             raise JobError(f"job {job_id} is being run by {live[0]}; cancel it or wait before resuming")
-        sweep_temp_files(layout.take_root(take) if take > 1 else layout.out)
-        for row in self.store.frames(job_id, take):
+        sweep_temp_files(layout.take_root(take) / "comp")
+        sweep_temp_files(layout.take_root(take) / "element")
+        sweep_temp_files(layout.take_root(take) / "records")
+        for row in rows:
             state, error = frame_state(layout, take, row["frame"])
             if state != row["status"] or row["status"] == "running":
                 self.store.finish_frame(
@@ -209,7 +227,7 @@ class Runner:
         job, spec, layout = load_job(self.store, job_id)
         info = self._take_info(job, take)
         if reconcile:
-            self.reconcile(job_id, take, layout)
+            self.reconcile(job_id, take, layout, frames)
         rows = self.store.frames(job_id, take)
         known = {r["frame"]: r["status"] for r in rows}
         if frames is not None:

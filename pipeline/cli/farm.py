@@ -1,0 +1,31 @@
+"""``recast farm export JOB --format openjd|opencue [--chunk N]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pipeline.cli.context import CliContext
+
+
+def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.farm import FarmOptions, export
+    from pipeline.jobs.store import Store
+
+    opts = FarmOptions(chunk=args.chunk, take=args.take)
+    path = export(Store.open_default(), args.job, args.format, opts, args.output)
+    ctx.emit({"job": args.job, "format": args.format, "path": str(path), "chunk": args.chunk}, str(path))
+    return 0
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    farm = sub.add_parser("farm", help="export a job to a render farm")
+    fsub = farm.add_subparsers(dest="farm_command", metavar="ACTION")
+    p = fsub.add_parser("export", parents=[common], help="write an OpenJD template or an OpenCue job spec")
+    p.add_argument("job")
+    p.add_argument("--format", required=True, choices=("openjd", "opencue"))
+    p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
+    p.add_argument("--take", type=int, default=1, help="take to render (default 1)")
+    p.add_argument("--output", type=Path, default=None, help="file to write (default <out>/farm/...)")
+    p.set_defaults(func=cmd_export)

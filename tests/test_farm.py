@@ -1,0 +1,118 @@
+"""Farm export: OpenJD template checked and run with openjd-cli; OpenCue job spec checked structurally.
+
+PyOutline is not on PyPI, so the OpenCue side is the XML job spec PyOutline
+submits to Cuebot, parsed back and checked element by element.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pipeline.jobs.store import Store
+from pipeline.plateio import read_plate, same_pixels
+from pipeline.sequence import parse_frames
+from tests.test_job_support import make_plate, recast, write_spec
+
+OPENJD = shutil.which("openjd") or str(Path(sys.executable).with_name("openjd"))
+
+
+def _submit(tmp_path: Path, frames: range) -> tuple[Path, str, Path, str]:
+    home = tmp_path / "home"
+    pattern = make_plate(tmp_path / "plates", frames)
+    out = tmp_path / "out"
+    spec = write_spec(tmp_path / "s.json", plate=pattern, actor="ada", out=str(out), processor="passthrough")
+    job = json.loads(recast("submit", str(spec), "--json", home=home, check=True).stdout)["job"]
+    return home, job, out, pattern
+
+
+def test_openjd_template_checks_and_runs_locally(tmp_path: Path) -> None:
+    home, job, out, pattern = _submit(tmp_path, range(1001, 1008))
+    res = json.loads(recast("farm", "export", job, "--format", "openjd", "--chunk", "3", "--json", home=home, check=True).stdout)
+    path = Path(res["path"])
+    tmpl = json.loads(path.read_text())
+    step = tmpl["steps"][0]
+    assert step["parameterSpace"]["taskParameterDefinitions"][0]["range"] == ["1001-1003", "1004-1006", "1007"]
+    assert step["script"]["actions"]["onRun"]["args"][:4] == ["-m", "pipeline", "run-chunk", job]
+    chk = subprocess.run([OPENJD, "check", str(path)], capture_output=True, text=True, timeout=120)
+    assert chk.returncode == 0, chk.stdout + chk.stderr
+    # a farm node with an empty store: run-chunk indexes the job from its folder, then renders
+    node_home = tmp_path / "node_home"
+    run = subprocess.run(
+        [OPENJD, "run", str(path), "--job-param", f"RecastHome={node_home}", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    records = sorted(p.name for p in (out / "records").iterdir())
+    assert records == [f"{f}.json" for f in range(1001, 1008)]
+    assert same_pixels(read_plate(out / "comp" / "shot.1004.exr").pixels, read_plate(pattern.replace("####", "1004")).pixels)
+    node = Store(node_home / "recast.db").get_job(job)
+    assert node["status"] == "done" and node["frames"]["done"] == 7
+    # the submitting machine's store learns the same truth from the files
+    res = json.loads(recast("job", "reindex", str(out), "--json", home=home, check=True).stdout)
+    assert res["status"] == "done" and res["frames"]["done"] == 7
+
+
+def test_run_chunk_twice_does_nothing_twice(tmp_path: Path) -> None:
+    home, job, out, _ = _submit(tmp_path, range(1, 6))
+    first = json.loads(recast("run-chunk", job, "--frames", "1-3", "--json", home=home, check=True).stdout)
+    assert first["done"] == 3
+    mtime = (out / "records" / "0002.json").stat().st_mtime_ns
+    again = json.loads(recast("run-chunk", job, "--frames", "1-3", "--json", home=home, check=True).stdout)
+    assert again["done"] == 0 and again["skipped"] == 3
+    assert (out / "records" / "0002.json").stat().st_mtime_ns == mtime
+    res = recast("run-chunk", job, "--frames", "40-50", home=home)
+    assert res.returncode == 2 and "none of the requested frames" in res.stderr
+
+
+def test_opencue_spec_structure(tmp_path: Path) -> None:
+    home, job, out, _ = _submit(tmp_path, range(1001, 1013))
+    res = json.loads(recast("farm", "export", job, "--format", "opencue", "--chunk", "5", "--json", home=home, check=True).stdout)
+    text = Path(res["path"]).read_text()
+    assert '<!DOCTYPE spec PUBLIC "SPI Cue Specification Language"' in text
+    spec = ET.fromstring(text.split("\n", 2)[2])
+    assert spec.tag == "spec" and [c.tag for c in spec][:4] == ["facility", "show", "shot", "user"]
+    jel = spec.find("job")
+    assert jel is not None and jel.get("name", "").startswith("recast-shot-")
+    assert {k.get("name"): k.text for k in jel.findall("env/key")}["RECAST_HOME"] == str(home)
+    layers = jel.findall("layers/layer")
+    assert len(layers) == 1 and layers[0].get("type") == "Render"
+    layer = layers[0]
+    assert parse_frames(layer.findtext("range") or "") == list(range(1001, 1013))
+    assert layer.findtext("chunk") == "5" and layer.findtext("services/service") == "shell"
+    cmd = layer.findtext("cmd") or ""
+    assert f"run-chunk {job} --frames #FRAME_START#-#FRAME_END# --take 1 --job-dir {out}" in cmd
+    # the command a Cue host would run for the second chunk works as is
+    args = cmd.replace("#FRAME_START#", "1006").replace("#FRAME_END#", "1010").split()
+    assert args[0] == sys.executable
+    done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+                          env={"RECAST_HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.stem for p in (out / "records").iterdir()) == [str(f) for f in range(1006, 1011)]
+
+
+def test_export_errors(tmp_path: Path) -> None:
+    home, job, _, _ = _submit(tmp_path, range(1, 3))
+    res = recast("farm", "export", "nope", "--format", "openjd", home=home)
+    assert res.returncode == 2 and "'nope'" in res.stderr
+    res = recast("farm", "export", job, "--format", "openjd", "--chunk", "0", home=home)
+    assert res.returncode == 2 and "--chunk 0" in res.stderr
+    res = recast("farm", "export", job, "--format", "openjd", "--take", "4", home=home)
+    assert res.returncode == 2 and "no take 4" in res.stderr
+
+
+@pytest.mark.parametrize("size", [1, 4, 100])
+def test_chunks_cover_every_frame_once(size: int) -> None:
+    from pipeline.farm import chunks
+
+    frames = [1, 2, 3, 7, 8, 20, 21, 22, 23]
+    got = chunks(frames, size)
+    assert [f for c in got for f in c] == frames and all(len(c) <= size for c in got)
