@@ -9,7 +9,6 @@ ArcFace stand-in is a pooled random projection. Faces come from real images
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,9 +161,7 @@ def test_tampered_model_is_refused_at_load(tmp_path: Path) -> None:
 
     actor = make_actor(tmp_path, "t")
     model = actor.path("inswapper.onnx")
-    model.unlink()  # the build hard-linked the user's file: replace, never edit in place
-    shutil.copyfile(tmp_path / "inswapper_128.onnx", model)
-    load_actor("t")  # same bytes: fine
+    load_actor("t")
     data = bytearray(model.read_bytes())
     data[-10] ^= 0xFF
     model.write_bytes(bytes(data))

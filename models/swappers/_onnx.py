@@ -75,13 +75,21 @@ def signature_error(path: Path, expected: str, sig: Signature) -> FaceModelError
     return FaceModelError(f"{path}: wrong ONNX signature: expected {expected}; found {sig.describe()}")
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` to ``dst`` when on the same filesystem (big weights), else copy."""
+def store_model(src: Path, dst: Path, link: bool = False) -> None:
+    """Copy a model file into a model folder.
+
+    ``link`` hard-links instead when both sit on one filesystem (saves disk for
+    500 MB weights, but the actor then shares the user's file: editing either in
+    place breaks the actor's hash), falling back to a copy.
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+    if link:
+        try:
+            os.link(src, dst)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(src, dst)
 
 
 def _load(path: Path, with_weights: bool):  # -> onnx.ModelProto

@@ -25,7 +25,7 @@ import numpy as np
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.sourcefaces import largest_face, make_analyser
 from models.swappers._align import Feather, dfl_face_type, dfl_matrix, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, Tensor, dims_match, link_or_copy, read_signature, signature_error
+from models.swappers._onnx import Signature, Tensor, dims_match, store_model, read_signature, signature_error
 from pipeline.errors import ActorError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
 from pipeline.types import Face
@@ -92,7 +92,7 @@ class DfmBuilder:
         analyser = make_analyser(options)
         for path, image in images:
             largest_face(analyser, path, image)  # names the image without a face
-        link_or_copy(model, root / MODEL_FILE)
+        store_model(model, root / MODEL_FILE, link=bool(options.get("link_models")))
         licence = str(options.get("licence") or DFM_LICENCE)
         return {
             "model_files": [{"path": MODEL_FILE, "role": "swapper", "original": str(model.resolve()), "licence": licence}],

@@ -27,7 +27,7 @@ import numpy as np
 from models.base import ENHANCERS
 from models.hashing import sha256_file
 from models.swappers._align import Feather, blend, ffhq_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, dims_match, link_or_copy, read_signature, signature_error
+from models.swappers._onnx import Signature, dims_match, store_model, read_signature, signature_error
 from pipeline.atomic import TMP_MARK, atomic_write_json
 from pipeline.errors import ActorError, IntegrityError, SpecError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
@@ -86,7 +86,7 @@ def install_enhancer(kind: str, model: Path, licence: str, force: bool = False) 
     tmp = final.with_name(f".{kind}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
     tmp.mkdir()
     try:
-        link_or_copy(model, tmp / MODEL_FILE)
+        store_model(model, tmp / MODEL_FILE)
         manifest = {
             "schema": 1,
             "kind": kind,

@@ -22,7 +22,7 @@ import numpy as np
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.sourcefaces import largest_face, make_analyser
 from models.swappers._align import Feather, arcface_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import dims_match, last_initializer, link_or_copy, read_signature, signature_error
+from models.swappers._onnx import dims_match, last_initializer, store_model, read_signature, signature_error
 from pipeline.errors import ActorError, FaceModelError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
 from pipeline.types import Face
@@ -136,7 +136,7 @@ class InswapperBuilder:
         latent = _unit(embedding @ emap)
         np.save(root / EMBEDDING_FILE, embedding)
         np.save(root / LATENT_FILE, latent)
-        link_or_copy(model, root / MODEL_FILE)
+        store_model(model, root / MODEL_FILE, link=bool(options.get("link_models")))
         from models.hashing import sha256_file
 
         licence = str(options.get("licence") or INSIGHTFACE_LICENCE)

@@ -28,6 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--models", type=Path, metavar="DIR", help="inswapper: insightface model pack holding an ArcFace ONNX")
     b.add_argument("--face-type", metavar="TYPE", help="dfm: DeepFaceLab face type the model was trained on (wf, f, mf, h, head)")
     b.add_argument("--morph", type=float, metavar="0..1", help="dfm AMP models: default morph value")
+    b.add_argument("--link-models", action="store_true", help="hard-link --model into the actor instead of copying it (same filesystem only)")
     b.add_argument("--force", action="store_true", help="replace an existing actor of that name")
     b.set_defaults(func=_build)
 
@@ -69,6 +70,7 @@ def _build(args: argparse.Namespace, ctx: CliContext) -> int:
         "consent_who": args.consent_who,
         "consent_scope": args.consent_scope,
         "consent_when": args.consent_when,
+        "link_models": args.link_models,
     }
     for key in ("licence", "arcface", "models", "face_type", "morph"):
         value = getattr(args, key)
