@@ -11,7 +11,8 @@ between them):
    sample), the
    camera pushing in so the face moves and grows across the frame, with sensor
    grain and a specular above 1.0 on the nose.
-3. :func:`run_swap` — the engine writes comp, element and a record per frame.
+3. :func:`run_swap` — the engine writes comp, element and a record per frame,
+   swapping only the followed face (reference selection, :func:`reference_for`).
 4. :func:`summary` — where things are, per-frame status, and an identity check
    (dlib 128-D distance of the comp's face to the actor and to the plate face).
 """
@@ -128,8 +129,14 @@ def _cover_scale(src_hw: tuple[int, int], centre: tuple[float, float], at: tuple
     return max(px / max(cx, 1.0), (w - px) / max(sw - cx, 1.0), py / max(cy, 1.0), (h - py) / max(sh - cy, 1.0))
 
 
-def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> str:
-    """Write the demo plate ``<out>/plate/demo_plate.####.exr``; returns its pattern."""
+@dataclass(frozen=True)
+class DemoPlate:
+    pattern: str
+    target: tuple[float, float]  # where the target face's centre is in the first frame
+
+
+def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> DemoPlate:
+    """Write the demo plate ``<out>/plate/demo_plate.####.exr`` (the camera follows one face)."""
     from pipeline.color import ColorContext
     from pipeline.plateio import new_spec, write_image
 
@@ -141,21 +148,55 @@ def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> str:
     w, h = opts.width, opts.height
     spec = new_spec(w, h, ["R", "G", "B"], "half", "zip", attrs={"recast/colorspace": colour.scene_linear, "recast/demo": 1})
     n = max(int(opts.frames), 1)
+    target = (0.0, 0.0)
     for i in range(n):
         t = i / max(n - 1, 1)
         face_px = h * (0.22 + 0.10 * t)  # the face grows by ~half over the shot
         px, py = w * (0.36 + 0.28 * t), h * (0.46 + 0.06 * t)  # and moves left to right
         s = max(face_px / size, _cover_scale(src.shape[:2], (cx, cy), (px, py), (h, w)))
         m = np.array([[s, 0.0, px - s * cx], [0.0, s, py - s * cy]], dtype=np.float64)
+        if i == 0:
+            target = (px, py)
         frame = cv2.warpAffine(src, m, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         lin = colour.from_working(np.clip(frame, 0, 1), colour.scene_linear)
         nx, ny = m @ np.array([nose[0], nose[1], 1.0])
-        yy, xx = np.mgrid[0:h, 0:w]
-        glint = np.exp(-((xx - nx) ** 2 + (yy - ny) ** 2) / (2.0 * (0.012 * face_px) ** 2)).astype(np.float32)
-        lin = lin + opts.specular * glint[..., None]
+        _add_glint(lin, (float(nx), float(ny)), 0.012 * face_px, opts.specular)
         lin = lin + rng.normal(0.0, opts.grain, lin.shape).astype(np.float32)
         write_image(pattern_dir / f"{PLATE_NAME}.{FIRST_FRAME + i:04d}.exr", lin.astype(np.float32), spec)
-    return str(pattern_dir / f"{PLATE_NAME}.####.exr")
+    return DemoPlate(str(pattern_dir / f"{PLATE_NAME}.####.exr"), target)
+
+
+def reference_for(plate: DemoPlate) -> str:
+    """``FRAME:INDEX`` of the target face in the first frame (other people stay untouched)."""
+    from pipeline.color import ColorContext
+    from pipeline.engine import analysis_view
+    from pipeline.faces import create_analyser
+    from pipeline.plateio import read_plate
+    from pipeline.sequence import PlateSequence
+
+    seq = PlateSequence.open(plate.pattern)
+    first = read_plate(seq.path(seq.frames[0]))
+    colour = ColorContext()
+    view = analysis_view(colour, colour.plate_space(first))(np.nan_to_num(first.rgb()))
+    faces = create_analyser("dlib").analyse(view, embed=False)  # ordered left to right
+    if not faces:
+        raise PlateError(f"{seq.path(seq.frames[0])}: demo plate has no detectable face")
+    tx, ty = plate.target
+    index = min(range(len(faces)), key=lambda k: float(np.hypot(*((faces[k].box[:2] + faces[k].box[2:]) / 2.0 - (tx, ty)))))
+    return f"{seq.frames[0]}:{index}"
+
+
+def _add_glint(lin: np.ndarray, centre: tuple[float, float], sigma: float, peak: float) -> None:
+    """Add a Gaussian specular (scene-linear ``peak`` above the skin) in place."""
+    h, w = lin.shape[:2]
+    r = int(4 * sigma) + 1
+    x0, x1 = max(int(centre[0]) - r, 0), min(int(centre[0]) + r + 1, w)
+    y0, y1 = max(int(centre[1]) - r, 0), min(int(centre[1]) + r + 1, h)
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    g = np.exp(-((xx - centre[0]) ** 2 + (yy - centre[1]) ** 2) / (2.0 * sigma**2)).astype(np.float32)
+    lin[y0:y1, x0:x1] += peak * g[..., None]
 
 
 # ---------------------------------------------------------------- step 3: swap
@@ -179,9 +220,14 @@ def run_swap(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any]
 
 
 # ---------------------------------------------------------------- step 4: summary
-def identity_check(result: DemoResult, samples: int = 3) -> list[dict[str, Any]]:
-    """dlib 128-D distances of the comp's face to the actor and to the original plate face."""
+def identity_check(result: DemoResult, samples: int = 2) -> list[dict[str, Any]]:
+    """dlib 128-D distances of the comp's swapped face to the actor and to the plate's face.
+
+    Looks only around the swapped face (its record box, with margin), so the
+    other people in the plate do not count.
+    """
     from pipeline.color import ColorContext
+    from pipeline.engine import analysis_view
     from pipeline.faces import create_analyser
     from pipeline.faces.identity import face_distance
     from pipeline.plateio import read_plate
@@ -189,29 +235,43 @@ def identity_check(result: DemoResult, samples: int = 3) -> list[dict[str, Any]]
     analyser = create_analyser("dlib")
     colour = ColorContext()
     actor_faces = analyser.analyse(actor_image())
-    if not actor_faces:
+    if not actor_faces or actor_faces[0].embedding is None:
         return []
     actor_emb = actor_faces[0].embedding
-    done = [r for r in result.records if r["status"] == "done"]
+    done = [r for r in result.records if r["status"] == "done" and any(f["swapped"] for f in r["faces"])]
     picks = [done[int(round(k * (len(done) - 1) / max(samples - 1, 1)))] for k in range(min(samples, len(done)))]
     out: list[dict[str, Any]] = []
     for rec in picks:
-        row: dict[str, Any] = {"frame": rec["frame"]}
+        face = next(f for f in rec["faces"] if f["swapped"])
+        embs: dict[str, np.ndarray | None] = {}
         for key in ("plate", "comp"):
             plate = read_plate(rec[key])
-            disp = colour.to_display(plate.rgb(), colour.plate_space(plate))
-            faces = analyser.analyse(disp)
-            row[key] = faces[0].embedding if faces else None
-        if row["plate"] is None or row["comp"] is None or actor_emb is None:
+            window = _window_around(plate, face["box"])
+            view = analysis_view(colour, colour.plate_space(plate))(window)
+            faces = analyser.analyse(view)
+            best = max(faces, key=lambda f: f.size) if faces else None
+            embs[key] = None if best is None else best.embedding
+        if embs["plate"] is None or embs["comp"] is None:
             continue
         out.append(
             {
                 "frame": rec["frame"],
-                "comp_to_actor": round(face_distance(row["comp"], actor_emb), 4),
-                "comp_to_plate": round(face_distance(row["comp"], row["plate"]), 4),
+                "comp_to_actor": round(face_distance(embs["comp"], actor_emb), 4),
+                "comp_to_plate": round(face_distance(embs["comp"], embs["plate"]), 4),
             }
         )
     return out
+
+
+def _window_around(plate: Any, box: list[float], margin: float = 0.6) -> np.ndarray:
+    """RGB of the plate around ``box`` (image coordinates), grown by ``margin`` per side."""
+    dx, dy = plate.data_window[:2]
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    h, w = plate.pixels.shape[:2]
+    xa, ya = max(int(x0 - mx) - dx, 0), max(int(y0 - my) - dy, 0)
+    xb, yb = min(int(x1 + mx) - dx, w), min(int(y1 + my) - dy, h)
+    return np.nan_to_num(plate.rgb()[ya:yb, xa:xb])
 
 
 def summary(result: DemoResult) -> dict[str, Any]:
@@ -229,7 +289,14 @@ def summary(result: DemoResult) -> dict[str, Any]:
         "failed": statuses.count("failed"),
         "errors": [{"frame": r["frame"], "error": r["error"]} for r in result.records if r["status"] == "failed"],
         "identity": result.identity,
+        "same_person_threshold": _dlib_threshold(),
     }
+
+
+def _dlib_threshold() -> float:
+    from pipeline.faces.identity import same_person_threshold
+
+    return same_person_threshold("dlib128")
 
 
 def summary_text(s: dict[str, Any]) -> str:
@@ -244,7 +311,9 @@ def summary_text(s: dict[str, Any]) -> str:
     for e in s["errors"]:
         lines.append(f"  frame {e['frame']} failed: {e['error']}")
     if s["identity"]:
-        lines.append("  identity (dlib cosine distance, lower = same person; 0.18 = same-person threshold):")
+        lines.append(
+            f"  identity (dlib cosine distance, lower = more alike; same person below {s['same_person_threshold']:.2f}):"
+        )
         for row in s["identity"]:
             lines.append(
                 f"    frame {row['frame']}: comp->actor {row['comp_to_actor']:.3f}   comp->original plate face {row['comp_to_plate']:.3f}"
@@ -256,8 +325,8 @@ def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> 
     out = Path(opts.out)
     out.mkdir(parents=True, exist_ok=True)
     actor = make_actor(out)
-    pattern = make_plate(out, opts)
-    result = run_swap(out, pattern, actor)
+    plate = make_plate(out, opts)
+    result = run_swap(out, plate.pattern, actor, {"selection": "reference", "reference": reference_for(plate)})
     if check_identity:
         result.identity = identity_check(result)
     return summary(result)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pipeline.plateio import Plate
     from pipeline.sequence import PlateSequence
 
-__all__ = ["Engine", "OutputLayout", "SwapSettings", "one_line_error"]
+__all__ = ["Engine", "OutputLayout", "SwapSettings", "analysis_view", "one_line_error"]
 
 FrameCallback = Callable[[dict[str, Any]], None]
 
@@ -262,7 +262,7 @@ class Engine:
 
     def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> list[tuple[Face, str]]:
         assert self._stream is not None and self._color is not None and self._selector is not None
-        tracked = self._stream.process(frame, clean, to_display=self._color.display_fn(space))
+        tracked = self._stream.process(frame, clean, to_display=analysis_view(self._color, space))
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = [_propagated(self._reference.face)]
         self._selector.forget({t.track_id for t in self._stream.tracker.active_tracks})
@@ -397,7 +397,7 @@ class Engine:
         assert self._color is not None
         plate = read_plate(self.plate.path(frame))
         rgb = sanitise(_Channels.of(plate).rgb(plate.pixels))
-        return self._color.to_display(rgb, self._color.plate_space(plate, self.settings.colorspace))
+        return analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))(rgb)
 
     def _pin_to_reference(self, selection: Selection) -> Selection:
         """Identity, colour and fallback landmarks from the reference frame's selected faces."""
@@ -491,6 +491,21 @@ def _create_enhancer(s: SwapSettings) -> Enhancer:
     if s.enhancer_model:
         kwargs.update(model=Path(s.enhancer_model), licence=s.enhancer_licence)
     return ENHANCERS.create(str(s.enhancer), **kwargs)
+
+
+def analysis_view(color: ColorContext, space: str) -> Callable[[np.ndarray], np.ndarray]:
+    """What face analysis sees: the working-space encode of the plate, clipped to [0, 1].
+
+    The same pixels the swapper gets, and several times cheaper than a full
+    display/view transform (ACES output transforms cost ~2 s on an HD frame).
+    """
+
+    def view(rgb: np.ndarray) -> np.ndarray:
+        out = color.to_working(rgb, space)
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    return view
 
 
 def _propagated(face: Face) -> Face:
