@@ -197,3 +197,32 @@ def test_inside_roots_unit(tmp_path: Path) -> None:
     os.symlink("/", root / "escape")
     with pytest.raises(AccessError, match="outside"):
         inside_roots(str(root / "escape" / "etc"), [root.resolve()], "x")
+
+
+def test_restarted_service_resumes_interrupted_jobs(tmp_path: Path, root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from pipeline.jobs.runner import Runner, submit
+    from pipeline.jobs.spec import JobSpec
+
+    pattern = make_plate(root / "plates", range(1, 7))
+    store = Store(tmp_path / "home" / "recast.db")
+    job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(root / "out"), "processor": "passthrough"}))
+    Runner(store).run_take(job, 1, [1, 2])  # two frames done before the "crash"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    store.claim_frames(job, 1, [3, 4], f"{socket.gethostname()}:{dead}")  # held by a process that is gone
+    store.set_job_status(job, "running")
+    caplog.set_level("INFO", logger="recast.service")
+    s = _server(tmp_path, root)
+    try:
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            d = _wait_done(c, job)
+        assert d["status"] == "done" and d["frames"]["done"] == 6
+    finally:
+        s.stop()
+    assert sorted(p.name for p in (root / "out" / "records").iterdir()) == [f"{f:04d}.json" for f in range(1, 7)]
+    text = caplog.text
+    assert job in text and "resuming 1 job" in text
+    assert "embedding" not in text and "[0." not in text  # logs carry ids and counts, never vectors or pixels
