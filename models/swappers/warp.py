@@ -195,10 +195,11 @@ class WarpSwapper:
         if crop.ndim != 3 or crop.shape[2] < 3 or min(crop.shape[:2]) < 8:
             raise SwapError(f"warp: crop must be an (H, W, 3) image of at least 8x8 px, got shape {crop.shape}")
         opts = self.options
-        rgb_in = np.clip(np.nan_to_num(crop[..., :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-        lm, lm_source = self._landmarks(rgb_in, face)
-        h, w = rgb_in.shape[:2]
-        heights = ws.hairline_heights(rgb_in, lm, opts.forehead, opts.scan_hairline)
+        # Only the face's neighbourhood is read (landmark fit and hairline scan
+        # sanitise NaN/Inf themselves); pixels the warp doesn't reach pass through.
+        lm, lm_source = self._landmarks(crop, face)
+        h, w = crop.shape[:2]
+        heights = ws.hairline_heights(crop, lm, opts.forehead, opts.scan_hairline)
         plate_ext = ws.extend_points(lm, heights)
         pose = ws.estimate_pose(lm, (h, w))
         expr = ws.expression(lm)
@@ -217,7 +218,8 @@ class WarpSwapper:
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
         matte = self._matte(target, matte_heights, warped.coverage, expr, (h, w))
-        out = np.where(warped.coverage[..., None], warped.image, crop[..., :3].astype(np.float32))
+        out = crop[..., :3].astype(np.float32, copy=True)
+        out[warped.coverage] = warped.image[warped.coverage]
         info = {
             "bank_entry": entry.id,
             "bank_source": entry.source,
@@ -258,17 +260,27 @@ class WarpSwapper:
         _, up, length = ws.face_frame(target)
         forehead = target[ws.BROWS] + np.outer(heights, up) * length
         outline = np.concatenate([target[ws.JAW], forehead[::-1]])
-        mask = np.zeros(shape, np.uint8)
-        cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-        if opts.keep_plate_mouth and expr.mouth_open > 0.04:
-            cv2.fillPoly(mask, [np.round(target[60:68] * 16).astype(np.int32)], 0, cv2.LINE_AA, shift=4)
         erode = int(round(opts.matte_erode * length))
+        sigma = opts.matte_blur * length
+        # Draw and blur inside the outline's box (plus the blur's reach) only.
+        pad = erode + int(np.ceil(4.0 * sigma)) + 2
+        h, w = shape
+        x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - pad, 0, [w, h])
+        x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + pad + 1, 0, [w, h])
+        matte = np.zeros(shape, np.float32)
+        if x1 <= x0 or y1 <= y0:
+            return matte
+        origin = np.array([x0, y0])
+        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(mask, [np.round((outline - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        if opts.keep_plate_mouth and expr.mouth_open > 0.04:
+            cv2.fillPoly(mask, [np.round((target[60:68] - origin) * 16).astype(np.int32)], 0, cv2.LINE_AA, shift=4)
         if erode > 0:
             mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
-        matte = mask.astype(np.float32) / 255.0
-        sigma = opts.matte_blur * length
+        soft = mask.astype(np.float32) / 255.0
         if sigma > 0.3:
-            matte = cv2.GaussianBlur(matte, (0, 0), sigma)
+            soft = cv2.GaussianBlur(soft, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+        matte[y0:y1, x0:x1] = soft
         return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
 
 

@@ -100,22 +100,29 @@ def hairline_heights(
     base = default * (1.0 - 0.35 * t**2)
     if not scan or image is None:
         return base
-    h, w = image.shape[:2]
-    lab = cv2.cvtColor(np.clip(image, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab)
-    lab = cv2.blur(lab, (5, 5))
     # Skin reference away from any fringe: nose bridge, between the eyes, upper cheeks.
     ref_pts = np.array(
         [lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])]
     )
-    ref = _sample(lab, ref_pts)
+    steps = np.linspace(0.2, 1.25, 22)
+    scan_pts = [brows[i] + np.outer(steps * base[i], up) * length for i in range(N_FOREHEAD)]
+    # Work on the region the samples cover only (crops can be large).
+    every = np.concatenate([ref_pts, *scan_pts])
+    h, w = image.shape[:2]
+    x0, y0 = np.clip(np.floor(every.min(axis=0)).astype(int) - 3, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(every.max(axis=0)).astype(int) + 4, 0, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return base
+    region = np.nan_to_num(image[y0:y1, x0:x1, :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    lab = cv2.blur(cv2.cvtColor(np.clip(region, 0.0, 1.0), cv2.COLOR_RGB2Lab), (5, 5))
+    origin = np.array([x0, y0], np.float64)
+    ref = _sample(lab, ref_pts - origin)
     if ref is None:
         return base
     skin = np.median(ref, axis=0)
     out = base.copy()
-    steps = np.linspace(0.2, 1.25, 22)
     for i in range(N_FOREHEAD):
-        pts = brows[i] + np.outer(steps * base[i], up) * length
-        vals = _sample(lab, pts)
+        vals = _sample(lab, scan_pts[i] - origin)
         if vals is None:
             continue
         dist = np.linalg.norm((vals - skin) * np.array([0.5, 1.0, 1.0]), axis=1)
