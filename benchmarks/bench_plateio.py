@@ -21,8 +21,8 @@ from skimage.transform import resize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout
 
-from pipeline.color import ColorContext  # noqa: E402
-from pipeline.plateio import new_spec, read_plate, same_pixels, write_image, write_plate  # noqa: E402
+from pipeline.color import ColorContext
+from pipeline.plateio import new_spec, read_plate, same_pixels, write_image, write_plate
 
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
 
@@ -58,8 +58,8 @@ def main() -> int:
             write_image(src, pixels, new_spec(args.width, args.height, ["R", "G", "B", "A"], "half", comp))
             plate = read_plate(src)
             out = base / f"out_{comp}.exr"
-            w = _best(lambda: write_plate(out, plate), args.reps)
-            r = _best(lambda: read_plate(out), args.reps)
+            w = _best(lambda out=out, plate=plate: write_plate(out, plate), args.reps)
+            r = _best(lambda out=out: read_plate(out), args.reps)
             assert same_pixels(read_plate(out).pixels, plate.pixels), comp
             rows.append((comp, w, r, out.stat().st_size))
         plate = read_plate(base / "src_none.exr")

@@ -44,7 +44,13 @@ if TYPE_CHECKING:
 BUILTIN_CONFIG = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"
 
 # Candidate names (first that the config knows wins), so a studio $OCIO config works too.
-WORKING_CANDIDATES = ("sRGB Encoded Rec.709 (sRGB)", "srgb_tx", "sRGB - Texture", "srgb_texture", "Utility - sRGB - Texture")
+WORKING_CANDIDATES = (
+    "sRGB Encoded Rec.709 (sRGB)",
+    "srgb_tx",
+    "sRGB - Texture",
+    "srgb_texture",
+    "Utility - sRGB - Texture",
+)
 SCENE_LINEAR_CANDIDATES = ("Linear Rec.709 (sRGB)", "lin_rec709", "lin_srgb", "Utility - Linear - sRGB")
 METADATA_KEYS = ("recast/colorspace", "colorInteropID", "oiio:ColorSpace", "colorspace", "ColorSpace")
 FLOAT_FORMATS = ("half", "float", "double")
@@ -73,11 +79,11 @@ class ColorContext:
             cfg.validate()
         except ColorError:
             raise
-        except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type
+        except Exception as exc:
             raise ColorError(f"OCIO config {source}: cannot load ({_first_line(exc)})") from None
         self.config: ocio.Config = cfg
         self.working_space: str = self._pick(working_space, WORKING_CANDIDATES, "working space")
-        self.scene_linear: str = self._pick(None, SCENE_LINEAR_CANDIDATES + ("scene_linear",), "scene-linear space")
+        self.scene_linear: str = self._pick(None, (*SCENE_LINEAR_CANDIDATES, "scene_linear"), "scene-linear space")
         self.display: str = display or cfg.getDefaultDisplay()
         if self.display not in list(cfg.getDisplays()):
             raise ColorError(f"OCIO display {self.display!r}: not in config {source}")
@@ -124,7 +130,7 @@ class ColorContext:
             try:
                 p = self.config.getProcessor(s, d)
                 proc = p.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_LOSSLESS)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise ColorError(f"colour conversion {src!r} -> {dst!r}: {_first_line(exc)}") from None
             with self._lock:
                 proc = self._cache.setdefault(key, proc)
@@ -139,8 +145,10 @@ class ColorContext:
                 t = ocio.DisplayViewTransform(src=s, display=self.display, view=self.view)
                 p = self.config.getProcessor(t)
                 proc = p.getOptimizedCPUProcessor(ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F32, ocio.OPTIMIZATION_LOSSLESS)
-            except Exception as exc:  # noqa: BLE001
-                raise ColorError(f"display transform {src!r} -> {self.display}/{self.view}: {_first_line(exc)}") from None
+            except Exception as exc:
+                raise ColorError(
+                    f"display transform {src!r} -> {self.display}/{self.view}: {_first_line(exc)}"
+                ) from None
             with self._lock:
                 proc = self._cache.setdefault(key, proc)
         return proc

@@ -30,7 +30,7 @@ import numpy as np
 from pipeline.color import ColorContext
 from pipeline.errors import ColorError, PlateError
 from pipeline.plateio import new_spec, write_image
-from pipeline.sequence import output_pattern
+from pipeline.sequence import FrameTemplate, output_pattern
 
 OUTPUT_TYPES = {".exr": "half", ".png": "uint16"}
 
@@ -42,7 +42,16 @@ _TRC_SPACES: dict[int, tuple[str, ...]] = {
     4: ("Gamma 2.2 Encoded Rec.709", "g22_rec709"),  # BT.470 M (gamma 2.2)
     13: ("sRGB Encoded Rec.709 (sRGB)", "srgb_tx"),  # IEC 61966-2-1
 }
-_TRC_NAMES = {0: "reserved", 5: "gamma 2.8", 7: "SMPTE 240M", 8: "linear", 14: "BT.2020 10-bit", 15: "BT.2020 12-bit", 16: "PQ (SMPTE 2084)", 18: "HLG"}
+_TRC_NAMES = {
+    0: "reserved",
+    5: "gamma 2.8",
+    7: "SMPTE 240M",
+    8: "linear",
+    14: "BT.2020 10-bit",
+    15: "BT.2020 12-bit",
+    16: "PQ (SMPTE 2084)",
+    18: "HLG",
+}
 
 _TC_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.])(\d{2,3})$")
 
@@ -224,15 +233,21 @@ def _to_rgb(frame: Any) -> np.ndarray:
     """Decoded frame -> float32 RGB [0, 1] (16-bit path for high-bit-depth sources)."""
     comps = frame.format.components
     deep = bool(comps) and max(c.bits for c in comps) > 8
-    if deep:
-        arr = frame.to_ndarray(format="rgb48le")
-        return arr.astype(np.float32) / np.float32(65535.0)
-    arr = frame.to_ndarray(format="rgb24")
-    return arr.astype(np.float32) / np.float32(255.0)
+    fmt, scale = ("rgb48le", 65535.0) if deep else ("rgb24", 255.0)
+    arr = np.asarray(frame.to_ndarray(format=fmt), dtype=np.float32)
+    return arr / np.float32(scale)
 
 
-def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[tuple[int | None, np.ndarray | None, str | None, Any]]:
-    """Yield (presentation index, rgb or None, error or None, stream) in decode order."""
+@dataclass
+class _Decoded:
+    index: int | None  # presentation index (None: cannot tell which frame)
+    frame: Any = None  # av.VideoFrame when decoded cleanly
+    error: str | None = None
+    kind: str = "decode"
+
+
+def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[_Decoded]:
+    """Decode the first video stream; yield each frame or error in decode order."""
     import av
 
     container = _open_container(movie)
@@ -241,22 +256,14 @@ def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[tuple[int | 
         stream.thread_type = "SLICE"  # frame threading would report a packet's error against later packets
         counter = 0
 
-        def place(frame: Any) -> int:
+        def place(frame: Any) -> int | None:
             nonlocal counter
             if frame.pts is not None and int(frame.pts) in index:
                 return index[int(frame.pts)]
-            counter += 1
-            return counter - 1 if not index else -1
-
-        def emit(frames: Iterable[Any]) -> Iterator[tuple[int | None, np.ndarray | None, str | None, Any]]:
-            for fr in frames:
-                i = place(fr)
-                if i < 0:
-                    yield None, None, f"frame at pts {fr.pts} is outside the movie's index", stream
-                elif fr.is_corrupt:
-                    yield i, None, "decoded frame flagged corrupt", stream  # kind "corrupt"
-                else:
-                    yield i, _to_rgb(fr), None, stream
+            if index:  # timestamps exist but this one is unknown
+                return None
+            counter += 1  # no timestamps at all: decode order is presentation order
+            return counter - 1
 
         packets = container.demux(stream)
         while True:
@@ -265,17 +272,75 @@ def _decoded_frames(movie: Path, index: dict[int, int]) -> Iterator[tuple[int | 
             except StopIteration:
                 break
             except av.error.FFmpegError as exc:
-                yield None, None, f"demux stopped: {_first_line(exc)}", stream
+                yield _Decoded(None, error=f"demux stopped: {_first_line(exc)}")
                 break
             try:
-                decoded = pkt.decode()
+                decoded = pkt.decode()  # demux ends with an empty packet that flushes the decoder
             except av.error.FFmpegError as exc:
                 where = index.get(int(pkt.pts)) if pkt.pts is not None else None
-                yield where, None, f"cannot decode ({_first_line(exc)})", stream
+                yield _Decoded(where, error=f"cannot decode ({_first_line(exc)})")
                 continue
-            yield from emit(decoded)  # demux ends with an empty packet that flushes the decoder
+            for fr in decoded:
+                i = place(fr)
+                if i is None:
+                    yield _Decoded(None, error=f"frame at pts {fr.pts} is outside the movie's index")
+                elif fr.is_corrupt:
+                    yield _Decoded(i, error="decoded frame flagged corrupt", kind="corrupt")
+                else:
+                    yield _Decoded(i, frame=fr)
     finally:
         container.close()
+
+
+@dataclass(frozen=True)
+class _FrameWriter:
+    """Writes one decoded frame as a plate frame with colour, fps and timecode attributes."""
+
+    template: FrameTemplate
+    pixel_type: str
+    compression: str
+    color: ColorContext
+    source_space: str
+    target_space: str
+    movie: Path
+    fps: Fraction | None
+    tc0: Timecode | None
+
+    def write(self, frame: int, index: int, rgb: np.ndarray) -> Path:
+        import OpenImageIO as oiio
+
+        h, w = rgb.shape[:2]
+        is_exr = self.pixel_type == "half"
+        attrs: dict[str, Any] = {
+            "recast/colorspace": self.target_space,
+            "recast/source_movie": str(self.movie),
+            "recast/source_colorspace": self.source_space,
+            "recast/source_index": index if is_exr else str(index),
+        }
+        spec = new_spec(w, h, ["R", "G", "B"], self.pixel_type, self.compression if is_exr else None, attrs=attrs)
+        if self.fps:
+            spec.attribute("FramesPerSecond", oiio.TypeRational, (self.fps.numerator, self.fps.denominator))
+            spec.attribute("recast/fps", str(self.fps))
+        if self.tc0 is not None:
+            tc = self.tc0 + index
+            spec.attribute("recast/timecode", str(tc))
+            if is_exr:
+                spec.attribute("smpte:TimeCode", oiio.TypeTimeCode, tc.smpte())
+        path = self.template.directory / self.template.filename(frame)
+        write_image(path, self.color.convert(rgb, self.source_space, self.target_space), spec)
+        return path
+
+
+def _movie_facts(src: Path) -> tuple[Fraction | None, str | None, int | None]:
+    container = _open_container(src)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+        tc_text = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        trc = stream.codec_context.color_trc
+    finally:
+        container.close()
+    return (Fraction(rate) if rate else None), tc_text, trc
 
 
 def import_movie(
@@ -294,45 +359,60 @@ def import_movie(
     if options.start < 0:
         raise PlateError(f"{src}: start frame {options.start} must not be negative")
     index, promised = _presentation_index(src)
-    container = _open_container(src)
-    try:
-        stream = container.streams.video[0]
-        fps = stream.average_rate or stream.base_rate or stream.guessed_rate
-        tc_text = stream.metadata.get("timecode") or container.metadata.get("timecode")
-        trc = stream.codec_context.color_trc
-    finally:
-        container.close()
+    fps, tc_text, trc = _movie_facts(src)
     source_space = movie_space(color, trc, options.colorspace)
     target_space = color.scene_linear if ext == "exr" else color.working_space
-    report = ImportReport(movie=src, out_pattern=template.hash_pattern(), source_colorspace=source_space, colorspace=target_space)
-    report.fps = str(Fraction(fps)) if fps else None
-    tc0 = Timecode.parse(tc_text, Fraction(fps)) if (tc_text and fps) else None
-    report.timecode = str(tc0) if tc0 else None
+    tc0 = Timecode.parse(tc_text, fps) if (tc_text and fps) else None
+    writer = _FrameWriter(template, pixel_type, options.compression, color, source_space, target_space, src, fps, tc0)
+    report = ImportReport(
+        movie=src,
+        out_pattern=template.hash_pattern(),
+        fps=str(fps) if fps else None,
+        timecode=str(tc0) if tc0 else None,
+        source_colorspace=source_space,
+        colorspace=target_space,
+    )
     wanted = set(options.frames) if options.frames is not None else None
     last_wanted = max(wanted) if wanted else None
     seen: set[int] = set()
-    items: Iterable[Any] = _decoded_frames(src, index)
+    items: Iterable[_Decoded] = _decoded_frames(src, index)
     if progress is not None:
         items = progress(items, promised or None)
-    for i, rgb, error, _stream in items:
-        frame = None if i is None else options.start + i
-        if frame is not None:
-            seen.add(i)  # type: ignore[arg-type]
+    for item in items:
+        frame = None if item.index is None else options.start + item.index
+        if item.index is not None:
+            seen.add(item.index)
             if wanted is not None and frame not in wanted:
-                if last_wanted is not None and frame > last_wanted + 16:
+                if last_wanted is not None and frame is not None and frame > last_wanted + 16:
                     break  # past the requested range (slack for reordered frames)
                 continue
-        if error is not None or rgb is None:
-            kind = "corrupt" if error and "corrupt" in error else "decode"
-            report.bad.append(BadFrame(frame, error or "no picture", kind))
+        if item.frame is None or frame is None or item.index is None:
+            report.bad.append(BadFrame(frame, item.error or "no picture", item.kind))
             continue
-        _write_frame(template, frame, rgb, pixel_type, options, color, source_space, target_space, report, src, tc0, i, fps)  # type: ignore[arg-type]
+        rgb = _to_rgb(item.frame)
+        if not report.width:
+            report.height, report.width = rgb.shape[:2]
+        try:
+            writer.write(frame, item.index, rgb)
+        except PlateError as exc:
+            report.bad.append(BadFrame(frame, f"write failed: {exc}", "write"))
+            continue
+        report.written.append(frame)
+    _account_for_lost_frames(report, options, wanted, seen, promised)
+    return report
+
+
+def _account_for_lost_frames(
+    report: ImportReport, options: ImportOptions, wanted: set[int] | None, seen: set[int], promised: int
+) -> None:
+    """List frames the header promised (or the user asked for) that never decoded; tidy the report."""
+    have = {b.frame for b in report.bad}
     if wanted is None:
-        lost = sorted(set(range(promised)) - seen)
-        bad_frames = {b.frame for b in report.bad}
-        for i in lost:
-            if options.start + i not in bad_frames:
-                report.bad.append(BadFrame(options.start + i, "frame promised by the movie's header was not decoded", "absent"))
+        for i in sorted(set(range(promised)) - seen):
+            if options.start + i not in have:
+                report.bad.append(
+                    BadFrame(options.start + i, "frame promised by the movie's header was not decoded", "absent")
+                )
     else:
         for f in sorted(wanted - {options.start + i for i in seen}):
             report.bad.append(BadFrame(f, "frame not in the movie", "absent"))
@@ -342,62 +422,3 @@ def import_movie(
         if b.frame in done:
             b.frame, b.error = None, f"{b.error} (near frame {b.frame})"
     report.bad.sort(key=lambda b: (b.frame is None, b.frame or 0))
-    return report
-
-
-def _write_frame(
-    template: Any,
-    frame: int,
-    rgb: np.ndarray,
-    pixel_type: str,
-    options: ImportOptions,
-    color: ColorContext,
-    source_space: str,
-    target_space: str,
-    report: ImportReport,
-    src: Path,
-    tc0: Timecode | None,
-    index: int,
-    fps: Any,
-) -> None:
-    h, w = rgb.shape[:2]
-    if not report.width:
-        report.width, report.height = w, h
-    pixels = color.convert(rgb, source_space, target_space)
-    attrs: dict[str, Any] = {
-        "recast/colorspace": target_space,
-        "recast/source_movie": str(src),
-        "recast/source_colorspace": source_space,
-        "recast/source_index": index,
-    }
-    is_exr = pixel_type == "half"
-    spec = new_spec(w, h, ["R", "G", "B"], pixel_type, options.compression if is_exr else None, attrs=attrs)
-    if fps:
-        q = Fraction(fps)
-        spec.attribute("FramesPerSecond", _rational_type(), (q.numerator, q.denominator))
-        if not is_exr:
-            spec.attribute("recast/fps", str(q))
-    if tc0 is not None:
-        tc = tc0 + index
-        spec.attribute("recast/timecode", str(tc))
-        if is_exr:
-            spec.attribute("smpte:TimeCode", _timecode_type(), tc.smpte())
-    path = template.directory / template.filename(frame)
-    try:
-        write_image(path, pixels, spec)
-    except PlateError as exc:
-        report.bad.append(BadFrame(frame, f"write failed: {exc}", "write"))
-        return
-    report.written.append(frame)
-
-
-def _rational_type() -> Any:
-    import OpenImageIO as oiio
-
-    return oiio.TypeRational
-
-
-def _timecode_type() -> Any:
-    import OpenImageIO as oiio
-
-    return oiio.TypeTimeCode

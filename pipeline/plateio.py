@@ -94,21 +94,23 @@ class Plate:
 
     @property
     def rgb_indices(self) -> tuple[int, int, int] | None:
-        names = self.channel_names
-        for trio in _RGB_NAMES:
-            if all(n in names for n in trio):
-                return (names.index(trio[0]), names.index(trio[1]), names.index(trio[2]))
-        if len(names) >= 3 and self.spec.alpha_channel not in (0, 1, 2):
-            if not any(n in names for t in _RGB_NAMES for n in t):
-                return (0, 1, 2)
-        return None
+        """Indices of R, G, B: plain ``R/G/B`` (or ``r/g/b``, ``red/...``), else the first layer
+        holding all three (``beauty.R``...), else None (e.g. a depth-only part)."""
+        return _find_trio(self.channel_names, _RGB_NAMES)
 
     @property
     def alpha_index(self) -> int | None:
+        """Index of alpha: plain ``A``, else the alpha of the RGB layer, else OIIO's alpha channel."""
         names = self.channel_names
         for n in _ALPHA_NAMES:
             if n in names:
                 return names.index(n)
+        rgb = self.rgb_indices
+        if rgb is not None and "." in names[rgb[0]]:
+            layer = names[rgb[0]].rsplit(".", 1)[0]
+            for n in _ALPHA_NAMES:
+                if f"{layer}.{n}" in names:
+                    return names.index(f"{layer}.{n}")
         a = int(self.spec.alpha_channel)
         return a if 0 <= a < len(names) else None
 
@@ -163,6 +165,19 @@ class PlateHeader:
     part_name: str | None
     parts: int
     part_names: list[str | None] = field(default_factory=list)
+
+
+def _find_trio(names: list[str], trios: tuple[tuple[str, str, str], ...]) -> tuple[int, int, int] | None:
+    for trio in trios:
+        if all(n in names for n in trio):
+            return (names.index(trio[0]), names.index(trio[1]), names.index(trio[2]))
+    layers = dict.fromkeys(n.rsplit(".", 1)[0] for n in names if "." in n)  # in channel order
+    for layer in layers:
+        for trio in trios:
+            full = [f"{layer}.{c}" for c in trio]
+            if all(n in names for n in full):
+                return (names.index(full[0]), names.index(full[1]), names.index(full[2]))
+    return None
 
 
 def pixel_type_of(spec: oiio.ImageSpec) -> str:
@@ -312,7 +327,7 @@ def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLi
         _check_spec(p, spec, limits)
         try:
             pixels = inp.read_image(index, 0, 0, spec.nchannels, "float")
-        except Exception as exc:  # noqa: BLE001 - the binding raises on some corrupt files
+        except Exception as exc:
             raise PlateError(f"{p}: cannot decode pixels ({_clean_reason(p, str(exc) or _oiio_error(inp))})") from None
         err = _safe_geterror(inp)
         if pixels is None or not isinstance(pixels, np.ndarray):
@@ -351,7 +366,9 @@ def _set_attr(spec: oiio.ImageSpec, name: str, value: Any) -> None:
 def _normalise_compression(path: Path, compression: str) -> str:
     base = compression.split(":", 1)[0].strip().lower()
     if path.suffix.lower() == ".exr" and base not in _SUPPORTED_EXR_COMPRESSION:
-        raise PlateError(f"{path}: unknown EXR compression {compression!r} (use one of {', '.join(_SUPPORTED_EXR_COMPRESSION)})")
+        raise PlateError(
+            f"{path}: unknown EXR compression {compression!r} (use one of {', '.join(_SUPPORTED_EXR_COMPRESSION)})"
+        )
     return compression.strip()
 
 

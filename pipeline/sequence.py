@@ -63,7 +63,7 @@ def format_frames(frames: list[int]) -> str:
     ordered = sorted(set(frames))
     parts: list[str] = []
     start = prev = ordered[0]
-    for f in ordered[1:] + [None]:  # type: ignore[list-item]
+    for f in [*ordered[1:], None]:
         if f is not None and f == prev + 1:
             prev = f
             continue
@@ -74,7 +74,7 @@ def format_frames(frames: list[int]) -> str:
 
 
 @dataclass(frozen=True)
-class _Template:
+class FrameTemplate:
     """``head`` + frame (zero-padded to ``padding``) + ``tail`` inside ``directory``."""
 
     directory: Path
@@ -100,7 +100,7 @@ class _Template:
         return frame if f"{frame:0{self.padding}d}" == digits else None
 
 
-def _template_from_pattern(pattern: str) -> _Template | None:
+def _template_from_pattern(pattern: str) -> FrameTemplate | None:
     path = Path(pattern)
     name = path.name
     tokens = list(_TOKEN_RE.finditer(name))
@@ -117,7 +117,7 @@ def _template_from_pattern(pattern: str) -> _Template | None:
         padding = len(text)
     if padding < 1 or padding > 12:
         raise SequenceError(f"{pattern}: frame padding {padding} is out of range 1-12")
-    return _Template(path.parent, name[: tok.start()], name[tok.end() :], padding)
+    return FrameTemplate(path.parent, name[: tok.start()], name[tok.end() :], padding)
 
 
 def _list_names(directory: Path) -> list[str]:
@@ -132,12 +132,12 @@ def _list_names(directory: Path) -> list[str]:
         raise SequenceError(f"{directory}: permission denied") from None
 
 
-def _discover(template: _Template) -> list[int]:
+def _discover(template: FrameTemplate) -> list[int]:
     frames = [f for f in (template.match(n) for n in _list_names(template.directory)) if f is not None]
     return sorted(set(frames))
 
 
-def _template_from_directory(directory: Path) -> _Template:
+def _template_from_directory(directory: Path) -> FrameTemplate:
     by_name: dict[tuple[str, str], list[str]] = {}
     for name in _list_names(directory):
         m = _FRAME_FILE_RE.match(name)
@@ -154,15 +154,15 @@ def _template_from_directory(directory: Path) -> _Template:
     if len(padded) > 1:
         raise SequenceError(f"{directory}: mixed frame padding in {head}#{tail}; give a pattern")
     padding = padded.pop() if padded else min(len(d) for d in numbers)
-    return _Template(directory, head, tail, padding)
+    return FrameTemplate(directory, head, tail, padding)
 
 
-def _single_file_template(path: Path) -> tuple[_Template | None, int]:
+def _single_file_template(path: Path) -> tuple[FrameTemplate | None, int]:
     m = _FRAME_FILE_RE.match(path.name)
     if not m:
         return None, 1
     digits = m.group("frame")
-    return _Template(path.parent, m.group("head"), m.group("tail"), len(digits)), int(digits)
+    return FrameTemplate(path.parent, m.group("head"), m.group("tail"), len(digits)), int(digits)
 
 
 def _sequence_name(head: str) -> str:
@@ -180,7 +180,7 @@ class PlateSequence:
     name: str
     ext: str
     padding: int
-    _template: _Template | None = field(default=None, repr=False)
+    _template: FrameTemplate | None = field(default=None, repr=False)
     _single: Path | None = field(default=None, repr=False)
 
     @classmethod
@@ -282,7 +282,7 @@ class PlateSequence:
         return wanted
 
 
-def output_pattern(pattern: str | Path) -> _Template:
+def output_pattern(pattern: str | Path) -> FrameTemplate:
     """Parse an OUTPUT pattern (need not exist on disk); SequenceError when it has no frame token."""
     path = Path(os.fspath(pattern)).expanduser().absolute()
     template = _template_from_pattern(str(path))

@@ -78,7 +78,9 @@ def make_exr(
     return pixels
 
 
-def make_multipart_exr(path: Path, parts: list[tuple[str, tuple[str, ...]]], width: int = 24, height: int = 16) -> list[np.ndarray]:
+def make_multipart_exr(
+    path: Path, parts: list[tuple[str, tuple[str, ...]]], width: int = 24, height: int = 16
+) -> list[np.ndarray]:
     """Multipart EXR: one part per (name, channels); returns each part's pixels."""
     specs = []
     datas = []
@@ -90,7 +92,7 @@ def make_multipart_exr(path: Path, parts: list[tuple[str, tuple[str, ...]]], wid
     out = oiio.ImageOutput.create(str(path))
     assert out is not None
     assert out.open(str(path), specs), out.geterror()
-    for k, (spec, pix) in enumerate(zip(specs, datas)):
+    for k, (spec, pix) in enumerate(zip(specs, datas, strict=True)):
         if k:
             assert out.open(str(path), spec, "AppendSubimage"), out.geterror()
         assert out.write_image(pix), out.geterror()

@@ -29,11 +29,13 @@ def test_ocio_env_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OCIO", "ocio://cg-config-v4.0.0_aces-v2.0_ocio-v2.5")
     assert ColorContext().config_name == "ocio://cg-config-v4.0.0_aces-v2.0_ocio-v2.5"
     monkeypatch.setenv("OCIO", "/nonexistent/config.ocio")
-    with pytest.raises(ColorError, match="/nonexistent/config.ocio: file not found"):
+    with pytest.raises(ColorError, match=r"/nonexistent/config\.ocio: file not found"):
         ColorContext()
 
 
-@pytest.mark.parametrize("space", ["lin_rec709", "ACEScg", "ACES2065-1", "Linear P3-D65", "sRGB Encoded Rec.709 (sRGB)"])
+@pytest.mark.parametrize(
+    "space", ["lin_rec709", "ACEScg", "ACES2065-1", "Linear P3-D65", "sRGB Encoded Rec.709 (sRGB)"]
+)
 def test_round_trip_within_1e4_on_unit_range(cc: ColorContext, space: str) -> None:
     grid = np.linspace(0.0, 1.0, 4097, dtype=np.float32)
     rgb = np.stack([grid, grid[::-1], np.roll(grid, 1000)], axis=-1)

@@ -84,7 +84,7 @@ def test_header_damage_is_detected_and_named(good_exr: Path, tmp_path: Path) -> 
     data[0] ^= 0xFF  # magic number
     bad = tmp_path / "magic.exr"
     bad.write_bytes(bytes(data))
-    with pytest.raises(PlateError, match="magic.exr: cannot open image"):
+    with pytest.raises(PlateError, match=r"magic\.exr: cannot open image"):
         read_header(bad)
 
 
@@ -94,7 +94,7 @@ def test_absurd_dimensions_refused_before_decoding(good_exr: Path, tmp_path: Pat
     huge = _patch_box(huge, b"displayWindow", (0, 0, 199_999, 199_999))
     bad = tmp_path / "huge.exr"
     bad.write_bytes(huge)
-    with pytest.raises(PlateError, match="huge.exr: (absurd dimensions|cannot open image)"):
+    with pytest.raises(PlateError, match=r"huge\.exr: (absurd dimensions|cannot open image)"):
         read_plate(bad)
     proc = recast("plate", "check", str(bad))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and str(bad) in proc.stderr

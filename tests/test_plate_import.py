@@ -34,7 +34,7 @@ def test_movie_space_from_transfer() -> None:
     assert movie_space(cc, 1, None) == "Camera Rec.709"
     assert movie_space(cc, 13, None) == "sRGB Encoded Rec.709 (sRGB)"
     assert movie_space(cc, 16, "Rec.2100-PQ - Display") == "Rec.2100-PQ - Display"
-    with pytest.raises(ColorError, match="PQ .* pass --colorspace"):
+    with pytest.raises(ColorError, match=r"PQ .* pass --colorspace"):
         movie_space(cc, 16, None)
 
 
@@ -66,7 +66,9 @@ def test_import_png_and_frame_range(tmp_path: Path) -> None:
     movie = tmp_path / "clip.avi"
     make_movie(movie, frames=10)
     out = tmp_path / "png" / "clip.%04d.png"
-    proc = recast("plate", "import", str(movie), "--out", str(out), "--start", "1", "--frames", "3-5", "--colorspace", "srgb_tx")
+    proc = recast(
+        "plate", "import", str(movie), "--out", str(out), "--start", "1", "--frames", "3-5", "--colorspace", "srgb_tx"
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.parent.iterdir()) == ["clip.0003.png", "clip.0004.png", "clip.0005.png"]
     plate = read_plate(out.parent / "clip.0004.png")
@@ -128,7 +130,9 @@ def test_bad_movie_inputs_write_nothing(tmp_path: Path, kind: str) -> None:
 
 def test_import_megamind_clip(test_media: Path, tmp_path: Path) -> None:
     out = tmp_path / "mm" / "megamind.####.exr"
-    proc = recast("plate", "import", str(test_media / "Megamind.avi"), "--out", str(out), "--frames", "1001-1006", "--json")
+    proc = recast(
+        "plate", "import", str(test_media / "Megamind.avi"), "--out", str(out), "--frames", "1001-1006", "--json"
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["written"] == list(range(1001, 1007))

@@ -116,7 +116,9 @@ def _rgba16(tmp_path: Path, ext: str) -> tuple[Path, np.ndarray]:
     pix = np.concatenate([photo(24, 20), np.linspace(0.1, 0.9, 24, dtype=np.float32)[None, :, None].repeat(20, 0)], 2)
     q = np.round(pix * 65535) / 65535
     p = tmp_path / f"rgba16.{ext}"
-    write_image(p, q.astype(np.float32), new_spec(24, 20, ["R", "G", "B", "A"], "uint16", attrs={"oiio:UnassociatedAlpha": 1}))
+    write_image(
+        p, q.astype(np.float32), new_spec(24, 20, ["R", "G", "B", "A"], "uint16", attrs={"oiio:UnassociatedAlpha": 1})
+    )
     return p, q.astype(np.float32)
 
 
@@ -251,3 +253,16 @@ def test_killed_write_leaves_no_file_under_the_final_name(tmp_path: Path) -> Non
     leftovers = [p.name for p in tmp_path.iterdir() if p.name != "plate.1001.exr"]
     assert len(leftovers) == 1 and is_temp_name(leftovers[0])
     assert PlateSequence.open(tmp_path).frames == [1001]  # the temp is never mistaken for a frame
+
+
+def test_rgb_and_alpha_found_in_layers(tmp_path: Path) -> None:
+    src = tmp_path / "layers.exr"
+    chans = ("depth.Z", "beauty.R", "beauty.G", "beauty.B", "beauty.A", "spec.R", "spec.G", "spec.B")
+    make_exr(src, width=8, height=6, channels=chans, nonfinite=False)
+    plate = read_plate(src)
+    assert plate.rgb_indices == (1, 2, 3) and plate.alpha_index == 4
+    assert plate.rgb().shape == (6, 8, 3)
+    depth = tmp_path / "z.exr"
+    make_exr(depth, width=8, height=6, channels=("Z",), nonfinite=False)
+    with pytest.raises(PlateError, match=r"no RGB channels \(channels: Z\)"):
+        read_plate(depth).rgb()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
 from pipeline.cli.context import CliContext
 from pipeline.color import ColorContext
-from pipeline.errors import PlateError, RecastError
+from pipeline.errors import PlateError
 from pipeline.plateio import count_nonfinite, pixel_type_of, read_header, read_plate
 from pipeline.sequence import PlateSequence, format_frames, parse_frames
 
@@ -29,7 +30,7 @@ INFO_KEYS = (
 )
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     plate = sub.add_parser("plate", help="inspect, check and import plates", parents=[common])
     actions = plate.add_subparsers(dest="plate_action", metavar="ACTION")
 
@@ -73,7 +74,9 @@ def _printable(text: str) -> str:
 
 
 # -- info -------------------------------------------------------------------------------------
-def plate_info(pattern: str, part: int | str = 0, colorspace: str | None = None, color: ColorContext | None = None) -> dict[str, Any]:
+def plate_info(
+    pattern: str, part: int | str = 0, colorspace: str | None = None, color: ColorContext | None = None
+) -> dict[str, Any]:
     """The ``plate info`` record (keys :data:`INFO_KEYS`) from the first frame's header."""
     seq = PlateSequence.open(pattern)
     first = seq.path(seq.first)
@@ -207,10 +210,8 @@ class IsolatedProber:
 
     def __exit__(self, *exc: object) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(BrokenPipeError, OSError):
                 self._conn.send(None)
-            except (BrokenPipeError, OSError):
-                pass
         self._stop()
 
 
@@ -240,7 +241,9 @@ def check_plate(
                     reasons.append(f"resolution {sig[0]}x{sig[1]} != {reference[0]}x{reference[1]}")
                 if sig[2] != reference[2]:
                     reasons.append(f"channels {','.join(sig[2])} != {','.join(reference[2])}")
-                mismatched.append({"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"})
+                mismatched.append(
+                    {"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"}
+                )
     clean = not (unreadable or nonfinite or mismatched or seq.missing)
     return {
         "pattern": seq.pattern,
@@ -300,9 +303,10 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
         f"{', ' + report.fps + ' fps' if report.fps else ''}{', TC ' + report.timecode if report.timecode else ''})"
     )
     if report.bad:
-        text += f"\n{len(report.bad)} bad frame(s): {format_frames([b.frame for b in report.bad if b.frame is not None]) or 'stream errors'}"
+        numbered = format_frames([b.frame for b in report.bad if b.frame is not None])
+        text += f"\n{len(report.bad)} bad frame(s): {numbered or 'stream errors'}"
     ctx.emit(report.to_json(), text)
     return 0 if report.clean else 1
 
 
-__all__ = ["register", "plate_info", "check_plate", "INFO_KEYS", "RecastError"]
+__all__ = ["INFO_KEYS", "IsolatedProber", "check_plate", "plate_info", "probe_frame", "register"]
