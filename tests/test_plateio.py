@@ -260,8 +260,10 @@ def test_rgb_and_alpha_found_in_layers(tmp_path: Path) -> None:
     chans = ("depth.Z", "beauty.R", "beauty.G", "beauty.B", "beauty.A", "spec.R", "spec.G", "spec.B")
     make_exr(src, width=8, height=6, channels=chans, nonfinite=False)
     plate = read_plate(src)
-    assert plate.rgb_indices == (1, 2, 3) and plate.alpha_index == 4
-    assert plate.rgb().shape == (6, 8, 3)
+    names = plate.channel_names  # EXR stores channels sorted by name: look them up
+    assert plate.rgb_indices == tuple(names.index(f"beauty.{c}") for c in "RGB")
+    assert plate.alpha_index == names.index("beauty.A")
+    assert np.array_equal(plate.rgb(), plate.pixels[..., [names.index(f"beauty.{c}") for c in "RGB"]])
     depth = tmp_path / "z.exr"
     make_exr(depth, width=8, height=6, channels=("Z",), nonfinite=False)
     with pytest.raises(PlateError, match=r"no RGB channels \(channels: Z\)"):
