@@ -118,22 +118,26 @@ def make_movie(
     fps: Fraction = Fraction(24, 1),
     codec: str = "mpeg4",
     timecode: str | None = None,
+    pix_fmt: str = "yuv420p",
 ) -> np.ndarray:
-    """Encode a short movie of a panning crop of the photo; returns the uint8 RGB frames."""
+    """Encode a short movie of a panning crop of the photo; returns the RGB frames given to the
+    encoder (uint8, or uint16 when ``pix_fmt`` is a high-bit-depth format such as yuv444p10le)."""
     import av
 
-    big = (photo(width + frames * 2, height) * 255).round().astype(np.uint8)
+    deep = "10" in pix_fmt or "12" in pix_fmt or "16" in pix_fmt
+    scale, dtype, fmt = (65535, np.uint16, "rgb48le") if deep else (255, np.uint8, "rgb24")
+    big = (photo(width + frames * 2, height) * scale).round().astype(dtype)
     seq = np.stack([big[:, i * 2 : i * 2 + width] for i in range(frames)])
     with av.open(str(path), "w") as container:
         if timecode:
             container.metadata["timecode"] = timecode
         stream = container.add_stream(codec, rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if timecode:
             stream.metadata["timecode"] = timecode
         stream.options = {"qscale": "2"} if codec == "mpeg4" else {}
         for rgb in seq:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format=fmt)
             for pkt in stream.encode(frame):
                 container.mux(pkt)
         for pkt in stream.encode(None):

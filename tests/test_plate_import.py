@@ -142,3 +142,16 @@ def test_import_megamind_clip(test_media: Path, tmp_path: Path) -> None:
     assert info["width"] == 720 and info["height"] == 528 and info["frames"] == list(range(1001, 1007))
     check = recast("plate", "check", str(out), "--json")
     assert check.returncode == 0 and json.loads(check.stdout)["clean"] is True
+
+
+def test_high_bit_depth_movie_keeps_precision(tmp_path: Path) -> None:
+    """A 10-bit lossless movie decodes through the 16-bit path: more than 256 levels survive."""
+    movie = tmp_path / "deep.mkv"
+    src = make_movie(movie, frames=3, width=32, height=16, codec="ffv1", pix_fmt="yuv444p10le")
+    out = tmp_path / "deep" / "deep.####.png"
+    proc = recast("plate", "import", str(movie), "--out", str(out), "--colorspace", "srgb_tx", "--json")
+    assert proc.returncode == 0, proc.stderr
+    plate = read_plate(out.parent / "deep.1002.png")
+    codes = np.round(plate.pixels * 65535).astype(np.int64)
+    assert np.count_nonzero(codes % 257) > codes.size // 2  # not 8-bit values widened
+    assert float(np.abs(plate.pixels - src[1] / 65535.0).max()) < 4 / 1023  # 10-bit YUV 4:4:4 rounding
