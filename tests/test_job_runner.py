@@ -34,10 +34,11 @@ def _job(tmp_path: Path, n: int = 8, chunk: int = 3) -> tuple[Store, str, str]:
     return store, submit(store, spec), pattern
 
 
-def test_run_writes_every_frame_and_indexes_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_run_writes_every_frame_and_indexes_it(tmp_path: Path, pipelined: bool) -> None:
     store, job_id, pattern = _job(tmp_path)
     seen: list[int] = []
-    summary = Runner(store, on_frame=lambda rec: seen.append(rec["frame"])).run(job_id)
+    summary = Runner(store, RunOptions(pipelined=pipelined), on_frame=lambda rec: seen.append(rec["frame"])).run(job_id)
     assert summary.status == "done" and sorted(summary.done) == list(range(1001, 1009))
     assert seen == list(range(1001, 1009))  # write-behind keeps frame order with one writer
     plate = PlateSequence.open(pattern)

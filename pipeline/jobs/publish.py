@@ -181,5 +181,5 @@ def published_versions(layout: JobLayout) -> list[dict[str, Any]]:
         if VERSION_RE.match(p.name):
             m = read_json(p / "manifest.json")
             if m is not None:
-                out.append(m)
+                out.append({**m, "path": str(p)})  # where it is now, even if the job folder moved
     return out

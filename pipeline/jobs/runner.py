@@ -53,6 +53,7 @@ class RunOptions:
     backoff_s: float = 0.5  # wait before the first retry; doubles each time
     read_ahead: int = 2  # frames loaded ahead of compute
     write_behind: int = 2  # computed frames waiting to be written
+    pipelined: bool = True  # False: load, compute and write each frame in turn on one thread
     worker: str = field(default_factory=default_worker)
 
 
@@ -302,8 +303,12 @@ class Runner:
         if not frames:
             return
         opts = self.options
-        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-read")
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-write")
+        reader: ThreadPoolExecutor | _Inline = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-read") if opts.pipelined else _Inline()
+        )
+        writer: ThreadPoolExecutor | _Inline = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-write") if opts.pipelined else _Inline()
+        )
         slots = threading.BoundedSemaphore(max(1, opts.write_behind))
         loads: dict[int, Future[Any]] = {}
         writes: list[Future[None]] = []
@@ -394,6 +399,21 @@ class Runner:
             return proc.fail(frame, error)
         except Exception:  # noqa: BLE001 - the store still records the failure
             return None
+
+
+class _Inline:
+    """An executor that runs each task at once on the calling thread (``pipelined=False``)."""
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - handed back through the future, like a pool
+            fut.set_exception(exc)
+        return fut
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
 
 
 def _merge(a: RunSummary, b: RunSummary) -> RunSummary:

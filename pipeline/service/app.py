@@ -108,7 +108,7 @@ def _status_for(exc: RecastError) -> int:
     return 400
 
 
-def _frames_of(value: str | list[int], allowed: list[int]) -> list[int] | None:
+def _frames_of(value: str | list[int]) -> list[int] | None:
     from pipeline.sequence import parse_frames
 
     if isinstance(value, str):
@@ -274,7 +274,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         job_or_404(job_id)
         if pool.busy(job_id):
             raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
-        wanted = _frames_of(body.frames, _job_frames(store, job_id))
+        wanted = _frames_of(body.frames)
         take = create_take(store, job_id, wanted if wanted is not None else _job_frames(store, job_id), body.reference, body.set, body.by)
         pool.submit(Task(job_id, "take", take))
         return {"job": job_id, "take": take}
@@ -283,7 +283,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from pipeline.jobs.publish import set_approval
 
         job_or_404(job_id)
-        picks = set_approval(store, job_id, _frames_of(body.frames, []), body.by, state, body.take)
+        picks = set_approval(store, job_id, _frames_of(body.frames), body.by, state, body.take)
         return {"job": job_id, "state": state, "frames": {str(f): t for f, t in picks.items()}}
 
     @app.post("/jobs/{job_id}/approve", dependencies=deps)
