@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.faces.geometry import box_from_points, estimate_pose
-from pipeline.faces.imageprep import Crop, ToDisplay, as_rgb, crop_around, downscale, window
+from pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
 from pipeline.faces.options import AnalyserOptions
 from pipeline.types import Face
 
@@ -74,20 +74,25 @@ class FaceAnalyser(ABC):
         to_display: ToDisplay | None = None,
         embed: bool = True,
         regions: list[np.ndarray] | None = None,
+        downscaled: Downscaled | None = None,
     ) -> list[Face]:
         """All faces in ``image`` (full-res plate RGB, any range; NaN/Inf allowed).
 
-        ``regions`` (full-res boxes, optional) additionally searches windows
-        around expected faces at a higher resolution than the full-frame downscale,
-        so small faces in wide shots are found without upsampling the whole frame.
+        ``regions`` (full-res boxes, optional) replaces the full-frame scan with a
+        search of windows around expected faces, at a higher resolution than the
+        full-frame downscale: small faces in wide shots are found without
+        upsampling the whole frame, and a frame costs only its windows.
+        ``downscaled`` reuses a detection copy the caller already made with
+        :meth:`detection_image` (one 4K resize per frame, not two).
         """
         rgb = as_rgb(image)
-        small = downscale(rgb, self.options.detect_size, to_display)
         dets: list[Detection] = []
-        for d in self._detect(small.pixels):
-            dets.append(_scaled(d, 1.0 / small.scale, (0.0, 0.0)))
-        for region in regions or []:
-            dets.extend(self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
+        if regions is None:
+            small = downscaled if downscaled is not None else self.detection_image(rgb, to_display=to_display)
+            dets = [_scaled(d, 1.0 / small.scale, (0.0, 0.0)) for d in self._detect(small.pixels)]
+        else:
+            for region in regions:
+                dets.extend(self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
         dets = _nms(dets, 0.4)
         faces: list[Face] = []
         for det in dets:
@@ -96,6 +101,10 @@ class FaceAnalyser(ABC):
                 faces.append(face)
         faces.sort(key=lambda f: (float(f.box[0]), float(f.box[1])))
         return faces
+
+    def detection_image(self, image: np.ndarray, *, to_display: ToDisplay | None = None) -> Downscaled:
+        """The display-referred uint8 downscale full-frame detection runs on."""
+        return downscale(as_rgb(image), self.options.detect_size, to_display)
 
     def fit_landmarks(self, image: np.ndarray, box: np.ndarray, *, to_display: ToDisplay | None = None) -> Face:
         """Landmarks for a known box (full-res); score 0 marks it as not detected here."""
@@ -128,9 +137,9 @@ class FaceAnalyser(ABC):
         size = max(float(region[2] - region[0]), float(region[3] - region[1]))
         if not np.isfinite(region).all() or size <= 1:
             return []
-        # a window of 3 face sizes, resampled so the expected face is ~region_face_size px
+        # a window of 2.4 face sizes, resampled so the expected face is ~region_face_size px
         cx, cy = (region[0] + region[2]) / 2.0, (region[1] + region[3]) / 2.0
-        half = 1.5 * size
+        half = 1.2 * size
         box = np.array([cx - half, cy - half, cx + half, cy + half])
         scale = min(2.0, float(self.options.region_face_size) / size)
         crop = window(rgb, box, scale, to_display)

@@ -35,7 +35,7 @@ class AnalyserOptions:
     embed_jitters: int = 0  # dlib: >0 averages jittered crops (slower, steadier)
     use_gpu: bool = True  # insightface: CUDA only when usable
     threads: int = 0  # ONNX Runtime intra-op threads, 0 = default
-    region_face_size: int = 160  # target face size (px) when detecting inside a window
+    region_face_size: int = 110  # face size (px) aimed at when detecting inside a window (HOG needs >= 80)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> AnalyserOptions:

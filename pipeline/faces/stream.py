@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.faces.base import FaceAnalyser
-from pipeline.faces.imageprep import ToDisplay, as_rgb, downscale
+from pipeline.faces.imageprep import ToDisplay, as_rgb
 from pipeline.faces.options import TrackerOptions
 from pipeline.faces.tracking import FaceTracker
 from pipeline.types import Face
@@ -26,7 +26,6 @@ from pipeline.types import Face
 class StreamOptions:
     embed_every: int = 0  # 0 = once per track segment; N = re-embed every N frames
     full_scan_every: int = 1  # 1 = full-frame detection every frame; N = windows in between
-    flow_size: int = 1024  # long side of the grey frame used for cut detection / optical flow
     tracker: TrackerOptions = TrackerOptions()
 
 
@@ -43,8 +42,10 @@ class FaceStream:
         o = self.options
         full = o.full_scan_every <= 1 or self._count % o.full_scan_every == 0 or not self.tracker.active_tracks
         self._count += 1
+        # one downscale per frame: full-frame detection, cut detection and optical flow share it
+        small = self.analyser.detection_image(rgb, to_display=to_display)
         if full:
-            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False)
+            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small)
         else:
             regions = self.tracker.predicted_boxes(frame)
             faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, regions=regions)
@@ -59,7 +60,6 @@ class FaceStream:
                 f.embedding = self.analyser.embed(rgb, f, to_display=to_display)
                 f.embedding_kind = self.analyser.embedding_kind
                 f.extra["embedded"] = True
-        small = downscale(rgb, o.flow_size, to_display)
         gray = small.pixels.mean(axis=2).astype(np.uint8)
         out = self.tracker.update(frame, faces, gray, gray_scale=small.scale)
         for f in out:
