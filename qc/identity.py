@@ -1,6 +1,9 @@
 """Identity: embedding distance of the comp face to the actor's and to the plate face's.
 
-Uses the job's own embedding backend through :mod:`pipeline.faces`
+Distances are in units of the backend's same-person threshold
+(``pipeline.faces.identity.same_person_threshold``): below 1.0 the two faces
+read as the same person, so thresholds hold for every backend. Uses the job's
+own embedding backend through :mod:`pipeline.faces`
 (``create_analyser(name).embed`` and ``pipeline.faces.identity.face_distance``),
 so distances are on the same scale as the swap's selection. The
 :class:`FaceProbe` also refits landmarks on the comp for temporal jitter.
@@ -9,6 +12,7 @@ so distances are on the same scale as the swap's selection. The
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,15 +72,28 @@ class FaceProbe:
             raise Unavailable(self.error or "face backend unavailable")
         return np.asarray(self._analyser.embed(crop, face), np.float64)
 
+    def analyse(self, image: np.ndarray) -> list[Face]:
+        if not self._load():
+            raise Unavailable(self.error or "face backend unavailable")
+        return list(self._analyser.analyse(image, embed=True))
+
     def fit_landmarks(self, crop: np.ndarray, box: np.ndarray) -> Face:
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
         return self._analyser.fit_landmarks(crop, np.asarray(box, np.float64))
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
+        """Embedding distance in units of the backend's same-person threshold (1.0 = the threshold)."""
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
-        return float(self._distance(a, b))
+        from pipeline.faces.identity import same_person_threshold
+
+        kind = str(getattr(self._analyser, "embedding_kind", "") or "")
+        try:
+            thr = same_person_threshold(kind)
+        except Exception as exc:  # noqa: BLE001 - FaceModelError: unknown kind
+            raise Unavailable(" ".join(str(exc).split())) from None
+        return float(self._distance(a, b)) / thr
 
 
 def _comp_embedding(out_crop: np.ndarray, ctx: MetricContext) -> np.ndarray:
@@ -93,7 +110,7 @@ class IdentityToPlate:
 
     name = "id_plate"
     direction = "higher"
-    label = "identity distance comp ↔ plate face"
+    label = "identity distance comp ↔ plate face (1 = same-person threshold)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         comp = _comp_embedding(out_crop, ctx)
@@ -106,43 +123,61 @@ class IdentityToActor:
 
     name = "id_actor"
     direction = "lower"
-    label = "identity distance comp ↔ actor"
+    label = "identity distance comp ↔ actor (1 = same-person threshold)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         comp = _comp_embedding(out_crop, ctx)
         if ctx.actor_embedding is None:
-            raise Unavailable("no reference embedding for the actor")
+            raise Unavailable(ctx.cache.get("actor_reason") or "no reference embedding for the actor")
         return ctx.probe.distance(comp, ctx.actor_embedding)
 
 
-def actor_embedding(actor: str | None, kind: str | None) -> tuple[np.ndarray | None, str | None]:
-    """The actor's reference embedding from its model folder, or (None, reason)."""
+MAX_ACTOR_IMAGES = 8
+
+
+def actor_images(model: Any) -> list[Path]:
+    """The actor's face images: its source images still on disk, else images in its folder."""
+    from models.images import IMAGE_EXTS
+
+    found = [Path(e["path"]) for e in model.manifest.get("source_files") or [] if e.get("path") and Path(e["path"]).is_file()]
+    if not found:
+        found = sorted(p for p in model.root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.name.startswith("."))
+    return found[:MAX_ACTOR_IMAGES]
+
+
+def actor_embedding(actor: str | None, probe: FaceProbe) -> tuple[np.ndarray | None, str | None]:
+    """The actor's reference embedding with the job's own backend, or (None, reason).
+
+    Backends store different things (a warp face bank, an ArcFace vector for
+    inswapper), so QC embeds the actor's images with the analyser the job used:
+    the mean of the largest face's embedding per image, L2-normalised.
+    """
     if not actor:
         return None, "record names no actor"
     try:
         from models.actor import load_actor
+        from models.images import load_rgb
     except ImportError:
         return None, "actor models unavailable (models.actor not importable)"
     try:
         model = load_actor(actor, verify=False)
     except Exception as exc:  # noqa: BLE001 - any actor failure is the reason
         return None, " ".join(str(exc).split())
-    man = model.manifest
-    for key in ("embeddings", "embedding"):
-        val = man.get(key)
-        if isinstance(val, dict):
-            val = val.get(kind or "", None) if kind else next(iter(val.values()), None)
-        if isinstance(val, (list, tuple)) and val:
-            arr = np.asarray(val, np.float64)
-            arr = arr.mean(axis=0) if arr.ndim == 2 else arr
-            return arr / max(np.linalg.norm(arr), 1e-12), None
-    for name in (f"embedding_{kind}.npy", "embedding.npy", "embeddings.npy"):
-        p = model.root / name
-        if p.is_file():
-            arr = np.load(p).astype(np.float64)
-            arr = arr.mean(axis=0) if arr.ndim == 2 else arr
-            return arr / max(np.linalg.norm(arr), 1e-12), None
-    return None, f"actor {actor!r} has no reference embedding"
+    vecs: list[np.ndarray] = []
+    for path in actor_images(model):
+        try:
+            faces = probe.analyse(load_rgb(path))
+        except Unavailable as exc:
+            return None, str(exc)
+        except Exception:  # noqa: BLE001 - an unreadable image is skipped, the others still count
+            continue
+        faces = [f for f in faces if f.embedding is not None]
+        if faces:
+            vecs.append(np.asarray(max(faces, key=lambda f: f.size).embedding, np.float64))
+    if not vecs:
+        return None, f"actor {actor!r}: no face found in its images"
+    mean = np.mean(vecs, axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12), None
 
 
 METRICS.register("id_plate")(IdentityToPlate)

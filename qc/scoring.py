@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.atomic import atomic_write_json
 from pipeline.errors import QCError
 from qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
-from qc.display import DisplayTransform, guess_space
+from qc.display import BakedDisplay, guess_space
 from qc.identity import FaceProbe, actor_embedding, face_from_record
 from qc.lpips_metric import LpipsOptions
 from qc.metrics import METRICS, SEQUENCE_METRICS, Direction, Metric, MetricContext, MetricInfo, MetricResult, run_metric
@@ -91,7 +91,7 @@ class _Job:
     options: QCOptions
     metrics: list[Metric]
     probe: FaceProbe | None
-    display: DisplayTransform | None = None
+    display: BakedDisplay | None = None
     actor_emb: dict[str, tuple[np.ndarray | None, str | None]] = field(default_factory=dict)
 
 
@@ -129,15 +129,15 @@ def _score_face(job: _Job, rec: dict[str, Any], face: dict[str, Any], plate_info
     face_box = (max(0, fx0), max(0, fy0), min(w, fx1), min(h, fy1))
     finite = plate_raw[np.isfinite(plate_raw)]
     plate_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    actor = face.get("actor") or rec.get("actor")
-    emb_kind = face.get("embedding_kind")
-    if actor and (actor, emb_kind) not in job.actor_emb and job.probe is not None:
-        job.actor_emb[(actor, emb_kind)] = actor_embedding(actor, emb_kind)  # type: ignore[index]
-    act_emb, _ = job.actor_emb.get((actor, emb_kind), (None, None))  # type: ignore[call-overload]
+    actor = str(face.get("actor") or rec.get("actor") or "")
+    if actor and actor not in job.actor_emb and job.probe is not None:
+        job.actor_emb[actor] = actor_embedding(actor, job.probe)
+    act_emb, act_reason = job.actor_emb.get(actor, (None, "record names no actor"))
     ctx = MetricContext(
         matte=matte, face_box=face_box, face=face, crop_origin=(crop_box[0], crop_box[1]),
         plate_range=plate_range, out_raw=out_raw, actor_embedding=act_emb, probe=job.probe,
     )
+    ctx.cache["actor_reason"] = act_reason
     results = {m.name: run_metric(m, plate_d, out_d, ctx) for m in job.metrics}
     # features for the temporal metrics
     pf, cf = ctx.face_slice(plate_d), ctx.face_slice(out_d)
@@ -217,7 +217,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
             if plate_info is None:
                 plate_info = image_info(rec["plate"])
                 src = guess_space(plate_info.attributes, True, (rec.get("settings") or {}).get("colorspace"))
-                job.display = DisplayTransform(src)
+                job.display = BakedDisplay(src)
             for i, face in enumerate(rec.get("faces") or []):
                 if not face.get("swapped"):
                     continue

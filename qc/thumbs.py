@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from qc.cropio import image_info, read_region
-from qc.display import PreviewDisplay, guess_space
+from qc.display import BakedDisplay, guess_space
 
 STATUS_BGR = {"pass": (90, 170, 60), "warn": (40, 170, 230), "fail": (50, 50, 220), "na": (128, 128, 128)}
 
@@ -20,14 +20,14 @@ class Thumbnailer:
 
     width: int = 320
     job_space: str | None = None
-    _display: PreviewDisplay | None = field(default=None, repr=False)
+    _display: BakedDisplay | None = field(default=None, repr=False)
 
     def display_of(self, path: str | Path) -> np.ndarray:
         """Full display-window RGB in [0, 1] (display transform applied after shrinking)."""
         info = image_info(path)
         raw = read_region(path, info.display_window, info.rgb)
         if self._display is None:
-            self._display = PreviewDisplay(guess_space(info.attributes, True, self.job_space))
+            self._display = BakedDisplay(guess_space(info.attributes, True, self.job_space))
         h, w = raw.shape[:2]
         scale = min(1.0, self.width / max(w, 1))
         if scale < 1.0:
