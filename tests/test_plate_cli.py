@@ -78,6 +78,8 @@ def test_info_multipart_part_by_name(tmp_path: Path) -> None:
     assert info["parts"] == 2 and info["channels"] == ["R", "G", "B", "A"]
     depth = json.loads(recast("plate", "info", str(src), "--part", "depth", "--json").stdout)
     assert depth["channels"] == ["Z"]
+    text = recast("plate", "info", str(src), "--part", "1").stdout
+    assert "parts          2 (showing part 1 'depth')" in text and "channels       Z" in text
     bad = recast("plate", "info", str(src), "--part", "spec")
     assert bad.returncode == 2 and "no part named 'spec' (parts: beauty, depth)" in bad.stderr
 

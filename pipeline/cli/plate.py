@@ -6,13 +6,15 @@ import argparse
 import contextlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.context import CliContext
-from pipeline.color import ColorContext
 from pipeline.errors import PlateError
-from pipeline.plateio import count_nonfinite, pixel_type_of, read_header, read_plate
 from pipeline.sequence import PlateSequence, format_frames, parse_frames
+
+if TYPE_CHECKING:  # OIIO/OCIO load only when a plate command runs (keeps `recast --help` quick)
+    from pipeline.color import ColorContext
+    from pipeline.plateio import PlateHeader
 
 INFO_KEYS = (
     "pattern",
@@ -78,12 +80,21 @@ def plate_info(
     pattern: str, part: int | str = 0, colorspace: str | None = None, color: ColorContext | None = None
 ) -> dict[str, Any]:
     """The ``plate info`` record (keys :data:`INFO_KEYS`) from the first frame's header."""
+    return _info_and_header(pattern, part, colorspace, color)[0]
+
+
+def _info_and_header(
+    pattern: str, part: int | str, colorspace: str | None, color: ColorContext | None
+) -> tuple[dict[str, Any], PlateHeader]:
+    from pipeline.color import ColorContext
+    from pipeline.plateio import pixel_type_of, read_header
+
     seq = PlateSequence.open(pattern)
     first = seq.path(seq.first)
     hdr = read_header(first, part)
     spec = hdr.spec
     cc = color or ColorContext()
-    return {
+    info = {
         "pattern": seq.pattern,
         "frames": seq.frames,
         "missing": seq.missing,
@@ -97,10 +108,18 @@ def plate_info(
         "colorspace": cc.space_for(spec, first, colorspace),
         "parts": hdr.parts,
     }
+    return info, hdr
+
+
+def _part_text(hdr: PlateHeader) -> str:
+    if hdr.parts == 1:
+        return "1"
+    name = f" {_printable(hdr.part_name)!r}" if hdr.part_name else ""
+    return f"{hdr.parts} (showing part {hdr.part}{name})"
 
 
 def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
-    info = plate_info(args.pattern, _part(args.part), args.colorspace)
+    info, hdr = _info_and_header(args.pattern, _part(args.part), args.colorspace, None)
     n = len(info["frames"])
     text = "\n".join(
         [
@@ -114,7 +133,7 @@ def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
             f"pixel type     {info['pixel_type']}",
             f"compression    {info['compression']}",
             f"colourspace    {info['colorspace']}",
-            f"parts          {info['parts']}",
+            f"parts          {_part_text(hdr)}",
         ]
     )
     ctx.emit(info, text)
@@ -124,6 +143,8 @@ def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
 # -- check ------------------------------------------------------------------------------------
 def probe_frame(path: str, part: int | str) -> dict[str, Any]:
     """Decode one frame fully; return a small summary (never pixels) or the one-line error."""
+    from pipeline.plateio import count_nonfinite, read_plate
+
     try:
         plate = read_plate(path, part)
     except PlateError as exc:
@@ -280,6 +301,7 @@ def cmd_check(args: argparse.Namespace, ctx: CliContext) -> int:
 
 # -- import -----------------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
+    from pipeline.color import ColorContext
     from pipeline.movie import ImportOptions, import_movie
 
     frames = parse_frames(args.frames) if args.frames else None
