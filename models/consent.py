@@ -38,7 +38,7 @@ class ConsentRecord:
     sha256: str
     who: str
     scope: str
-    when: str  # when consent was given (from the file or options), else the build time
+    when: str  # when consent was given (from the file or options), else "not stated"
     recorded: str  # when it was attached to this actor
 
     def to_json(self) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def read_consent(path: Path, who: str | None = None, scope: str | None = None, w
         sha256=digest,
         who=who,
         scope=scope,
-        when=when or now,
+        when=when or "not stated",
         recorded=now,
     )
 

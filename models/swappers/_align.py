@@ -151,13 +151,25 @@ def warp_in(crop: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     When the alignment shrinks the face (a large face into a 128 px model), the
     crop is low-passed first so the model does not see aliasing.
     """
-    src = np.ascontiguousarray(crop, np.float32)
+    h, w = crop.shape[:2]
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
-    if scale < 0.5:
-        sigma = 0.45 / scale
+    sigma = 0.45 / scale if scale < 0.5 else 0.0
+    # work on the part of the crop the square covers (+ the blur's reach) only
+    corners = _apply(cv2.invertAffineTransform(m), np.array([[0, 0], [size, 0], [size, size], [0, size]], np.float64))
+    pad = 3.0 * sigma + 4.0
+    x0 = int(np.clip(np.floor(corners[:, 0].min() - pad), 0, w))
+    x1 = int(np.clip(np.ceil(corners[:, 0].max() + pad), 0, w))
+    y0 = int(np.clip(np.floor(corners[:, 1].min() - pad), 0, h))
+    y1 = int(np.clip(np.ceil(corners[:, 1].max() + pad), 0, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        x0, y0, x1, y1 = 0, 0, w, h
+    src = np.ascontiguousarray(crop[y0:y1, x0:x1], np.float32)
+    local = m.astype(np.float64).copy()
+    local[:, 2] += local[:, :2] @ np.array([x0, y0], np.float64)
+    if sigma > 0:
         src = cv2.GaussianBlur(src, (0, 0), sigmaX=sigma, sigmaY=sigma)
     flags = cv2.INTER_CUBIC if scale > 1.0 else cv2.INTER_LINEAR
-    return cv2.warpAffine(src, m, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(src, local, (size, size), flags=flags, borderMode=cv2.BORDER_REPLICATE)
 
 
 @dataclass(frozen=True)
@@ -183,11 +195,17 @@ def square_mask(size: int, feather: Feather) -> np.ndarray:
     return mask
 
 
-def warp_out(aligned: np.ndarray, m: np.ndarray, crop_hw: tuple[int, int]) -> np.ndarray:
-    """Aligned square -> crop coordinates (zeros outside), with the inverse of ``m``."""
+def warp_out(aligned: np.ndarray, m: np.ndarray, crop_hw: tuple[int, int], smooth: bool = False) -> np.ndarray:
+    """Aligned square -> crop coordinates (zeros outside), with the inverse of ``m``.
+
+    Images enlarged by the inverse (a 128 px model output onto a 4K face) use
+    bicubic; ``smooth`` (mattes) keeps bilinear so they never ring.
+    """
     h, w = crop_hw
     inv = cv2.invertAffineTransform(m)
-    out = cv2.warpAffine(np.ascontiguousarray(aligned, np.float32), inv, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    enlarge = float(np.sqrt(abs(np.linalg.det(inv[:, :2])))) > 1.0
+    flags = cv2.INTER_LINEAR if smooth or not enlarge else cv2.INTER_CUBIC
+    out = cv2.warpAffine(np.ascontiguousarray(aligned, np.float32), inv, (w, h), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return out
 
 
@@ -201,9 +219,9 @@ def paste(crop: np.ndarray, aligned_rgb: np.ndarray, aligned_mask: np.ndarray, m
     h, w = crop.shape[:2]
     size = aligned_rgb.shape[0]
     back = warp_out(aligned_rgb, m, (h, w))
-    support = np.clip(warp_out(np.ones((size, size), np.float32), m, (h, w)), 0.0, 1.0)[..., None]
+    support = np.clip(warp_out(np.ones((size, size), np.float32), m, (h, w), smooth=True), 0.0, 1.0)[..., None]
     rgb = crop.astype(np.float32) * (1.0 - support) + back * support
-    matte = np.clip(warp_out(aligned_mask, m, (h, w)), 0.0, 1.0)
+    matte = np.clip(warp_out(aligned_mask, m, (h, w), smooth=True), 0.0, 1.0)
     return np.clip(rgb, 0.0, 1.0).astype(np.float32), matte.astype(np.float32)
 
 

@@ -6,6 +6,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import FaceModelError
 
@@ -52,6 +53,19 @@ def read_signature(path: Path) -> Signature:
         return tuple(out)
 
     return Signature(tensors(list(model.graph.input)), tensors(list(model.graph.output)))
+
+
+def session_signature(session: Any) -> Signature:
+    """The same description from a live ONNX Runtime session (no second parse of big weights)."""
+
+    def tensors(args: list[Any]) -> tuple[Tensor, ...]:
+        out = []
+        for a in args:
+            dims = tuple(d if isinstance(d, int) else (d or None) for d in (a.shape or []))
+            out.append(Tensor(a.name, dims, str(a.type).removeprefix("tensor(").removesuffix(")")))
+        return tuple(out)
+
+    return Signature(tensors(session.get_inputs()), tensors(session.get_outputs()))
 
 
 def last_initializer(path: Path):  # -> np.ndarray

@@ -25,7 +25,7 @@ import numpy as np
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.sourcefaces import largest_face, make_analyser
 from models.swappers._align import Feather, dfl_face_type, dfl_matrix, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, Tensor, dims_match, store_model, read_signature, signature_error
+from models.swappers._onnx import Signature, Tensor, dims_match, read_signature, session_signature, signature_error, store_model
 from pipeline.errors import ActorError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
 from pipeline.types import Face
@@ -54,9 +54,9 @@ class DfmLayout:
     outputs: dict[str, str]  # base name -> tensor name in the file
 
 
-def check_dfm(path: Path) -> DfmLayout:
+def check_dfm(path: Path, sig: Signature | None = None) -> DfmLayout:
     """The model's layout, or FaceModelError naming expected and found tensors."""
-    sig: Signature = read_signature(path)
+    sig = sig or read_signature(path)
     ins = {_base(t.name): t for t in sig.inputs}
     outs = {_base(t.name): t for t in sig.outputs}
     face: Tensor | None = ins.get(IN_FACE)
@@ -134,10 +134,11 @@ class DfmSwapper:
         if key not in self._loaded:
             section = actor.manifest.get("dfm") or {}
             model = actor.path(MODEL_FILE)
-            layout = check_dfm(model)
+            session = make_session(model, self.runtime)
+            layout = check_dfm(model, session_signature(session))
             face_type = self.face_type or dfl_face_type(str(section.get("face_type", DEFAULT_FACE_TYPE)))
             morph = self.morph if self.morph is not None else float(section.get("morph", DEFAULT_MORPH))
-            self._loaded[key] = _Loaded(make_session(model, self.runtime), layout, face_type, morph, actor.model_sha256)
+            self._loaded[key] = _Loaded(session, layout, face_type, morph, actor.model_sha256)
         return self._loaded[key]
 
     def swap(self, crop: np.ndarray, face: Face, actor: ActorModel) -> SwapResult:

@@ -27,7 +27,7 @@ import numpy as np
 from models.base import ENHANCERS
 from models.hashing import sha256_file
 from models.swappers._align import Feather, blend, ffhq_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, dims_match, store_model, read_signature, signature_error
+from models.swappers._onnx import Signature, dims_match, read_signature, session_signature, signature_error, store_model
 from pipeline.atomic import TMP_MARK, atomic_write_json
 from pipeline.errors import ActorError, IntegrityError, SpecError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
@@ -56,8 +56,8 @@ class EnhancerLayout:
     scalars: dict[str, Any]  # extra scalar inputs (CodeFormer's fidelity) -> numpy dtype
 
 
-def check_enhancer(path: Path) -> EnhancerLayout:
-    sig: Signature = read_signature(path)
+def check_enhancer(path: Path, sig: Signature | None = None) -> EnhancerLayout:
+    sig = sig or read_signature(path)
     images = [t for t in sig.inputs if len(t.shape) == 4]
     scalars = [t for t in sig.inputs if len(t.shape) <= 1]
     if len(images) != 1 or len(images) + len(scalars) != len(sig.inputs) or not sig.outputs:
@@ -160,8 +160,8 @@ class OnnxEnhancer:
             if not licence:
                 raise ActorError(f"{model}: an enhancer model given directly needs its licence")
             path, self.sha256, self.licence = Path(model), sha256_file(Path(model)), licence
-        self.layout = check_enhancer(path)
         self.session = make_session(path, runtime or RuntimeOptions())
+        self.layout = check_enhancer(path, session_signature(self.session))
 
     @property
     def info(self) -> dict[str, Any]:

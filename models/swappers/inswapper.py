@@ -22,7 +22,7 @@ import numpy as np
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.sourcefaces import largest_face, make_analyser
 from models.swappers._align import Feather, arcface_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import dims_match, last_initializer, store_model, read_signature, signature_error
+from models.swappers._onnx import Signature, dims_match, last_initializer, read_signature, session_signature, signature_error, store_model
 from pipeline.errors import ActorError, FaceModelError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
 from pipeline.types import Face
@@ -40,7 +40,14 @@ _ARCFACE_NAMES = ("w600k_r50.onnx", "glintr100.onnx", "w600k_mbf.onnx", "arcface
 
 def check_inswapper(path: Path) -> np.ndarray:
     """Check the swapper's signature; returns the emap."""
-    sig = read_signature(path)
+    check_inswapper_io(path, read_signature(path))
+    emap = last_initializer(path)
+    if emap.shape != (LATENT, LATENT):
+        raise FaceModelError(f"{path}: wrong ONNX signature: expected {EXPECTED}; found last initializer of shape {list(emap.shape)}")
+    return emap.astype(np.float32)
+
+
+def check_inswapper_io(path: Path, sig: Signature) -> None:
     ok = (
         len(sig.inputs) == 2
         and len(sig.outputs) >= 1
@@ -50,10 +57,6 @@ def check_inswapper(path: Path) -> np.ndarray:
     )
     if not ok:
         raise signature_error(path, EXPECTED, sig)
-    emap = last_initializer(path)
-    if emap.shape != (LATENT, LATENT):
-        raise FaceModelError(f"{path}: wrong ONNX signature: expected {EXPECTED}; found last initializer of shape {list(emap.shape)}")
-    return emap.astype(np.float32)
 
 
 def find_arcface(options: dict[str, Any]) -> Path:
@@ -185,13 +188,13 @@ class InswapperSwapper:
         if key not in self._loaded:
             section = actor.manifest.get("inswapper") or {}
             model = actor.path(MODEL_FILE)
-            check_inswapper(model)
             latent_path = actor.path(str(section.get("latent", LATENT_FILE)))
             try:
                 latent = np.load(latent_path).astype(np.float32).reshape(1, LATENT)
             except (OSError, ValueError) as exc:
                 raise ActorError(f"{latent_path}: cannot read the source latent ({exc})") from None
             session = make_session(model, self.runtime)
+            check_inswapper_io(model, session_signature(session))
             names = (session.get_inputs()[0].name, session.get_inputs()[1].name)
             self._loaded[key] = _Loaded(session, names, latent, actor.model_sha256)
         return self._loaded[key]

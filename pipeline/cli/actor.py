@@ -102,7 +102,9 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
 
     actor = load_actor(args.name, verify=False)
     summary = _summary(actor)
-    text = "\n".join(f"{k}: {v}" for k, v in summary.items())
+    lines = [f"{k}: {v}" for k, v in summary.items() if k != "licences"]
+    lines += ["licences:"] + [f"  - {lic}" for lic in summary["licences"]]
+    text = "\n".join(lines)
     ctx.emit({**summary, "manifest": actor.manifest}, text)
     return 0
 
