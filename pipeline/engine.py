@@ -155,6 +155,22 @@ class Engine:
         self._compose = ComposeOptions.from_settings(settings)
 
     # ------------------------------------------------------------------ set-up
+    def prepare(self) -> None:
+        """Load analyser, swappers, enhancer and resolve the selection now (idempotent).
+
+        Configuration errors (unknown backend, a reference frame without a face,
+        a bad enhancer model) raise here as RecastError instead of failing every frame.
+        """
+        self._setup()
+
+    def close(self) -> None:
+        """Drop models and per-sequence state; a later frame sets them up again."""
+        self._stream = None
+        self._selector = None
+        self._swappers.clear()
+        self._enhancer = None
+        self._ready = False
+
     def _setup(self) -> None:
         """Create analyser, face stream, swappers, selection and colour context once (lazily)."""
         if self._ready:
@@ -185,7 +201,12 @@ class Engine:
         on_frame: FrameCallback | None = None,
         cancel: threading.Event | None = None,
     ) -> list[dict[str, Any]]:
-        """Process ``frames`` in order (tracking across them); one record per frame."""
+        """Process ``frames`` in order (tracking across them); one record per frame.
+
+        Configuration errors raise before the first frame (see ``prepare``); a
+        frame's own failure is recorded and the run goes on.
+        """
+        self.prepare()
         records: list[dict[str, Any]] = []
         for frame in frames:
             if cancel is not None and cancel.is_set():
@@ -207,6 +228,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             state.record["status"] = "failed"
             state.record["error"] = one_line_error(exc)
+            state.record["comp"] = None  # nothing was written for this frame
             state.record["element"] = None
         state.timings["total"] = time.perf_counter() - t0
         state.record["timings"].update({k: round(v, 4) for k, v in state.timings.items()})

@@ -208,3 +208,64 @@ def test_cancel_stops_before_the_next_frame(actor: Any, swapped: dict[str, Any],
     recs = eng.run(seq.frames, on_frame=lambda r: cancel.set(), cancel=cancel)
     assert [r["frame"] for r in recs] == [1001]
     assert not (tmp_path / "records" / "1002.json").exists()
+
+
+class _FlakySwapper:
+    """The real warp swapper that crashes on its second call (a model blowing up mid-run)."""
+
+    name = "test-flaky"
+
+    def __init__(self) -> None:
+        from models.base import SWAPPERS
+
+        self.inner = SWAPPERS.create("warp")
+        self.calls = 0
+
+    def swap(self, crop: np.ndarray, face: Any, actor: Any) -> Any:
+        self.calls += 1
+        if self.calls == 2:
+            raise RuntimeError("CUDA out of memory\n(simulated)")
+        return self.inner.swap(crop, face, actor)
+
+
+def test_swapper_crash_fails_only_that_frame(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    from models.base import SWAPPERS
+
+    SWAPPERS.register("test-flaky")(_FlakySwapper)
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    for f in (1, 2, 3):
+        write_aov_plate(plates / f"shot.{f:04d}.exr", astronaut_linear(3 * f), ORIGIN)
+    _, recs = _run(actor, plates, tmp_path / "out", SwapSettings(backend="test-flaky", selection="largest"))
+    assert [r["status"] for r in recs] == ["done", "failed", "done"], [(r["error"], len(r["faces"])) for r in recs]
+    assert recs[1]["error"] == "RuntimeError: CUDA out of memory (simulated)"
+    assert recs[1]["comp"] is None and not (tmp_path / "out" / "comp" / "shot.0002.exr").exists()
+
+
+def test_unknown_backend_raises_before_any_frame(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    from pipeline.registry import UnknownBackend
+
+    with pytest.raises(UnknownBackend, match="no-such-backend"):
+        _run(actor, swapped["plates"], tmp_path / "out", SwapSettings(backend="no-such-backend"))
+    assert not (tmp_path / "out" / "records").exists()
+
+
+def test_two_channel_plate_luma_alpha(actor: Any, tmp_path: Path) -> None:
+    import OpenImageIO as oiio
+
+    from pipeline.plateio import write_image
+
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    lin = astronaut_linear()
+    ya = np.concatenate([(lin @ np.array([0.2126, 0.7152, 0.0722], np.float32))[..., None], np.full(lin.shape[:2] + (1,), 0.5, np.float32)], 2)
+    spec = oiio.ImageSpec(lin.shape[1], lin.shape[0], 2, oiio.HALF)
+    spec.channelnames = ("Y", "A")
+    spec.alpha_channel = 1
+    write_image(plates / "shot.0001.exr", ya, spec)
+    _, (rec,) = _run(actor, plates, tmp_path / "out")
+    assert rec["status"] == "done", rec["error"]
+    comp, plate = read_plate(rec["comp"]), read_plate(rec["plate"])
+    assert comp.channel_names == ["Y", "A"]
+    assert same_pixels(comp.pixels[..., 1], plate.pixels[..., 1])  # alpha untouched
+    assert not same_pixels(comp.pixels[..., 0], plate.pixels[..., 0])
