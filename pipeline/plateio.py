@@ -39,6 +39,8 @@ ROUND_TRIP_IGNORED = _VOLATILE_ATTRS
 # Formats that store custom attributes: EXR keeps every type, PNG keeps text only.
 _TEXT_ONLY_ATTR_SUFFIXES = frozenset({".png"})
 
+_MOVIE_SUFFIXES = frozenset({".mov", ".mp4", ".m4v", ".avi", ".mkv", ".mxf", ".webm", ".mpg", ".mpeg", ".wmv"})
+
 _RGB_NAMES = (("R", "G", "B"), ("r", "g", "b"), ("red", "green", "blue"))
 _ALPHA_NAMES = ("A", "a", "alpha")
 
@@ -245,6 +247,8 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
     if inp is None:
         reason = _clean_reason(p, _oiio_error())
         if "not support" in reason.lower() or "could not find a format" in reason.lower():
+            if p.suffix.lower() in _MOVIE_SUFFIXES:
+                raise PlateError(f"{p}: a movie, not an image; make it a plate with `recast plate import`")
             raise PlateError(f"{p}: unsupported or unrecognised image format ({reason})")
         raise PlateError(f"{p}: cannot open image ({reason})")
     return inp

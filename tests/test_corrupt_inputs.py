@@ -106,7 +106,7 @@ def test_unchanged_copy_still_reads_exactly(good_exr: Path, tmp_path: Path) -> N
     assert same_pixels(read_plate(copy).pixels, read_plate(good_exr).pixels)
 
 
-@pytest.mark.parametrize("kind", ["missing", "empty", "random", "truncated", "text", "directory", "absurd"])
+@pytest.mark.parametrize("kind", ["missing", "empty", "random", "truncated", "text", "directory", "absurd", "movie"])
 def test_cli_info_one_line_per_bad_file(kind: str, good_exr: Path, tmp_path: Path) -> None:
     bad = tmp_path / f"{kind}.exr"
     rng = np.random.default_rng(1)
@@ -122,6 +122,11 @@ def test_cli_info_one_line_per_bad_file(kind: str, good_exr: Path, tmp_path: Pat
     elif kind == "directory":
         bad = tmp_path / "frames_dir.exr"
         bad.mkdir()
+    elif kind == "movie":
+        from tests._fixtures_plates import make_movie
+
+        bad = tmp_path / "edit.mov"
+        make_movie(bad, frames=2)
     elif kind == "absurd":
         bad.write_bytes(_patch_box(good_exr.read_bytes(), b"dataWindow", (-5, -5, 150_000, 150_000)))
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -131,6 +136,10 @@ def test_cli_info_one_line_per_bad_file(kind: str, good_exr: Path, tmp_path: Pat
         assert "not found" in err
     if kind == "empty":
         assert "empty file" in err
+    if kind == "text":
+        assert "unsupported or unrecognised image format" in err
+    if kind == "movie":
+        assert "recast plate import" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
 
 
