@@ -160,3 +160,36 @@ def test_actor_of_another_backend_is_refused(tmp_path: Path, plate_faces: tuple[
     crop, f, _ = loose_crop(plate, faces[0])
     with pytest.raises(SwapError, match="built for the 'inswapper' backend"):
         SWAPPERS.create("dfm").swap(crop, f, other)
+
+
+def test_recast_swap_end_to_end_paints_every_face(tmp_path: Path) -> None:
+    """`recast swap` on a real 6-face image with a stand-in dfm actor: the colour lands on each
+    swapped face (nose tips red) and the comp equals the plate far from the faces."""
+    import json
+
+    import OpenImageIO as oiio
+
+    from _onnx_standins import write_png
+
+    plate = insightface_image("t1.jpg")
+    plate_file = write_png(tmp_path / "plate" / "shot.1001.png", (plate * 255).round().astype(np.uint8))
+    make_actor(tmp_path, "astro", colour_bgr=(0.0, 0.0, 1.0), resolution=128)
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "swap", str(plate_file), "--actor", "astro", "--out", str(out), "--color", "none", "--no-grain", "--json"],
+        cwd=REPO, capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((out / "records" / "1001.json").read_text())
+    assert record["backend"] == "dfm" and record["model_sha256"] == load_actor("astro").model_sha256
+    assert record["consent_id"] == load_actor("astro").consent_id
+    comp_path = sorted((out / "comp").iterdir())[0]
+    comp = oiio.ImageBuf(str(comp_path)).get_pixels(oiio.FLOAT)[..., :3]
+    swapped = [f for f in record["faces"] if f["swapped"]]
+    assert len(swapped) >= 4
+    for f in swapped:
+        x, y = np.round(f["kps5"][2]).astype(int)
+        np.testing.assert_allclose(comp[y, x], [1.0, 0.0, 0.0], atol=0.02)
+        assert f["swap_info"]["aligned_from"] == "dlib68"
+    source = oiio.ImageBuf(str(plate_file)).get_pixels(oiio.FLOAT)[..., :3]
+    np.testing.assert_allclose(comp[-20:, -20:], source[-20:, -20:], atol=1e-3)
