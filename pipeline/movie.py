@@ -7,8 +7,9 @@
   characteristic (BT.709 / SMPTE 170M / unspecified -> ``Camera Rec.709``, sRGB ->
   ``sRGB Encoded Rec.709 (sRGB)``, gamma 2.2 -> ``Gamma 2.2 Encoded Rec.709``); other
   transfers (PQ, HLG, ...) need ``--colorspace``.
-- Frame rate (``FramesPerSecond``, rational) and timecode (``smpte:TimeCode`` plus
-  ``recast/timecode`` text) are written per frame when the movie has them.
+- Frame rate (``FramesPerSecond``, rational), timecode (``smpte:TimeCode`` plus
+  ``recast/timecode`` text) and pixel aspect (``PixelAspectRatio``, for anamorphic
+  movies) are written per frame when the movie has them.
 - Frame numbers: output frame = ``start`` + the frame's index in presentation order
   (from packet timestamps, so a frame lost in a damaged movie leaves a gap rather
   than shifting later frames). Frames that fail to decode, decode flagged corrupt,
@@ -305,6 +306,7 @@ class _FrameWriter:
     movie: Path
     fps: Fraction | None
     tc0: Timecode | None
+    pixel_aspect: float = 1.0
 
     def write(self, frame: int, index: int, rgb: np.ndarray) -> Path:
         import OpenImageIO as oiio
@@ -318,6 +320,7 @@ class _FrameWriter:
             "recast/source_index": index if is_exr else str(index),
         }
         spec = new_spec(w, h, ["R", "G", "B"], self.pixel_type, self.compression if is_exr else None, attrs=attrs)
+        spec.attribute("PixelAspectRatio", float(self.pixel_aspect))
         if self.fps:
             spec.attribute("FramesPerSecond", oiio.TypeRational, (self.fps.numerator, self.fps.denominator))
             spec.attribute("recast/fps", str(self.fps))
@@ -331,16 +334,26 @@ class _FrameWriter:
         return path
 
 
-def _movie_facts(src: Path) -> tuple[Fraction | None, str | None, int | None]:
+@dataclass(frozen=True)
+class _MovieFacts:
+    fps: Fraction | None
+    timecode: str | None
+    trc: int | None
+    pixel_aspect: float  # sample aspect ratio (1.0 square; anamorphic otherwise)
+
+
+def _movie_facts(src: Path) -> _MovieFacts:
     container = _open_container(src)
     try:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.base_rate or stream.guessed_rate
         tc_text = stream.metadata.get("timecode") or container.metadata.get("timecode")
         trc = stream.codec_context.color_trc
+        sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
     finally:
         container.close()
-    return (Fraction(rate) if rate else None), tc_text, trc
+    aspect = float(sar) if sar and float(sar) > 0 else 1.0
+    return _MovieFacts(Fraction(rate) if rate else None, tc_text, trc, aspect)
 
 
 def import_movie(
@@ -359,11 +372,14 @@ def import_movie(
     if options.start < 0:
         raise PlateError(f"{src}: start frame {options.start} must not be negative")
     index, promised = _presentation_index(src)
-    fps, tc_text, trc = _movie_facts(src)
-    source_space = movie_space(color, trc, options.colorspace)
+    facts = _movie_facts(src)
+    fps = facts.fps
+    source_space = movie_space(color, facts.trc, options.colorspace)
     target_space = color.scene_linear if ext == "exr" else color.working_space
-    tc0 = Timecode.parse(tc_text, fps) if (tc_text and fps) else None
-    writer = _FrameWriter(template, pixel_type, options.compression, color, source_space, target_space, src, fps, tc0)
+    tc0 = Timecode.parse(facts.timecode, fps) if (facts.timecode and fps) else None
+    writer = _FrameWriter(
+        template, pixel_type, options.compression, color, source_space, target_space, src, fps, tc0, facts.pixel_aspect
+    )
     report = ImportReport(
         movie=src,
         out_pattern=template.hash_pattern(),

@@ -119,6 +119,7 @@ def make_movie(
     codec: str = "mpeg4",
     timecode: str | None = None,
     pix_fmt: str = "yuv420p",
+    pixel_aspect: Fraction | None = None,
 ) -> np.ndarray:
     """Encode a short movie of a panning crop of the photo; returns the RGB frames given to the
     encoder (uint8, or uint16 when ``pix_fmt`` is a high-bit-depth format such as yuv444p10le)."""
@@ -133,6 +134,8 @@ def make_movie(
             container.metadata["timecode"] = timecode
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if pixel_aspect is not None:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         if timecode:
             stream.metadata["timecode"] = timecode
         stream.options = {"qscale": "2"} if codec == "mpeg4" else {}

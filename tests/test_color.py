@@ -25,9 +25,14 @@ def test_pinned_config_and_aces2_view(cc: ColorContext) -> None:
     assert cc.view.startswith("ACES 2.0")
 
 
-def test_ocio_env_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ocio_env_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OCIO", "ocio://cg-config-v4.0.0_aces-v2.0_ocio-v2.5")
     assert ColorContext().config_name == "ocio://cg-config-v4.0.0_aces-v2.0_ocio-v2.5"
+    broken = tmp_path / "broken.ocio"
+    broken.write_text("ocio_profile_version: 2\nroles: [this is not\n")
+    monkeypatch.setenv("OCIO", str(broken))
+    with pytest.raises(ColorError, match=r"broken\.ocio: cannot load"):
+        ColorContext()
     monkeypatch.setenv("OCIO", "/nonexistent/config.ocio")
     with pytest.raises(ColorError, match=r"/nonexistent/config\.ocio: file not found"):
         ColorContext()

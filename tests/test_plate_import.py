@@ -51,7 +51,7 @@ def test_import_exr_keeps_fps_timecode_and_linearises(tmp_path: Path) -> None:
     plate = read_plate(seq.path(1004))
     assert plate.pixel_type == "half" and plate.channel_names == ["R", "G", "B"]
     attrs = plate.attributes
-    assert attrs["FramesPerSecond"] == [24000, 1001]
+    assert attrs["FramesPerSecond"] == [24000, 1001] and attrs["PixelAspectRatio"] == 1.0
     assert attrs["recast/timecode"] == "10:00:00:03"
     assert attrs["smpte:TimeCode"][0] == 0x10000003
     assert attrs["recast/colorspace"] == "Linear Rec.709 (sRGB)"
@@ -63,8 +63,8 @@ def test_import_exr_keeps_fps_timecode_and_linearises(tmp_path: Path) -> None:
 
 
 def test_import_png_and_frame_range(tmp_path: Path) -> None:
-    movie = tmp_path / "clip.avi"
-    make_movie(movie, frames=10)
+    movie = tmp_path / "clip.mov"
+    make_movie(movie, frames=10, pixel_aspect=Fraction(2, 1))  # anamorphic
     out = tmp_path / "png" / "clip.%04d.png"
     proc = recast(
         "plate", "import", str(movie), "--out", str(out), "--start", "1", "--frames", "3-5", "--colorspace", "srgb_tx"
@@ -72,7 +72,8 @@ def test_import_png_and_frame_range(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.parent.iterdir()) == ["clip.0003.png", "clip.0004.png", "clip.0005.png"]
     plate = read_plate(out.parent / "clip.0004.png")
-    assert plate.pixel_type == "uint16"
+    assert plate.pixel_type == "uint16" and plate.attributes["PixelAspectRatio"] == 2.0
+    assert plate.attributes["recast/fps"] == "24"
     codes = np.round(plate.pixels * 65535)
     assert np.array_equal(codes % 257, np.zeros_like(codes))  # sRGB movie -> sRGB PNG: 8-bit values exact
 
