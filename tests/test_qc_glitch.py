@@ -8,6 +8,7 @@ engine's layout); three frames get a planted glitch.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,12 @@ def test_exactly_the_planted_glitches_are_flagged(glitched_job: Path) -> None:
     flags = store.flags("j1")
     assert sorted(f["frame"] for f in flags if f["source"] == "auto") == sorted(GLITCHES)
     assert [(f["frame"], f["source"]) for f in flags if f["source"] == "reviewer"] == [(1003, "reviewer")]
+
+    # per-frame scores are cached: a changed comp is the only frame scored again
+    comp = Path(by_frame[1020]["comp"])
+    os.utime(comp, ns=(comp.stat().st_atime_ns, comp.stat().st_mtime_ns + 10**9))
+    again = score_job(glitched_job, QCOptions())
+    assert again["frames_scored"] == 1 and again["summary"]["flagged"] == sorted(GLITCHES)
 
     # re-scoring replaces auto flags and keeps reviewer flags
     score_job(glitched_job, QCOptions(identity=False), job_id="j1", store=store)

@@ -1,0 +1,241 @@
+"""Score one frame record on crops, with a per-frame cache under ``<out>/qc/frames``.
+
+:class:`FrameScorer` holds what a run needs once (metrics, face backend,
+display transform, actor embeddings). A job runner may call
+``FrameScorer.score_cached(record)`` right after each frame is written, so the
+QC cost is spread over the job; ``qc.scoring.score_job`` later only scores the
+frames whose files changed (the cache key is the record's, plate's, comp's and
+element's size + mtime and the scoring options) and then runs the sequence
+metrics and rules, which are cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.atomic import atomic_write_json
+from pipeline.errors import QCError
+from qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
+from qc.display import BakedDisplay, guess_space
+from qc.identity import FaceProbe, actor_embedding, face_from_record
+from qc.lpips_metric import LpipsOptions
+from qc.metrics import METRICS, Metric, MetricContext, MetricResult, run_metric
+from qc.temporal import FaceFeatures, FrameFeatures, TemporalOptions
+
+CACHE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class QCOptions:
+    thresholds: Path | None = None  # None: qc/thresholds.toml
+    take: int = 1
+    margin: float = 0.25  # the crop is the face box grown by this fraction on each side
+    metrics: tuple[str, ...] | None = None  # crop metrics to run (None: all registered)
+    identity: bool = True  # embeddings + landmark refit through pipeline.faces
+    lpips: LpipsOptions = field(default_factory=LpipsOptions)
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
+    cache: bool = True  # reuse per-frame scores whose inputs did not change
+
+    def fingerprint(self) -> str:
+        """What changes per-frame scores (not thresholds or temporal options: applied later)."""
+        key = {"metrics": self.metrics, "margin": self.margin, "identity": self.identity, "lpips": asdict(self.lpips), "schema": CACHE_SCHEMA}
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def take_dir(out: Path, take: int) -> Path:
+    return out if take == 1 else out / "takes" / f"t{take:03d}"
+
+
+@dataclass
+class FaceScore:
+    track: str
+    box: list[float]
+    actor: str | None
+    results: dict[str, MetricResult]
+    features: FaceFeatures
+
+    def to_json(self) -> dict[str, Any]:
+        f = self.features
+        return {
+            "track": self.track, "box": self.box, "actor": self.actor,
+            "metrics": {k: v.to_json() for k, v in self.results.items()},
+            "residual": None if f.residual is None else np.round(f.residual, 6).tolist(),
+            "colour_delta": None if f.colour_delta is None else np.round(f.colour_delta, 7).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FaceScore:
+        res = {k: MetricResult(v["value"], v["reason"]) for k, v in d["metrics"].items()}
+        r, c = d.get("residual"), d.get("colour_delta")
+        feats = FaceFeatures(d["track"], None if r is None else np.asarray(r, np.float64), None if c is None else np.asarray(c, np.float64))
+        return cls(d["track"], d["box"], d.get("actor"), res, feats)
+
+
+@dataclass
+class FrameScore:
+    frame: int
+    errors: list[str]
+    faces: list[FaceScore]
+
+    @property
+    def features(self) -> FrameFeatures:
+        return FrameFeatures(self.frame, swapped=len(self.faces), faces=[f.features for f in self.faces])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"frame": self.frame, "errors": self.errors, "faces": [f.to_json() for f in self.faces]}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> FrameScore:
+        return cls(int(d["frame"]), list(d["errors"]), [FaceScore.from_json(f) for f in d["faces"]])
+
+
+def _grow(box: list[float], margin: float, bounds: Box) -> Box:
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    return clamp_box((int(np.floor(x0 - mx)), int(np.floor(y0 - my)), int(np.ceil(x1 + mx)), int(np.ceil(y1 + my))), bounds)
+
+
+def _stat(path: Any) -> list[int] | None:
+    try:
+        st = Path(path).stat()
+    except (OSError, TypeError):
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+class FrameScorer:
+    """Scores frame records of one job output (explicit state, one per run)."""
+
+    def __init__(self, out: Path, options: QCOptions, analyser: str = "dlib") -> None:
+        self.out = Path(out)
+        self.options = options
+        names = options.metrics if options.metrics is not None else tuple(METRICS.names())
+        self.metrics: list[Metric] = [METRICS.create(n, options.lpips) if n == "lpips" else METRICS.create(n) for n in names]
+        self.probe = FaceProbe(analyser) if options.identity else None
+        self.display: BakedDisplay | None = None
+        self.plate_info: ImageInfo | None = None
+        self.actor_emb: dict[str, tuple[np.ndarray | None, str | None]] = {}
+        self.fingerprint = options.fingerprint()
+        self.computed = 0  # frames scored (not from the cache) by this scorer
+
+    # -- cache ---------------------------------------------------------------
+
+    def cache_path(self, frame: int) -> Path:
+        return self.out / "qc" / "frames" / f"t{self.options.take:03d}" / f"{frame}.json"
+
+    def _key(self, record_path: Path | None, rec: dict[str, Any]) -> dict[str, Any]:
+        return {"options": self.fingerprint, "record": _stat(record_path), "plate": _stat(rec.get("plate")),
+                "comp": _stat(rec.get("comp")), "element": _stat(rec.get("element"))}
+
+    def score_cached(self, rec: dict[str, Any], record_path: Path | None = None) -> FrameScore:
+        """The cached score when its inputs are unchanged, else score and cache it."""
+        frame = int(rec["frame"])
+        if record_path is None:
+            record_path = take_dir(self.out, self.options.take) / "records" / f"{frame:04d}.json"
+            if not record_path.is_file():
+                record_path = None
+        key = self._key(record_path, rec)
+        cp = self.cache_path(frame)
+        if self.options.cache and cp.is_file():
+            try:
+                d = json.loads(cp.read_text())
+                if d.get("key") == key:
+                    return FrameScore.from_json(d["score"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                pass  # a bad cache entry is just recomputed
+        score = self.score(rec)
+        atomic_write_json(cp, {"key": key, "score": score.to_json()})
+        return score
+
+    # -- scoring -------------------------------------------------------------
+
+    def score(self, rec: dict[str, Any]) -> FrameScore:
+        frame = int(rec["frame"])
+        errors: list[str] = []
+        if rec.get("status") == "failed":
+            errors.append(f"frame {frame}: swap failed: {rec.get('error') or 'no reason recorded'}")
+        elif not rec.get("comp") or not Path(rec["comp"]).is_file():
+            errors.append(f"frame {frame}: comp file missing ({rec.get('comp')})")
+        elif not rec.get("plate") or not Path(rec["plate"]).is_file():
+            errors.append(f"frame {frame}: plate file missing ({rec.get('plate')})")
+        stats = rec.get("stats") or {}
+        if int(stats.get("nan", 0) or 0) or int(stats.get("inf", 0) or 0):
+            errors.append(f"frame {frame}: comp has {stats.get('nan', 0)} NaN and {stats.get('inf', 0)} Inf pixels")
+        faces: list[FaceScore] = []
+        self.computed += 1
+        if errors and not errors[-1].startswith(f"frame {frame}: comp has"):
+            return FrameScore(frame, errors, faces)
+        if self.plate_info is None or self.display is None:
+            self.plate_info = image_info(rec["plate"])
+            src = guess_space(self.plate_info.attributes, True, (rec.get("settings") or {}).get("colorspace"))
+            self.display = BakedDisplay(src)
+        for i, face in enumerate(rec.get("faces") or []):
+            if not face.get("swapped"):
+                continue
+            try:
+                faces.append(self._score_face(rec, dict(face, _index=i)))
+            except QCError as exc:
+                errors.append(str(exc))
+        return FrameScore(frame, errors, faces)
+
+    def _score_face(self, rec: dict[str, Any], face: dict[str, Any]) -> FaceScore:
+        assert self.plate_info is not None and self.display is not None
+        crop_box = _grow(face["box"], self.options.margin, self.plate_info.display_window)
+        if crop_box[2] - crop_box[0] < 8 or crop_box[3] - crop_box[1] < 8:
+            raise QCError(f"frame {rec['frame']}: face box {face['box']} is outside the plate")
+        plate_raw = read_region(rec["plate"], crop_box, self.plate_info.rgb)
+        out_raw = read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
+        matte = self._matte(rec, face, crop_box, out_raw.shape[:2])
+        plate_d, out_d = self.display(plate_raw), self.display(out_raw)
+        fb = face["box"]
+        h, w = plate_d.shape[:2]
+        face_box = (max(0, int(round(fb[0])) - crop_box[0]), max(0, int(round(fb[1])) - crop_box[1]),
+                    min(w, int(round(fb[2])) - crop_box[0]), min(h, int(round(fb[3])) - crop_box[1]))
+        finite = plate_raw[np.isfinite(plate_raw)]
+        plate_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        actor = str(face.get("actor") or rec.get("actor") or "")
+        if actor and actor not in self.actor_emb and self.probe is not None:
+            self.actor_emb[actor] = actor_embedding(actor, self.probe)
+        act_emb, act_reason = self.actor_emb.get(actor, (None, "record names no actor"))
+        ctx = MetricContext(matte=matte, face_box=face_box, face=face, crop_origin=(crop_box[0], crop_box[1]),
+                            plate_range=plate_range, out_raw=out_raw, actor_embedding=act_emb, probe=self.probe)
+        ctx.cache["actor_reason"] = act_reason
+        results = {m.name: run_metric(m, plate_d, out_d, ctx) for m in self.metrics}
+        pf, cf = ctx.face_slice(plate_d), ctx.face_slice(out_d)
+        colour = (cf.reshape(-1, 3).mean(0) - pf.reshape(-1, 3).mean(0)).astype(np.float64) if pf.size else None
+        track = str(face.get("track_id") if face.get("track_id") is not None else face.get("_index", 0))
+        return FaceScore(track, list(face["box"]), face.get("actor"), results, FaceFeatures(track, self._residual(out_d, face, ctx), colour))
+
+    def _matte(self, rec: dict[str, Any], face: dict[str, Any], crop_box: Box, shape: tuple[int, int]) -> np.ndarray:
+        if rec.get("element") and Path(rec["element"]).is_file():
+            a = image_info(rec["element"]).alpha
+            if a is not None:
+                return read_region(rec["element"], crop_box, (a,))[..., 0]
+            return np.zeros(shape, np.float32)
+        matte = np.zeros(shape, np.float32)  # no element: the matte box is the best we know
+        mb = face.get("matte_box")
+        if mb:
+            x0, y0, x1, y1 = (int(round(v)) for v in mb)
+            matte[max(0, y0 - crop_box[1]) : max(0, y1 - crop_box[1]), max(0, x0 - crop_box[0]) : max(0, x1 - crop_box[0])] = 1.0
+        return matte
+
+    def _residual(self, out_d: np.ndarray, face: dict[str, Any], ctx: MetricContext) -> np.ndarray | None:
+        """Comp landmarks (refit on the comp) minus the plate's, over face size."""
+        if self.probe is None:
+            return None
+        try:
+            plate_face = face_from_record(face, ctx.crop_origin)
+            comp_face = self.probe.fit_landmarks(out_d, plate_face.box)
+        except Exception:  # noqa: BLE001 - a refit failure only leaves jitter unavailable
+            return None
+        ref = plate_face.landmarks if plate_face.landmarks is not None else plate_face.kps5
+        pts = comp_face.landmarks if plate_face.landmarks is not None else comp_face.kps5
+        if pts is None or np.shape(pts) != np.shape(ref):
+            return None
+        return (np.asarray(pts, np.float64) - ref) / max(plate_face.size, 1.0)
