@@ -8,7 +8,8 @@ Working space (what face models want): display-referred sRGB, i.e. the config's
 ``sRGB Encoded Rec.709 (sRGB)`` (alias ``srgb_tx``).
 
 Plate colourspace, first found: the job's value, the file's metadata
-(``recast/colorspace``, ``colorInteropID``, ``oiio:ColorSpace``, ``colorspace``),
+(``recast/colorspace``, ``colorInteropID``, ``oiio:ColorSpace``, ``colorspace``; for
+EXR also the ``chromaticities`` primaries: Rec.709, AP0, AP1, P3-D65, Rec.2020),
 else a default per format: float images (EXR, HDR, float TIFF) -> scene-linear
 Rec.709 ``Linear Rec.709 (sRGB)``; integer images (PNG, JPEG, TIFF, DPX) -> sRGB.
 
@@ -58,6 +59,17 @@ WORKING_CANDIDATES = (
 SCENE_LINEAR_CANDIDATES = ("Linear Rec.709 (sRGB)", "lin_rec709", "lin_srgb", "Utility - Linear - sRGB")
 METADATA_KEYS = ("recast/colorspace", "colorInteropID", "oiio:ColorSpace", "colorspace", "ColorSpace")
 FLOAT_FORMATS = ("half", "float", "double")
+
+# EXR ``chromaticities`` (red xy, green xy, blue xy, white xy) of linear spaces -> candidate names.
+# EXR data is linear by definition, so the primaries + white point name the space.
+CHROMATICITY_SPACES: tuple[tuple[tuple[float, ...], tuple[str, ...]], ...] = (
+    ((0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290), ("Linear Rec.709 (sRGB)", "lin_rec709")),
+    ((0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767), ("ACES2065-1", "lin_ap0")),
+    ((0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767), ("ACEScg", "lin_ap1")),
+    ((0.680, 0.320, 0.265, 0.690, 0.150, 0.060, 0.3127, 0.3290), ("Linear P3-D65", "lin_p3d65")),
+    ((0.708, 0.292, 0.170, 0.797, 0.131, 0.046, 0.3127, 0.3290), ("Linear Rec.2020", "lin_rec2020")),
+)
+CHROMATICITY_TOLERANCE = 2e-3
 ROUND_TRIP_PROBES = (0.0, 0.18, 1.0, 2.0, 8.0, 64.0, -0.05)
 
 
@@ -108,7 +120,10 @@ class ColorContext:
         raise ColorError(f"OCIO config {self.config_name}: no {what} (looked for {', '.join(candidates)})")
 
     def has(self, name: str) -> bool:
-        return bool(name) and self.config.getColorSpace(name) is not None
+        try:
+            return bool(name) and self.config.getColorSpace(name) is not None
+        except (UnicodeError, TypeError):  # metadata from a damaged file
+            return False
 
     def resolve(self, name: str) -> str:
         """Canonical colourspace name for ``name`` or an alias/role (ColorError if unknown)."""
@@ -213,7 +228,22 @@ class ColorContext:
             value = spec.getattribute(key)
             if isinstance(value, str) and value and self.has(value):
                 return self.resolve(value)
+        if Path(path).suffix.lower() == ".exr":
+            by_primaries = self._space_from_chromaticities(spec.getattribute("chromaticities"))
+            if by_primaries:
+                return by_primaries
         return self.default_space(spec, path)
+
+    def _space_from_chromaticities(self, value: object) -> str | None:
+        if not isinstance(value, (tuple, list)) or len(value) != 8:
+            return None
+        xy = np.asarray(value, dtype=np.float64)
+        for primaries, names in CHROMATICITY_SPACES:
+            if np.all(np.abs(xy - np.asarray(primaries)) <= CHROMATICITY_TOLERANCE):
+                for name in names:
+                    if self.has(name):
+                        return self.resolve(name)
+        return None
 
     def default_space(self, spec: oiio.ImageSpec, path: Path) -> str:
         """EXR and other float images: scene-linear Rec.709; integer images: sRGB."""

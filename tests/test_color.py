@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import OpenImageIO as oiio
 import pytest
 
 from pipeline.color import BUILTIN_CONFIG, ColorContext
 from pipeline.errors import ColorError
-from pipeline.plateio import new_spec, read_plate, write_image
+from pipeline.plateio import new_spec, read_plate, write_image, write_plate
 from tests._fixtures_plates import linear_photo, make_exr, photo
 
 
@@ -105,5 +106,13 @@ def test_plate_space_job_then_metadata_then_default(cc: ColorContext, tmp_path: 
     assert cc.plate_space(read_plate(tagged)) == "ACEScg"
     assert cc.plate_space(read_plate(tagged), job_value="ACES2065-1") == "ACES2065-1"
     assert cc.plate_space(read_plate(png)) == "sRGB Encoded Rec.709 (sRGB)"
+    ap0 = tmp_path / "ap0.exr"
+    make_exr(ap0, width=8, height=6)
+    plate = read_plate(ap0)
+    plate.spec.attribute(
+        "chromaticities", oiio.TypeDesc("float[8]"), (0.7347, 0.2653, 0.0, 1.0, 0.0001, -0.077, 0.32168, 0.33767)
+    )
+    write_plate(ap0, plate)
+    assert cc.plate_space(read_plate(ap0)) == "ACES2065-1"  # named by its EXR primaries
     with pytest.raises(ColorError, match="'bogus'"):
         cc.plate_space(read_plate(plain), job_value="bogus")
