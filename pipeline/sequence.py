@@ -191,7 +191,6 @@ class PlateSequence:
             raise SequenceError("plate pattern is empty")
         path = Path(text).expanduser().absolute()
         template = _template_from_pattern(str(path))
-        single: Path | None = None
         if template is None:
             if path.is_dir():
                 template = _template_from_directory(path)
@@ -219,6 +218,11 @@ class PlateSequence:
         frames = _discover(template)
         if not frames:
             raise SequenceError(f"{template.hash_pattern()}: no frames found on disk")
+        if frames[-1] - frames[0] >= MAX_FRAME_LIST:
+            raise SequenceError(
+                f"{template.hash_pattern()}: frames {frames[0]}-{frames[-1]} span more than {MAX_FRAME_LIST}"
+                " frames; move the stray file away"
+            )
         have = set(frames)
         missing = [f for f in range(frames[0], frames[-1] + 1) if f not in have]
         return cls(
@@ -229,7 +233,6 @@ class PlateSequence:
             ext=template.tail.rsplit(".", 1)[-1].lower() if "." in template.tail else "",
             padding=template.padding,
             _template=template,
-            _single=single,
         )
 
     @classmethod

@@ -80,6 +80,13 @@ def test_padding_is_strict_but_wide_frames_fit(tmp_path: Path) -> None:
     assert unpadded.frames == [999, 10000]
 
 
+def test_stray_far_frame_is_refused_not_listed(tmp_path: Path) -> None:
+    for name in ("s.0001.exr", "s.0002.exr", "s.99999999.exr"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(SequenceError, match=r"frames 1-99999999 span more than"):
+        PlateSequence.open(tmp_path / "s.####.exr")
+
+
 def test_single_files(tmp_path: Path) -> None:
     make_sequence(tmp_path, "hero", [1042], width=4, height=4)
     one = PlateSequence.open(tmp_path / "hero.1042.exr")
