@@ -316,7 +316,8 @@ def summary_text(s: dict[str, Any]) -> str:
         )
         for row in s["identity"]:
             lines.append(
-                f"    frame {row['frame']}: comp->actor {row['comp_to_actor']:.3f}   comp->original plate face {row['comp_to_plate']:.3f}"
+                f"    frame {row['frame']}: comp->actor {row['comp_to_actor']:.3f}   "
+                f"comp->original plate face {row['comp_to_plate']:.3f}"
             )
     return "\n".join(lines)
 

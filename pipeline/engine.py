@@ -220,7 +220,8 @@ class Engine:
     def process_frame(self, frame: int) -> dict[str, Any]:
         """Swap one frame and write its outputs; never raises for a frame's own failure."""
         t0 = time.perf_counter()
-        state = _FrameState(frame, base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame)))
+        record = base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame))
+        state = _FrameState(frame, record)
         state.record["settings"] = self.settings.to_dict()
         try:
             self._setup()
@@ -284,11 +285,33 @@ class Engine:
 
     def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> list[tuple[Face, str]]:
         assert self._stream is not None and self._color is not None and self._selector is not None
-        tracked = self._stream.process(frame, clean, to_display=analysis_view(self._color, space))
+        view = analysis_view(self._color, space)
+        tracked = self._stream.process(frame, clean, to_display=view)
         if not tracked and self._reference is not None and self._reference.face is not None:
-            tracked = [_propagated(self._reference.face)]
+            tracked = self._reference_fallback(clean, view)
         self._selector.forget({t.track_id for t in self._stream.tracker.active_tracks})
         return self._selector.select(tracked)
+
+    def _reference_fallback(self, clean: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> list[Face]:
+        """Detection found nothing: fit landmarks where the reference face was, and keep
+        them only when the identity there still matches the reference face."""
+        from pipeline.faces.identity import face_distance, same_person_threshold
+
+        assert self._analyser is not None and self._reference is not None and self._reference.face is not None
+        ref = self._reference.face
+        if ref.embedding is None:
+            return []
+        try:
+            face = self._analyser.fit_landmarks(clean, ref.box, to_display=view)
+            emb = self._analyser.embed(clean, face, to_display=view)
+        except RecastError:
+            return []
+        if face_distance(emb, ref.embedding) > same_person_threshold(ref.embedding_kind):
+            return []
+        face.embedding, face.embedding_kind = emb, ref.embedding_kind
+        face.source = "propagated"
+        face.extra["from_reference"] = self._reference.frame
+        return [face]
 
     def _swap_one(
         self,
@@ -328,8 +351,9 @@ class Engine:
         comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index))
         entry["swap_info"] = _jsonable(comp.info.get("swap_info", {}))
         entry["color_match"] = None if comp.colour is None else comp.colour.to_json()
-        if "grain" in comp.info:
-            entry["grain"] = comp.info["grain"]
+        for key in ("grain", "highlights_restored"):
+            if key in comp.info:
+                entry[key] = comp.info[key]
         if comp.box is None:
             entry["swap_info"]["skipped"] = "empty matte"
             return entry, swap_seconds[0]
@@ -528,13 +552,6 @@ def analysis_view(color: ColorContext, space: str) -> Callable[[np.ndarray], np.
         return np.clip(out, 0.0, 1.0, out=out)
 
     return view
-
-
-def _propagated(face: Face) -> Face:
-    f = shift_face(face, 0.0, 0.0)
-    f.source = "propagated"
-    f.extra["from_reference"] = True
-    return f
 
 
 def _offset_face_json(entry: dict[str, Any], dx: int, dy: int) -> None:

@@ -131,7 +131,7 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path) -> dict[str, Any]:

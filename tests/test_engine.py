@@ -269,3 +269,39 @@ def test_two_channel_plate_luma_alpha(actor: Any, tmp_path: Path) -> None:
     assert comp.channel_names == ["Y", "A"]
     assert same_pixels(comp.pixels[..., 1], plate.pixels[..., 1])  # alpha untouched
     assert not same_pixels(comp.pixels[..., 0], plate.pixels[..., 0])
+
+
+class _BlindAfterFirst:
+    """dlib analyser whose detector 'misses' every face after its first call (the
+    reference frame): fit_landmarks/embed still work, as they do on a missed face."""
+
+    def __init__(self) -> None:
+        from pipeline.faces import create_analyser
+
+        self.inner = create_analyser("dlib")
+        self.embedding_kind = self.inner.embedding_kind
+        self.calls = 0
+
+    def analyse(self, image: np.ndarray, **kw: Any) -> list:
+        self.calls += 1
+        return self.inner.analyse(image, **kw) if self.calls == 1 else []
+
+    def __getattr__(self, name: str) -> Any:  # fit_landmarks, embed, detection_image, ...
+        return getattr(self.inner, name)
+
+
+def test_reference_face_propagates_when_detection_fails(actor: Any, tmp_path: Path) -> None:
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    write_aov_plate(plates / "shot.0001.exr", astronaut_linear(0), ORIGIN)
+    write_aov_plate(plates / "shot.0002.exr", astronaut_linear(5), ORIGIN)  # same person, moved
+    write_aov_plate(plates / "shot.0003.exr", no_face_rgb(), ORIGIN)  # nobody there
+    seq = PlateSequence.open(str(plates / "shot.####.exr"))
+    eng = Engine(seq, {actor.name: actor}, SwapSettings(selection="largest"), OutputLayout(tmp_path / "out", seq.name),
+                 reference_frame=1, analyser=_BlindAfterFirst())  # type: ignore[arg-type]
+    moved, empty = eng.run([2, 3])
+    assert moved["status"] == "done", moved["error"]
+    assert moved["faces"][0]["landmarks_source"] == "propagated"
+    # where the reference person is not, nothing is pasted (identity check refuses the fit)
+    assert empty["status"] == "passthrough"
+    assert same_pixels(read_plate(empty["comp"]).pixels, read_plate(empty["plate"]).pixels)
