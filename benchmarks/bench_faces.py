@@ -46,7 +46,8 @@ def main() -> None:
     t4k = _best_of(lambda: ana.analyse(uhd, embed=False))
     t1k = _best_of(lambda: ana.analyse(hd1k, embed=False))
     t4k_emb = _best_of(lambda: ana.analyse(uhd, embed=True))
-    print(f"4K frame (3840x2160), {n4k} faces: {1000 * t4k:.0f} ms/frame, {1000 * t4k / max(n4k, 1):.1f} ms per face (no embedding)")
+    per_face = 1000 * t4k / max(n4k, 1)
+    print(f"4K frame (3840x2160), {n4k} faces: {1000 * t4k:.0f} ms/frame, {per_face:.1f} ms per face (no embedding)")
     print(f"embedding: {1000 * (t4k_emb - t4k) / max(n4k, 1):.1f} ms per face")
     print(f"1K frame (1024x576), {n1k} faces: {1000 * t1k:.0f} ms/frame; 4K/1K time ratio {t4k / t1k:.2f}")
 

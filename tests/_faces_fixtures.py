@@ -105,7 +105,6 @@ def standin_scrfd(path: Path, with_kps: bool = True) -> Path:
     """SCRFD signature: input [1,3,H,W]; outputs per stride 8/16/32: scores [N,1], boxes [N,4]
     (and kps [N,10]) with 2 anchors per cell. Only stride 32 fires: the score is the mean
     brightness of the 32x32 window centred on the anchor."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, outputs = [], [], []

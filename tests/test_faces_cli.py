@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def test_json_lists_faces_per_frame_with_one_track(plate: Path, tmp_path: Path) 
     main = [max(r["faces"], key=lambda f: f["score"]) for r in out["frames"][:4]]
     assert {f["track_id"] for f in main} == {1}
     xs = [(f["box"][0] + f["box"][2]) / 2 for f in main]
-    assert all(b > a for a, b in zip(xs, xs[1:], strict=False))  # the face moves right
+    assert all(b > a for a, b in itertools.pairwise(xs))  # the face moves right
     assert all(f["source"] == "detected" and len(f["kps5"]) == 5 for f in main)
     assert out["backend"] == "dlib" and out["failed_frames"] == 0
     assert any(lic["commercial_use"] is False for lic in out["licences"])  # the 68-point model is listed
@@ -87,7 +88,10 @@ def test_damaged_frame_is_reported_and_the_rest_go_on(plate: Path, tmp_path: Pat
         (["faces", "/nonexistent/shot.####.exr"], "nonexistent"),
         (["faces", "{plate}", "--backend", "mtcnn"], "unknown face analyser backend 'mtcnn'"),
         (["faces", "{plate}", "--backend", "insightface"], "the insightface backend needs a model pack"),
-        (["faces", "{plate}", "--backend", "insightface", "--models", "/nope/buffalo_l"], "/nope/buffalo_l: insightface model pack not found"),
+        (
+            ["faces", "{plate}", "--backend", "insightface", "--models", "/nope/buffalo_l"],
+            "/nope/buffalo_l: insightface model pack not found",
+        ),
         (["faces", "{plate}", "--detect-size", "5"], "--detect-size: 5 is not in 64..8192"),
     ],
 )

@@ -56,7 +56,7 @@ def test_astronaut_one_face_with_68_landmarks(dlib68) -> None:
     assert le[1] < nose[1] < (lm[1] + rm[1]) / 2  # eyes above nose above mouth
     assert f.embedding is not None and f.embedding.shape == (128,) and f.embedding_kind == "dlib128"
     assert abs(float(np.linalg.norm(f.embedding)) - 1.0) < 1e-4
-    yaw, pitch, roll = f.pose
+    yaw, _pitch, roll = f.pose
     assert abs(yaw) < 25 and abs(roll) < 15
     assert f.source == "detected" and f.score > 0
 

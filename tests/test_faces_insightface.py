@@ -110,16 +110,16 @@ def test_pack_without_landmarks_still_works(tmp_path: Path) -> None:
 
 
 def test_missing_or_incomplete_packs_are_one_line_errors(tmp_path: Path) -> None:
-    with pytest.raises(FaceModelError, match="analyser.models_dir: the insightface backend needs"):
+    with pytest.raises(FaceModelError, match=r"analyser\.models_dir: the insightface backend needs"):
         create_analyser("insightface")
     missing = tmp_path / "buffalo_l"
     with pytest.raises(FaceModelError, match=f"{missing}: insightface model pack not found .*det_10g.onnx"):
         create_analyser("insightface", AnalyserOptions(models_dir=missing))
     missing.mkdir()
-    with pytest.raises(FaceModelError, match="no .onnx files"):
+    with pytest.raises(FaceModelError, match=r"no \.onnx files"):
         create_analyser("insightface", AnalyserOptions(models_dir=missing))
     standin_arcface(missing / "w600k_r50.onnx")
-    with pytest.raises(FaceModelError, match="has no detection model"):
+    with pytest.raises(FaceModelError, match=r"has no detection model \(needs"):
         create_analyser("insightface", AnalyserOptions(models_dir=missing))
     (missing / "det_10g.onnx").write_bytes(b"\x00not onnx")
     with pytest.raises(FaceModelError, match=r"det_10g.onnx: cannot load insightface model") as info:

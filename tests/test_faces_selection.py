@@ -129,7 +129,7 @@ def test_selection_from_dict_and_errors() -> None:
         Selection.from_dict({"mode": "reference", "references": [{"actor": "a", "frame": 1, "face_index": -1}]})
     with pytest.raises(SpecError, match=r"selection.colour: unknown field"):
         Selection.from_dict({"colour": 1})
-    with pytest.raises(SpecError, match="selection.actor: mode 'all' needs an actor"):
+    with pytest.raises(SpecError, match=r"selection\.actor: mode 'all' needs an actor"):
         select_faces([], Selection("all"))
 
 

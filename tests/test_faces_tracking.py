@@ -161,7 +161,7 @@ def test_megamind_exr_plates_one_id_per_shot_and_smoother_landmarks(test_media: 
         smooth = np.array([f.landmarks for f in faces])
         size = float(np.mean([f.size for f in faces]))
 
-        def jitter(x: np.ndarray) -> float:
+        def jitter(x: np.ndarray, size: float = size) -> float:
             return float(np.linalg.norm(x[2:] - 2 * x[1:-1] + x[:-2], axis=2).mean()) / size
 
         assert jitter(smooth) < 0.7 * jitter(raw)

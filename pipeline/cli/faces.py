@@ -75,23 +75,23 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
             if not ctx.json:
                 print(f"{frame}  error: {exc}")
             continue
-        rec = {"frame": frame, "error": None, "faces": [_face_record(f) for f in faces]}
-        records.append(rec)
+        listed = [_face_record(f) for f in faces]
+        records.append({"frame": frame, "error": None, "faces": listed})
         if not ctx.json:
-            print(_text_line(frame, rec["faces"]))
-    summary = {
+            print(_text_line(frame, listed))
+    tracks = _track_summary(records)
+    summary: dict[str, Any] = {
         "pattern": seq.pattern,
         "backend": analyser.name,
         "frames": records,
         "cuts": list(stream.tracker.cuts),
-        "tracks": _track_summary(records),
+        "tracks": tracks,
         "licences": analyser.licences(),
         "failed_frames": failed,
     }
     if ctx.json:
         ctx.emit(summary)
     else:
-        tracks = summary["tracks"]
         print(f"{len(frames)} frame(s), {len(tracks)} track(s), cuts at {summary['cuts'] or 'none'}, {failed} failed")
     return 1 if failed else 0
 
@@ -110,7 +110,8 @@ def _track_summary(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     tracks: dict[str, dict[str, Any]] = {}
     for rec in records:
         for f in rec["faces"]:
-            t = tracks.setdefault(str(f["track_id"]), {"first": rec["frame"], "last": rec["frame"], "detected": 0, "propagated": 0})
+            new = {"first": rec["frame"], "last": rec["frame"], "detected": 0, "propagated": 0}
+            t = tracks.setdefault(str(f["track_id"]), new)
             t["last"] = rec["frame"]
             t[f["source"]] = t.get(f["source"], 0) + 1
     return tracks

@@ -101,7 +101,7 @@ class DlibAnalyser(FaceAnalyser):
             raise FaceModelError(f"{path}: dlib model file not found")
         try:
             return loader(str(path))
-        except Exception as exc:  # noqa: BLE001 - dlib raises RuntimeError with multi-line text
+        except Exception as exc:  # the model loaders raise many kinds; reported as one line
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise FaceModelError(f"{path}: cannot load dlib model ({first})") from None
 
@@ -126,22 +126,19 @@ class DlibAnalyser(FaceAnalyser):
 
     # ---- hooks -------------------------------------------------------------
     def _detect(self, pixels: np.ndarray) -> list[Detection]:
-        up = int(self.options.upsample)
+        up = self.options.upsample
         if self._cnn is not None:
             found = self._cnn(pixels, up)
             return [
-                Detection(np.array([r.rect.left(), r.rect.top(), r.rect.right() + 1, r.rect.bottom() + 1], np.float64), float(r.confidence))
+                Detection(_box_of(r.rect), float(r.confidence))
                 for r in found
                 if float(r.confidence) >= self.options.detect_threshold
             ]
         rects, scores, _ = self._hog.run(pixels, up, float(self.options.detect_threshold))
-        return [
-            Detection(np.array([r.left(), r.top(), r.right() + 1, r.bottom() + 1], np.float64), float(s))
-            for r, s in zip(rects, scores, strict=True)
-        ]
+        return [Detection(_box_of(r), float(s)) for r, s in zip(rects, scores, strict=True)]
 
     def _rect(self, box: np.ndarray) -> Any:
-        x0, y0, x1, y1 = (int(round(float(v))) for v in box)
+        x0, y0, x1, y1 = (round(float(v)) for v in box)
         return self._dlib.rectangle(x0, y0, max(x0 + 1, x1 - 1), max(y0 + 1, y1 - 1))
 
     def _fit_crop(self, crop: np.ndarray, box: np.ndarray, det: Detection | None) -> Fit:
@@ -162,6 +159,11 @@ class DlibAnalyser(FaceAnalyser):
             shape = self._sp5(crop, self._rect(fit.box if fit.box is not None else _bbox(fit.kps5)))
         vec = self._resnet.compute_face_descriptor(crop, shape, int(self.options.embed_jitters))
         return np.asarray(vec, np.float32)
+
+
+def _box_of(rect: Any) -> np.ndarray:
+    """dlib rectangles are inclusive; boxes here are x0, y0, x1, y1 with exclusive ends."""
+    return np.array([rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1], np.float64)
 
 
 def _points(shape: Any) -> np.ndarray:

@@ -26,7 +26,10 @@ from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from pipeline.faces.options import AnalyserOptions
 from pipeline.onnxrt import RuntimeOptions, choose_providers
 
-NEEDED = "an SCRFD detector (e.g. det_10g.onnx) and an ArcFace recogniser (e.g. w600k_r50.onnx); 2d106det.onnx adds dense landmarks"
+NEEDED = (
+    "an SCRFD detector (e.g. det_10g.onnx) and an ArcFace recogniser (e.g. w600k_r50.onnx); "
+    "2d106det.onnx adds dense landmarks"
+)
 # insightface's own packs: the code is MIT, the pretrained weights are for non-commercial research.
 PACK_LICENCE = "insightface model pack: weights licensed for non-commercial research use only (see the pack's licence)"
 
@@ -82,7 +85,7 @@ class InsightAnalyser(FaceAnalyser):
             return model_zoo.get_model(
                 os.fspath(path), providers=self.providers, sess_options=so, static_shape_sessions=False
             )
-        except Exception as exc:  # noqa: BLE001 - ORT/onnx raise many kinds
+        except Exception as exc:  # the model loaders raise many kinds; reported as one line
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise FaceModelError(f"{path}: cannot load insightface model ({first})") from None
 

@@ -12,7 +12,10 @@ from pipeline.errors import PlateError
 from pipeline.faces.imageprep import ToDisplay, as_rgb, downscale
 from pipeline.types import Face
 
-_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+_PALETTE = [
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),
+    (245, 130, 48), (145, 30, 180), (70, 240, 240), (240, 50, 230),
+]
 
 
 def track_colour(track_id: int | None) -> tuple[int, int, int]:
@@ -27,7 +30,7 @@ def draw_faces(image: np.ndarray, faces: list[Face], *, to_display: ToDisplay | 
     thick = max(1, round(max(canvas.shape[:2]) / 640))
     for f in faces:
         col = track_colour(f.track_id)
-        x0, y0, x1, y1 = (int(round(float(v) * s)) for v in f.box)
+        x0, y0, x1, y1 = (round(float(v) * s) for v in f.box)
         dashed = f.source == "propagated"
         if dashed:
             for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)), ((x0, y1), (x0, y0))):
@@ -36,9 +39,9 @@ def draw_faces(image: np.ndarray, faces: list[Face], *, to_display: ToDisplay | 
             cv2.rectangle(canvas, (x0, y0), (x1, y1), col, thick, cv2.LINE_AA)
         if f.landmarks is not None:
             for x, y in np.asarray(f.landmarks) * s:
-                cv2.circle(canvas, (int(round(x)), int(round(y))), thick, col, -1, cv2.LINE_AA)
+                cv2.circle(canvas, (round(float(x)), round(float(y))), thick, col, -1, cv2.LINE_AA)
         for x, y in np.asarray(f.kps5) * s:
-            cv2.circle(canvas, (int(round(x)), int(round(y))), thick + 2, (255, 255, 255), thick, cv2.LINE_AA)
+            cv2.circle(canvas, (round(float(x)), round(float(y))), thick + 2, (255, 255, 255), thick, cv2.LINE_AA)
         label = f"#{f.track_id if f.track_id is not None else '?'} {f.score:.2f}" + (" prop" if dashed else "")
         cv2.putText(canvas, label, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, col, thick, cv2.LINE_AA)
     return canvas

@@ -60,11 +60,10 @@ def propagate_points(
     origin = np.array([x0, y0], np.float64)
     p0 = ((pts - origin) * s).astype(np.float32).reshape(-1, 1, 2)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)
-    lk = {"winSize": (21, 21), "maxLevel": 3, "criteria": crit}
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, **lk)
+    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, p0, None, winSize=(21, 21), maxLevel=3, criteria=crit)  # type: ignore[call-overload]
     if p1 is None:
         return none
-    p0b, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, **lk)
+    p0b, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, p1, None, winSize=(21, 21), maxLevel=3, criteria=crit)  # type: ignore[call-overload]
     fb = np.linalg.norm((p0b - p0).reshape(-1, 2), axis=1) / s
     ok = (st1.reshape(-1) == 1) & (st2.reshape(-1) == 1) & (fb <= fb_max * max(1.0, size / 100.0))
     moved = p1.reshape(-1, 2).astype(np.float64) / s + origin

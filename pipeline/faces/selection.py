@@ -169,7 +169,10 @@ def decide(faces: list[Face], selection: Selection, threshold: float) -> list[De
         return [Decision(selection.actor, None, "all") for _ in faces]
     if selection.mode == "largest":
         big = max(range(len(faces)), key=lambda i: faces[i].size)
-        return [Decision(selection.actor if i == big else None, None, "largest" if i == big else "not largest") for i in range(len(faces))]
+        return [
+            Decision(selection.actor, None, "largest") if i == big else Decision(None, None, "not largest")
+            for i in range(len(faces))
+        ]
     thr = float(selection.threshold) if selection.threshold is not None else threshold
     best: list[tuple[str | None, float | None]] = []
     for f in faces:
@@ -180,14 +183,13 @@ def decide(faces: list[Face], selection: Selection, threshold: float) -> list[De
         for ref in selection.references:
             if ref.embedding is None or (ref.embedding_kind and f.embedding_kind and ref.embedding_kind != f.embedding_kind):
                 continue
-            d = face_distance(f.embedding, ref.embedding)
-            dists[ref.actor] = min(d, dists.get(ref.actor, 2.0))
+            dists[ref.actor] = min(face_distance(f.embedding, ref.embedding), dists.get(ref.actor, 2.0))
         if not dists:
             best.append((None, None))
             continue
-        actor = min(dists, key=lambda a: dists[a])
-        best.append((actor, dists[actor]))
-    decisions = []
+        nearest = min(dists, key=lambda a: dists[a])
+        best.append((nearest, dists[nearest]))
+    decisions: list[Decision] = []
     for actor, d in best:
         if actor is None or d is None:
             decisions.append(Decision(None, None, "no embedding"))

@@ -11,7 +11,7 @@ boxes, at higher resolution than the full-frame downscale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,7 +26,7 @@ from pipeline.types import Face
 class StreamOptions:
     embed_every: int = 0  # 0 = once per track segment; N = re-embed every N frames
     full_scan_every: int = 1  # 1 = full-frame detection every frame; N = windows in between
-    tracker: TrackerOptions = TrackerOptions()
+    tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 
 class FaceStream:

@@ -150,17 +150,14 @@ class FaceTracker:
 
     # ---- steps -----------------------------------------------------------
     def _maybe_new_shot(self, frame: int, gray: np.ndarray | None) -> None:
-        cut = False
-        if self._last_frame is not None:
-            if frame <= self._last_frame or frame - self._last_frame > self.options.max_dropout:
-                cut = True
+        last = self._last_frame
+        cut = last is not None and (frame <= last or frame - last > self.options.max_dropout)
         sig = None if gray is None else ShotSignature.of(gray)
         if sig is not None and self._prev_sig is not None:
-            if (
+            cut = cut or (
                 sig.hist_distance(self._prev_sig) > self.options.cut_threshold
                 or sig.correlation(self._prev_sig) < self.options.cut_correlation
-            ):
-                cut = True
+            )
         if cut and self._last_frame is not None:
             self._shot += 1
             self.cuts.append(frame)
