@@ -23,10 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from models.base import ACTOR_BUILDERS, ActorModel
-from models.consent import CONSENT_DIR, HOW_TO_ADD, ConsentRecord, consent_from_manifest, read_consent
+from models.consent import (
+    CONSENT_DIR,
+    HOW_TO_ADD,
+    ConsentRecord,
+    consent_from_manifest,
+    read_consent,
+)
 from models.hashing import file_entry, sha256_file
 from models.images import expand_images, load_rgb
-from models.manifest import MANIFEST, RESERVED, SCHEMA, hash_folder, integrity_problems, read_manifest
+from models.manifest import (
+    MANIFEST,
+    RESERVED,
+    SCHEMA,
+    hash_folder,
+    integrity_problems,
+    read_manifest,
+)
 from pipeline import __version__
 from pipeline.atomic import TMP_MARK, atomic_write_json, fsync_dir, is_temp_name
 from pipeline.errors import ActorError, ConsentError, IntegrityError

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from _onnx_standins import insightface_image
+
 from models.swappers._align import (
     ARCFACE_112,
     DFL_LANDMARK_IDX,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _onnx_standins import astronaut_png, consent_json, dfm_standin, write_png
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _onnx_standins import astronaut_png, consent_json, dfm_standin
+
 from models.actor import build_actor, load_actor, verify_actor
 from pipeline.errors import ConsentError
 

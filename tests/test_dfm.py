@@ -14,8 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _onnx_standins import (
+    astronaut_png,
+    consent_json,
+    dfm_standin,
+    insightface_image,
+    wrong_standin,
+)
 
-from _onnx_standins import astronaut_png, consent_json, dfm_standin, insightface_image, wrong_standin
 from models.actor import build_actor, load_actor
 from models.base import SWAPPERS, ActorModel
 from pipeline.faces import create_analyser
@@ -168,7 +174,6 @@ def test_recast_swap_end_to_end_paints_every_face(tmp_path: Path) -> None:
     import json
 
     import OpenImageIO as oiio
-
     from _onnx_standins import write_png
 
     plate = insightface_image("t1.jpg")

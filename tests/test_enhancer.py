@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from _onnx_standins import enhancer_standin, insightface_image, wrong_standin
+
 from models.base import ENHANCERS
 from pipeline.errors import ActorError, IntegrityError, SpecError
 from pipeline.faces import create_analyser

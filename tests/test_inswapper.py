@@ -16,9 +16,17 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from _onnx_standins import (
+    arcface_standin,
+    astronaut_png,
+    consent_json,
+    insightface_image,
+    inswapper_standin,
+    write_png,
+    wrong_standin,
+)
 from onnx import numpy_helper
 
-from _onnx_standins import arcface_standin, astronaut_png, consent_json, inswapper_standin, insightface_image, wrong_standin, write_png
 from models.actor import build_actor, load_actor, models_root
 from models.base import SWAPPERS, ActorModel
 from pipeline.errors import ActorError

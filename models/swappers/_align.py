@@ -163,7 +163,7 @@ def warp_in(crop: np.ndarray, m: np.ndarray, size: int) -> np.ndarray:
     y1 = int(np.clip(np.ceil(corners[:, 1].max() + pad), 0, h))
     if x1 - x0 < 2 or y1 - y0 < 2:
         x0, y0, x1, y1 = 0, 0, w, h
-    src = np.ascontiguousarray(crop[y0:y1, x0:x1], np.float32)
+    src: np.ndarray = np.ascontiguousarray(crop[y0:y1, x0:x1], np.float32)
     local = m.astype(np.float64).copy()
     local[:, 2] += local[:, :2] @ np.array([x0, y0], np.float64)
     if sigma > 0:
@@ -182,7 +182,7 @@ class Feather:
 
 def square_mask(size: int, feather: Feather) -> np.ndarray:
     """Ones on the aligned square, faded to 0 at its border (before warping back)."""
-    mask = np.zeros((size, size), np.float32)
+    mask: np.ndarray = np.zeros((size, size), np.float32)
     e = max(1, int(round(size * feather.erode)))
     mask[e:-e, e:-e] = 1.0
     k = int(round(size * feather.blur)) | 1

@@ -82,7 +82,7 @@ def dims_match(found: tuple[Dim, ...], expected: tuple[int | None, ...]) -> bool
     """Rank equal and every fixed expected dim equal where the file fixes it too."""
     if len(found) != len(expected):
         return False
-    return all(e is None or not isinstance(f, int) or f == e for f, e in zip(found, expected))
+    return all(e is None or not isinstance(f, int) or f == e for f, e in zip(found, expected, strict=True))
 
 
 def signature_error(path: Path, expected: str, sig: Signature) -> FaceModelError:

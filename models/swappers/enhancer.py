@@ -26,8 +26,23 @@ import numpy as np
 
 from models.base import ENHANCERS
 from models.hashing import sha256_file
-from models.swappers._align import Feather, blend, ffhq_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, dims_match, read_signature, session_signature, signature_error, store_model
+from models.swappers._align import (
+    Feather,
+    blend,
+    ffhq_matrix,
+    kps5_of,
+    paste,
+    square_mask,
+    warp_in,
+)
+from models.swappers._onnx import (
+    Signature,
+    dims_match,
+    read_signature,
+    session_signature,
+    signature_error,
+    store_model,
+)
 from pipeline.atomic import TMP_MARK, atomic_write_json
 from pipeline.errors import ActorError, IntegrityError, SpecError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session

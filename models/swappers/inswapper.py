@@ -21,8 +21,23 @@ import numpy as np
 
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.sourcefaces import largest_face, make_analyser
-from models.swappers._align import Feather, arcface_matrix, kps5_of, paste, square_mask, warp_in
-from models.swappers._onnx import Signature, dims_match, last_initializer, read_signature, session_signature, signature_error, store_model
+from models.swappers._align import (
+    Feather,
+    arcface_matrix,
+    kps5_of,
+    paste,
+    square_mask,
+    warp_in,
+)
+from models.swappers._onnx import (
+    Signature,
+    dims_match,
+    last_initializer,
+    read_signature,
+    session_signature,
+    signature_error,
+    store_model,
+)
 from pipeline.errors import ActorError, FaceModelError, SwapError
 from pipeline.onnxrt import RuntimeOptions, make_session
 from pipeline.types import Face
