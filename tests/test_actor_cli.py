@@ -113,7 +113,13 @@ def test_image_without_a_face_is_named_and_nothing_is_left(inputs: dict[str, Pat
 
 
 def test_bad_inputs_are_one_line_errors(inputs: dict[str, Path], tmp_path: Path) -> None:
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not an image")
+    empty_dir = tmp_path / "empty"
+    empty_dir.mkdir()
     cases = [
+        (("actor", "build", "x", "--images", not_image, "--consent", inputs["consent"], "--backend", "dfm", "--model", inputs["model"]), "notes.png: cannot read image"),
+        (("actor", "build", "x", "--images", empty_dir, "--consent", inputs["consent"], "--backend", "dfm", "--model", inputs["model"]), "empty: directory holds no images"),
         (("actor", "build", "bad/name", "--images", inputs["img"], "--consent", inputs["consent"]), "actor name 'bad/name' is invalid"),
         (("actor", "build", "x", "--images", tmp_path / "nope.png", "--consent", inputs["consent"], "--backend", "dfm", "--model", inputs["model"]), "nope.png: actor image not found"),
         (("actor", "build", "x", "--images", inputs["img"], "--consent", inputs["consent"], "--backend", "nosuch"), "unknown actor builder backend 'nosuch'"),
