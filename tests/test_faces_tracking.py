@@ -180,3 +180,19 @@ def test_stream_windowed_detection_between_full_scans(analyser) -> None:
         assert abs((main.box[0] + main.box[2]) / 2 - (223.0 + 2.0 * i)) < 6.0
         ids.append(main.track_id)
     assert len(set(ids)) == 1
+
+
+def test_stream_embeds_once_per_track_unless_asked(analyser) -> None:
+    img = astronaut()
+    frames = [_shifted(img, 2.0 * i, 0.0) for i in range(5)]
+    for every, expected in ((0, [0]), (2, [0, 2, 4])):
+        stream = FaceStream(analyser, StreamOptions(embed_every=every))
+        embedded = []
+        for i, f in enumerate(frames):
+            main = max(stream.process(i, f), key=lambda x: x.score)
+            assert main.embedding is not None and main.embedding_kind == "dlib128"
+            if main.extra.get("embedded"):
+                embedded.append(i)
+        assert embedded == expected
+        track = next(t for t in stream.tracker.active_tracks if t.track_id == main.track_id)
+        assert abs(float(np.linalg.norm(track.embedding)) - 1.0) < 1e-5

@@ -70,8 +70,10 @@ def apply_affine(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def estimate_pose(kps5: np.ndarray) -> tuple[float, float, float]:
     """(yaw, pitch, roll) in degrees from the five keypoints (a rough estimate).
 
-    Roll is the eye line's angle; yaw and pitch come from a PnP fit of a generic
-    head with a focal length proportional to the face size (weak perspective).
+    Roll is the eye line's angle (> 0: clockwise in the image); yaw and pitch come
+    from a PnP fit of a generic head with a focal length proportional to the face
+    size (weak perspective). Yaw > 0: the nose points towards image right; pitch
+    > 0: the face looks up.
     """
     k = np.asarray(kps5, np.float64)
     if k.shape != (5, 2) or not np.isfinite(k).all():

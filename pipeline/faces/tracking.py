@@ -253,8 +253,13 @@ class FaceTracker:
         raw_box = np.asarray(f.box, np.float64)
         t.velocity = 0.5 * t.velocity + 0.5 * (raw_box - t.box) / gap
         t.box = raw_box.copy()
-        if t.embedding is None and f.embedding is not None:
+        if f.embedding is not None and (t.embedding is None or f.embedding_kind != t.embedding_kind):
             t.embedding, t.embedding_kind = np.asarray(f.embedding, np.float32).copy(), f.embedding_kind
+        elif f.embedding is not None and t.embedding is not None:
+            # a fresh embedding (re-embedding asked for): the track keeps a running mean
+            mean = t.embedding + np.asarray(f.embedding, np.float32)
+            norm = float(np.linalg.norm(mean))
+            t.embedding = mean / norm if norm > 0 else t.embedding
         elif f.embedding is None and t.embedding is not None:
             f.embedding, f.embedding_kind = t.embedding.copy(), t.embedding_kind
             f.extra["embedding_from_track"] = True
