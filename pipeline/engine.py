@@ -382,7 +382,7 @@ class Engine:
             "recast/status": rec["status"],
         }
         comp_path = self.layout.comp_path(frame)
-        write_plate(comp_path, plate, pixels, attrs=attrs)
+        write_plate(comp_path, plate, pixels, attrs=attrs, keep_parts=True)
         el_path = self.layout.element_path(frame)
         if element is not None and element.box is not None:
             dx, dy = plate.data_window[:2]

@@ -305,3 +305,28 @@ def test_reference_face_propagates_when_detection_fails(actor: Any, tmp_path: Pa
     # where the reference person is not, nothing is pasted (identity check refuses the fit)
     assert empty["status"] == "passthrough"
     assert same_pixels(read_plate(empty["comp"]).pixels, read_plate(empty["plate"]).pixels)
+
+
+def test_multipart_plate_keeps_its_other_parts(actor: Any, tmp_path: Path) -> None:
+    import OpenImageIO as oiio
+
+    from pipeline.plateio import write_parts
+
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    lin = astronaut_linear()
+    h, w = lin.shape[:2]
+    beauty = oiio.ImageSpec(w, h, 3, oiio.HALF)
+    beauty.channelnames = ("R", "G", "B")
+    beauty.attribute("name", "beauty")
+    aux = oiio.ImageSpec(w, h, 1, oiio.FLOAT)
+    aux.channelnames = ("Z",)
+    aux.attribute("name", "depth")
+    z = np.linspace(0, 9, h * w, dtype=np.float32).reshape(h, w, 1)
+    write_parts(plates / "shot.0001.exr", [(lin, beauty), (z, aux)])
+    _, (rec,) = _run(actor, plates, tmp_path / "out", SwapSettings(selection="largest"))
+    assert rec["status"] == "done", rec["error"]
+    comp_depth = read_plate(rec["comp"], part=1)
+    assert comp_depth.part_name == "depth" and comp_depth.parts == 2
+    assert same_pixels(comp_depth.pixels, z)
+    assert not same_pixels(read_plate(rec["comp"]).pixels, read_plate(rec["plate"]).pixels)
