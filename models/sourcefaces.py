@@ -11,13 +11,19 @@ from pipeline.errors import ActorError
 from pipeline.types import Face
 
 
-def make_analyser(options: dict[str, Any]):  # -> pipeline.faces.FaceAnalyser
-    """The analyser named by ``options['analyser']`` (default dlib)."""
+def make_analyser(options: dict[str, Any]) -> Any:  # a pipeline.faces.FaceAnalyser
+    """The analyser named by ``options['analyser']`` (default dlib).
+
+    ``analyser_options`` (a dict of AnalyserOptions fields) tunes it; the
+    insightface analyser falls back to the builder's ``models_dir`` pack.
+    """
     from pipeline.faces import AnalyserOptions, create_analyser
 
     name = str(options.get("analyser") or "dlib")
-    extra = options.get("analyser_options") or {}
-    return create_analyser(name, AnalyserOptions.from_dict(dict(extra), where="analyser_options") if extra else None)
+    extra = dict(options.get("analyser_options") or {})
+    if name == "insightface" and "models_dir" not in extra and options.get("models_dir"):
+        extra["models_dir"] = str(options["models_dir"])
+    return create_analyser(name, AnalyserOptions.from_dict(extra, where="analyser_options") if extra else None)
 
 
 def largest_face(analyser: Any, path: Path, image: np.ndarray) -> Face:

@@ -125,6 +125,7 @@ def test_bad_inputs_are_one_line_errors(inputs: dict[str, Path], tmp_path: Path)
         (("actor", "build", "x", "--images", inputs["img"], "--consent", inputs["consent"], "--backend", "nosuch"), "unknown actor builder backend 'nosuch'"),
         (("actor", "build", "x", "--images", inputs["img"], "--consent", inputs["consent"], "--backend", "dfm"), "pass --model FILE"),
         (("actor", "build", "x", "--images", inputs["img"], "--consent", inputs["consent"], "--backend", "dfm", "--model", inputs["model"], "--face-type", "torso"), "not a DeepFaceLab face type"),
+        (("actor", "build", "x", "--images", inputs["img"], "--consent", inputs["consent"], "--backend", "dfm", "--model", inputs["model"], "--analyser", "nosuch"), "unknown face analyser backend 'nosuch'"),
         (("actor", "show", "ghost"), "no actor 'ghost'"),
         (("actor", "verify", "ghost"), "actor manifest not found"),
     ]

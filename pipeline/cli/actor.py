@@ -26,6 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     b.add_argument("--licence", metavar="TEXT", help="licence of --model (recorded in the manifest)")
     b.add_argument("--arcface", type=Path, metavar="FILE", help="inswapper: ArcFace ONNX for the source embedding")
     b.add_argument("--models", type=Path, metavar="DIR", help="inswapper: insightface model pack holding an ArcFace ONNX")
+    b.add_argument("--analyser", metavar="NAME", help="inswapper/dfm: face analyser for the actor images (dlib default, insightface uses --models)")
     b.add_argument("--face-type", metavar="TYPE", help="dfm: DeepFaceLab face type the model was trained on (wf, f, mf, h, head)")
     b.add_argument("--morph", type=float, metavar="0..1", help="dfm AMP models: default morph value")
     b.add_argument("--link-models", action="store_true", help="hard-link --model into the actor instead of copying it (same filesystem only)")
@@ -72,7 +73,7 @@ def _build(args: argparse.Namespace, ctx: CliContext) -> int:
         "consent_when": args.consent_when,
         "link_models": args.link_models,
     }
-    for key in ("licence", "arcface", "models", "face_type", "morph"):
+    for key in ("licence", "arcface", "models", "analyser", "face_type", "morph"):
         value = getattr(args, key)
         if value is not None:
             options["models_dir" if key == "models" else key] = value
