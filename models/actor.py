@@ -41,7 +41,7 @@ from models.manifest import (
     read_manifest,
 )
 from pipeline import __version__
-from pipeline.atomic import TMP_MARK, atomic_write_json, fsync_dir, is_temp_name
+from pipeline.atomic import TMP_MARK, atomic_write_bytes, atomic_write_json, fsync_dir, is_temp_name
 from pipeline.errors import ActorError, ConsentError, IntegrityError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -204,7 +204,7 @@ def _copy_consent(root: Path, src: Path, record: ConsentRecord) -> ConsentRecord
     cdir = root / CONSENT_DIR
     cdir.mkdir(exist_ok=True)
     dst = cdir / (src.name if not src.name.startswith(".") else f"consent{src.suffix}")
-    shutil.copyfile(src, dst)
+    atomic_write_bytes(dst, src.read_bytes())
     if sha256_file(dst) != record.sha256:
         raise ConsentError(f"{src}: consent file changed while it was being copied; try again")
     return replace(record, file=dst.relative_to(root).as_posix())
