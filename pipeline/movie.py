@@ -88,6 +88,7 @@ class ImportReport:
     colorspace: str = ""
     written: list[int] = field(default_factory=list)
     bad: list[BadFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
@@ -105,6 +106,7 @@ class ImportReport:
             "colorspace": self.colorspace,
             "written": self.written,
             "bad": [b.to_json() for b in self.bad],
+            "warnings": self.warnings,
             "clean": self.clean,
         }
 
@@ -197,6 +199,8 @@ def _open_container(movie: Path) -> Any:
         raise PlateError(f"{movie}: file not found")
     if movie.is_dir():
         raise PlateError(f"{movie}: is a directory, not a movie")
+    if not movie.is_file():  # a FIFO or device would block
+        raise PlateError(f"{movie}: not a regular file")
     if movie.stat().st_size == 0:
         raise PlateError(f"{movie}: empty file")
     try:
@@ -334,6 +338,14 @@ class _FrameWriter:
         return path
 
 
+def _tag(metadata: dict[str, str], name: str) -> str | None:
+    """A container tag by name, any case (MOV writes ``timecode``, Matroska ``TIMECODE``)."""
+    for key, value in metadata.items():
+        if key.lower() == name and value:
+            return str(value)
+    return None
+
+
 @dataclass(frozen=True)
 class _MovieFacts:
     fps: Fraction | None
@@ -347,7 +359,7 @@ def _movie_facts(src: Path) -> _MovieFacts:
     try:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        tc_text = stream.metadata.get("timecode") or container.metadata.get("timecode")
+        tc_text = _tag(stream.metadata, "timecode") or _tag(container.metadata, "timecode")
         trc = stream.codec_context.color_trc
         sar = stream.sample_aspect_ratio or stream.codec_context.sample_aspect_ratio
     finally:
@@ -376,7 +388,13 @@ def import_movie(
     fps = facts.fps
     source_space = movie_space(color, facts.trc, options.colorspace)
     target_space = color.scene_linear if ext == "exr" else color.working_space
-    tc0 = Timecode.parse(facts.timecode, fps) if (facts.timecode and fps) else None
+    warnings: list[str] = []
+    tc0: Timecode | None = None
+    if facts.timecode and fps:
+        try:
+            tc0 = Timecode.parse(facts.timecode, fps)
+        except PlateError as exc:  # a bad tag must not cost the pictures
+            warnings.append(f"{src}: movie {exc}; frames written without timecode")
     writer = _FrameWriter(
         template, pixel_type, options.compression, color, source_space, target_space, src, fps, tc0, facts.pixel_aspect
     )
@@ -387,6 +405,7 @@ def import_movie(
         timecode=str(tc0) if tc0 else None,
         source_colorspace=source_space,
         colorspace=target_space,
+        warnings=warnings,
     )
     wanted = set(options.frames) if options.frames is not None else None
     last_wanted = max(wanted) if wanted else None

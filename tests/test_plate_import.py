@@ -62,6 +62,14 @@ def test_import_exr_keeps_fps_timecode_and_linearises(tmp_path: Path) -> None:
     assert float(plate.pixels.mean()) < float((src[3] / 255.0).mean())  # linear is darker than encoded
 
 
+def test_matroska_timecode_tag_is_read(tmp_path: Path) -> None:
+    movie = tmp_path / "tc.mkv"
+    make_movie(movie, frames=2, timecode="01:00:00:10", fps=Fraction(25))
+    report = import_movie(movie, ImportOptions(out_pattern=str(tmp_path / "p" / "m.####.exr")), ColorContext())
+    assert report.timecode == "01:00:00:10" and report.fps == "25"
+    assert read_plate(tmp_path / "p" / "m.1002.exr").attributes["recast/timecode"] == "01:00:00:11"
+
+
 def test_import_png_and_frame_range(tmp_path: Path) -> None:
     movie = tmp_path / "clip.mov"
     make_movie(movie, frames=10, pixel_aspect=Fraction(2, 1))  # anamorphic
@@ -108,6 +116,17 @@ def test_truncated_movie_reports_lost_tail(tmp_path: Path) -> None:
     assert report.written and not report.clean
     assert max(report.written) < 1047
     assert any(b.kind == "absent" for b in report.bad)
+
+
+def test_bad_timecode_tag_does_not_cost_the_pictures(tmp_path: Path) -> None:
+    movie = tmp_path / "tc.mkv"  # Matroska keeps the tag as text (upper-case TIMECODE)
+    make_movie(movie, frames=3, timecode="10:77:00:00")  # minutes out of range
+    proc = recast("plate", "import", str(movie), "--out", str(tmp_path / "p" / "tc.####.exr"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["written"] == [1001, 1002, 1003] and report["timecode"] is None
+    assert "timecode '10:77:00:00'" in report["warnings"][0]
+    assert proc.stderr.startswith("recast: warning: ")
 
 
 @pytest.mark.parametrize("kind", ["garbage", "missing", "empty", "bad_out"])

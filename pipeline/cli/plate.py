@@ -316,6 +316,8 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
         causes = [b.error for b in report.bad if b.kind != "absent"] or [b.error for b in report.bad]
         first = causes[0] if causes else "no video frames"
         raise PlateError(f"{report.movie}: no frame could be decoded ({first})")
+    for warning in report.warnings:
+        print(f"recast: warning: {warning}", file=sys.stderr)
     for bad in report.bad:
         where = f"frame {bad.frame}" if bad.frame is not None else "stream"
         print(f"recast: {report.movie}: {where}: {bad.error}", file=sys.stderr)
