@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ActorError, JobError, SpecError
-from pipeline.jobs.runner import submit
+from pipeline.jobs.runner import Runner, submit
 from pipeline.jobs.spec import JobSpec
 from pipeline.jobs.store import Store
 from tests.test_job_support import make_plate, recast, write_spec
@@ -40,6 +40,7 @@ def test_minimal_spec_and_defaults() -> None:
         ({"reference": "1001"}, "spec.reference"),
         ({"colour": "x"}, "spec.colour"),
         ({"actors": {"left": "bad name"}}, "spec.actors.left"),
+        ({"name": "a/b"}, "spec.name"),
     ],
 )
 def test_invalid_fields_are_named(patch: dict, field: str) -> None:
@@ -70,10 +71,15 @@ def test_submit_checks_disk(tmp_path: Path) -> None:
     j1 = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "processor": "passthrough"}))
     meta = json.loads((tmp_path / "o" / "job.json").read_text())
     assert meta["id"] == j1 and meta["frames"] == [1, 2, 3] and meta["layout"] == {"plate_name": "shot", "padding": 4}
+    # the output sequence can be renamed
+    spec = {"plate": pattern, "actor": "a", "out": str(tmp_path / "renamed"), "processor": "passthrough", "name": "sh010_comp_v1"}
+    j2 = submit(store, JobSpec.from_dict(spec))
+    Runner(store).run(j2)
+    assert sorted(p.name for p in (tmp_path / "renamed" / "comp").iterdir())[0] == "sh010_comp_v1.0001.exr"
     # one output folder holds one job
     with pytest.raises(JobError, match="already holds job"):
         submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "processor": "passthrough"}))
-    assert [j["id"] for j in store.list_jobs()] == [j1]
+    assert {j["id"] for j in store.list_jobs()} == {j1, j2}
 
 
 def test_cli_submit_and_show_json(tmp_path: Path) -> None:

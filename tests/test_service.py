@@ -226,3 +226,60 @@ def test_restarted_service_resumes_interrupted_jobs(tmp_path: Path, root: Path, 
     text = caplog.text
     assert job in text and "resuming 1 job" in text
     assert "embedding" not in text and "[0." not in text  # logs carry ids and counts, never vectors or pixels
+
+
+def test_cancel_and_resume_over_http(tmp_path: Path, root: Path) -> None:
+    pattern = make_plate(root / "plates", range(1, 21), size=(160, 120))
+    cfg = ServiceConfig(roots=[root.resolve()], store_path=tmp_path / "home" / "recast.db", workers=1)
+    s = start_in_thread(cfg)
+    try:
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            body = {"plate": pattern, "actor": "ada", "processor": "passthrough", "chunk": 1}
+            first = c.post("/jobs", json={**body, "out": str(root / "a")}).json()["job"]
+            second = c.post("/jobs", json={**body, "out": str(root / "b")}).json()["job"]  # waits for the one worker
+            assert c.post(f"/jobs/{second}/cancel").json()["status"] == "cancelled"
+            _wait_done(c, first)
+            d = _wait_done(c, second)
+            assert d["status"] == "cancelled" and d["frames"]["done"] == 0
+            assert not (root / "b" / "records").exists()
+            assert c.post(f"/jobs/{second}/resume").status_code == 202
+            d = _wait_done(c, second)
+            assert d["status"] == "done" and d["frames"]["done"] == 20
+            assert c.post(f"/jobs/{second}/resume").json()["status"] == "done"
+    finally:
+        s.stop()
+
+
+def test_recast_serve_subprocess(tmp_path: Path, root: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_job_support import REPO
+
+    env = {**os.environ, "RECAST_HOME": str(tmp_path / "h3")}
+    env.pop("RECAST_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "serve", "--port", "0", "--root", str(root), "--json"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["url"].startswith("http://127.0.0.1:") and info["roots"] == [str(root.resolve())]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.get(info["url"] + "/health", timeout=5)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        assert r.json()["ok"] is True
+        schema = httpx.get(info["url"] + "/openapi.json", timeout=5).json()
+        assert {"/jobs", "/jobs/{job_id}/publish", "/jobs/{job_id}/reprocess", "/actors"} <= set(schema["paths"])
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

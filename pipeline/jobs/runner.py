@@ -107,7 +107,7 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     if out.exists() and not out.is_dir():
         raise SpecError(f"spec.out: {out} exists and is not a folder")
     spec_d = {**spec.to_dict(), "out": str(out)}
-    layout = JobLayout(out=out, plate_name=plate.name, padding=plate.padding)
+    layout = JobLayout(out=out, plate_name=spec.name or plate.name, padding=plate.padding)
     try:
         write_job_file(layout, job_id, spec_d, frames, now_iso())
     except OSError as exc:

@@ -2,7 +2,8 @@
 
 A minimal spec is ``{"plate": PATTERN, "actor": NAME, "out": DIR}``; ``frames``,
 ``shot``, ``actors``, ``selection``, ``settings``, ``owner``, ``priority``,
-``reference``, ``processor`` and ``chunk`` are optional. Every error is a
+``reference``, ``processor``, ``chunk`` and ``name`` (the output sequence
+name: ``<out>/comp/<name>.####.exr``) are optional. Every error is a
 :class:`SpecError` naming the field (``spec.frames: ...``).
 """
 
@@ -35,7 +36,7 @@ _KNOWN = {
     "reference",
     "processor",
     "chunk",
-    "id",
+    "name",
 }
 
 
@@ -83,6 +84,7 @@ class JobSpec:
     reference: int | None = None
     processor: str = "engine"
     chunk: int = 10
+    name: str | None = None  # output sequence name (<name>.####.exr); default: the plate's
 
     @property
     def actor(self) -> str:
@@ -95,7 +97,7 @@ class JobSpec:
             raise SpecError(f"spec: expected a JSON object, got {type(d).__name__}")
         unknown = sorted(set(d) - _KNOWN)
         if unknown:
-            raise SpecError(f"spec.{unknown[0]}: unknown field (known: {', '.join(sorted(_KNOWN - {'id'}))})")
+            raise SpecError(f"spec.{unknown[0]}: unknown field (known: {', '.join(sorted(_KNOWN))})")
         plate = _str_field(d, "plate", required=True)
         out = _str_field(d, "out", required=True)
         assert plate is not None and out is not None
@@ -133,6 +135,9 @@ class JobSpec:
         selection = d.get("selection")
         if selection is not None and not isinstance(selection, (str, dict, list)):
             raise SpecError(f"spec.selection: must be a string, object or list, got {type(selection).__name__}")
+        name = d.get("name")
+        if name is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
+            raise SpecError(f"spec.name: {name!r} must be letters, digits, '_', '-', '.' (the output sequence name)")
         try:
             json.dumps(settings)
             json.dumps(selection)
@@ -151,6 +156,7 @@ class JobSpec:
             reference=reference,
             processor=str(processor),
             chunk=chunk,
+            name=name,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +176,7 @@ class JobSpec:
                 "reference": self.reference,
                 "processor": self.processor,
                 "chunk": self.chunk,
+                "name": self.name,
             }
         )
         return d

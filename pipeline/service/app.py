@@ -63,6 +63,7 @@ class JobSpecBody(_Body):
     reference: int | None = None
     processor: Literal["engine", "passthrough"] | None = None
     chunk: int | None = Field(default=None, ge=1, le=100000)
+    name: str | None = Field(default=None, max_length=64)
 
 
 class FramesBody(_Body):
