@@ -153,6 +153,7 @@ def test_megamind_exr_plates_one_id_per_shot_and_smoother_landmarks(test_media: 
     embedded = sum(1 for fs in out.values() for f in fs if f.extra.get("embedded"))
     tracks = {f.track_id for fs in out.values() for f in fs}
     assert embedded == len(tracks)
+    assert main[1098].extra.get("embedded")  # the cut is seen before deciding what to embed
     # jitter (landmark acceleration, in face sizes) is lower after smoothing
     for ids in (before, after):
         tid = next(iter(ids))

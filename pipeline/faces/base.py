@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.faces.geometry import box_from_points, estimate_pose
+from pipeline.errors import FaceModelError
+from pipeline.faces.geometry import box_iou, estimate_pose
 from pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
 from pipeline.faces.options import AnalyserOptions
 from pipeline.types import Face
@@ -111,9 +112,10 @@ class FaceAnalyser(ABC):
         rgb = as_rgb(image)
         face = self._face_from_box(rgb, np.asarray(box, np.float64), None, to_display, embed=False)
         if face is None:
-            from pipeline.errors import FaceModelError
-
-            raise FaceModelError(f"fit_landmarks: box {np.round(box, 1).tolist()} lies outside the image")
+            raise FaceModelError(
+                f"fit_landmarks: box {np.round(box, 1).tolist()} is outside the image "
+                f"or smaller than min_face ({self.options.min_face} px)"
+            )
         return face
 
     def embed(self, image: np.ndarray, face: Face, *, to_display: ToDisplay | None = None) -> np.ndarray:
@@ -121,8 +123,6 @@ class FaceAnalyser(ABC):
         rgb = as_rgb(image)
         crop = crop_around(rgb, face.box, self.options.crop_margin, self.options.crop_max_size, to_display)
         if crop is None:
-            from pipeline.errors import FaceModelError
-
             raise FaceModelError(f"embed: face box {np.round(face.box, 1).tolist()} lies outside the image")
         fit = self._refit_for_embedding(crop, face)
         return _normalise(self._embed_crop(crop.pixels, fit))
@@ -208,8 +208,6 @@ def _scaled(det: Detection, inv_scale: float, origin: tuple[float, float]) -> De
 
 
 def _nms(dets: list[Detection], iou_max: float) -> list[Detection]:
-    from pipeline.faces.geometry import box_iou
-
     kept: list[Detection] = []
     for d in sorted(dets, key=lambda x: -x.score):
         if all(box_iou(d.box, k.box) <= iou_max for k in kept):
@@ -217,4 +215,4 @@ def _nms(dets: list[Detection], iou_max: float) -> list[Detection]:
     return kept
 
 
-__all__ = ["Detection", "FaceAnalyser", "Fit", "box_from_points"]
+__all__ = ["Detection", "FaceAnalyser", "Fit"]

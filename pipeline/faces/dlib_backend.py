@@ -16,8 +16,8 @@ import numpy as np
 
 from pipeline.errors import FaceModelError
 from pipeline.faces.base import Detection, FaceAnalyser, Fit
-from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
+from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from pipeline.faces.options import AnalyserOptions
 
 PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"

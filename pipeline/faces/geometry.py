@@ -114,11 +114,3 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = iw * ih
     union = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter
     return inter / union if union > 0 else 0.0
-
-
-def box_from_points(pts: np.ndarray, pad: float = 0.1) -> np.ndarray:
-    p = np.asarray(pts, np.float64)
-    x0, y0 = p.min(0)
-    x1, y1 = p.max(0)
-    w, h = x1 - x0, y1 - y0
-    return np.array([x0 - pad * w, y0 - pad * h, x1 + pad * w, y1 + pad * h])

@@ -44,6 +44,9 @@ class FaceStream:
         self._count += 1
         # one downscale per frame: full-frame detection, cut detection and optical flow share it
         small = self.analyser.detection_image(rgb, to_display=to_display)
+        gray = small.pixels.mean(axis=2).astype(np.uint8)
+        if self.tracker.check_cut(frame, gray):
+            full = True  # a new shot: scan the whole frame
         if full:
             faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small)
         else:
@@ -60,7 +63,6 @@ class FaceStream:
                 f.embedding = self.analyser.embed(rgb, f, to_display=to_display)
                 f.embedding_kind = self.analyser.embedding_kind
                 f.extra["embedded"] = True
-        gray = small.pixels.mean(axis=2).astype(np.uint8)
         out = self.tracker.update(frame, faces, gray, gray_scale=small.scale)
         for f in out:
             if f.extra.get("embedded") and f.track_id is not None:

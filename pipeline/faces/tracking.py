@@ -103,6 +103,7 @@ class FaceTracker:
         self._prev_sig: ShotSignature | None = None
         self._last_frame: int | None = None
         self._gray_scale = 1.0
+        self._checked: tuple[int, bool] | None = None  # (frame, cut) once check_cut ran for it
         self.cuts: list[int] = []  # frames where a new shot started (bounded by the sequence's cuts)
 
     @property
@@ -122,6 +123,14 @@ class FaceTracker:
         cands = [t for t in self._tracks if self._geometry_cost(t, face, frame) < _NO]
         return cands[0] if len(cands) == 1 else None
 
+    def check_cut(self, frame: int, image_gray: np.ndarray | None) -> bool:
+        """Run cut detection for ``frame`` ahead of :meth:`update` (which then reuses the
+        answer), so callers see the new shot before deciding what to embed."""
+        if self._checked is None or self._checked[0] != frame:
+            gray = None if image_gray is None else gray_u8(image_gray)
+            self._checked = (frame, self._maybe_new_shot(frame, gray))
+        return self._checked[1]
+
     # ---- main entry ----------------------------------------------------
     def update(
         self, frame: int, faces: list[Face], image_gray: np.ndarray | None, *, gray_scale: float = 1.0
@@ -130,7 +139,9 @@ class FaceTracker:
         display-referred grey, full-res or downscaled by ``gray_scale`` (grey px per plate px)."""
         gray = None if image_gray is None else gray_u8(image_gray)
         self._gray_scale = float(gray_scale)
-        self._maybe_new_shot(frame, gray)
+        if self._checked is None or self._checked[0] != frame:
+            self._maybe_new_shot(frame, gray)
+        self._checked = None
         dets = list(faces)
         matches, new_dets, missed = self._assign(frame, dets)
         out: list[Face] = []
@@ -149,7 +160,7 @@ class FaceTracker:
         return out
 
     # ---- steps -----------------------------------------------------------
-    def _maybe_new_shot(self, frame: int, gray: np.ndarray | None) -> None:
+    def _maybe_new_shot(self, frame: int, gray: np.ndarray | None) -> bool:
         last = self._last_frame
         cut = last is not None and (frame <= last or frame - last > self.options.max_dropout)
         sig = None if gray is None else ShotSignature.of(gray)
@@ -158,12 +169,13 @@ class FaceTracker:
                 sig.hist_distance(self._prev_sig) > self.options.cut_threshold
                 or sig.correlation(self._prev_sig) < self.options.cut_correlation
             )
-        if cut and self._last_frame is not None:
+        if cut:  # (both tests need a previous frame)
             self._shot += 1
             self.cuts.append(frame)
             self._tracks = []
             self._prev_gray = None
         self._prev_sig = sig
+        return cut
 
     def _threshold(self, kind: str | None) -> float:
         if self.options.embed_max_distance is not None:
