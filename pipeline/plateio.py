@@ -10,7 +10,10 @@ Exactness: integer formats are read as ``v / (2**bits - 1)`` and written back wi
 rounding, half/float are stored as-is, so read -> write -> read is bit-exact for
 EXR (half/float, any lossless compression), PNG/TIFF 8/16-bit and 10-bit DPX.
 Alpha in PNG/TIFF is read *unassociated* (``oiio:UnassociatedAlpha = 1``): the
-stored colour values are returned untouched rather than premultiplied.
+stored colour values are returned untouched rather than premultiplied
+(:attr:`Plate.premultiplied` says which). Integer channels, EXR ``uint`` ones
+included, come back normalised to [0, 1] (OIIO's convention); 32-bit integer IDs
+above 2**24 do not survive float32.
 
 Bad files raise :class:`PlateError` naming the file; the header is checked against
 :class:`ReadLimits` before any pixel is decoded so absurd dimensions cannot
