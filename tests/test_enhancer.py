@@ -82,6 +82,18 @@ def test_passthrough_round_trip(tmp_path: Path, face_crop: tuple[np.ndarray, Fac
     assert np.abs(out[y0:y1, x0:x1] - crop[y0:y1, x0:x1]).mean() < 0.02
 
 
+def test_other_square_sizes_use_the_scaled_template(tmp_path: Path, face_crop: tuple[np.ndarray, Face]) -> None:
+    """A GPEN-BFR-256-like export: the FFHQ template is scaled to 256 and still lands on the face."""
+    crop, face = face_crop
+    install(tmp_path, size=256)
+    enh = ENHANCERS.create("gfpgan")
+    assert enh.layout.size == 256
+    out = enh.enhance(crop, face)
+    for x, y in face.kps5.round().astype(int):
+        np.testing.assert_allclose(out[y, x], [0.0, 1.0, 0.0], atol=0.02)
+    np.testing.assert_array_equal(out[:2, :2], crop[:2, :2])
+
+
 def test_codeformer_fidelity_input(tmp_path: Path, face_crop: tuple[np.ndarray, Face]) -> None:
     crop, face = face_crop
     install(tmp_path, "codeformer", codeformer=True)
@@ -105,10 +117,10 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     wrong = wrong_standin(tmp_path / "wrong.onnx")
     proc = recast("actor", "enhancer", "gfpgan", "--model", wrong, "--licence", "x")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "wrong.onnx: wrong ONNX signature" in proc.stderr and "[1,3,512,512]" in proc.stderr and "found inputs x[1,4]" in proc.stderr
-    small = enhancer_standin(tmp_path / "small.onnx", size=256)
-    proc = recast("actor", "enhancer", "gfpgan", "--model", small, "--licence", "x")
-    assert proc.returncode == 2 and "input[1,3,256,256]" in proc.stderr
+    assert "wrong.onnx: wrong ONNX signature" in proc.stderr and "[1,3,S,S]" in proc.stderr and "found inputs x[1,4]" in proc.stderr
+    tiny = enhancer_standin(tmp_path / "tiny.onnx", size=64)
+    proc = recast("actor", "enhancer", "gfpgan", "--model", tiny, "--licence", "x")
+    assert proc.returncode == 2 and "found inputs input[1,3,64,64]" in proc.stderr
     install(tmp_path)
     again = recast("actor", "enhancer", "gfpgan", "--model", tmp_path / "gfpgan.onnx", "--licence", "x")
     assert again.returncode == 2 and "already installed" in again.stderr and "--force" in again.stderr

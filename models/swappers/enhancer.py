@@ -2,8 +2,9 @@
 
 Format facts of the common exports: one image input [1, 3, 512, 512] RGB scaled
 to [-1, 1] (CodeFormer exports add a scalar fidelity ``weight``), output the same
-shape and range. The face is aligned with its five points to the FFHQ 512
-template (_align.FFHQ_512), restored, warped back with a feathered square matte
+shape and range. Other fixed square sizes of the same family (GPEN-BFR-256,
+-1024) are accepted too. The face is aligned with its five points to the FFHQ
+template scaled to the model's size (_align.FFHQ_512), restored, warped back with a feathered square matte
 and mixed with the crop by ``blend`` (0 = off, 1 = fully restored).
 
 Enhancers follow the actor rules for model files: ``install_enhancer`` copies
@@ -51,8 +52,9 @@ from pipeline.types import Face
 KINDS = ("gfpgan", "codeformer")
 MODEL_FILE = "model.onnx"
 MANIFEST = "manifest.json"
-SIZE = 512
-EXPECTED = "an image input [1,3,512,512] RGB in [-1,1] (plus an optional scalar fidelity input); output [1,3,512,512]"
+SIZE = 512  # when the file leaves H/W symbolic
+MIN_SIZE = 128
+EXPECTED = "an image input [1,3,S,S] RGB in [-1,1] (S = 512 for GFPGAN/CodeFormer, >= 128; plus an optional scalar fidelity input); output [1,3,S,S]"
 EDGE = Feather(erode=0.04, blur=0.12)
 FLOAT_TYPES = {"float": np.float32, "double": np.float64, "float16": np.float16}
 
@@ -79,7 +81,7 @@ def check_enhancer(path: Path, sig: Signature | None = None) -> EnhancerLayout:
         raise signature_error(path, EXPECTED, sig)
     img = images[0]
     size = img.shape[2] if isinstance(img.shape[2], int) else SIZE
-    if not dims_match(img.shape, (None, 3, size, size)) or size != SIZE or not dims_match(sig.outputs[0].shape, (None, 3, size, size)):
+    if not dims_match(img.shape, (None, 3, size, size)) or size < MIN_SIZE or not dims_match(sig.outputs[0].shape, (None, 3, size, size)):
         raise signature_error(path, EXPECTED, sig)
     if any(t.dtype not in FLOAT_TYPES for t in scalars):
         raise signature_error(path, EXPECTED, sig)
