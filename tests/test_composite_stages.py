@@ -15,6 +15,7 @@ from pipeline.composite.colormatch import ColourStats, colour_match
 from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
 from pipeline.composite.crop import crop_box_for, shift_face
 from pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from pipeline.errors import SwapError
 from pipeline.faces import create_analyser
 from pipeline.types import Face
 
@@ -177,3 +178,19 @@ def test_highlights_above_one_survive(astro: tuple[np.ndarray, Face], colour: Co
     assert keep.fg[iy, ix].min() > 4.0  # not clipped: the specular is back at linear strength
     assert lose.fg[iy, ix].max() <= 1.0 + 1e-3  # what a clipping composite would give
     assert keep.info["highlights_restored"] > 0
+
+
+def test_swap_output_of_another_size_is_resampled(astro: tuple[np.ndarray, Face], colour: ColorContext) -> None:
+    crop, face = astro
+
+    def half_size(c: np.ndarray, f: Face) -> SwapResult:
+        small = cv2.resize(c, (c.shape[1] // 2, c.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        return SwapResult(small, np.ones(small.shape[:2], np.float32))
+
+    res = compose_face(crop, face, half_size, _conv(colour), ComposeOptions(grain=False, color="none"))
+    assert res.fg.shape == crop.shape and res.alpha.shape == crop.shape[:2]
+    core = res.alpha >= 1.0
+    # the resampled face matches the plate where nothing else changed (same image, half-res round trip)
+    assert np.abs(res.fg[core] - crop[core]).mean() < 0.02
+    with pytest.raises(SwapError, match="NaN/Inf"):
+        compose_face(crop, face, lambda c, f: SwapResult(np.full_like(c, np.nan)), _conv(colour), ComposeOptions())

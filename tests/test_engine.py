@@ -330,3 +330,26 @@ def test_multipart_plate_keeps_its_other_parts(actor: Any, tmp_path: Path) -> No
     assert comp_depth.part_name == "depth" and comp_depth.parts == 2
     assert same_pixels(comp_depth.pixels, z)
     assert not same_pixels(read_plate(rec["comp"]).pixels, read_plate(rec["plate"]).pixels)
+
+
+def test_enhancer_stage_runs_on_the_swapped_crop(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    from _onnx_standins import enhancer_standin
+
+    # stand-in GFPGAN-class ONNX (exact signature, paints green): proves the stage is wired
+    model = enhancer_standin(tmp_path / "gfpgan_standin.onnx")
+    base = SwapSettings(selection="largest", color="none", grain=False)
+    _, (plain, _second) = _run(actor, swapped["plates"], tmp_path / "plain", base)
+    on = base.replace(enhancer="gfpgan", enhancer_model=str(model), enhancer_licence="stand-in", enhancer_blend=0.5)
+    _, recs = _run(actor, swapped["plates"], tmp_path / "enh", on)
+    rec = recs[0]
+    assert rec["status"] == "done", rec["error"]
+    assert rec["faces"][0]["swap_info"]["enhancer"]["enhancer"] == "gfpgan"
+    x0, y0, x1, y1 = rec["faces"][0]["matte_box"]
+    cy, cx = (y0 + y1) // 2 - ORIGIN[1], (x0 + x1) // 2 - ORIGIN[0]
+    core = (slice(cy - 10, cy + 10), slice(cx - 10, cx + 10))
+
+    def green_excess(path: str) -> float:
+        px = read_plate(path).pixels[core]
+        return float((px[..., 1] - px[..., 0]).mean())
+
+    assert green_excess(rec["comp"]) > green_excess(plain["comp"]) + 0.05

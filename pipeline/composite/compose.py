@@ -21,6 +21,7 @@ import numpy as np
 from models.base import SwapResult
 from pipeline.composite.blend import blend
 from pipeline.composite.colormatch import ColourStats, colour_match
+from pipeline.composite.crop import resize_to
 from pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
 from pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
 from pipeline.composite.matte import MatteOptions, build_matte, matte_box
@@ -91,8 +92,8 @@ def compose_face(
     plate = sanitise(plate_crop)
     working = clip_working(conv.to_working(plate))
     result = swap(working, face)
-    rgb = _check_swap(result, (h, w))
-    matte = build_matte((h, w), face, result.matte, opts.matte)
+    rgb, model_matte = _check_swap(result, (h, w))
+    matte = build_matte((h, w), face, model_matte, opts.matte)
     box = matte_box(matte)
     matched, stats = colour_match(rgb, working, matte, opts.color, opts.color_strength, locked_colour)
     blended = blend(matched, working, matte, opts.blend)
@@ -112,14 +113,20 @@ def compose_face(
     return FaceComposite(fg=fg, fg_clean=fg_clean, alpha=matte, box=box, colour=stats, info=info)
 
 
-def _check_swap(result: SwapResult, hw: tuple[int, int]) -> np.ndarray:
+def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Validated rgb (crop size, [0, 1]) and matte; other sizes are resampled with a proper filter."""
     if not isinstance(result, SwapResult):
         raise SwapError(f"swapper returned {type(result).__name__}, expected SwapResult")
     rgb = np.asarray(result.rgb, dtype=np.float32)
-    if rgb.shape != (*hw, 3):
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 2:
         raise SwapError(f"swapper returned rgb of shape {rgb.shape}, expected {(*hw, 3)}")
-    if result.matte is not None and np.asarray(result.matte).shape != hw:
-        raise SwapError(f"swapper returned a matte of shape {np.asarray(result.matte).shape}, expected {hw}")
     if not np.isfinite(rgb).all():
         raise SwapError("swapper returned NaN/Inf pixels")
-    return np.clip(rgb, 0.0, 1.0)
+    rgb = resize_to(rgb, hw)
+    matte = None
+    if result.matte is not None:
+        matte = np.asarray(result.matte, dtype=np.float32)
+        if matte.ndim != 2:
+            raise SwapError(f"swapper returned a matte of shape {matte.shape}, expected {hw}")
+        matte = np.clip(np.nan_to_num(resize_to(matte, hw)), 0.0, 1.0)
+    return np.clip(rgb, 0.0, 1.0), matte
