@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from pipeline.atomic import atomic_write_bytes
 from pipeline.errors import RecastError
 from qc.movie import MovieOptions, write_movie
 from qc.report import CSS, ReportOptions, write_report
-from qc.scoring import QCOptions, ScoreStore, read_scores, score_job, scores_path, take_dir
+from qc.scoring import QCOptions, ScoreStore, score_job
 
 
 class JobIndex(ScoreStore, Protocol):
@@ -28,22 +27,6 @@ class DailiesOptions:
     pdf: bool = False
 
 
-def scores_are_stale(out: Path, take: int = 1) -> bool:
-    """True when there are no scores or a record is newer than them."""
-    sp = scores_path(out, take)
-    if not sp.is_file():
-        return True
-    newest = max((e.stat().st_mtime for e in os.scandir(take_dir(out, take) / "records") if e.name.endswith(".json")), default=0.0)
-    return newest > sp.stat().st_mtime
-
-
-def scores_for(out: Path, options: QCOptions, job_id: str | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
-    """Existing scores when fresh, else score now."""
-    if scores_are_stale(out, options.take):
-        return score_job(out, options, job_id=job_id, store=store)
-    return read_scores(out, options.take)
-
-
 def make_dailies(store: JobIndex, since: datetime | None, out_dir: str | Path, options: DailiesOptions | None = None) -> list[dict[str, Any]]:
     """Write ``out_dir/<job>/index.html`` + ``preview.mp4`` per job and ``out_dir/index.html``."""
     options = options or DailiesOptions()
@@ -54,7 +37,7 @@ def make_dailies(store: JobIndex, since: datetime | None, out_dir: str | Path, o
         row: dict[str, Any] = {"job": jid, "shot": job.get("shot"), "status": job.get("status"), "updated": job.get("updated")}
         jdir = out_dir / jid
         try:
-            doc = scores_for(out, options.qc, jid, store)
+            doc = score_job(out, options.qc, jid, store)  # per-frame cache: only changed frames are scored
             write_report(doc, jdir, pdf=options.pdf, options=options.report)
             movie = write_movie(out, jdir / ("preview.mov" if options.movie.codec == "prores" else "preview.mp4"), options.movie)
             row.update(summary=doc["summary"], report=f"{jid}/index.html", movie=f"{jid}/{movie.path.name}")

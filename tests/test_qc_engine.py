@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import OpenImageIO as oiio
 import pytest
@@ -15,8 +16,7 @@ from _engine_fixtures import build_tom_hanks_actor
 from pipeline.engine import Engine, OutputLayout, SwapSettings
 from pipeline.plateio import write_image
 from pipeline.sequence import PlateSequence
-from qc.movie import write_movie
-from qc.report import write_report
+from qc.run import run_job_qc
 from qc.sample_job import decode_frames, srgb_to_linear
 from qc.scoring import QCOptions, score_job
 
@@ -65,7 +65,9 @@ def test_engine_output_is_scored_on_every_frame(engine_out: tuple[Path, Any], tm
         assert m["nonfinite"]["value"] == 0
     assert doc["job_info"]["actor"] == actor.name and doc["job_info"]["consent_id"] == actor.consent_id
 
-    page, pdf = write_report(doc, tmp_path / "rep", pdf=True)
+    res = run_job_qc(out)  # what `recast demo` / a runner calls when a job ends
+    page, pdf = (Path(p) for p in res["report"])
+    assert page == out / "qc" / "report" / "index.html" and pdf.name == "report.pdf"
     assert actor.consent_id in page.read_text() and pdf.stat().st_size > 10_000
-    movie = write_movie(out, tmp_path / "prev.mp4")
-    assert movie.frames == 6
+    with av.open(res["movie"]) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 6

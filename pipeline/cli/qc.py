@@ -31,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     job_args(r)
     r.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for index.html (and report.pdf)")
     r.add_argument("--pdf", action="store_true", help="also write report.pdf")
-    r.add_argument("--rescore", action="store_true", help="score again even when the scores are up to date")
+    r.add_argument("--rescore", action="store_true", help="score every frame again (ignore the per-frame cache)")
     r.set_defaults(func=_report)
 
     m = qsub.add_parser("movie", help="side-by-side preview movie with burn-ins", parents=[common])
@@ -97,13 +97,12 @@ def _scores(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _report(args: argparse.Namespace, ctx: CliContext) -> int:
-    from qc.dailies import scores_for
     from qc.report import ReportOptions, write_report
     from qc.scoring import score_job
 
     job_id, out, store = resolve_job(args.job)
-    opts = _options(args)
-    doc = score_job(out, opts, job_id, store) if args.rescore else scores_for(out, opts, job_id, store)
+    opts = replace(_options(args), cache=not args.rescore)
+    doc = score_job(out, opts, job_id, store)
     paths = write_report(doc, args.out, pdf=args.pdf, options=ReportOptions(thresholds=args.thresholds))
     ctx.emit({"report": [str(p) for p in paths], "summary": doc["summary"]}, "\n".join(str(p) for p in paths))
     return 0
