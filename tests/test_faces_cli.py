@@ -82,6 +82,16 @@ def test_damaged_frame_is_reported_and_the_rest_go_on(plate: Path, tmp_path: Pat
     assert out["failed_frames"] == 1
 
 
+def test_single_channel_luminance_plate(tmp_path: Path) -> None:
+    grey = srgb_to_linear(astronaut()).mean(axis=2, keepdims=True)
+    write_image(tmp_path / "y.1001.exr", grey, new_spec(512, 512, ["Y"]))
+    res = _run("faces", str(tmp_path / "y.####.exr"), "--json", "--colorspace", "lin_rec709")
+    assert res.returncode == 0, res.stderr
+    faces = json.loads(res.stdout)["frames"][0]["faces"]
+    best = max(faces, key=lambda f: f["score"])
+    assert 150 < (best["box"][0] + best["box"][2]) / 2 < 300
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -93,6 +103,7 @@ def test_damaged_frame_is_reported_and_the_rest_go_on(plate: Path, tmp_path: Pat
             "/nope/buffalo_l: insightface model pack not found",
         ),
         (["faces", "{plate}", "--detect-size", "5"], "--detect-size: 5 is not in 64..8192"),
+        (["faces", "{plate}", "--colorspace", "nope"], "colourspace 'nope'"),
     ],
 )
 def test_user_errors_are_one_line(plate: Path, args: list[str], message: str) -> None:

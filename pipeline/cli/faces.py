@@ -39,10 +39,6 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     from pipeline.plateio import read_plate
     from pipeline.sequence import PlateSequence
 
-    if args.backend not in ("dlib", "insightface"):
-        from pipeline.faces import ANALYSERS
-
-        ANALYSERS.get(args.backend)  # raises the one-line "unknown backend" error for other names
     if not 64 <= args.detect_size <= 8192:
         raise SpecError(f"--detect-size: {args.detect_size} is not in 64..8192")
     if not 0 <= args.upsample <= 3:
@@ -53,11 +49,13 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
         models_dir=None if args.models is None else Path(args.models),
         allow_noncommercial_models=not args.commercial_only,
     )
+    color = ColorContext()
+    if args.colorspace:
+        color.resolve(args.colorspace)  # a wrong name fails once, up front (ColorError names it)
     seq = PlateSequence.open(args.pattern)
     frames = seq.select(args.frames)
-    analyser = create_analyser(args.backend, options)
+    analyser = create_analyser(args.backend, options)  # UnknownBackend / FaceModelError: one line
     stream = FaceStream(analyser)
-    color = ColorContext()
     overlay_dir = None if args.overlay is None else Path(args.overlay)
     records: list[dict[str, Any]] = []
     failed = 0
@@ -65,7 +63,7 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
         try:
             plate = read_plate(seq.path(frame))
             to_display = color.display_fn(color.plate_space(plate, args.colorspace))
-            rgb = plate.rgb()
+            rgb = _analysis_pixels(plate)
             faces = stream.process(frame, rgb, to_display=to_display)
             if overlay_dir is not None:
                 write_overlay(overlay_dir / f"{seq.name}.{frame:0{seq.padding}d}.png", rgb, faces, to_display=to_display)
@@ -94,6 +92,15 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     else:
         print(f"{len(frames)} frame(s), {len(tracks)} track(s), cuts at {summary['cuts'] or 'none'}, {failed} failed")
     return 1 if failed else 0
+
+
+def _analysis_pixels(plate: Any) -> Any:
+    """RGB when the plate has it; a greyscale plate (Y, or one unnamed channel) as luminance."""
+    if plate.rgb_indices is not None:
+        return plate.rgb()
+    names = [n.lower() for n in plate.channel_names]
+    index = names.index("y") if "y" in names else 0
+    return plate.pixels[:, :, index : index + 1]
 
 
 def _text_line(frame: int, faces: list[dict[str, Any]]) -> str:
