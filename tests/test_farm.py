@@ -40,7 +40,7 @@ def test_openjd_template_checks_and_runs_locally(tmp_path: Path) -> None:
     step = tmpl["steps"][0]
     assert step["parameterSpace"]["taskParameterDefinitions"][0]["range"] == ["1001-1003", "1004-1006", "1007"]
     assert step["script"]["actions"]["onRun"]["args"][:4] == ["-m", "pipeline", "run-chunk", job]
-    chk = subprocess.run([OPENJD, "check", str(path)], capture_output=True, text=True, timeout=120)
+    chk = subprocess.run([OPENJD, "check", str(path)], capture_output=True, text=True, check=False, timeout=120)
     assert chk.returncode == 0, chk.stdout + chk.stderr
     # a farm node with an empty store: run-chunk indexes the job from its folder, then renders
     node_home = tmp_path / "node_home"
@@ -48,6 +48,7 @@ def test_openjd_template_checks_and_runs_locally(tmp_path: Path) -> None:
         [OPENJD, "run", str(path), "--job-param", f"RecastHome={node_home}", "--output", "json"],
         capture_output=True,
         text=True,
+        check=False,
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
@@ -93,7 +94,7 @@ def test_opencue_spec_structure(tmp_path: Path) -> None:
     # the command a Cue host would run for the second chunk works as is
     args = cmd.replace("#FRAME_START#", "1006").replace("#FRAME_END#", "1010").split()
     assert args[0] == sys.executable
-    done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120,
+    done = subprocess.run(args, cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=False, timeout=120,
                           env={"RECAST_HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert sorted(p.stem for p in (out / "records").iterdir()) == [str(f) for f in range(1006, 1011)]

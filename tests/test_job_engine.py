@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import OpenImageIO as oiio
-
 from _engine_fixtures import astronaut_linear, build_tom_hanks_actor
+
 from pipeline.plateio import read_plate, write_image
 from tests.test_job_support import recast, write_spec
 

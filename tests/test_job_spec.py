@@ -75,7 +75,7 @@ def test_submit_checks_disk(tmp_path: Path) -> None:
     spec = {"plate": pattern, "actor": "a", "out": str(tmp_path / "renamed"), "processor": "passthrough", "name": "sh010_comp_v1"}
     j2 = submit(store, JobSpec.from_dict(spec))
     Runner(store).run(j2)
-    assert sorted(p.name for p in (tmp_path / "renamed" / "comp").iterdir())[0] == "sh010_comp_v1.0001.exr"
+    assert min(p.name for p in (tmp_path / "renamed" / "comp").iterdir()) == "sh010_comp_v1.0001.exr"
     # one output folder holds one job
     with pytest.raises(JobError, match="already holds job"):
         submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "processor": "passthrough"}))

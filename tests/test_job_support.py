@@ -49,7 +49,7 @@ def recast(*args: str, home: Path | None = None, check: bool = False, timeout: f
     if home is not None:
         env["RECAST_HOME"] = str(home)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"recast {' '.join(args)} -> {proc.returncode}: {proc.stderr}")

@@ -14,7 +14,13 @@ import pytest
 
 from pipeline.jobs.store import Store
 from pipeline.service.app import ServiceConfig
-from pipeline.service.security import AccessError, check_bind, inside_roots, is_loopback, token_ok
+from pipeline.service.security import (
+    AccessError,
+    check_bind,
+    inside_roots,
+    is_loopback,
+    token_ok,
+)
 from pipeline.service.server import RunningServer, start_in_thread
 from tests.test_job_support import make_plate, recast
 
@@ -211,7 +217,7 @@ def test_restarted_service_resumes_interrupted_jobs(tmp_path: Path, root: Path, 
     store = Store(tmp_path / "home" / "recast.db")
     job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(root / "out"), "processor": "passthrough"}))
     Runner(store).run_take(job, 1, [1, 2])  # two frames done before the "crash"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True).stdout.strip()
     store.claim_frames(job, 1, [3, 4], f"{socket.gethostname()}:{dead}")  # held by a process that is gone
     store.set_job_status(job, "running")
     caplog.set_level("INFO", logger="recast.service")

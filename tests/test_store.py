@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,9 +55,9 @@ def test_list_jobs_since(store: Store, tmp_path: Path) -> None:
     store.create_job("j2", _spec(tmp_path / "o2"), [1])
     ids = [j["id"] for j in store.list_jobs()]
     assert set(ids) == {"j1", "j2"}
-    future = datetime.now(timezone.utc) + timedelta(hours=1)
+    future = datetime.now(UTC) + timedelta(hours=1)
     assert store.list_jobs(since=future) == []
-    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    past = datetime.now(UTC) - timedelta(hours=1)
     assert len(store.list_jobs(since=past)) == 2
 
 

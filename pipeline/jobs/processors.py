@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,7 +55,7 @@ PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", ("pipeline.jo
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def base_record(job: FrameJob, frame: int, plate_path: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def set_approval(
     store: Store, job_id: str, frames: list[int] | None, by: str, state: str = "approved", take: int | None = None
 ) -> dict[int, int]:
     """Approve/reject ``frames`` (None: every frame with a result) at ``take`` or each frame's current take."""
-    job, _spec, layout = load_job(store, job_id)
+    _job, _spec, layout = load_job(store, job_id)
     base = sorted(r["frame"] for r in store.frames(job_id, 1))
     wanted = base if frames is None else sorted(set(frames))
     outside = [f for f in wanted if f not in set(base)]
@@ -100,14 +100,14 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
         raise SpecError(f"--fill: {fill!r} is not one of plate, none")
     from pipeline.sequence import PlateSequence
 
-    job, spec, layout = load_job(store, job_id)
+    _job, spec, layout = load_job(store, job_id)
     base = sorted(r["frame"] for r in store.frames(job_id, 1))
     approvals = {f: a for f, a in store.approvals(job_id).items() if a["state"] == "approved"}
     if not approvals:
         raise JobError(f"job {job_id}: no approved frames to publish (run `recast approve {job_id} --frames ... --by NAME`)")
-    for f, a in approvals.items():
-        if frame_state(layout, int(a["take"]), f)[0] != "done":
-            raise JobError(f"job {job_id}: approved frame {f} take {a['take']} has no finished output on disk")
+    for f, ap in approvals.items():
+        if frame_state(layout, int(ap["take"]), f)[0] != "done":
+            raise JobError(f"job {job_id}: approved frame {f} take {ap['take']} has no finished output on disk")
     plate = PlateSequence.open(spec.plate) if fill == "plate" else None
     version, vdir = _reserve_version(layout.publish_root)
     vlayout = JobLayout(out=vdir, plate_name=layout.plate_name, padding=layout.padding)
@@ -118,7 +118,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
         a = approvals.get(f)
         if a is not None:
             take = int(a["take"])
-            rec = read_json(layout.record_path(take, f)) or {}
+            rec: dict[str, Any] = read_json(layout.record_path(take, f)) or {}
             src = Path(rec.get("comp") or layout.comp_path(take, f))
             if not src.is_file():
                 src = layout.comp_path(take, f)
@@ -167,7 +167,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
     }
     atomic_write_json(vdir / "manifest.json", manifest)
     os.chmod(vdir / "manifest.json", stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    store.add_version(job_id, version, vdir, manifest, by=manifest["by"])
+    store.add_version(job_id, version, vdir, manifest, by=by or spec.owner)
     return manifest
 
 

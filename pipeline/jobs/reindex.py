@@ -13,7 +13,13 @@ from typing import Any
 from pipeline.errors import JobError
 from pipeline.jobs.publish import approvals_file, published_versions
 from pipeline.jobs.store import Store
-from pipeline.jobs.takes import JobLayout, frame_state, layout_for, list_takes, read_json
+from pipeline.jobs.takes import (
+    JobLayout,
+    frame_state,
+    layout_for,
+    list_takes,
+    read_json,
+)
 
 
 def reindex(store: Store, out_dir: Path) -> dict[str, Any]:

@@ -267,6 +267,10 @@ class Runner:
         except RecastError as exc:
             self.store.set_job_status(job_id, "failed", str(exc), who=self.options.worker)
             raise
+        except Exception as exc:  # the job must not stay "running" with nobody running it
+            msg = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())
+            self.store.set_job_status(job_id, "failed", msg, who=self.options.worker)
+            raise
         finally:
             if processor is not None:
                 processor.close()
@@ -349,8 +353,7 @@ class Runner:
                         err = " ".join(f"{type(exc).__name__}: {exc}".split())
                     if k < opts.retries:
                         self.sleep(opts.backoff_s * (2**k))
-                rec = self._fail(proc, frame, err)
-                finish(frame, "failed", err, attempts, rec)
+                finish(frame, "failed", err, attempts, self._fail(proc, frame, err))
             finally:
                 slots.release()
 

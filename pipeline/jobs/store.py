@@ -18,7 +18,7 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -134,7 +134,7 @@ def default_db_path() -> Path:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _one_line(text: str | None) -> str | None:
@@ -283,7 +283,7 @@ class Store:
             rows = con.execute("SELECT * FROM jobs ORDER BY created DESC, id DESC").fetchall()
             out = [self._job_dict(con, r) for r in rows]
         if since is not None:
-            ref = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
+            ref = since if since.tzinfo else since.replace(tzinfo=UTC)
             out = [j for j in out if datetime.fromisoformat(j["updated"]) >= ref]
         return out
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Path as PathParam, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,7 +24,13 @@ from pipeline import __version__
 from pipeline.errors import ActorError, JobError, RecastError, SpecError
 from pipeline.jobs.spec import JOB_ID_RE, JobSpec
 from pipeline.jobs.store import Store
-from pipeline.service.security import AccessError, bearer, check_files_inside, inside_roots, token_ok
+from pipeline.service.security import (
+    AccessError,
+    bearer,
+    check_files_inside,
+    inside_roots,
+    token_ok,
+)
 from pipeline.service.workers import Task, WorkerPool
 
 log = logging.getLogger("recast.service")
