@@ -59,7 +59,7 @@ def _build(src: str) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _ocio_display(src: str) -> Callable[[np.ndarray], np.ndarray]:
-    import PyOpenColorIO as ocio
+    import PyOpenColorIO as ocio  # type: ignore[import-untyped]
 
     try:
         env = os.environ.get("OCIO")
@@ -103,7 +103,7 @@ class BakedDisplay:
         return np.ascontiguousarray(np.clip(s, 0.0, 1.0), np.float32)
 
     def _bake(self) -> Any:
-        import PyOpenColorIO as ocio
+        import PyOpenColorIO as ocio  # type: ignore[import-untyped]
 
         exact = DisplayTransform(self.src)
         g = np.linspace(0.0, 1.0, self.grid, dtype=np.float64)

@@ -195,8 +195,8 @@ class FrameScorer:
         plate_d, out_d = self.display(plate_raw), self.display(out_raw)
         fb = face["box"]
         h, w = plate_d.shape[:2]
-        face_box = (max(0, int(round(fb[0])) - crop_box[0]), max(0, int(round(fb[1])) - crop_box[1]),
-                    min(w, int(round(fb[2])) - crop_box[0]), min(h, int(round(fb[3])) - crop_box[1]))
+        bx0, by0, bx1, by1 = (round(float(v)) for v in fb)
+        face_box = (max(0, bx0 - crop_box[0]), max(0, by0 - crop_box[1]), min(w, bx1 - crop_box[0]), min(h, by1 - crop_box[1]))
         finite = plate_raw[np.isfinite(plate_raw)]
         plate_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         actor = str(face.get("actor") or rec.get("actor") or "")
@@ -221,7 +221,7 @@ class FrameScorer:
         matte = np.zeros(shape, np.float32)  # no element: the matte box is the best we know
         mb = face.get("matte_box")
         if mb:
-            x0, y0, x1, y1 = (int(round(v)) for v in mb)
+            x0, y0, x1, y1 = (round(float(v)) for v in mb)
             matte[max(0, y0 - crop_box[1]) : max(0, y1 - crop_box[1]), max(0, x0 - crop_box[0]) : max(0, x1 - crop_box[0])] = 1.0
         return matte
 

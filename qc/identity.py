@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.types import Face
-from qc.metrics import METRICS, MetricContext, Unavailable
+from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 
 def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0)) -> Face:
@@ -108,9 +108,9 @@ def _comp_embedding(out_crop: np.ndarray, ctx: MetricContext) -> np.ndarray:
 class IdentityToPlate:
     """How far the comp face is from the plate face (higher: the swap took)."""
 
-    name = "id_plate"
-    direction = "higher"
-    label = "identity distance comp ↔ plate face (1 = same-person threshold)"
+    name: str = "id_plate"
+    direction: Direction = "higher"
+    label: str = "identity distance comp ↔ plate face (1 = same-person threshold)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         comp = _comp_embedding(out_crop, ctx)
@@ -121,9 +121,9 @@ class IdentityToPlate:
 class IdentityToActor:
     """How far the comp face is from the actor (lower: looks like the actor)."""
 
-    name = "id_actor"
-    direction = "lower"
-    label = "identity distance comp ↔ actor (1 = same-person threshold)"
+    name: str = "id_actor"
+    direction: Direction = "lower"
+    label: str = "identity distance comp ↔ actor (1 = same-person threshold)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         comp = _comp_embedding(out_crop, ctx)
@@ -169,7 +169,7 @@ def actor_embedding(actor: str | None, probe: FaceProbe) -> tuple[np.ndarray | N
             faces = probe.analyse(load_rgb(path))
         except Unavailable as exc:
             return None, str(exc)
-        except Exception:  # noqa: BLE001 - an unreadable image is skipped, the others still count
+        except Exception:  # noqa: BLE001, S112 - an unreadable image is skipped, the others still count
             continue
         faces = [f for f in faces if f.embedding is not None]
         if faces:

@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from qc.metrics import METRICS, MetricContext, Unavailable
+from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
@@ -76,7 +76,7 @@ class LpipsScorer:
             self._error = f"LPIPS AlexNet trunk not found at {trunk} (run `recast models fetch lpips`)"
             return None
         try:
-            import lpips
+            import lpips  # type: ignore[import-untyped]
             import torch
         except ImportError as exc:
             self._error = f"LPIPS needs the lpips and torch packages ({exc.name} not installed)"
@@ -118,9 +118,9 @@ class LpipsScorer:
 
 
 class LPIPSMetric:
-    name = "lpips"
-    direction = "lower"
-    label = "LPIPS plate vs comp face (AlexNet)"
+    name: str = "lpips"
+    direction: Direction = "lower"
+    label: str = "LPIPS plate vs comp face (AlexNet)"
 
     def __init__(self, options: LpipsOptions | None = None) -> None:
         self.scorer = LpipsScorer(options)

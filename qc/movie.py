@@ -140,26 +140,26 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
     suffix = dest.suffix or (".mov" if options.codec == "prores" else ".mp4")
     dest = dest if dest.suffix else dest.with_suffix(suffix)
     n = 0
-    with atomic_path(dest) as tmp:
-        with av.open(str(tmp), "w") as container:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
-            stream.options = dict(opts)
-            for frame in range(frames[0], frames[-1] + 1):
-                rec = records.get(frame)
-                plate_p = rec.get("plate") if rec else None
-                if not plate_p or not Path(plate_p).is_file():
-                    plate = np.zeros((h, half, 3), np.float32)
-                else:
-                    plate = th.display_of(plate_p)
-                comp_p = rec.get("comp") if rec else None
-                comp = th.display_of(comp_p) if comp_p and Path(comp_p).is_file() else None
-                status = statuses.get(frame, "unscored" if rec else "fail")
-                img = compose_frame(plate, comp, size, {"shot": shot, "frame": str(frame), "version": version}, status)
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                for pkt in stream.encode(vf):
-                    container.mux(pkt)
-                n += 1
-            for pkt in stream.encode():
+    with atomic_path(dest) as tmp, av.open(str(tmp), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
+        stream.options = dict(opts)
+        for frame in range(frames[0], frames[-1] + 1):
+            rec = records.get(frame)
+            plate_p = rec.get("plate") if rec else None
+            if not plate_p or not Path(plate_p).is_file():
+                plate = np.zeros((h, half, 3), np.float32)
+            else:
+                plate = th.display_of(plate_p)
+            comp_p = rec.get("comp") if rec else None
+            comp = th.display_of(comp_p) if comp_p and Path(comp_p).is_file() else None
+            status = statuses.get(frame, "unscored" if rec else "fail")
+            img = compose_frame(plate, comp, size, {"shot": shot, "frame": str(frame), "version": version}, status)
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for pkt in stream.encode(vf):
                 container.mux(pkt)
+            n += 1
+        for pkt in stream.encode():
+            container.mux(pkt)
     return MovieInfo(dest, n, float(fps), size, codec)

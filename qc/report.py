@@ -178,7 +178,7 @@ h1{margin:0 0 4px}table{border-collapse:collapse;margin:8px 0}td,th{padding:3px 
 def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
     e = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>QC {e(str(doc.get('job') or doc.get('out')))}</title><style>{CSS}</style></head><body>",
-             f"<h1>Recast QC report</h1><p><span class='synthetic'>SYNTHETIC</span> face replacement — every comp frame here is machine-made.</p>",
+             "<h1>Recast QC report</h1><p><span class='synthetic'>SYNTHETIC</span> face replacement — every comp frame here is machine-made.</p>",
              "<section><h2>Summary</h2><table>"]
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary(doc)]
     parts.append(f"<tr><th>licences</th><td>{'<br>'.join(e(x) for x in lic) or '—'}</td></tr>")
@@ -235,7 +235,7 @@ def _pdf(path: Path, doc: dict[str, Any], imgs: ReportImages, lic: list[str]) ->
 
 
 def _rgb_of(fig: Figure) -> np.ndarray:
-    canvas = fig.canvas
+    canvas = FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 

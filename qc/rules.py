@@ -22,7 +22,8 @@ MAD_SCALE = 1.4826  # MAD -> standard deviation for normal data
 
 
 def worst(statuses: list[str]) -> Status:
-    return max(statuses, key=lambda s: ORDER[s], default="pass")  # type: ignore[return-value]
+    top: str = max(statuses, key=lambda s: ORDER[s], default="pass")
+    return top  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Rules:
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> Rules:
         unknown = set(data) - {"metrics"}
         if unknown:
-            raise QCError(f"{source}: unknown top-level key {sorted(unknown)[0]!r} (expected [metrics.<name>] tables)")
+            raise QCError(f"{source}: unknown top-level key {min(unknown)!r} (expected [metrics.<name>] tables)")
         metrics: dict[str, MetricRule] = {}
         for name, tbl in (data.get("metrics") or {}).items():
             where = f"{source}: metrics.{name}"
@@ -73,7 +74,7 @@ class Rules:
                 raise QCError(f"{where}: must be a table")
             bad = set(tbl) - {"warn", "fail", "relative"}
             if bad:
-                raise QCError(f"{where}: unknown key {sorted(bad)[0]!r} (allowed: warn, fail, relative)")
+                raise QCError(f"{where}: unknown key {min(bad)!r} (allowed: warn, fail, relative)")
             rel = None
             if "relative" in tbl:
                 r = tbl["relative"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -51,7 +51,7 @@ def _dlib_models() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
         raise QCError("face_recognition_models package not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 @dataclass
@@ -85,7 +85,7 @@ def _write_exr(path: Path, pixels: np.ndarray, channels: list[str], display: tup
 
 def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict[str, Any]]:
     """Write plates, comps, elements and records; returns the records."""
-    import dlib
+    import dlib  # type: ignore[import-untyped]
 
     models = _dlib_models()
     detector = dlib.get_frontal_face_detector()
@@ -115,7 +115,7 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
         _write_exr(plate_path, plate, ["R", "G", "B"], (w, h), fps=spec.fps)
 
         glitch = spec.glitches.get(frame)
-        matte = np.zeros((h, w), np.float32)
+        matte: np.ndarray = np.zeros((h, w), np.float32)
         hull = cv2.convexHull(lm.astype(np.int32))
         cv2.fillConvexPoly(matte, hull, 1.0)
         fs = float(box[2] - box[0])
@@ -125,14 +125,14 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
             gain = np.array([1.08, 1.0, 0.92], np.float32)  # a warm grade + soften: the stand-in "swap"
             if glitch == "colour":
                 gain = np.array([1.6, 0.75, 0.6], np.float32)
-            face_img = cv2.GaussianBlur(plate, (0, 0), 1.2) * gain
+            face_img: np.ndarray = cv2.GaussianBlur(plate, (0, 0), 1.2) * gain
             if glitch == "shift":
-                m = np.float32([[1, 0, 0.18 * fs], [0, 1, 0.10 * fs]])
+                m = np.array([[1, 0, 0.18 * fs], [0, 1, 0.10 * fs]], np.float32)
                 face_img = cv2.warpAffine(face_img, m, (w, h), borderMode=cv2.BORDER_REFLECT)
             comp = plate * (1 - matte[..., None]) + face_img * matte[..., None]
         else:
             comp, matte = plate.copy(), np.zeros_like(matte)
-        comp = np.where(matte[..., None] > 0, comp, plate)  # outside the matte: the plate, bit for bit
+        comp = np.where(matte[..., None] > 0, comp, plate).astype(np.float32)  # outside the matte: the plate, bit for bit
         comp_path = out / "comp" / f"{spec.plate_name}.{frame:04d}.exr"
         _write_exr(comp_path, comp, ["R", "G", "B"], (w, h), fps=spec.fps)
         elem_path = out / "element" / f"{spec.plate_name}_face.{frame:04d}.exr"
@@ -156,7 +156,7 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
             "element": str(elem_path.resolve()) if matte_box else None, "actor": spec.actor, "backend": "sample",
             "model_sha256": None, "consent_id": "sample-consent", "settings": {"analyser": "dlib", "fps": spec.fps},
             "faces": [face] if swapped else [], "stats": {"nan": 0, "inf": 0},
-            "timings": {}, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "timings": {}, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         atomic_write_json(out / "records" / f"{frame:04d}.json", rec)
         records.append(rec)

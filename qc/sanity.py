@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from qc.metrics import METRICS, MetricContext, Unavailable
+from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 RANGE_TOLERANCE = 0.05  # relative headroom over the plate crop's range before a value counts as out of range
 
 
 class NonFinite:
-    name = "nonfinite"
-    direction = "lower"
-    label = "NaN/Inf pixels in the comp face crop"
+    name: str = "nonfinite"
+    direction: Direction = "lower"
+    label: str = "NaN/Inf pixels in the comp face crop"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         if ctx.out_raw is None:
@@ -24,9 +24,9 @@ class NonFinite:
 
 
 class OutOfRange:
-    name = "out_of_range"
-    direction = "lower"
-    label = "fraction of matte pixels beyond the plate's range"
+    name: str = "out_of_range"
+    direction: Direction = "lower"
+    label: str = "fraction of matte pixels beyond the plate's range"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         if ctx.out_raw is None:
@@ -43,9 +43,9 @@ class OutOfRange:
 
 
 class DetectionScore:
-    name = "det_score"
-    direction = "higher"
-    label = "face detection score"
+    name: str = "det_score"
+    direction: Direction = "higher"
+    label: str = "face detection score"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         if "score" not in ctx.face:
@@ -54,9 +54,9 @@ class DetectionScore:
 
 
 class Propagated:
-    name = "propagated"
-    direction = "lower"
-    label = "landmarks propagated by the tracker (1) or detected (0)"
+    name: str = "propagated"
+    direction: Direction = "lower"
+    label: str = "landmarks propagated by the tracker (1) or detected (0)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         return 1.0 if ctx.face.get("landmarks_source") == "propagated" else 0.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -147,7 +147,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
         "job": job_id if job_id is not None else first.get("job"),
         "out": str(out.resolve()),
         "take": options.take,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "thresholds": rules.source,
         "metrics": {i.name: {"direction": i.direction, "label": i.label, "kind": i.kind} for i in infos},
         "job_info": {k: first.get(k) for k in ("actor", "backend", "model_sha256", "consent_id", "settings", "plate")},

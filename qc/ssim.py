@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from qc.metrics import METRICS, MetricContext, Unavailable
+from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 WIN = 7
 K1, K2 = 0.01, 0.03
@@ -70,9 +70,9 @@ def ssim_outside(a: np.ndarray, b: np.ndarray, matte: np.ndarray, win: int = WIN
 class SSIMFace:
     """Structure kept inside the face box (plate vs comp)."""
 
-    name = "ssim_face"
-    direction = "higher"
-    label = "SSIM in face box (plate vs comp)"
+    name: str = "ssim_face"
+    direction: Direction = "higher"
+    label: str = "SSIM in face box (plate vs comp)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         a, b = ctx.face_slice(plate_crop), ctx.face_slice(out_crop)
@@ -84,9 +84,9 @@ class SSIMFace:
 class SSIMOutside:
     """Pixels outside the matte must be untouched: SSIM there is 1.0."""
 
-    name = "ssim_outside"
-    direction = "higher"
-    label = "SSIM outside the matte (must be 1.0)"
+    name: str = "ssim_outside"
+    direction: Direction = "higher"
+    label: str = "SSIM outside the matte (must be 1.0)"
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         v = ssim_outside(plate_crop, out_crop, ctx.matte)

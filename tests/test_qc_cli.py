@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "pipeline", *args], check=False, cwd=REPO, capture_output=True, text=True,
                           env=dict(os.environ), timeout=600)
 
 

@@ -11,8 +11,8 @@ import av
 import numpy as np
 import OpenImageIO as oiio
 import pytest
-
 from _engine_fixtures import build_tom_hanks_actor
+
 from pipeline.engine import Engine, OutputLayout, SwapSettings
 from pipeline.plateio import write_image
 from pipeline.sequence import PlateSequence

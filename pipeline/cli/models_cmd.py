@@ -32,7 +32,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def install_trunk(source: Path | None, force: bool = False, timeout_s: float = 120.0) -> Path:
     """Download (or copy ``source``) to the torch hub cache after a sha256 check; returns the path."""
-    from qc.lpips_metric import ALEXNET_SHA256_PREFIX, ALEXNET_URL, sha256_file, trunk_path
+    from qc.lpips_metric import (
+        ALEXNET_SHA256_PREFIX,
+        ALEXNET_URL,
+        sha256_file,
+        trunk_path,
+    )
 
     dest = trunk_path()
     if dest.is_file() and not force:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,12 +124,12 @@ def _movie(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def parse_since(text: str | None) -> datetime:
     if not text:
-        return datetime.now(timezone.utc) - timedelta(days=1)
+        return datetime.now(UTC) - timedelta(days=1)
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
         raise QCError(f"--since: {text!r} is not an ISO date (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _dailies(args: argparse.Namespace, ctx: CliContext) -> int:
