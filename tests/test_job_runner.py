@@ -202,3 +202,18 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     assert res.returncode == 2 and "'nope'" in res.stderr and "Traceback" not in res.stderr
     res = recast("job", "resume", "nope", "--json", home=home)
     assert res.returncode == 2 and "no such job" in res.stderr
+
+
+def test_job_level_reference_reaches_the_processor(tmp_path: Path) -> None:
+    pattern = make_plate(tmp_path / "plates", range(1001, 1004))
+    store = Store(tmp_path / "db.db")
+    spec = {"plate": pattern, "actor": "ada", "out": str(tmp_path / "out"), "processor": "passthrough", "reference": 1002}
+    job_id = submit(store, JobSpec.from_dict(spec))
+    seen: list[tuple[int, int | None]] = []
+
+    def factory(job: FrameJob) -> FrameProcessor:
+        seen.append((job.take, job.reference_frame))
+        return PassthroughProcessor(job)
+
+    Runner(store, processor_factory=factory).run(job_id)
+    assert seen == [(1, 1002)]

@@ -10,6 +10,7 @@ import pytest
 from pipeline.errors import JobError, SpecError
 from pipeline.jobs.processors import FrameJob, reference_record
 from pipeline.jobs.publish import publish, set_approval
+from pipeline.jobs.reindex import reindex
 from pipeline.jobs.reprocess import current_takes, parse_overrides, reprocess
 from pipeline.jobs.runner import Runner, load_job, submit
 from pipeline.jobs.spec import JobSpec
@@ -63,6 +64,14 @@ def test_reprocess_touches_only_listed_frames(tmp_path: Path) -> None:
     # a third take numbers on
     assert reprocess(store, Runner(store), job, [1008], None, {}).take == 3
     assert (out / "takes" / "t003" / "records" / "1008.json").is_file()
+    # an index rebuilt from the files has the same takes and frame states
+    fresh = Store(tmp_path / "fresh.db")
+    reindex(fresh, out)
+    assert fresh.frames(job) and [(r["frame"], r["take"], r["status"]) for r in fresh.frames(job)] == [
+        (r["frame"], r["take"], r["status"]) for r in store.frames(job)
+    ]
+    strip = [{k: t[k] for k in ("take", "reference_frame", "overrides", "frames")} for t in store.takes(job)]
+    assert [{k: t[k] for k in ("take", "reference_frame", "overrides", "frames")} for t in fresh.takes(job)] == strip
 
 
 def test_reprocess_refusals(tmp_path: Path) -> None:

@@ -247,7 +247,7 @@ class Runner:
             spec=spec,
             layout=layout,
             take=take,
-            reference_frame=info.get("reference_frame"),
+            reference_frame=info.get("reference_frame") if info.get("reference_frame") is not None else (spec.reference if take == 1 else None),
             overrides=dict(info.get("overrides") or {}),
         )
         processor: FrameProcessor | None = None
