@@ -257,7 +257,7 @@ class Engine:
         space = self._color.plate_space(plate, self.settings.colorspace)
         rgb = channels.rgb(plate.pixels)
         clean = sanitise(rgb)
-        selected = self._faces_for(frame, clean, space)
+        tracked, selected = self._faces_for(frame, clean, space)
         state.timings["detect"] = time.perf_counter() - t
 
         out = plate.pixels.copy()
@@ -273,6 +273,12 @@ class Engine:
             entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index)
             faces_json.append(entry)
             swap_time += dt
+        chosen = {id(f) for f, _ in selected}
+        for face in tracked:  # faces seen but not selected are recorded too, unswapped
+            if id(face) not in chosen:
+                entry = face.to_json()
+                entry.update(swapped=False, actor=None, matte_box=None, color_match=None, swap_info={"skipped": "not selected"})
+                faces_json.append(entry)
         state.timings["swap"] = swap_time
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
@@ -283,14 +289,15 @@ class Engine:
         self._write_outputs(plate, out if swapped else plate.pixels, element if swapped else None, rec, frame)
         state.timings["write"] = time.perf_counter() - t
 
-    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> list[tuple[Face, str]]:
+    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> tuple[list[Face], list[tuple[Face, str]]]:
+        """All tracked faces of the frame and the selected ones with their actors."""
         assert self._stream is not None and self._color is not None and self._selector is not None
         view = analysis_view(self._color, space)
         tracked = self._stream.process(frame, clean, to_display=view)
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
         self._selector.forget({t.track_id for t in self._stream.tracker.active_tracks})
-        return self._selector.select(tracked)
+        return tracked, self._selector.select(tracked)
 
     def _reference_fallback(self, clean: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> list[Face]:
         """Detection found nothing: fit landmarks where the reference face was, and keep

@@ -353,3 +353,27 @@ def test_enhancer_stage_runs_on_the_swapped_crop(actor: Any, swapped: dict[str, 
         return float((px[..., 1] - px[..., 0]).mean())
 
     assert green_excess(rec["comp"]) > green_excess(plain["comp"]) + 0.05
+
+
+def test_largest_selection_records_every_face_and_swaps_one(actor: Any, tmp_path: Path) -> None:
+    import cv2
+
+    from _engine_fixtures import insightface_image, srgb_to_linear
+
+    bgr = cv2.imread(str(insightface_image("t1.jpg")))
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0  # six people
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    write_aov_plate(plates / "shot.0001.exr", srgb_to_linear(rgb), (0, 0), (rgb.shape[1], rgb.shape[0]))
+    _, (rec,) = _run(actor, plates, tmp_path / "out", SwapSettings(selection="largest"))
+    assert rec["status"] == "done", rec["error"]
+    assert len(rec["faces"]) >= 5
+    swapped = [f for f in rec["faces"] if f["swapped"]]
+    others = [f for f in rec["faces"] if not f["swapped"]]
+    assert len(swapped) == 1 and all(f["actor"] is None and f["swap_info"]["skipped"] == "not selected" for f in others)
+    size = lambda f: max(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1])  # noqa: E731
+    assert size(swapped[0]) >= max(size(f) for f in others)
+    comp, plate = read_plate(rec["comp"]), read_plate(rec["plate"])
+    for f in others:  # the people not selected are untouched
+        x0, y0, x1, y1 = (int(v) for v in f["box"])
+        assert same_pixels(comp.pixels[y0:y1, x0:x1], plate.pixels[y0:y1, x0:x1])
