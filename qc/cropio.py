@@ -116,7 +116,8 @@ def read_region(path: str | Path, box: Box, channels: tuple[int, ...] | None = N
             pix = inp.read_scanlines(0, 0, iy0, iy1, 0, cmin, cmax, oiio.FLOAT)
             ox, oy = s.x, iy0
         if pix is None:
-            raise QCError(f"{p}: cannot read pixels ({oiio.geterror().strip().splitlines()[0:1]})")
+            msg = (inp.geterror() or oiio.geterror()).strip().splitlines()
+            raise QCError(f"{p}: cannot read pixels ({msg[0] if msg else 'truncated or corrupt file'})")
         pix = np.asarray(pix, np.float32).reshape(pix.shape[0], pix.shape[1], -1)
         sub = pix[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox][..., [c - cmin for c in chans]]
         out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = sub

@@ -79,9 +79,16 @@ def test_failed_and_missing_records_fail_with_a_reason(glitched_job: Path, tmp_p
     rec = json.loads((out / "records" / "1010.json").read_text())
     rec.update(status="failed", error="swap backend crashed")
     (out / "records" / "1010.json").write_text(json.dumps(rec))
-    (out / "qc").mkdir(exist_ok=True)
+    rec = json.loads((out / "records" / "1012.json").read_text())
+    data = Path(rec["comp"]).read_bytes()
+    truncated = out / "comp" / "truncated.1012.exr"
+    truncated.write_bytes(data[: len(data) // 2])  # a comp cut short by a full disk
+    rec["comp"] = str(truncated)
+    (out / "records" / "1012.json").write_text(json.dumps(rec))
     doc = score_job(out, QCOptions(identity=False, metrics=("ssim_face", "ssim_outside")))
     by_frame = {f["frame"]: f for f in doc["frames"]}
     assert by_frame[1005]["status"] == "fail" and "no record" in by_frame[1005]["reasons"][0]
     assert by_frame[1010]["status"] == "fail" and "swap backend crashed" in by_frame[1010]["reasons"][0]
-    assert set(doc["summary"]["flagged"]) == {1005, 1010, *GLITCHES}
+    assert by_frame[1012]["status"] == "fail"
+    assert by_frame[1012]["reasons"][0].startswith(f"{truncated}: cannot read pixels (")
+    assert set(doc["summary"]["flagged"]) == {1005, 1010, 1012, *GLITCHES}
