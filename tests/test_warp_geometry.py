@@ -151,3 +151,17 @@ def test_choose_prefers_pose_then_expression() -> None:
     mirrored = [_entry(0, 10, 0), _entry(1, 8, 0, mirrored=True), _entry(2, -10, 0, mirrored=True)]
     assert choose(mirrored, (8.0, 0.0, 0.0), ws.Expression(0.0, 0.3, 0.6), mirror_penalty=6.0).entry.id == 0
     assert choose(mirrored, (-30.0, 0.0, 0.0), ws.Expression(0.0, 0.3, 0.6), mirror_penalty=6.0).entry.id == 2
+
+
+def test_warp_survives_a_region_collapsing_to_a_line() -> None:
+    """An open actor mouth onto a closed plate mouth: inner-lip triangles collapse."""
+    from models.swappers.warp_pwa import shared_triangles
+
+    img = data.astronaut()[100:300, 150:350].astype(np.float32) / 255.0
+    src = np.array([[20, 20], [180, 20], [180, 180], [20, 180], [100, 80], [100, 120]], float)
+    dst = src.copy()
+    dst[5] = dst[4]  # two points meet: every triangle using both has zero area
+    tri = shared_triangles(src, dst)
+    res = piecewise_affine(img, src, dst, img.shape[:2], tri)
+    assert res.coverage.sum() > 0.9 * 160 * 160
+    assert np.isfinite(res.image).all()

@@ -25,7 +25,7 @@ from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.swappers import warp_shape as ws
 from models.swappers.warp_bank import BANK_DIR, BANK_INDEX, BankEntry, FaceBank, choose, sha256_file, write_png16
 from models.swappers.warp_landmarks import Landmarker
-from models.swappers.warp_pwa import piecewise_affine
+from models.swappers.warp_pwa import piecewise_affine, shared_triangles
 from pipeline.errors import ActorError, SpecError, SwapError
 from pipeline.types import Face
 
@@ -37,7 +37,7 @@ class WarpOptions:
     mirror: bool = True  # add a mirrored view of every bank image
     forehead: float = 0.55  # default forehead height / eye-to-chin length
     scan_hairline: bool = True  # refine the forehead by where skin stops
-    contour_blend: float = 0.5  # outline: 0 actor's, 1 plate's
+    contour_blend: float = 0.3  # outline: 0 actor's, 1 plate's
     target_shape: str = "actor"  # "actor": actor's shape in the plate's pose; "plate": texture only (keeps plate identity)
     carry_mouth: bool = True
     carry_eyes: bool = True
@@ -213,11 +213,13 @@ class WarpSwapper:
             target, _ = ws.build_target(
                 entry.extended(), plate_ext, ws.TargetOptions(opts.contour_blend, opts.carry_mouth, opts.carry_eyes)
             )
-        warped = piecewise_affine(bank.image(entry), entry.extended(), target, (h, w))
+        src_pts = entry.extended()
+        tri = shared_triangles(src_pts, target)
+        warped = piecewise_affine(bank.image(entry), src_pts, target, (h, w), tri)
         # The matte stops at the lower of the two hairlines: never paint the
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
-        matte = self._matte(target, matte_heights, warped.coverage, expr, (h, w))
+        matte = self._matte(target, lm, matte_heights, warped.coverage, expr, (h, w))
         out = crop[..., :3].astype(np.float32, copy=True)
         out[warped.coverage] = warped.image[warped.coverage]
         info = {
@@ -251,6 +253,7 @@ class WarpSwapper:
     def _matte(
         self,
         target: np.ndarray,
+        plate: np.ndarray,
         heights: np.ndarray,
         coverage: np.ndarray,
         expr: ws.Expression,
@@ -274,7 +277,13 @@ class WarpSwapper:
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [np.round((outline - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
-            cv2.fillPoly(mask, [np.round((target[60:68] - origin) * 16).astype(np.int32)], 0, cv2.LINE_AA, shift=4)
+            # The plate's own mouth interior (teeth, tongue) stays where both the
+            # plate's and the target's inner lips say it is open.
+            hole = np.zeros_like(mask)
+            cv2.fillPoly(hole, [np.round((target[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+            plate_hole = np.zeros_like(mask)
+            cv2.fillPoly(plate_hole, [np.round((plate[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+            mask = cv2.subtract(mask, cv2.min(hole, plate_hole))
         if erode > 0:
             mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
         soft = mask.astype(np.float32) / 255.0

@@ -23,14 +23,36 @@ class WarpResult:
     triangles: np.ndarray  # (K, 3) vertex indices
 
 
+def _areas(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Twice the signed area of each triangle."""
+    p = points[tri]
+    return (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (
+        p[:, 1, 1] - p[:, 0, 1]
+    )
+
+
 def triangulate(points: np.ndarray) -> np.ndarray:
     """Delaunay triangles (K, 3), dropping degenerate (zero-area) ones."""
     tri = Delaunay(points).simplices
-    p = points[tri]
-    area = (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (
-        p[:, 1, 1] - p[:, 0, 1]
-    )
-    return tri[np.abs(area) > 1e-6]
+    return tri[np.abs(_areas(points, tri)) > 1e-6]
+
+
+def shared_triangles(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """One triangulation valid for both point sets: Delaunay of their mean shape.
+
+    ``src`` is first brought into ``dst``'s frame by a similarity fit. Triangulating
+    only the target would connect points differently where a region collapses
+    (e.g. an open mouth closing), pulling texture from the wrong place.
+    """
+    mu_s, mu_d = src.mean(axis=0), dst.mean(axis=0)
+    s, d = src - mu_s, dst - mu_d
+    var = float((s**2).sum())
+    if var < 1e-12:
+        return triangulate(dst)
+    a = float((s * d).sum()) / var
+    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / var
+    placed = s @ np.array([[a, b], [-b, a]]) + mu_d
+    return triangulate(0.5 * (placed + dst))
 
 
 def _affines(src: np.ndarray, dst: np.ndarray, tri: np.ndarray) -> np.ndarray:
@@ -54,6 +76,8 @@ def piecewise_affine(
     """Warp ``source`` so that ``src_pts`` land on ``dst_pts`` in an ``out_shape`` image."""
     h, w = out_shape
     tri = triangulate(dst_pts) if triangles is None else triangles
+    # Triangles collapsed to (almost) nothing in the target cover no pixel: drop them.
+    tri = tri[np.abs(_areas(dst_pts.astype(np.float64), tri)) > 1e-3]
     src = src_pts.astype(np.float64)
     img = source
     # Pre-shrink a much larger source so remap's bilinear sampling doesn't alias.
@@ -102,14 +126,5 @@ def piecewise_affine(
 def _mean_scale(src: np.ndarray, dst: np.ndarray, tri: np.ndarray) -> float:
     """sqrt(total source area / total target area) over the triangles."""
 
-    def area(p: np.ndarray) -> float:
-        q = p[tri]
-        return float(
-            np.abs(
-                (q[:, 1, 0] - q[:, 0, 0]) * (q[:, 2, 1] - q[:, 0, 1])
-                - (q[:, 2, 0] - q[:, 0, 0]) * (q[:, 1, 1] - q[:, 0, 1])
-            ).sum()
-        )
-
-    a_dst = area(dst)
-    return float(np.sqrt(area(src) / a_dst)) if a_dst > 1e-9 else 1.0
+    a_dst = float(np.abs(_areas(dst, tri)).sum())
+    return float(np.sqrt(np.abs(_areas(src, tri)).sum() / a_dst)) if a_dst > 1e-9 else 1.0
