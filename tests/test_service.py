@@ -289,3 +289,27 @@ def test_recast_serve_subprocess(tmp_path: Path, root: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_jobs_with_files_outside_roots_are_not_touched(tmp_path: Path, root: Path, server: RunningServer) -> None:
+    from pipeline.jobs.runner import Runner, submit
+    from pipeline.jobs.spec import JobSpec
+
+    outside = tmp_path / "elsewhere"
+    pattern = make_plate(outside / "plates", range(1, 3))
+    store = Store(tmp_path / "home" / "recast.db")  # the service's store; the job came from the CLI
+    job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(outside / "out"), "processor": "passthrough"}))
+    Runner(store).run(job)
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        assert c.get(f"/jobs/{job}").status_code == 200  # the index may be read
+        for method, url, body in (
+            ("GET", f"/jobs/{job}/frames/1/record", None),
+            ("GET", f"/jobs/{job}/frames/1/proxy", None),
+            ("POST", f"/jobs/{job}/approve", {"frames": "all", "by": "kim"}),
+            ("POST", f"/jobs/{job}/publish", {"fill": "plate"}),
+            ("POST", f"/jobs/{job}/reprocess", {"frames": "1"}),
+        ):
+            r = c.request(method, url, json=body)
+            assert r.status_code == 403 and "outside the allowed roots" in r.json()["detail"], (url, r.text)
+    assert not (outside / "out" / "publish").exists() and not (outside / "out" / "review").exists()
+    assert not (outside / "out" / "takes").exists()

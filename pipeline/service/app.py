@@ -167,6 +167,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise HTTPException(status_code=404, detail=f"job {job_id!r}: no such job")
         return store.get_job(job_id)
 
+    def job_files(job_id: str) -> dict[str, Any]:
+        """A job whose files this service may read or write: its ``out`` must lie inside the roots."""
+        job = job_or_404(job_id)
+        inside_roots(str(job["out"]), config.roots, f"job {job_id} out")
+        return job
+
     deps = [Depends(auth)]
 
     @app.get("/health")
@@ -209,7 +215,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/resume", status_code=202, dependencies=deps)
     def resume_job(job_id: JobId) -> dict[str, str]:
-        job = job_or_404(job_id)
+        job = job_files(job_id)
         if job["status"] == "done":
             return {"job": job_id, "status": "done"}
         pool.submit(Task(job_id, "resume"))
@@ -225,7 +231,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from pipeline.jobs.runner import load_job
         from pipeline.jobs.takes import read_json
 
-        job_or_404(job_id)
+        job_files(job_id)
         _job, _spec, layout = load_job(store, job_id)
         rec = read_json(layout.record_path(take, frame))
         if rec is None:
@@ -242,7 +248,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from pipeline.jobs.runner import load_job
         from pipeline.service.proxy import proxy_png
 
-        job_or_404(job_id)
+        job_files(job_id)
         _job, _spec, layout = load_job(store, job_id)
         comp = layout.comp_path(take, frame)
         if not comp.is_file():
@@ -279,7 +285,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def reprocess(job_id: JobId, body: ReprocessBody) -> dict[str, Any]:
         from pipeline.jobs.reprocess import create_take
 
-        job_or_404(job_id)
+        job_files(job_id)
         if pool.busy(job_id):
             raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
         wanted = _frames_of(body.frames)
@@ -290,7 +296,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def _approve(job_id: str, body: FramesBody, state: str) -> dict[str, Any]:
         from pipeline.jobs.publish import set_approval
 
-        job_or_404(job_id)
+        job_files(job_id)
         picks = set_approval(store, job_id, _frames_of(body.frames), body.by, state, body.take)
         return {"job": job_id, "state": state, "frames": {str(f): t for f, t in picks.items()}}
 
@@ -306,7 +312,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def publish(job_id: JobId, body: PublishBody) -> dict[str, Any]:
         from pipeline.jobs.publish import publish as do_publish
 
-        job_or_404(job_id)
+        job_files(job_id)
         if pool.busy(job_id):
             raise HTTPException(status_code=409, detail=f"job {job_id} has a task in progress; publish when it ends")
         m = do_publish(store, job_id, body.fill, body.by)
