@@ -194,3 +194,26 @@ def test_swap_output_of_another_size_is_resampled(astro: tuple[np.ndarray, Face]
     assert np.abs(res.fg[core] - crop[core]).mean() < 0.02
     with pytest.raises(SwapError, match="NaN/Inf"):
         compose_face(crop, face, lambda c, f: SwapResult(np.full_like(c, np.nan)), _conv(colour), ComposeOptions())
+
+
+def test_matte_follows_a_rolled_head(astro: tuple[np.ndarray, Face]) -> None:
+    """The forehead extension follows the face's own up direction: a head rolled by 90
+    degrees gets the same matte, rotated (not one grown towards the image top)."""
+    crop, face = astro
+    h, w = crop.shape[:2]
+    upright = build_matte((h, w), face, None, MatteOptions(erode=0, blur=0))
+
+    def rot(p: np.ndarray) -> np.ndarray:  # 90 deg clockwise: (x, y) -> (h - 1 - y, x)
+        p = np.asarray(p, np.float64)
+        return np.stack([h - 1 - p[..., 1], p[..., 0]], axis=-1)
+
+    rolled = shift_face(face, 0, 0)
+    rolled.kps5, rolled.landmarks = rot(face.kps5), rot(face.landmarks)
+    rolled.box = np.array([*rot(face.box[:2]), *rot(face.box[2:])])[[2, 1, 0, 3]]
+    got = build_matte((w, h), rolled, None, MatteOptions(erode=0, blur=0)) > 0.5
+    want = np.rot90(upright, k=-1) > 0.5
+    iou = (got & want).sum() / (got | want).sum()
+    assert iou > 0.95, iou
+    # and the forehead really is there: the matte reaches above the brows
+    brow_top = face.landmarks[17:27, 1].min()
+    assert (upright[: int(brow_top) - 5] > 0).any()

@@ -18,8 +18,6 @@ from pipeline.types import Face
 
 MATTE_REFERENCE_SIZE = 256.0
 ALPHA_FLOOR = 1.0 / 1024.0
-_DLIB_JAW = slice(0, 17)
-_DLIB_BROWS = slice(17, 27)
 
 
 @dataclass(frozen=True)
@@ -30,19 +28,27 @@ class MatteOptions:
 
 
 def face_polygon(face: Face, forehead: float = 0.22) -> np.ndarray:
-    """Outline points (N, 2) of the face region in the face's own coordinates."""
-    if face.landmarks is not None and len(face.landmarks) >= 17:
-        pts = np.asarray(face.landmarks, dtype=np.float64)
-        if face.landmark_kind == "dlib68" and len(pts) == 68:
-            jaw, brows = pts[_DLIB_JAW], pts[_DLIB_BROWS]
-            eyes_mid = pts[36:48].mean(axis=0)
-            chin = pts[8]
-            up = eyes_mid - chin
-            norm = float(np.hypot(*up)) or 1.0
-            raised = brows + up / norm * forehead * face.height
-            return np.concatenate([jaw, brows, raised])
+    """Outline points (N, 2) of the face region in the face's own coordinates.
+
+    Dense landmarks of any layout (dlib 68, insightface 106, ...): their points plus
+    the points above the eye line raised by ``forehead`` x the face height along the
+    face's own up direction (eyes minus mouth), so rolled heads get a forehead too.
+    Five points only: an ellipse fitted to them.
+    """
+    if face.landmarks is None or len(face.landmarks) < 17:
+        return _ellipse_from_kps(face)
+    pts = np.asarray(face.landmarks, dtype=np.float64)
+    k = np.asarray(face.kps5, dtype=np.float64)
+    eyes, mouth = (k[0] + k[1]) / 2.0, (k[3] + k[4]) / 2.0
+    up = eyes - mouth
+    norm = float(np.hypot(*up))
+    if norm < 1e-6:
         return pts
-    return _ellipse_from_kps(face)
+    up /= norm
+    above = pts[(pts - eyes) @ up > 0.0]
+    if not len(above):
+        return pts
+    return np.concatenate([pts, above + up * forehead * face.height])
 
 
 def _ellipse_from_kps(face: Face) -> np.ndarray:
