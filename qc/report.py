@@ -161,8 +161,17 @@ def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> Report
     th = Thumbnailer(width=options.thumb_width, job_space=((doc.get("job_info") or {}).get("settings") or {}).get("colorspace"))
     flagged = []
     for f in [f for f in doc["frames"] if f["status"] == "fail"][: options.max_flagged]:
-        if f.get("plate") and f.get("comp") and Path(f["plate"]).is_file() and Path(f["comp"]).is_file():
-            flagged.append((f, th.triptych(f["plate"], f["comp"])))
+        if not (f.get("plate") and f.get("comp") and Path(f["plate"]).is_file() and Path(f["comp"]).is_file()):
+            continue
+        try:
+            whole = th.triptych(f["plate"], f["comp"])
+            if f.get("faces"):  # the face up close under the whole frame
+                close = th.triptych(f["plate"], f["comp"], f["faces"][0]["box"])
+                pad = np.full((close.shape[0], max(0, whole.shape[1] - close.shape[1]), 3), 255, np.uint8)
+                whole = np.concatenate([whole, np.concatenate([close[:, : whole.shape[1]], pad], axis=1)], axis=0)
+            flagged.append((f, whole))
+        except QCError:
+            continue  # an unreadable comp is already the frame's reason
     small = Thumbnailer(width=max(96, options.thumb_width // 2), job_space=th.job_space)
     contact = [(f, label((small.display_of(f["comp"]) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
                for f in _pick_contact(doc["frames"], options.contact_frames)]
@@ -196,7 +205,7 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
     unavailable = sorted({f"{n}: {m['reason']}" for fr in doc["frames"] for n, m in fr["metrics"].items() if m["value"] is None and m.get("reason") and fr["status"] != "fail"})
     if unavailable:
         parts.append("<h3>Unavailable</h3><ul>" + "".join(f"<li>{e(u)}</li>" for u in unavailable[:20]) + "</ul>")
-    parts.append("</section><section><h2>Failing frames: plate | comp | difference ×4</h2><div class='grid'>")
+    parts.append("</section><section><h2>Failing frames: plate | comp | difference ×4 (whole frame, then the face)</h2><div class='grid'>")
     parts += [f"<figure>{_img(png_bytes(im), str(f['frame']))}<figcaption class='fail'>{f['frame']}: {e('; '.join(f['reasons'])[:300])}</figcaption></figure>" for f, im in imgs.flagged]
     if not imgs.flagged:
         parts.append("<p>None.</p>")

@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from qc.cropio import image_info, read_region
+from pipeline.errors import QCError
+from qc.cropio import clamp_box, image_info, read_region
 from qc.display import BakedDisplay, guess_space
 
 STATUS_BGR = {"pass": (90, 170, 60), "warn": (40, 170, 230), "fail": (50, 50, 220), "na": (128, 128, 128)}
@@ -34,9 +35,30 @@ class Thumbnailer:
             raw = cv2.resize(np.nan_to_num(raw), (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
         return self._display(raw)
 
-    def triptych(self, plate: str | Path, comp: str | Path) -> np.ndarray:
-        """plate | comp | difference (x4), uint8 RGB."""
-        a, b = self.display_of(plate), self.display_of(comp)
+    def _show(self, info_path: str | Path, raw: np.ndarray) -> np.ndarray:
+        if self._display is None:
+            info = image_info(info_path)
+            self._display = BakedDisplay(guess_space(info.attributes, True, self.job_space))
+        return self._display(raw)
+
+    def face_region(self, path: str | Path, box: list[float], height: int = 200) -> np.ndarray:
+        """The face box grown by half on each side, display-referred, ``height`` px tall."""
+        info = image_info(path)
+        x0, y0, x1, y1 = box
+        mx, my = (x1 - x0) * 0.5, (y1 - y0) * 0.5
+        region = clamp_box((int(x0 - mx), int(y0 - my), int(x1 + mx) + 1, int(y1 + my) + 1), info.display_window)
+        if region[2] - region[0] < 2 or region[3] - region[1] < 2:
+            raise QCError(f"{path}: face box {box} is outside the image")
+        img = self._show(path, read_region(path, region, info.rgb))
+        w = max(2, round(img.shape[1] * height / img.shape[0]))
+        return cv2.resize(img, (w, height), interpolation=cv2.INTER_AREA)
+
+    def triptych(self, plate: str | Path, comp: str | Path, box: list[float] | None = None) -> np.ndarray:
+        """plate | comp | difference (x4), uint8 RGB: the whole frame, or the face region when ``box`` is given."""
+        if box is not None:
+            a, b = self.face_region(plate, box), self.face_region(comp, box)
+        else:
+            a, b = self.display_of(plate), self.display_of(comp)
         if a.shape != b.shape:
             b = cv2.resize(b, (a.shape[1], a.shape[0]))
         diff = np.clip(np.abs(a - b) * 4.0, 0, 1)
