@@ -30,7 +30,7 @@ from pipeline.composite.colormatch import ColourStats
 from pipeline.composite.compose import ComposeOptions, FaceComposite, SpaceConverter, compose_face, sanitise
 from pipeline.composite.crop import crop_box_for, shift_face
 from pipeline.composite.settings import SwapSettings
-from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SwapError
+from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
 from pipeline.outputs import Box, OutputLayout, base_record, write_element, write_record
 from pipeline.types import Face
 
@@ -436,6 +436,11 @@ class Engine:
                 refs.append(Reference(actor or first, frame=frame, face_index=index))
             selection = Selection("reference", references=tuple(refs))
         else:
+            if len(self.actors) > 1:
+                raise SpecError(
+                    f"settings.selection: {len(self.actors)} actors need selection 'reference' "
+                    "with reference ACTOR=FRAME:INDEX,... (which face gets which actor)"
+                )
             selection = Selection(s.selection, actor=first)
         assert self._analyser is not None
         selection = resolve_references(selection, self._analyser, load_frame=self._display_frame)

@@ -377,3 +377,37 @@ def test_largest_selection_records_every_face_and_swaps_one(actor: Any, tmp_path
     for f in others:  # the people not selected are untouched
         x0, y0, x1, y1 = (int(v) for v in f["box"])
         assert same_pixels(comp.pixels[y0:y1, x0:x1], plate.pixels[y0:y1, x0:x1])
+
+
+def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
+    import json as _json
+
+    from _engine_fixtures import srgb_to_linear
+    from _faces_fixtures import t1
+    from models.actor import build_actor
+    from pipeline.errors import SpecError
+
+    work = tmp_path / "astro"
+    work.mkdir()
+    src = work / "astronaut.png"
+    import cv2
+    from skimage import data
+
+    cv2.imwrite(str(src), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    consent = work / "consent.json"
+    consent.write_text(_json.dumps({"who": "test fixture (skimage sample)", "scope": "unit tests only"}))
+    astro = build_actor("astro", [src], consent, backend="warp", options={"force": True})
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    rgb = t1()
+    write_aov_plate(plates / "shot.0001.exr", srgb_to_linear(rgb), (0, 0), (rgb.shape[1], rgb.shape[0]))
+    actors = {actor.name: actor, "astro": astro}
+    seq = PlateSequence.open(str(plates / "shot.####.exr"))
+    with pytest.raises(SpecError, match="settings.selection: 2 actors need selection 'reference'"):
+        Engine(seq, actors, SwapSettings(), OutputLayout(tmp_path / "o1", seq.name)).run([1])
+    settings = SwapSettings(selection="reference", reference=f"{actor.name}=1:0,astro=1:2")
+    (rec,) = Engine(seq, actors, settings, OutputLayout(tmp_path / "o2", seq.name)).run([1])
+    assert rec["status"] == "done", rec["error"]
+    got = sorted((round(f["box"][0]), f["actor"]) for f in rec["faces"] if f["swapped"])
+    lefts = sorted(round(f["box"][0]) for f in rec["faces"])
+    assert got == [(lefts[0], actor.name), (lefts[2], "astro")]

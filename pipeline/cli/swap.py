@@ -28,7 +28,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     p.add_argument("--frames", metavar="RANGE", help="frames to do, e.g. 1001-1100, 1001-1100x2, 1001,1005 (default: all)")
     p.add_argument("--selection", choices=SELECTION_MODES, help="which faces to swap (default: all)")
-    p.add_argument("--reference", metavar="FRAME:INDEX", help="reference face for --selection reference")
+    p.add_argument(
+        "--reference",
+        metavar="FRAME:INDEX",
+        help="reference face for --selection reference (faces counted left to right); "
+        "several actors: ACTOR=FRAME:INDEX,ACTOR=FRAME:INDEX",
+    )
     p.add_argument("--backend", help="swapper backend (default: the actor's own)")
     p.add_argument("--analyser", help="face analyser backend (default: dlib)")
     p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
