@@ -2,6 +2,15 @@
 
 Backends register in ``ANALYSERS`` by name; callers use ``create_analyser`` and
 never import a backend module directly.
+
+- ``base``: the FaceAnalyser contract and the flow backends share (detect on a
+  downscale, landmarks and embeddings on full-resolution crops, pose).
+- ``dlib_backend`` / ``insight_backend``: the two analysers (``backends`` registers them).
+- ``imageprep``: sanitising, display mapping, downscales and crops; ``geometry``: keypoints, pose, IoU.
+- ``identity``: embedding distance and same-person thresholds.
+- ``tracking`` (+ ``smoothing``, ``propagation``): track ids, cuts, One-Euro, optical flow.
+- ``stream``: analyser + tracker per sequence, embedding once per track.
+- ``selection``: which face gets which actor; ``overlay``: PNG proxies for people.
 """
 
 from __future__ import annotations

@@ -205,7 +205,7 @@ class FaceTracker:
                 return _NO  # a different person at the same place
             if geo >= _NO:
                 # re-identification after a dropout: the same person, moved further
-                return 3.0 + d / thr if t.misses > 0 and d <= thr else _NO
+                return 3.0 + d / thr if t.misses > 0 else _NO
             return geo + 0.5 * d / thr
         return geo
 
@@ -322,6 +322,7 @@ class FaceTracker:
         face.extra["raw_box"] = face.box.copy()
         if self.options.smooth:
             _set_points(face, t.filt(moved, 1.0 / self.options.fps, face.size))
+            face.pose = estimate_pose(face.kps5)
         t.raw = moved
         t.box = box.copy()
         t.last_frame = frame
