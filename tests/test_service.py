@@ -313,3 +313,25 @@ def test_jobs_with_files_outside_roots_are_not_touched(tmp_path: Path, root: Pat
             assert r.status_code == 403 and "outside the allowed roots" in r.json()["detail"], (url, r.text)
     assert not (outside / "out" / "publish").exists() and not (outside / "out" / "review").exists()
     assert not (outside / "out" / "takes").exists()
+
+
+def test_higher_priority_jobs_run_first(tmp_path: Path, root: Path) -> None:
+    pattern = make_plate(root / "plates", range(1, 25), size=(160, 120))
+    cfg = ServiceConfig(roots=[root.resolve()], store_path=tmp_path / "home" / "recast.db", workers=1)
+    s = start_in_thread(cfg)
+    try:
+        with httpx.Client(base_url=s.url, timeout=30) as c:
+            body = {"plate": pattern, "actor": "ada", "processor": "passthrough", "chunk": 1}
+            first = c.post("/jobs", json={**body, "out": str(root / "first")}).json()["job"]  # occupies the worker
+            while not (root / "first" / "records").is_dir():  # it is running: the next two wait in the queue
+                time.sleep(0.005)
+            low = c.post("/jobs", json={**body, "out": str(root / "low"), "priority": 10}).json()["job"]
+            high = c.post("/jobs", json={**body, "out": str(root / "high"), "priority": 90}).json()["job"]
+            for j in (first, low, high):
+                assert _wait_done(c, j)["status"] == "done"
+    finally:
+        s.stop()
+    done_at = {
+        a["job"]: a["at"] for a in Store(tmp_path / "home" / "recast.db").audit_log() if a["action"] == "status:done"
+    }
+    assert done_at[first] < done_at[high] < done_at[low]

@@ -195,7 +195,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise SpecError(f"spec.plate: {exc}") from None
         check_files_inside([seq.path(f) for f in frames], config.roots, "spec.plate")
         job_id = submit(store, spec)
-        pool.submit(Task(job_id, "run"))
+        pool.submit(Task(job_id, "run", priority=spec.priority))
         log.info("job %s submitted (%d frames)", job_id, len(frames))
         return {"job": job_id}
 
@@ -218,7 +218,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         job = job_files(job_id)
         if job["status"] == "done":
             return {"job": job_id, "status": "done"}
-        pool.submit(Task(job_id, "resume"))
+        pool.submit(Task(job_id, "resume", priority=int(job["priority"])))
         return {"job": job_id, "status": "resuming"}
 
     @app.get("/jobs/{job_id}/frames", dependencies=deps)
@@ -285,12 +285,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def reprocess(job_id: JobId, body: ReprocessBody) -> dict[str, Any]:
         from pipeline.jobs.reprocess import create_take
 
-        job_files(job_id)
+        job = job_files(job_id)
         if pool.busy(job_id):
             raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
         wanted = _frames_of(body.frames)
         take = create_take(store, job_id, wanted if wanted is not None else _job_frames(store, job_id), body.reference, body.set, body.by)
-        pool.submit(Task(job_id, "take", take))
+        pool.submit(Task(job_id, "take", take, priority=int(job["priority"])))
         return {"job": job_id, "take": take}
 
     def _approve(job_id: str, body: FramesBody, state: str) -> dict[str, Any]:

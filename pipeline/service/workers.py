@@ -1,15 +1,18 @@
 """A small pool of worker threads running jobs through the same Runner as the CLI.
 
-One task per job at a time; a job being run refuses another task (409). On
-start-up the pool resumes jobs left ``running`` by a previous service process
-(the files say where they stopped) and queues the ``queued`` ones.
+Tasks wait in a priority queue (the job's ``priority``, higher first, then
+first come first served). One task per job at a time: a job with a task waiting
+or running refuses another (409). On start-up the pool resumes jobs left
+``queued`` or ``running`` by a previous service process (the files say where
+they stopped).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,32 +29,54 @@ class Task:
     job_id: str
     kind: TaskKind
     take: int = 1
+    priority: int = 50
 
 
 class WorkerPool:
     def __init__(self, store: Store, workers: int = 2, options: RunOptions | None = None) -> None:
         self.store = store
         self.options = options or RunOptions()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="recast-worker")
-        self._lock = threading.Lock()
-        self._active: dict[str, Future[None]] = {}
+        self._cond = threading.Condition()
+        self._queue: list[tuple[int, int, Task]] = []
+        self._seq = itertools.count()
+        self._pending: set[str] = set()  # jobs with a task queued or running
         self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"recast-worker-{i}", daemon=True) for i in range(max(1, workers))
+        ]
+        for t in self._threads:
+            t.start()
 
     def busy(self, job_id: str) -> bool:
-        with self._lock:
-            fut = self._active.get(job_id)
-            return fut is not None and not fut.done()
+        with self._cond:
+            return job_id in self._pending
 
     def submit(self, task: Task) -> None:
-        with self._lock:
-            fut = self._active.get(task.job_id)
-            if fut is not None and not fut.done():
+        with self._cond:
+            if self._stop.is_set():
+                raise JobError("the service is shutting down; try again when it is back")
+            if task.job_id in self._pending:
                 raise JobError(f"job {task.job_id} already has a task in progress")
-            self._active[task.job_id] = self._pool.submit(self._work, task)
+            self._pending.add(task.job_id)
+            heapq.heappush(self._queue, (-task.priority, next(self._seq), task))
+            self._cond.notify()
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if self._stop.is_set():
+                    return
+                _, _, task = heapq.heappop(self._queue)
+            try:
+                self._work(task)
+            finally:
+                with self._cond:
+                    self._pending.discard(task.job_id)
+                    self._cond.notify_all()
 
     def _work(self, task: Task) -> None:
-        if self._stop.is_set():
-            return
         runner = Runner(self.store, self.options, stop=self._stop)
         try:
             if task.kind == "run":
@@ -65,30 +90,29 @@ class WorkerPool:
             log.warning("job %s: %s", task.job_id, exc)
         except Exception as exc:  # noqa: BLE001 - a worker thread never dies silently
             log.error("job %s: internal error %s: %s", task.job_id, type(exc).__name__, " ".join(str(exc).split()))
-            try:
-                self.store.set_job_status(task.job_id, "failed", f"internal error: {type(exc).__name__}")
-            except RecastError:
-                pass
 
     def recover(self) -> list[str]:
         """Queue the jobs a previous process left queued or running; returns their ids."""
         picked: list[str] = []
-        for job in sorted(self.store.list_jobs(), key=lambda j: (-int(j["priority"] or 0), j["created"])):
+        for job in self.store.list_jobs():
             if job["status"] in ("queued", "running"):
                 try:
-                    self.submit(Task(job["id"], "resume"))
+                    self.submit(Task(job["id"], "resume", priority=int(job["priority"] or 0)))
                     picked.append(job["id"])
                 except JobError:
                     pass
         return picked
 
-    def wait(self, job_id: str, timeout: float | None = None) -> None:
-        with self._lock:
-            fut = self._active.get(job_id)
-        if fut is not None:
-            fut.result(timeout=timeout)
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no task is queued or running; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout)
 
     def shutdown(self) -> None:
         """Stop after each worker's current frame; unfinished frames stay pending for a resume."""
-        self._stop.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._cond:
+            self._stop.set()
+            self._queue.clear()
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()
