@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel
+from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.swappers.warp import WarpActorBuilder, WarpSwapper
 from models.swappers.warp_bank import BANK_INDEX, FaceBank
 from models.swappers.warp_landmarks import Landmarker
@@ -35,7 +35,7 @@ SAME_PERSON = 0.6  # dlib's documented same-person distance
 def _dat(name: str) -> str:
     spec = importlib.util.find_spec("face_recognition_models")
     assert spec is not None and spec.submodule_search_locations
-    return str(Path(list(spec.submodule_search_locations)[0]) / "models" / name)
+    return str(Path(next(iter(spec.submodule_search_locations))) / "models" / name)
 
 
 def _insightface_image(name: str) -> np.ndarray:
@@ -51,7 +51,12 @@ def _face_crop(image: np.ndarray, box: np.ndarray, margin: float = 0.8, out: int
     x0, y0, x1, y1 = box
     c = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
     half = (1 + 2 * margin) * max(x1 - x0, y1 - y0) / 2
-    m = np.array([[out / (2 * half), 0, out / 2 - c[0] * out / (2 * half)], [0, out / (2 * half), out / 2 - c[1] * out / (2 * half)]])
+    m = np.array(
+        [
+            [out / (2 * half), 0, out / 2 - c[0] * out / (2 * half)],
+            [0, out / (2 * half), out / 2 - c[1] * out / (2 * half)],
+        ]
+    )
     return cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE).clip(0, 1)
 
 
@@ -112,7 +117,9 @@ def landmarker() -> Landmarker:
 
 
 @pytest.fixture(scope="module")
-def actors(faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ActorModel]:
+def actors(
+    faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ActorModel]:
     builder = WarpActorBuilder(landmarker=landmarker)
     out = {}
     for name in ("astronaut", "hanks", "t1_0", "t1_3", "lfw_0"):
@@ -133,7 +140,8 @@ def _plate_face(landmarker: Landmarker, img: np.ndarray) -> Face:
     return Face(box=box, score=score, kps5=kps5, landmarks=lm, landmark_kind="dlib68")
 
 
-def _comp(crop: np.ndarray, res) -> np.ndarray:  # noqa: ANN001 - SwapResult
+def _comp(crop: np.ndarray, res: SwapResult) -> np.ndarray:
+    assert res.matte is not None
     a = res.matte[..., None]
     return res.rgb * a + crop * (1 - a)
 
@@ -156,8 +164,13 @@ PAIRS = [
 
 @pytest.mark.parametrize(("actor", "plate"), PAIRS)
 def test_swapped_face_reads_as_the_actor(
-    actor: str, plate: str, faces: dict[str, np.ndarray], actors: dict[str, ActorModel],
-    swapper: WarpSwapper, landmarker: Landmarker, judge: Judge,
+    actor: str,
+    plate: str,
+    faces: dict[str, np.ndarray],
+    actors: dict[str, ActorModel],
+    swapper: WarpSwapper,
+    landmarker: Landmarker,
+    judge: Judge,
 ) -> None:
     crop = faces[plate]
     res = swapper.swap(crop, _plate_face(landmarker, crop), actors[actor])
@@ -179,7 +192,10 @@ def test_actor_geometry_carries_identity_beyond_texture(
     """Control: the actor's texture warped onto the plate's *own* landmarks (target_shape="plate")
     stays nearer the plate and farther from the actor, on average over several pairs, than the
     default target (actor's shape in the plate's pose): identity lives in geometry too."""
-    modes = {"actor": WarpSwapper(landmarker=landmarker), "plate": WarpSwapper({"target_shape": "plate"}, landmarker=landmarker)}
+    modes = {
+        "actor": WarpSwapper(landmarker=landmarker),
+        "plate": WarpSwapper({"target_shape": "plate"}, landmarker=landmarker),
+    }
     dist: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     for actor, plate in CONTROL_PAIRS:
         crop = faces[plate]
@@ -223,7 +239,11 @@ def test_swap_output_size_matte_and_info(
 
 
 def test_swap_with_only_five_points_fits_68_itself(
-    faces: dict[str, np.ndarray], actors: dict[str, ActorModel], swapper: WarpSwapper, landmarker: Landmarker, judge: Judge
+    faces: dict[str, np.ndarray],
+    actors: dict[str, ActorModel],
+    swapper: WarpSwapper,
+    landmarker: Landmarker,
+    judge: Judge,
 ) -> None:
     crop = faces["t1_5"]
     full = _plate_face(landmarker, crop)
@@ -243,7 +263,9 @@ def test_pose_nearest_bank_entry_is_chosen(
     """A bank of three t1 faces at different yaw: each plate face picks its own source."""
     names = ["t1_1", "t1_0", "t1_5"]
     root = tmp_path / "multi"
-    WarpActorBuilder(landmarker=landmarker).build(root, [(Path(f"{n}.png"), faces[n]) for n in names], {"mirror": False})
+    WarpActorBuilder(landmarker=landmarker).build(
+        root, [(Path(f"{n}.png"), faces[n]) for n in names], {"mirror": False}
+    )
     bank = FaceBank.load(root)
     yaws = [e.pose[0] for e in bank.entries]
     assert max(yaws) - min(yaws) > 15.0, yaws  # the bank really spans yaw
@@ -269,8 +291,12 @@ def test_mirrored_view_serves_the_other_side(
 # ---------------------------------------------------------------- builder
 
 
-def test_builder_writes_bank_and_manifest_additions(faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path: Path) -> None:
-    add = WarpActorBuilder(landmarker=landmarker).build(tmp_path, [(Path("a.png"), faces["astronaut"])], {"crop_size": 256})
+def test_builder_writes_bank_and_manifest_additions(
+    faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path: Path
+) -> None:
+    add = WarpActorBuilder(landmarker=landmarker).build(
+        tmp_path, [(Path("a.png"), faces["astronaut"])], {"crop_size": 256}
+    )
     bank = FaceBank.load(tmp_path)
     assert bank.crop_size == 256 and len(bank.entries) == 2
     img = bank.image(bank.entries[0])
@@ -286,7 +312,9 @@ def test_builder_writes_bank_and_manifest_additions(faces: dict[str, np.ndarray]
     assert "files" not in add  # reserved for the actor manifest
 
 
-def test_builder_names_the_image_without_a_face(faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path: Path) -> None:
+def test_builder_names_the_image_without_a_face(
+    faces: dict[str, np.ndarray], landmarker: Landmarker, tmp_path: Path
+) -> None:
     sky = np.ones((200, 200, 3), np.float32) * np.array([0.4, 0.6, 0.9], np.float32)
     images = [(Path("good.png"), faces["hanks"]), (Path("/shots/empty_sky.png"), sky)]
     with pytest.raises(ActorError, match=r"empty_sky\.png: no face found"):
@@ -322,7 +350,7 @@ def test_swap_tolerates_nan_inf_in_the_crop(
     crop[5:9, 5:9] = np.nan
     crop[10, 10] = np.inf
     res = swapper.swap(crop, face, actors["astronaut"])
-    assert np.isfinite(res.matte).all()
+    assert res.matte is not None and np.isfinite(res.matte).all()
     assert np.isfinite(res.rgb[res.matte > 0]).all()
 
 
@@ -335,7 +363,9 @@ def test_registered_by_name() -> None:
     assert isinstance(ACTOR_BUILDERS.create("warp"), WarpActorBuilder)
 
 
-def test_actor_build_cli_then_swap(faces: dict[str, np.ndarray], landmarker: Landmarker, judge: Judge, tmp_path: Path) -> None:
+def test_actor_build_cli_then_swap(
+    faces: dict[str, np.ndarray], landmarker: Landmarker, judge: Judge, tmp_path: Path
+) -> None:
     """`recast actor build` (subprocess) builds a warp bank; load_actor + the registry swap it."""
     import os
 
@@ -344,8 +374,26 @@ def test_actor_build_cli_then_swap(faces: dict[str, np.ndarray], landmarker: Lan
     consent = tmp_path / "consent.json"
     consent.write_text(json.dumps({"who": "test subject (package image)", "scope": "unit test"}))
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "actor", "build", "astro", "--images", str(img), "--consent", str(consent), "--backend", "warp"],
-        cwd=REPO, capture_output=True, text=True, env=dict(os.environ), timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "actor",
+            "build",
+            "astro",
+            "--images",
+            str(img),
+            "--consent",
+            str(consent),
+            "--backend",
+            "warp",
+        ],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     from models.actor import load_actor
@@ -357,4 +405,3 @@ def test_actor_build_cli_then_swap(faces: dict[str, np.ndarray], landmarker: Lan
     res = SWAPPERS.create("warp").swap(crop, _plate_face(landmarker, crop), actor)
     e = judge.embed(_comp(crop, res))
     assert np.linalg.norm(e - judge.embed(faces["astronaut"])) < np.linalg.norm(e - judge.embed(crop))
-

@@ -21,9 +21,7 @@ def _mean_shape(rng: np.random.Generator | None = None) -> np.ndarray:
     lm[27:31] = np.c_[[100] * 4, np.linspace(85, 120, 4)]
     lm[31:36] = np.c_[np.linspace(88, 112, 5), [128, 131, 132, 131, 128]]
     for base, cx in ((36, 72), (42, 128)):
-        lm[base : base + 6] = np.c_[
-            cx + np.array([-14, -6, 6, 14, 6, -6]), 88 + np.array([0, -5, -5, 0, 4, 4])
-        ]
+        lm[base : base + 6] = np.c_[cx + np.array([-14, -6, 6, 14, 6, -6]), 88 + np.array([0, -5, -5, 0, 4, 4])]
     lm[48:60] = np.c_[
         100 + np.array([-24, -14, -5, 0, 5, 14, 24, 14, 5, 0, -5, -14]),
         152 + np.array([0, -6, -8, -7, -8, -6, 0, 8, 11, 11, 11, 8]),

@@ -23,7 +23,15 @@ import numpy as np
 
 from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
 from models.swappers import warp_shape as ws
-from models.swappers.warp_bank import BANK_DIR, BANK_INDEX, BankEntry, FaceBank, choose, sha256_file, write_png16
+from models.swappers.warp_bank import (
+    BANK_DIR,
+    BANK_INDEX,
+    BankEntry,
+    FaceBank,
+    choose,
+    sha256_file,
+    write_png16,
+)
 from models.swappers.warp_landmarks import Landmarker
 from models.swappers.warp_pwa import piecewise_affine, shared_triangles
 from pipeline.errors import ActorError, SpecError, SwapError
@@ -38,7 +46,9 @@ class WarpOptions:
     forehead: float = 0.55  # default forehead height / eye-to-chin length
     scan_hairline: bool = True  # refine the forehead by where skin stops
     contour_blend: float = 0.3  # outline: 0 actor's, 1 plate's
-    target_shape: str = "actor"  # "actor": actor's shape in the plate's pose; "plate": texture only (keeps plate identity)
+    target_shape: str = (
+        "actor"  # "actor": actor's shape in the plate's pose; "plate": texture only (keeps plate identity)
+    )
     carry_mouth: bool = True
     carry_eyes: bool = True
     keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
@@ -56,7 +66,9 @@ class WarpOptions:
                 raise SpecError(f"{where}.{key}: unknown warp option (known: {', '.join(sorted(known))})")
             default = getattr(cls, key)
             try:
-                kwargs[key] = type(default)(value) if not isinstance(default, bool) else _as_bool(value, f"{where}.{key}")
+                kwargs[key] = (
+                    type(default)(value) if not isinstance(default, bool) else _as_bool(value, f"{where}.{key}")
+                )
             except (TypeError, ValueError):
                 raise SpecError(f"{where}.{key}: expected {type(default).__name__}, got {value!r}") from None
         opts = cls(**kwargs)
@@ -127,7 +139,9 @@ class WarpActorBuilder:
         options = dict(options)
         model_file = options.pop("model_file", None)
         if model_file is not None:
-            raise ActorError(f"{model_file}: the warp backend takes no model file (it builds a face bank from the images)")
+            raise ActorError(
+                f"{model_file}: the warp backend takes no model file (it builds a face bank from the images)"
+            )
         for key in _ACTOR_LEVEL_OPTIONS:  # passed to every builder; nothing to link or license here
             options.pop(key, None)
         opts = WarpOptions.from_dict(options)
@@ -173,7 +187,9 @@ class WarpActorBuilder:
 class WarpSwapper:
     """``SWAPPERS["warp"]``: see the module docstring. Keeps loaded banks per actor folder."""
 
-    def __init__(self, options: WarpOptions | dict[str, Any] | None = None, landmarker: Landmarker | None = None) -> None:
+    def __init__(
+        self, options: WarpOptions | dict[str, Any] | None = None, landmarker: Landmarker | None = None
+    ) -> None:
         self.options = options if isinstance(options, WarpOptions) else WarpOptions.from_dict(options)
         self.landmarker = landmarker or Landmarker()
         self.name: str = "warp"
@@ -184,7 +200,9 @@ class WarpSwapper:
         try:
             stamp = index.stat().st_mtime
         except OSError:
-            raise ActorError(f"{index}: actor {actor.name!r} has no warp face bank (built for another backend?)") from None
+            raise ActorError(
+                f"{index}: actor {actor.name!r} has no warp face bank (built for another backend?)"
+            ) from None
         cached = self._banks.get(actor.root)
         if cached is None or cached[0] != stamp:
             cached = (stamp, FaceBank.load(actor.root))
@@ -237,7 +255,12 @@ class WarpSwapper:
 
     def _landmarks(self, crop: np.ndarray, face: Face) -> tuple[np.ndarray, str]:
         lm = face.landmarks
-        if lm is not None and lm.shape == (ws.N68, 2) and face.landmark_kind in (None, "dlib68") and np.isfinite(lm).all():
+        if (
+            lm is not None
+            and lm.shape == (ws.N68, 2)
+            and face.landmark_kind in (None, "dlib68")
+            and np.isfinite(lm).all()
+        ):
             return lm.astype(np.float64), "given"
         box = np.asarray(face.box, np.float64)
         if not (np.isfinite(box).all() and box[2] - box[0] >= 4 and box[3] - box[1] >= 4):
@@ -263,7 +286,7 @@ class WarpSwapper:
         _, up, length = ws.face_frame(target)
         forehead = target[ws.BROWS] + np.outer(heights, up) * length
         outline = np.concatenate([target[ws.JAW], forehead[::-1]])
-        erode = int(round(opts.matte_erode * length))
+        erode = round(opts.matte_erode * length)
         sigma = opts.matte_blur * length
         # Draw and blur inside the outline's box (plus the blur's reach) only.
         pad = erode + int(np.ceil(4.0 * sigma)) + 2
@@ -282,11 +305,13 @@ class WarpSwapper:
             hole = np.zeros_like(mask)
             cv2.fillPoly(hole, [np.round((target[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
             plate_hole = np.zeros_like(mask)
-            cv2.fillPoly(plate_hole, [np.round((plate[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+            cv2.fillPoly(
+                plate_hole, [np.round((plate[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4
+            )
             mask = cv2.subtract(mask, cv2.min(hole, plate_hole))
         if erode > 0:
             mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
-        soft = mask.astype(np.float32) / 255.0
+        soft: np.ndarray = mask.astype(np.float32) / 255.0
         if sigma > 0.3:
             soft = cv2.GaussianBlur(soft, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
         matte[y0:y1, x0:x1] = soft
@@ -299,5 +324,7 @@ def _make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:
 
 
 @SWAPPERS.register("warp")
-def _make_swapper(options: WarpOptions | dict[str, Any] | None = None, *_args: object, **_kwargs: object) -> WarpSwapper:
+def _make_swapper(
+    options: WarpOptions | dict[str, Any] | None = None, *_args: object, **_kwargs: object
+) -> WarpSwapper:
     return WarpSwapper(options)

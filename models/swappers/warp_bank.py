@@ -156,7 +156,9 @@ class FaceBank:
         except (OSError, ValueError) as exc:
             raise ActorError(f"{index}: unreadable warp face bank index ({exc})") from None
         if not isinstance(data, dict) or data.get("version") != BANK_VERSION:
-            raise ActorError(f"{index}: unsupported warp bank version {data.get('version') if isinstance(data, dict) else None!r}")
+            raise ActorError(
+                f"{index}: unsupported warp bank version {data.get('version') if isinstance(data, dict) else None!r}"
+            )
         entries = [BankEntry.from_json(d, str(index)) for d in data.get("entries", [])]
         if not entries:
             raise ActorError(f"{index}: warp face bank has no entries")

@@ -26,9 +26,7 @@ class WarpResult:
 def _areas(points: np.ndarray, tri: np.ndarray) -> np.ndarray:
     """Twice the signed area of each triangle."""
     p = points[tri]
-    return (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (
-        p[:, 1, 1] - p[:, 0, 1]
-    )
+    return (p[:, 1, 0] - p[:, 0, 0]) * (p[:, 2, 1] - p[:, 0, 1]) - (p[:, 2, 0] - p[:, 0, 0]) * (p[:, 1, 1] - p[:, 0, 1])
 
 
 def triangulate(points: np.ndarray) -> np.ndarray:

@@ -84,9 +84,7 @@ def interocular(lm: np.ndarray) -> float:
     return float(max(np.hypot(*(lm[45] - lm[36])), 1e-6))
 
 
-def hairline_heights(
-    image: np.ndarray | None, lm: np.ndarray, default: float, scan: bool
-) -> np.ndarray:
+def hairline_heights(image: np.ndarray | None, lm: np.ndarray, default: float, scan: bool) -> np.ndarray:
     """Forehead height above each brow point, as a fraction of eye-to-chin length.
 
     The default follows the face's rule of thirds, lower towards the temples.
@@ -101,9 +99,7 @@ def hairline_heights(
     if not scan or image is None:
         return base
     # Skin reference away from any fringe: nose bridge, between the eyes, upper cheeks.
-    ref_pts = np.array(
-        [lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])]
-    )
+    ref_pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
     steps = np.linspace(0.2, 1.25, 22)
     scan_pts = [brows[i] + np.outer(steps * base[i], up) * length for i in range(N_FOREHEAD)]
     # Work on the region the samples cover only (crops can be large).
