@@ -76,7 +76,8 @@ def temporal_scores(
         res["flicker"] = (max(fl), None) if fl else (None, "no face on this frame and its neighbours")
         if nb:
             expected = float(np.median([feats[j].swapped for j in nb]))
-            res["missing_faces"] = (max(0.0, float(np.floor(expected + 0.5)) - f.swapped), None)
+            # a strict majority of neighbours must have the face: a face leaving the shot is not "missing"
+            res["missing_faces"] = (max(0.0, float(np.floor(expected)) - f.swapped), None)
         else:
             res["missing_faces"] = (None, "no neighbouring frames")
         out[f.frame] = res

@@ -125,3 +125,16 @@ def test_temporal_spikes_stay_on_their_frame() -> None:
     assert max(fl, key=lambda f: fl[f] or 0) == 1010 and all(v < 0.01 for f, v in fl.items() if f not in (1010, 1012))
     assert [f for f, v in miss.items() if v] == [1012]
     assert out[1012]["flicker"] == (None, "no face on this frame and its neighbours")
+
+
+def test_a_face_leaving_the_shot_is_not_missing() -> None:
+    res = np.zeros((68, 2))
+    col = np.zeros(3)
+    counts = [1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]  # leaves at 1004, comes back at 1011
+    feats = [FrameFeatures(1000 + k, swapped=n, faces=[FaceFeatures("1", res, col)] * n) for k, n in enumerate(counts)]
+    miss = {f: v["missing_faces"][0] for f, v in temporal_scores(feats).items()}
+    assert [f for f, v in miss.items() if v] == []
+    counts = [1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1]  # dropouts of one and two frames
+    feats = [FrameFeatures(1000 + k, swapped=n, faces=[FaceFeatures("1", res, col)] * n) for k, n in enumerate(counts)]
+    miss = {f: v["missing_faces"][0] for f, v in temporal_scores(feats).items()}
+    assert [f for f, v in miss.items() if v] == [1002, 1009, 1010]
