@@ -51,6 +51,7 @@ def test_publish_twice_never_overwrites(done_job: tuple[Store, str, Path, str]) 
     assert _sha(v1 / "comp" / "shot.1004.exr") == _sha(Path(pattern.replace("####", "1004")))
     assert not os.access(v1 / "comp" / "shot.1001.exr", os.W_OK) or os.geteuid() == 0
     assert oct((v1 / "manifest.json").stat().st_mode & 0o777) == "0o444"
+    assert oct(v1.stat().st_mode & 0o777) == "0o555" and oct((v1 / "comp").stat().st_mode & 0o777) == "0o555"
     before = files_under(v1)
 
     m2 = publish(store, job, "none")

@@ -94,6 +94,14 @@ def _copy_readonly(src: Path, dst: Path) -> None:
     os.chmod(dst, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
+def _seal(vdir: Path) -> None:
+    """Make a finished version's folders read-only (files already are)."""
+    ro_dir = stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+    for sub in sorted((p for p in vdir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        os.chmod(sub, ro_dir)
+    os.chmod(vdir, ro_dir)
+
+
 def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = None) -> dict[str, Any]:
     """Write the next free version of the approved frames; returns the manifest."""
     if fill not in ("plate", "none"):
@@ -167,6 +175,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
     }
     atomic_write_json(vdir / "manifest.json", manifest)
     os.chmod(vdir / "manifest.json", stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    _seal(vdir)
     store.add_version(job_id, version, vdir, manifest, by=by or spec.owner)
     return manifest
 
