@@ -25,13 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, SwapResult, Swapper
+from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapResult
 from pipeline.composite.colormatch import ColourStats
-from pipeline.composite.compose import ComposeOptions, FaceComposite, SpaceConverter, compose_face, sanitise
+from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
 from pipeline.composite.crop import crop_box_for, shift_face
+from pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from pipeline.composite.settings import SwapSettings
-from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
-from pipeline.outputs import Box, OutputLayout, base_record, write_element, write_record
+from pipeline.errors import ActorError, ConsentError, RecastError, SpecError, SwapError
+from pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
 from pipeline.types import Face
 
 if TYPE_CHECKING:
@@ -53,48 +54,6 @@ def one_line_error(exc: BaseException) -> str:
         return str(exc)
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-@dataclass
-class _Channels:
-    """Which plate channels are colour: RGB indices, or one grey channel replicated."""
-
-    indices: tuple[int, ...]
-
-    @property
-    def grey(self) -> bool:
-        return len(self.indices) == 1
-
-    @classmethod
-    def of(cls, plate: Plate) -> _Channels:
-        rgb = plate.rgb_indices
-        if rgb is not None:
-            return cls(tuple(rgb))
-        alpha = plate.alpha_index
-        names = plate.channel_names
-        for i, name in enumerate(names):
-            if i != alpha and name.split(".")[-1].upper() in {"Y", "L", "G", "GRAY", "GREY", "R"}:
-                return cls((i,))
-        colour = [i for i in range(len(names)) if i != alpha]
-        if len(names) <= 2 and colour:
-            return cls((colour[0],))
-        raise PlateError(f"{plate.path}: no colour channels to swap (channels: {', '.join(names)})")
-
-    def rgb(self, pixels: np.ndarray) -> np.ndarray:
-        if self.grey:
-            return np.repeat(pixels[..., self.indices[0] : self.indices[0] + 1], 3, axis=2)
-        return pixels[..., list(self.indices)]
-
-    def put(self, pixels: np.ndarray, rgb: np.ndarray, mask: np.ndarray) -> None:
-        """Write ``rgb`` into ``pixels`` where ``mask`` (same view) is set."""
-        if self.grey:
-            grey = rgb.mean(axis=2)
-            ch = pixels[..., self.indices[0]]
-            ch[mask] = grey[mask]
-            return
-        for k, idx in enumerate(self.indices):
-            ch = pixels[..., idx]
-            ch[mask] = rgb[..., k][mask]
 
 
 @dataclass
@@ -248,7 +207,7 @@ class Engine:
         frame, rec = state.frame, state.record
         t = time.perf_counter()
         plate = read_plate(self.plate.path(frame))
-        channels = _Channels.of(plate)
+        channels = PlateChannels.of(plate)
         rec["stats"] = count_nonfinite(plate.pixels)
         state.timings["read"] = time.perf_counter() - t
 
@@ -265,7 +224,7 @@ class Engine:
             to_working=lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
         )
-        element = _ElementBuilder(out.shape[:2])
+        element = ElementBuilder(out.shape[:2])
         faces_json: list[dict[str, Any]] = []
         swap_time = 0.0
         t = time.perf_counter()
@@ -323,11 +282,11 @@ class Engine:
     def _swap_one(
         self,
         out: np.ndarray,
-        channels: _Channels,
+        channels: PlateChannels,
         face: Face,
         actor_name: str,
         conv: SpaceConverter,
-        element: _ElementBuilder,
+        element: ElementBuilder,
         frame: int,
         index: int,
     ) -> tuple[dict[str, Any], float]:
@@ -356,7 +315,7 @@ class Engine:
 
         locked = self._reference.colour if self._reference is not None else None
         comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index))
-        entry["swap_info"] = _jsonable(comp.info.get("swap_info", {}))
+        entry["swap_info"] = jsonable(comp.info.get("swap_info", {}))
         entry["color_match"] = None if comp.colour is None else comp.colour.to_json()
         for key in ("grain", "highlights_restored"):
             if key in comp.info:
@@ -364,7 +323,7 @@ class Engine:
         if comp.box is None:
             entry["swap_info"]["skipped"] = "empty matte"
             return entry, swap_seconds[0]
-        _paste(out, channels, comp, box)
+        paste_face(out, channels, comp, box)
         fg = comp.fg if self.settings.element_grain else comp.fg_clean
         element.add(box, comp.box, fg, comp.alpha)
         entry["matte_box"] = comp.box.shifted(box.x0, box.y0).as_list()
@@ -372,7 +331,7 @@ class Engine:
         return entry, swap_seconds[0]
 
     def _write_outputs(
-        self, plate: Plate, pixels: np.ndarray, element: _ElementBuilder | None, rec: dict[str, Any], frame: int
+        self, plate: Plate, pixels: np.ndarray, element: ElementBuilder | None, rec: dict[str, Any], frame: int
     ) -> None:
         from pipeline.plateio import write_plate
 
@@ -402,7 +361,7 @@ class Engine:
         dx, dy = plate.data_window[:2]
         if dx or dy:
             for f in rec["faces"]:
-                _offset_face_json(f, dx, dy)
+                offset_face_json(f, dx, dy)
 
     # ------------------------------------------------------------------ helpers
     def _seed(self, frame: int, index: int) -> int:
@@ -454,7 +413,7 @@ class Engine:
 
         assert self._color is not None
         plate = read_plate(self.plate.path(frame))
-        rgb = sanitise(_Channels.of(plate).rgb(plate.pixels))
+        rgb = sanitise(PlateChannels.of(plate).rgb(plate.pixels))
         return analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))(rgb)
 
     def _pin_to_reference(self, selection: Selection) -> Selection:
@@ -491,52 +450,13 @@ class Engine:
         return None
 
 
-class _ElementBuilder:
-    """Accumulates premultiplied RGBA of the swapped faces over their union box."""
-
-    def __init__(self, hw: tuple[int, int]) -> None:
-        self.hw = hw
-        self.parts: list[tuple[Box, np.ndarray, np.ndarray]] = []  # full-frame box, fg, alpha
-        self.box: Box | None = None
-
-    def add(self, crop: Box, matte_box: Box, fg: np.ndarray, alpha: np.ndarray) -> None:
-        ys, xs = matte_box.slices()
-        full = matte_box.shifted(crop.x0, crop.y0)
-        self.parts.append((full, fg[ys, xs], alpha[ys, xs]))
-        self.box = full if self.box is None else self.box.union(full)
-
-    def result(self) -> tuple[np.ndarray, np.ndarray, Box]:
-        assert self.box is not None
-        ub = self.box
-        rgb = np.zeros((ub.height, ub.width, 3), np.float32)
-        alpha = np.zeros((ub.height, ub.width), np.float32)
-        for box, fg, a in self.parts:  # premultiplied "over", later faces on top
-            sl = box.shifted(-ub.x0, -ub.y0).slices()
-            rgb[sl] = fg * a[..., None] + rgb[sl] * (1.0 - a[..., None])
-            alpha[sl] = a + alpha[sl] * (1.0 - a)
-        return rgb, alpha, ub
-
-
-def _paste(out: np.ndarray, channels: _Channels, comp: FaceComposite, crop: Box) -> None:
-    """Composite inside the matte box only; where alpha is 0 nothing is written."""
-    assert comp.box is not None
-    mb = comp.box
-    ys, xs = mb.slices()
-    a = comp.alpha[ys, xs]
-    full = mb.shifted(crop.x0, crop.y0)
-    region = out[full.slices()]
-    plate_rgb = sanitise(channels.rgb(region))
-    mixed = comp.fg[ys, xs] * a[..., None] + plate_rgb * (1.0 - a[..., None])
-    channels.put(region, mixed.astype(np.float32), a > 0)
-
-
 def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face) -> SwapResult:
     """Run the enhancer on the swapped crop (it blends by its own ``enhancer_blend``)."""
     better = np.asarray(enhancer.enhance(result.rgb, face), dtype=np.float32)
     if better.shape != result.rgb.shape:
         raise SwapError(f"enhancer returned shape {better.shape}, expected {result.rgb.shape}")
     info = dict(result.info)
-    info["enhancer"] = _jsonable(getattr(enhancer, "info", {"enhancer": getattr(enhancer, "name", "?")}))
+    info["enhancer"] = jsonable(getattr(enhancer, "info", {"enhancer": getattr(enhancer, "name", "?")}))
     return SwapResult(rgb=better, matte=result.matte, info=info)
 
 
@@ -564,30 +484,3 @@ def analysis_view(color: ColorContext, space: str) -> Callable[[np.ndarray], np.
         return np.clip(out, 0.0, 1.0, out=out)
 
     return view
-
-
-def _offset_face_json(entry: dict[str, Any], dx: int, dy: int) -> None:
-    """Array coordinates -> the EXR's pixel space (data window origin added)."""
-    if entry.get("box"):
-        b = entry["box"]
-        entry["box"] = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy]
-    for key in ("kps5", "landmarks"):
-        if entry.get(key):
-            entry[key] = [[p[0] + dx, p[1] + dy] for p in entry[key]]
-    if entry.get("matte_box"):
-        m = entry["matte_box"]
-        entry["matte_box"] = [m[0] + dx, m[1] + dy, m[2] + dx, m[3] + dy]
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)

@@ -157,3 +157,30 @@ def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path)
         "timings": {k: 0.0 for k in TIMING_KEYS},
         "created": now_iso(),
     }
+
+
+def offset_face_json(entry: dict[str, Any], dx: int, dy: int) -> None:
+    """Array coordinates -> the EXR's pixel space (data window origin added)."""
+    if entry.get("box"):
+        b = entry["box"]
+        entry["box"] = [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy]
+    for key in ("kps5", "landmarks"):
+        if entry.get(key):
+            entry[key] = [[p[0] + dx, p[1] + dy] for p in entry[key]]
+    if entry.get("matte_box"):
+        m = entry["matte_box"]
+        entry["matte_box"] = [m[0] + dx, m[1] + dy, m[2] + dx, m[3] + dy]
+
+
+def jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (str, int, float, bool)) or obj is None:
+        return obj
+    return str(obj)
