@@ -82,15 +82,19 @@ class FaceProbe:
             raise Unavailable(self.error or "face backend unavailable")
         return self._analyser.fit_landmarks(crop, np.asarray(box, np.float64))
 
+    @property
+    def kind(self) -> str:
+        """The backend's embedding kind ("dlib128", "arcface512"), "" when unavailable."""
+        return str(getattr(self._analyser, "embedding_kind", "") or "") if self._load() else ""
+
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Embedding distance in units of the backend's same-person threshold (1.0 = the threshold)."""
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
         from pipeline.faces.identity import same_person_threshold
 
-        kind = str(getattr(self._analyser, "embedding_kind", "") or "")
         try:
-            thr = same_person_threshold(kind)
+            thr = same_person_threshold(self.kind)
         except Exception as exc:  # noqa: BLE001 - FaceModelError: unknown kind
             raise Unavailable(" ".join(str(exc).split())) from None
         return float(self._distance(a, b)) / thr
@@ -114,7 +118,11 @@ class IdentityToPlate:
 
     def score(self, plate_crop: np.ndarray, out_crop: np.ndarray, ctx: MetricContext) -> float | None:
         comp = _comp_embedding(out_crop, ctx)
-        plate = ctx.probe.embed(plate_crop, face_from_record(ctx.face, ctx.crop_origin))
+        stored = ctx.face.get("embedding")  # the engine's own plate embedding, when its record keeps it
+        if isinstance(stored, list) and len(stored) == comp.size and ctx.face.get("embedding_kind") == ctx.probe.kind:
+            plate = np.asarray(stored, np.float64)
+        else:
+            plate = ctx.probe.embed(plate_crop, face_from_record(ctx.face, ctx.crop_origin))
         return ctx.probe.distance(comp, plate)
 
 

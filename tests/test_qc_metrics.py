@@ -138,3 +138,28 @@ def test_a_face_leaving_the_shot_is_not_missing() -> None:
     feats = [FrameFeatures(1000 + k, swapped=n, faces=[FaceFeatures("1", res, col)] * n) for k, n in enumerate(counts)]
     miss = {f: v["missing_faces"][0] for f, v in temporal_scores(feats).items()}
     assert [f for f, v in miss.items() if v] == [1002, 1009, 1010]
+
+
+def test_identity_on_a_real_face_and_the_records_stored_embedding() -> None:
+    from qc.identity import FaceProbe
+
+    probe = FaceProbe("dlib")
+    img = data.astronaut().astype(np.float32) / 255.0
+    (face,) = probe.analyse(img)
+    entry = face.to_json() | {"embedding_kind": probe.kind}
+    other = np.clip(np.roll(img, 40, axis=1) * 0.6, 0, 1)  # the face moved off its landmarks
+    ctx = _ctx(img, np.ones(img.shape[:2], np.float32))
+    ctx.face, ctx.probe = entry, probe
+    ctx.face_box = tuple(int(v) for v in face.box)  # type: ignore[assignment]
+    metric = METRICS.create("id_plate")
+    same = run_metric(metric, img, img, ctx).value
+    assert same is not None and same < 0.05  # identical crops: ~0 in same-person-threshold units
+    ctx.cache.clear()
+    moved = run_metric(metric, img, other, ctx).value
+    assert moved is not None and moved > 0.5 and moved > 10 * same
+    # a record that keeps the engine's plate embedding gives the same distance without re-embedding the plate
+    ctx.cache.clear()
+    ctx.face = entry | {"embedding": face.embedding.tolist()}
+    assert run_metric(metric, img, other, ctx).value == pytest.approx(moved, abs=0.05)
+    ctx.probe = None
+    assert run_metric(metric, img, other, ctx).reason == "identity not scored (disabled for this run)"
