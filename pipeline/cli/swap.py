@@ -101,7 +101,7 @@ def report(ctx: CliContext, layout: OutputLayout, records: list[dict[str, Any]])
     }
     lines = [
         f"swapped {summary['done']} of {summary['frames']} frame(s); "
-        f"{summary['passthrough']} without a face (passed through), {summary['failed']} failed",
+        f"{summary['passthrough']} passed through (no face to swap), {summary['failed']} failed",
         f"comp:    {summary['comp']}",
         f"element: {summary['element']}",
         f"records: {summary['records']}",
