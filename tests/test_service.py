@@ -335,3 +335,71 @@ def test_higher_priority_jobs_run_first(tmp_path: Path, root: Path) -> None:
         a["job"]: a["at"] for a in Store(tmp_path / "home" / "recast.db").audit_log() if a["action"] == "status:done"
     }
     assert done_at[first] < done_at[high] < done_at[low]
+
+
+def _serve(root: Path, home: Path) -> tuple[object, str]:
+    import json
+    import subprocess
+    import sys
+
+    from tests.test_job_support import REPO
+
+    env = {**os.environ, "RECAST_HOME": str(home)}
+    env.pop("RECAST_TOKEN", None)
+    home.mkdir(parents=True, exist_ok=True)
+    errlog = home / f"serve-{time.monotonic_ns()}.log"
+    with open(errlog, "w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "serve", "--port", "0", "--root", str(root), "--workers", "1", "--json"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+        )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        raise AssertionError(f"recast serve did not start: {errlog.read_text()[-2000:]}")
+    url = json.loads(line)["url"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(url + "/health", timeout=5)
+            return proc, url
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def test_service_killed_mid_job_resumes_on_restart(tmp_path: Path, root: Path) -> None:
+    import signal
+
+    from pipeline.atomic import is_temp_name
+
+    n = 24
+    pattern = make_plate(root / "plates", range(1, n + 1), size=(160, 120))
+    home = tmp_path / "svc_home"
+    proc, url = _serve(root, home)
+    try:
+        r = httpx.post(url + "/jobs", json={"plate": pattern, "actor": "ada", "out": str(root / "out"), "processor": "passthrough", "chunk": 2}, timeout=30)
+        job = r.json()["job"]
+        records = root / "out" / "records"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(records.glob("[0-9]*.json"))) < 5:
+            time.sleep(0.002)
+    finally:
+        proc.send_signal(signal.SIGKILL)  # type: ignore[attr-defined]
+        proc.wait()  # type: ignore[attr-defined]
+    before = {p.name: p.stat().st_mtime_ns for p in records.glob("[0-9]*.json")}
+    assert 5 <= len(before) < n
+    assert Store(home / "recast.db").get_job(job)["status"] == "running"
+    proc, url = _serve(root, home)  # a fresh service resumes what the files say is unfinished
+    try:
+        with httpx.Client(base_url=url, timeout=30) as c:
+            d = _wait_done(c, job)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+        proc.wait(timeout=30)  # type: ignore[attr-defined]
+    assert d["status"] == "done" and d["frames"]["done"] == n
+    after = {p.name: p.stat().st_mtime_ns for p in records.glob("*.json")}  # temp files would show here too
+    assert sorted(after) == [f"{f:04d}.json" for f in range(1, n + 1)]
+    assert all(after[k] == v for k, v in before.items())  # nothing done twice
+    assert not [p for p in (root / "out").rglob("*") if is_temp_name(p.name)]
