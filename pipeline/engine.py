@@ -110,6 +110,7 @@ class Engine:
         self._swappers: dict[str, Swapper] = {}
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
+        self._colour_history: dict[int, ColourStats] = {}  # per track, smoothed
         self._ready = False
         self._compose = ComposeOptions.from_settings(settings)
 
@@ -128,6 +129,7 @@ class Engine:
         self._selector = None
         self._swappers.clear()
         self._enhancer = None
+        self._colour_history.clear()
         self._ready = False
 
     def _setup(self) -> None:
@@ -255,7 +257,9 @@ class Engine:
         tracked = self._stream.process(frame, clean, to_display=view)
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
-        self._selector.forget({t.track_id for t in self._stream.tracker.active_tracks})
+        live = {t.track_id for t in self._stream.tracker.active_tracks}
+        self._selector.forget(live)
+        self._colour_history = {k: v for k, v in self._colour_history.items() if k in live}
         return tracked, self._selector.select(tracked)
 
     def _reference_fallback(self, clean: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> list[Face]:
@@ -314,7 +318,8 @@ class Engine:
             return result
 
         locked = self._reference.colour if self._reference is not None else None
-        comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index))
+        smooth = self._colour_smoother(face.track_id)
+        comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index), smooth)
         entry["swap_info"] = jsonable(comp.info.get("swap_info", {}))
         entry["color_match"] = None if comp.colour is None else comp.colour.to_json()
         for key in ("grain", "highlights_restored"):
@@ -364,6 +369,20 @@ class Engine:
                 offset_face_json(f, dx, dy)
 
     # ------------------------------------------------------------------ helpers
+    def _colour_smoother(self, track_id: int | None) -> Callable[[ColourStats], ColourStats] | None:
+        """Running average of a track's colour statistics (steadier grade across frames)."""
+        keep = self.settings.color_smoothing
+        if track_id is None or keep <= 0.0:
+            return None
+
+        def smooth(stats: ColourStats) -> ColourStats:
+            prev = self._colour_history.get(track_id)
+            out = stats if prev is None else stats.mixed(prev, keep)
+            self._colour_history[track_id] = out
+            return out
+
+        return smooth
+
     def _seed(self, frame: int, index: int) -> int:
         return (self.settings.seed * 1_000_003 + frame * 131 + index) & 0xFFFFFFFF
 

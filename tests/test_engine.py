@@ -411,3 +411,15 @@ def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
     got = sorted((round(f["box"][0]), f["actor"]) for f in rec["faces"] if f["swapped"])
     lefts = sorted(round(f["box"][0]) for f in rec["faces"])
     assert got == [(lefts[0], actor.name), (lefts[2], "astro")]
+
+
+def test_colour_statistics_are_smoothed_along_a_track(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    _, raw = _run(actor, swapped["plates"], tmp_path / "raw", SwapSettings(selection="largest", color_smoothing=0.0))
+    _, smooth = _run(actor, swapped["plates"], tmp_path / "smooth", SwapSettings(selection="largest", color_smoothing=0.6))
+    f1, f2_raw, f2 = raw[0]["faces"][0], raw[1]["faces"][0], smooth[1]["faces"][0]
+    assert smooth[0]["faces"][0]["color_match"] == f1["color_match"]  # first frame: nothing to average yet
+    assert f2["track_id"] == smooth[0]["faces"][0]["track_id"]
+    for key in ("src_mean", "dst_mean", "dst_std"):
+        want = [0.6 * a + 0.4 * b for a, b in zip(f1["color_match"][key], f2_raw["color_match"][key], strict=True)]
+        assert np.allclose(f2["color_match"][key], want, atol=1e-4), key
+        assert not np.allclose(f2_raw["color_match"][key], want, atol=1e-4)

@@ -6,13 +6,15 @@
 - ``none``: untouched.
 
 ``strength`` mixes the matched result with the unmatched one. Statistics are
-weighted by the matte (pixels with weight >= 0.5) and returned so the frame
-record says what was used; a ``locked`` ``ColourStats`` (from a reference
-frame) replaces the measured ones so the grade does not flicker.
+measured inside the matte (pixels with weight >= 0.5) and returned so the frame
+record says what was used. Over a sequence they can be smoothed per track
+(``ColourStats.mixed``, a running average) so the grade does not flicker, or
+``locked`` to a reference frame's statistics.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ import cv2
 import numpy as np
 
 _EPS = 1e-4
+Matrix = tuple[tuple[float, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -30,8 +33,8 @@ class ColourStats:
     src_std: tuple[float, ...]
     dst_mean: tuple[float, ...]
     dst_std: tuple[float, ...]
-    src_cov: tuple[tuple[float, ...], ...] | None = None  # lct only
-    dst_cov: tuple[tuple[float, ...], ...] | None = None
+    src_cov: Matrix | None = None  # lct only
+    dst_cov: Matrix | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -46,6 +49,26 @@ class ColourStats:
             out["src_cov"] = [[round(v, 8) for v in row] for row in self.src_cov]
             out["dst_cov"] = [[round(v, 8) for v in row] for row in self.dst_cov]
         return out
+
+    def mixed(self, previous: ColourStats, keep: float) -> ColourStats:
+        """Running average: ``keep`` of ``previous`` + ``1 - keep`` of these statistics."""
+        if previous.method != self.method or not 0.0 < keep < 1.0:
+            return self
+
+        def mix(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+            return tuple(keep * x + (1.0 - keep) * y for x, y in zip(a, b, strict=True))
+
+        def mix_m(a: Matrix | None, b: Matrix | None) -> Matrix | None:
+            if a is None or b is None:
+                return b
+            return tuple(mix(ra, rb) for ra, rb in zip(a, b, strict=True))
+
+        return ColourStats(
+            self.method, self.strength,
+            mix(previous.src_mean, self.src_mean), mix(previous.src_std, self.src_std),
+            mix(previous.dst_mean, self.dst_mean), mix(previous.dst_std, self.dst_std),
+            mix_m(previous.src_cov, self.src_cov), mix_m(previous.dst_cov, self.dst_cov),
+        )
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ColourStats:
@@ -79,49 +102,73 @@ def colour_match(
     method: str = "rct",
     strength: float = 1.0,
     locked: ColourStats | None = None,
+    smooth: Callable[[ColourStats], ColourStats] | None = None,
 ) -> tuple[np.ndarray, ColourStats | None]:
     """Match ``src`` (swapped crop, RGB [0,1]) to ``dst`` (plate crop) where ``weight`` >= 0.5.
 
-    Returns the matched crop (same shape, float32, clipped to [0, 1]) and the
-    statistics used (None for ``none`` or when the mask is too small).
+    ``locked`` statistics replace the measured ones; otherwise ``smooth`` (e.g. a
+    per-track running average) may adjust them before they are applied. Returns
+    the matched crop (float32, clipped to [0, 1]) and the statistics used (None
+    for ``none`` or when the mask is too small).
     """
+    if method not in ("rct", "lct", "none"):
+        raise ValueError(f"unknown colour match method {method!r}")
     if method == "none" or strength <= 0.0:
         return src.astype(np.float32, copy=False), None
-    sel = weight >= 0.5
-    if int(sel.sum()) < 16:
-        return src.astype(np.float32, copy=False), None
-    if locked is not None and locked.method != method:
-        locked = None
-    if method == "rct":
-        out, stats = _rct(src, dst, sel, strength, locked)
-    elif method == "lct":
-        out, stats = _lct(src, dst, sel, strength, locked)
+    usable = locked is not None and locked.method == method and (method == "rct" or locked.src_cov is not None)
+    if usable:
+        stats: ColourStats | None = locked
     else:
-        raise ValueError(f"unknown colour match method {method!r}")
+        stats = measure_stats(src, dst, weight, method, strength)
+        if stats is not None and smooth is not None:
+            stats = smooth(stats)
+    if stats is None:
+        return src.astype(np.float32, copy=False), None
+    out = apply_stats(src, stats)
     if strength < 1.0:
         out = src + (out - src) * strength
     return np.clip(out, 0.0, 1.0).astype(np.float32), stats
 
 
+def measure_stats(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, method: str, strength: float) -> ColourStats | None:
+    """Statistics of ``src`` and ``dst`` inside the mask (None when under 16 pixels)."""
+    sel = weight >= 0.5
+    if int(sel.sum()) < 16:
+        return None
+    if method == "rct":
+        s_lab, d_lab = _to_lab(src)[sel], _to_lab(dst)[sel]
+        return ColourStats(
+            "rct", strength, _t(s_lab.mean(0)), _t(s_lab.std(0)), _t(d_lab.mean(0)), _t(d_lab.std(0))
+        )
+    s_pix, d_pix = src[sel].astype(np.float64), dst[sel].astype(np.float64)
+    scov = np.cov(s_pix, rowvar=False) + np.eye(3) * 1e-6
+    dcov = np.cov(d_pix, rowvar=False) + np.eye(3) * 1e-6
+    return ColourStats(
+        "lct", strength, _t(s_pix.mean(0)), _t(np.sqrt(np.diag(scov))), _t(d_pix.mean(0)), _t(np.sqrt(np.diag(dcov))),
+        tuple(_t(r) for r in scov), tuple(_t(r) for r in dcov),
+    )
+
+
+def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
+    """The full-strength transfer described by ``stats`` applied to ``src`` (unclipped)."""
+    sm, dm = np.array(stats.src_mean), np.array(stats.dst_mean)
+    if stats.method == "rct":
+        ss, ds = np.array(stats.src_std), np.array(stats.dst_std)
+        out_lab = (_to_lab(src) - sm) * (ds / np.maximum(ss, _EPS)) + dm
+        return cv2.cvtColor(out_lab.astype(np.float32), cv2.COLOR_Lab2RGB)
+    if stats.src_cov is None or stats.dst_cov is None:
+        raise ValueError("lct statistics need covariances")
+    scov, dcov = np.array(stats.src_cov), np.array(stats.dst_cov)
+    # T maps the src covariance onto the dst covariance: T scov T^T = dcov
+    s_half = _sqrtm(scov)
+    s_inv_half = _sqrtm(scov, inverse=True)
+    transform = s_inv_half @ _sqrtm(s_half @ dcov @ s_half) @ s_inv_half
+    out = (src.reshape(-1, 3).astype(np.float64) - sm) @ transform.T + dm
+    return out.reshape(src.shape).astype(np.float32)
+
+
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.clip(rgb, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab)
-
-
-def _rct(
-    src: np.ndarray, dst: np.ndarray, sel: np.ndarray, strength: float, locked: ColourStats | None
-) -> tuple[np.ndarray, ColourStats]:
-    s_lab, d_lab = _to_lab(src), _to_lab(dst)
-    if locked is None:
-        sm, ss = s_lab[sel].mean(axis=0), s_lab[sel].std(axis=0)
-        dm, ds = d_lab[sel].mean(axis=0), d_lab[sel].std(axis=0)
-        stats = ColourStats("rct", strength, _t(sm), _t(ss), _t(dm), _t(ds))
-    else:
-        stats = locked
-        sm, ss = np.array(locked.src_mean), np.array(locked.src_std)
-        dm, ds = np.array(locked.dst_mean), np.array(locked.dst_std)
-    out_lab = (s_lab - sm) * (ds / np.maximum(ss, _EPS)) + dm
-    out = cv2.cvtColor(out_lab.astype(np.float32), cv2.COLOR_Lab2RGB)
-    return out, stats
 
 
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
@@ -129,33 +176,6 @@ def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:
     vals = np.maximum(vals, _EPS * _EPS)
     p = -0.5 if inverse else 0.5
     return (vecs * vals**p) @ vecs.T
-
-
-def _lct(
-    src: np.ndarray, dst: np.ndarray, sel: np.ndarray, strength: float, locked: ColourStats | None
-) -> tuple[np.ndarray, ColourStats]:
-    s_pix = src[sel].astype(np.float64)
-    d_pix = dst[sel].astype(np.float64)
-    if locked is None or locked.src_cov is None or locked.dst_cov is None:
-        sm, dm = s_pix.mean(axis=0), d_pix.mean(axis=0)
-        scov = np.cov(s_pix, rowvar=False) + np.eye(3) * 1e-6
-        dcov = np.cov(d_pix, rowvar=False) + np.eye(3) * 1e-6
-        stats = ColourStats(
-            "lct", strength, _t(sm), _t(np.sqrt(np.diag(scov))), _t(dm), _t(np.sqrt(np.diag(dcov))),
-            tuple(_t(r) for r in scov), tuple(_t(r) for r in dcov),
-        )
-    else:
-        stats = locked
-        sm, dm = np.array(locked.src_mean), np.array(locked.dst_mean)
-        scov, dcov = np.array(locked.src_cov), np.array(locked.dst_cov)
-    # T maps the src covariance onto the dst covariance: T scov T^T = dcov
-    s_half = _sqrtm(scov)
-    mid = _sqrtm(s_half @ dcov @ s_half)
-    s_inv_half = _sqrtm(scov, inverse=True)
-    transform = s_inv_half @ mid @ s_inv_half
-    flat = src.reshape(-1, 3).astype(np.float64)
-    out = (flat - sm) @ transform.T + dm
-    return out.reshape(src.shape).astype(np.float32), stats
 
 
 def _t(v: np.ndarray) -> tuple[float, ...]:

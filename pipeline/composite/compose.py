@@ -86,6 +86,7 @@ def compose_face(
     opts: ComposeOptions,
     locked_colour: ColourStats | None = None,
     seed: int = 0,
+    smooth_colour: Callable[[ColourStats], ColourStats] | None = None,
 ) -> FaceComposite:
     """Swap ``face`` (crop coordinates) inside ``plate_crop`` (h, w, 3, plate space)."""
     h, w = plate_crop.shape[:2]
@@ -95,7 +96,7 @@ def compose_face(
     rgb, model_matte = _check_swap(result, (h, w))
     matte = build_matte((h, w), face, model_matte, opts.matte)
     box = matte_box(matte)
-    matched, stats = colour_match(rgb, working, matte, opts.color, opts.color_strength, locked_colour)
+    matched, stats = colour_match(rgb, working, matte, opts.color, opts.color_strength, locked_colour, smooth_colour)
     blended = blend(matched, working, matte, opts.blend)
     fg = conv.from_working(blended).astype(np.float32)
     info: dict[str, Any] = {"swap_info": dict(result.info)}

@@ -41,6 +41,7 @@ class SwapSettings:
     mask_blur: float = 12.0
     color: ColourMethod = "rct"
     color_strength: float = 1.0
+    color_smoothing: float = 0.6  # per-track running average of the match statistics (0 = off)
     blend: BlendMethod = "alpha"
     grain: bool = True
     element_grain: bool = True  # element written regrained (True) or clean (False)
@@ -94,6 +95,8 @@ class SwapSettings:
             raise SpecError(f"settings.mask_erode: {self.mask_erode} px is outside -64..64")
         if not 0.0 <= self.mask_blur <= 128.0:
             raise SpecError(f"settings.mask_blur: {self.mask_blur} px is outside 0..128")
+        if not 0.0 <= self.color_smoothing <= 0.95:
+            raise SpecError(f"settings.color_smoothing: {self.color_smoothing} is outside 0..0.95")
         for name in ("color_strength", "enhancer_blend"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
