@@ -25,6 +25,7 @@ def test_settings_round_trip_and_replace() -> None:
         ({"blend": "screen"}, "settings.blend"),
         ({"mask_blur": -1}, "settings.mask_blur"),
         ({"color_strength": 2}, "settings.color_strength"),
+        ({"color_smoothing": 0.99}, "settings.color_smoothing"),
         ({"selection": "reference"}, "settings.reference"),
         ({"reference": "ten:one"}, "settings.reference"),
         ({"grain": "maybe"}, "settings.grain"),

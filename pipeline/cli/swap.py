@@ -39,7 +39,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
     p.add_argument("--mask-blur", type=float, metavar="PX", help="matte feather at a 256 px face")
     p.add_argument("--color", choices=COLOUR_METHODS, help="colour match: rct (default), lct, none")
-    p.add_argument("--color-strength", type=float, metavar="0..1")
+    p.add_argument("--color-strength", type=float, metavar="0..1", help="colour match strength (default 1)")
+    p.add_argument(
+        "--color-smoothing", type=float, metavar="0..0.95", help="running average of the match along a track (default 0.6)"
+    )
     p.add_argument("--blend", choices=BLEND_METHODS, help="blend: alpha (default), laplacian, poisson")
     p.add_argument("--no-grain", action="store_true", help="do not regrain the swapped face")
     p.add_argument("--colorspace", metavar="NAME", help="plate colourspace (else metadata, else EXR = scene-linear)")
@@ -58,6 +61,7 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "mask_blur": args.mask_blur,
         "color": args.color,
         "color_strength": args.color_strength,
+        "color_smoothing": args.color_smoothing,
         "blend": args.blend,
         "colorspace": args.colorspace,
     }
