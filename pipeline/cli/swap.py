@@ -38,6 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--analyser", help="face analyser backend (default: dlib)")
     p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
     p.add_argument("--mask-blur", type=float, metavar="PX", help="matte feather at a 256 px face")
+    p.add_argument("--mask-forehead", type=float, metavar="0..0.6", help="matte reach above the brows, x face height")
     p.add_argument("--color", choices=COLOUR_METHODS, help="colour match: rct (default), lct, none")
     p.add_argument("--color-strength", type=float, metavar="0..1", help="colour match strength (default 1)")
     p.add_argument(
@@ -59,6 +60,7 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "analyser": args.analyser,
         "mask_erode": args.mask_erode,
         "mask_blur": args.mask_blur,
+        "mask_forehead": args.mask_forehead,
         "color": args.color,
         "color_strength": args.color_strength,
         "color_smoothing": args.color_smoothing,

@@ -39,6 +39,7 @@ class SwapSettings:
     crop_scale: float = 2.0  # crop side = face size * crop_scale
     mask_erode: float = 4.0
     mask_blur: float = 12.0
+    mask_forehead: float = 0.22  # hull raised above the brows by this x face height (0 = brows)
     color: ColourMethod = "rct"
     color_strength: float = 1.0
     color_smoothing: float = 0.6  # per-track running average of the match statistics (0 = off)
@@ -95,6 +96,8 @@ class SwapSettings:
             raise SpecError(f"settings.mask_erode: {self.mask_erode} px is outside -64..64")
         if not 0.0 <= self.mask_blur <= 128.0:
             raise SpecError(f"settings.mask_blur: {self.mask_blur} px is outside 0..128")
+        if not 0.0 <= self.mask_forehead <= 0.6:
+            raise SpecError(f"settings.mask_forehead: {self.mask_forehead} is outside 0..0.6")
         if not 0.0 <= self.color_smoothing <= 0.95:
             raise SpecError(f"settings.color_smoothing: {self.color_smoothing} is outside 0..0.95")
         for name in ("color_strength", "enhancer_blend"):
