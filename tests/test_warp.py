@@ -405,3 +405,34 @@ def test_actor_build_cli_then_swap(
     res = SWAPPERS.create("warp").swap(crop, _plate_face(landmarker, crop), actor)
     e = judge.embed(_comp(crop, res))
     assert np.linalg.norm(e - judge.embed(faces["astronaut"])) < np.linalg.norm(e - judge.embed(crop))
+
+
+def test_megamind_clip_reads_as_the_actor_frame_after_frame(
+    test_media: Path, faces: dict[str, np.ndarray], actors: dict[str, ActorModel], landmarker: Landmarker, judge: Judge
+) -> None:
+    """The shared CGI clip: the astronaut swapped onto its talking face on a run of frames,
+    one tracked face, one swapper (as the engine runs it)."""
+    import av
+
+    frames: list[np.ndarray] = []
+    with av.open(str(test_media / "Megamind.avi")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i >= 264:
+                break
+            if i >= 200 and i % 8 == 0:
+                frames.append(frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0)
+    assert len(frames) == 8
+    sw = WarpSwapper(landmarker=landmarker)
+    e_actor = judge.embed(faces["astronaut"])
+    for n, frame in enumerate(frames):
+        found = landmarker.detect(frame)
+        assert found, f"frame {200 + 8 * n}: no face"
+        crop = _face_crop(frame, found[0][0])
+        face = _plate_face(landmarker, crop)
+        face.track_id = 1
+        res = sw.swap(crop, face, actors["astronaut"])
+        assert res.rgb.shape == crop.shape
+        e = judge.embed(_comp(crop, res))
+        d_actor, d_plate = np.linalg.norm(e - e_actor), np.linalg.norm(e - judge.embed(crop))
+        assert d_actor < d_plate, f"frame {200 + 8 * n}: dist to actor {d_actor:.3f}, to plate {d_plate:.3f}"
+        assert res.info["bank_entry_last_frame"] == (None if n == 0 else 0)

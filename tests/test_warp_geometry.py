@@ -163,3 +163,14 @@ def test_warp_survives_a_region_collapsing_to_a_line() -> None:
     res = piecewise_affine(img, src, dst, img.shape[:2], tri)
     assert res.coverage.sum() > 0.9 * 160 * 160
     assert np.isfinite(res.image).all()
+
+
+def test_choose_keeps_last_frames_view_unless_clearly_worse() -> None:
+    entries = [_entry(0, -10, 0), _entry(1, 10, 0)]
+    neutral = ws.Expression(0.0, 0.3, 0.6)
+    # Pose hovering just past the midpoint: without history the nearer view wins...
+    assert choose(entries, (1.0, 0.0, 0.0), neutral).entry.id == 1
+    # ...with history the view used last frame is kept (hysteresis) ...
+    assert choose(entries, (1.0, 0.0, 0.0), neutral, previous=0, switch_penalty=5.0).entry.id == 0
+    # ... until the other view is nearer by more than the penalty.
+    assert choose(entries, (4.0, 0.0, 0.0), neutral, previous=0, switch_penalty=5.0).entry.id == 1

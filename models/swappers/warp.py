@@ -54,6 +54,7 @@ class WarpOptions:
     keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
     expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
     mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
+    switch_penalty: float = 5.0  # degrees a tracked face pays to change bank view from last frame
     matte_erode: float = 0.03  # of the face length
     matte_blur: float = 0.05  # Gaussian sigma, of the face length
 
@@ -84,6 +85,7 @@ class WarpOptions:
             ("target_shape", self.target_shape in ("actor", "plate"), "must be 'actor' or 'plate'"),
             ("expression_weight", self.expression_weight >= 0, "must be >= 0"),
             ("mirror_penalty", self.mirror_penalty >= 0, "must be >= 0"),
+            ("switch_penalty", self.switch_penalty >= 0, "must be >= 0"),
             ("matte_erode", 0.0 <= self.matte_erode <= 0.3, "must be in 0..0.3"),
             ("matte_blur", 0.0 <= self.matte_blur <= 0.3, "must be in 0..0.3"),
         ]
@@ -194,6 +196,8 @@ class WarpSwapper:
         self.landmarker = landmarker or Landmarker()
         self.name: str = "warp"
         self._banks: dict[Path, tuple[float, FaceBank]] = {}
+        # Bank view each (actor, face track) used last, for switch hysteresis.
+        self._last_entry: dict[tuple[Path, int], int] = {}
 
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)
@@ -223,7 +227,13 @@ class WarpSwapper:
         expr = ws.expression(lm)
 
         bank = self.bank(actor)
-        pick = choose(bank.entries, pose, expr, opts.expression_weight, opts.mirror_penalty)
+        track = None if face.track_id is None else (actor.root, int(face.track_id))
+        previous = self._last_entry.get(track) if track is not None else None
+        pick = choose(
+            bank.entries, pose, expr, opts.expression_weight, opts.mirror_penalty, previous, opts.switch_penalty
+        )
+        if track is not None:
+            self._last_entry[track] = pick.entry.id
         entry = pick.entry
         if opts.target_shape == "plate":
             target = plate_ext
@@ -244,6 +254,7 @@ class WarpSwapper:
             "bank_entry": entry.id,
             "bank_source": entry.source,
             "bank_mirrored": entry.mirrored,
+            "bank_entry_last_frame": previous,
             "pose_distance_deg": round(pick.pose_distance, 2),
             "yaw_distance_deg": round(abs(entry.pose[0] - pose[0]), 2),
             "pitch_distance_deg": round(abs(entry.pose[1] - pose[1]), 2),

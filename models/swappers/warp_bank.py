@@ -98,8 +98,15 @@ def choose(
     expr: ws.Expression,
     expression_weight: float = 40.0,
     mirror_penalty: float = 6.0,
+    previous: int | None = None,
+    switch_penalty: float = 0.0,
 ) -> Choice:
-    """The entry nearest in yaw/pitch (degrees) and expression; mirrored views pay a small penalty."""
+    """The entry nearest in yaw/pitch (degrees) and expression; mirrored views pay a small penalty.
+
+    ``previous`` (the entry this face track used last frame) makes every other
+    entry pay ``switch_penalty`` degrees, so a pose hovering between two views
+    doesn't flip the texture frame to frame.
+    """
     if not entries:
         raise ActorError("warp face bank is empty")
     best: Choice | None = None
@@ -107,6 +114,8 @@ def choose(
         pd = float(np.hypot(e.pose[0] - pose[0], e.pose[1] - pose[1]))
         ed = e.expression.distance(expr)
         cost = pd + expression_weight * ed + (mirror_penalty if e.mirrored else 0.0)
+        if previous is not None and e.id != previous:
+            cost += switch_penalty
         if best is None or cost < best.cost:
             best = Choice(e, pd, ed, cost)
     assert best is not None
