@@ -416,11 +416,11 @@ def test_megamind_clip_reads_as_the_actor_frame_after_frame(
 
     frames: list[np.ndarray] = []
     with av.open(str(test_media / "Megamind.avi")) as container:
-        for i, frame in enumerate(container.decode(video=0)):
+        for i, decoded in enumerate(container.decode(video=0)):
             if i >= 264:
                 break
             if i >= 200 and i % 8 == 0:
-                frames.append(frame.to_ndarray(format="rgb24").astype(np.float32) / 255.0)
+                frames.append(decoded.to_ndarray(format="rgb24").astype(np.float32) / 255.0)
     assert len(frames) == 8
     sw = WarpSwapper(landmarker=landmarker)
     e_actor = judge.embed(faces["astronaut"])
