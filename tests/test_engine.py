@@ -423,3 +423,15 @@ def test_colour_statistics_are_smoothed_along_a_track(actor: Any, swapped: dict[
         want = [0.6 * a + 0.4 * b for a, b in zip(f1["color_match"][key], f2_raw["color_match"][key], strict=True)]
         assert np.allclose(f2["color_match"][key], want, atol=1e-4), key
         assert not np.allclose(f2_raw["color_match"][key], want, atol=1e-4)
+
+
+def test_actor_without_consent_is_refused(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    from models.base import ActorModel
+    from pipeline.errors import ConsentError
+
+    manifest = {k: v for k, v in actor.manifest.items() if k != "consent"}
+    bare = ActorModel(actor.name, actor.root, manifest)
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    with pytest.raises(ConsentError, match="no consent record, no swap"):
+        Engine(seq, {bare.name: bare}, SwapSettings(), OutputLayout(tmp_path, seq.name))
+    assert not any(tmp_path.iterdir())
