@@ -94,7 +94,9 @@ class Engine:
         for name, actor in actors.items():
             consent = actor.manifest.get("consent") if isinstance(actor.manifest, dict) else None
             if not isinstance(consent, dict) or not consent.get("id"):
-                raise ConsentError(f"actor {name}: no consent record, no swap; add one with `recast actor consent {name} --consent FILE`")
+                raise ConsentError(
+                    f"actor {name}: no consent record, no swap; add one with `recast actor consent {name} --consent FILE`"
+                )
         self.plate = plate
         self.actors = dict(actors)
         self.settings = settings
