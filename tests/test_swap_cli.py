@@ -36,7 +36,7 @@ def shot(tmp_path: Path) -> dict[str, Path]:
 def test_swap_writes_comp_element_records(shot: dict[str, Path]) -> None:
     pattern = str(shot["plates"] / "shot.####.exr")
     res = recast("swap", pattern, "--actor", "hanks", "--out", str(shot["out"]), "--frames", "1001-1002",
-                 "--color", "lct", "--blend", "laplacian", "--mask-blur", "16", "--json")
+                 "--color", "lct", "--blend", "laplacian", "--mask-blur", "16", "--clean-element", "--json")
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
     assert summary["frames"] == 2 and summary["done"] == 2 and summary["failed"] == 0
@@ -46,7 +46,7 @@ def test_swap_writes_comp_element_records(shot: dict[str, Path]) -> None:
         assert read_plate(out / "element" / f"shot_face.{f}.exr").channel_names == ["R", "G", "B", "A"]
         rec = json.loads((out / "records" / f"{f}.json").read_text())
         assert rec["settings"]["color"] == "lct" and rec["settings"]["blend"] == "laplacian"
-        assert rec["settings"]["mask_blur"] == 16.0
+        assert rec["settings"]["mask_blur"] == 16.0 and rec["settings"]["element_grain"] is False
         assert rec["faces"][0]["color_match"]["method"] == "lct"
     assert not (out / "comp" / "shot.1003.exr").exists()  # --frames respected
 

@@ -46,6 +46,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--blend", choices=BLEND_METHODS, help="blend: alpha (default), laplacian, poisson")
     p.add_argument("--no-grain", action="store_true", help="do not regrain the swapped face")
+    p.add_argument("--clean-element", action="store_true", help="write the face element without the added grain")
+    p.add_argument("--no-highlights", action="store_true", help="do not restore the plate's out-of-range values on the face")
     p.add_argument("--colorspace", metavar="NAME", help="plate colourspace (else metadata, else EXR = scene-linear)")
     p.add_argument("--job", metavar="ID", help="job id recorded in outputs")
     p.set_defaults(func=run_swap_cli)
@@ -70,6 +72,10 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     out = {k: v for k, v in pairs.items() if v is not None}
     if args.no_grain:
         out["grain"] = False
+    if args.clean_element:
+        out["element_grain"] = False
+    if args.no_highlights:
+        out["highlights"] = False
     return out
 
 
