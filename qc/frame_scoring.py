@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from pipeline.atomic import atomic_write_json
@@ -36,6 +37,7 @@ class QCOptions:
     thresholds: Path | None = None  # None: qc/thresholds.toml
     take: int = 1
     margin: float = 0.25  # the crop is the face box grown by this fraction on each side
+    face_px: int = 320  # faces larger than this are scored downscaled to it (same thresholds at any resolution)
     metrics: tuple[str, ...] | None = None  # crop metrics to run (None: all registered)
     identity: bool = True  # embeddings + landmark refit through pipeline.faces
     lpips: LpipsOptions = field(default_factory=LpipsOptions)
@@ -44,7 +46,7 @@ class QCOptions:
 
     def fingerprint(self) -> str:
         """What changes per-frame scores (not thresholds or temporal options: applied later)."""
-        key = {"metrics": self.metrics, "margin": self.margin, "identity": self.identity, "lpips": asdict(self.lpips), "schema": CACHE_SCHEMA}
+        key = {"metrics": self.metrics, "margin": self.margin, "face_px": self.face_px, "identity": self.identity, "lpips": asdict(self.lpips), "schema": CACHE_SCHEMA}
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -191,20 +193,26 @@ class FrameScorer:
             raise QCError(f"frame {rec['frame']}: face box {face['box']} is outside the plate")
         plate_raw = read_region(rec["plate"], crop_box, self.plate_info.rgb)
         out_raw = read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
-        matte = self._matte(rec, face, crop_box, out_raw.shape[:2])
-        plate_d, out_d = self.display(plate_raw), self.display(out_raw)
+        matte_raw = self._matte(rec, face, crop_box, out_raw.shape[:2])
         fb = face["box"]
+        scale = min(1.0, self.options.face_px / max(float(fb[2] - fb[0]), float(fb[3] - fb[1]), 1.0))
+        if scale < 1.0:  # score the face at a canonical size: cheaper, and thresholds hold at any resolution
+            size = (max(8, round(out_raw.shape[1] * scale)), max(8, round(out_raw.shape[0] * scale)))
+            plate_s, out_s, matte = (cv2.resize(np.nan_to_num(x), size, interpolation=cv2.INTER_AREA) for x in (plate_raw, out_raw, matte_raw))
+        else:
+            plate_s, out_s, matte = plate_raw, out_raw, matte_raw
+        plate_d, out_d = self.display(plate_s), self.display(out_s)
         h, w = plate_d.shape[:2]
-        bx0, by0, bx1, by1 = (round(float(v)) for v in fb)
-        face_box = (max(0, bx0 - crop_box[0]), max(0, by0 - crop_box[1]), min(w, bx1 - crop_box[0]), min(h, by1 - crop_box[1]))
+        bx0, by0, bx1, by1 = (round((float(v) - o) * scale) for v, o in zip(fb, (crop_box[0], crop_box[1]) * 2, strict=True))
+        face_box = (max(0, bx0), max(0, by0), min(w, bx1), min(h, by1))
         finite = plate_raw[np.isfinite(plate_raw)]
         plate_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         actor = str(face.get("actor") or rec.get("actor") or "")
         if actor and actor not in self.actor_emb and self.probe is not None:
             self.actor_emb[actor] = actor_embedding(actor, self.probe)
         act_emb, act_reason = self.actor_emb.get(actor, (None, "record names no actor"))
-        ctx = MetricContext(matte=matte, face_box=face_box, face=face, crop_origin=(crop_box[0], crop_box[1]),
-                            plate_range=plate_range, out_raw=out_raw, actor_embedding=act_emb, probe=self.probe)
+        ctx = MetricContext(matte=matte, face_box=face_box, face=face, crop_origin=(crop_box[0], crop_box[1]), scale=scale,
+                            plate_range=plate_range, out_raw=out_raw, matte_raw=matte_raw, actor_embedding=act_emb, probe=self.probe)
         ctx.cache["actor_reason"] = act_reason
         results = {m.name: run_metric(m, plate_d, out_d, ctx) for m in self.metrics}
         pf, cf = ctx.face_slice(plate_d), ctx.face_slice(out_d)
@@ -230,7 +238,7 @@ class FrameScorer:
         if self.probe is None:
             return None
         try:
-            plate_face = face_from_record(face, ctx.crop_origin)
+            plate_face = face_from_record(face, ctx.crop_origin, ctx.scale)
             comp_face = self.probe.fit_landmarks(out_d, plate_face.box)
         except Exception:  # noqa: BLE001 - a refit failure only leaves jitter unavailable
             return None

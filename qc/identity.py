@@ -21,17 +21,17 @@ from pipeline.types import Face
 from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 
-def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0)) -> Face:
-    """A :class:`Face` from a frame record's face entry, shifted into crop coordinates."""
+def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0), scale: float = 1.0) -> Face:
+    """A :class:`Face` from a frame record's face entry in crop coordinates (shifted, then scaled)."""
     off = np.array(origin, np.float64)
-    box = np.asarray(entry["box"], np.float64) - np.concatenate([off, off])
-    kps = np.asarray(entry.get("kps5") or np.zeros((5, 2)), np.float64).reshape(-1, 2) - off
+    box = (np.asarray(entry["box"], np.float64) - np.concatenate([off, off])) * scale
+    kps = (np.asarray(entry.get("kps5") or np.zeros((5, 2)), np.float64).reshape(-1, 2) - off) * scale
     lm = entry.get("landmarks")
     return Face(
         box=box,
         score=float(entry.get("score", 0.0)),
         kps5=kps,
-        landmarks=None if lm is None else np.asarray(lm, np.float64).reshape(-1, 2) - off,
+        landmarks=None if lm is None else (np.asarray(lm, np.float64).reshape(-1, 2) - off) * scale,
         landmark_kind=entry.get("landmark_kind"),
         source=entry.get("landmarks_source", "detected"),
         track_id=entry.get("track_id"),
@@ -104,7 +104,7 @@ def _comp_embedding(out_crop: np.ndarray, ctx: MetricContext) -> np.ndarray:
     if ctx.probe is None:
         raise Unavailable("identity not scored (disabled for this run)")
     if "comp_embedding" not in ctx.cache:
-        face = face_from_record(ctx.face, ctx.crop_origin)
+        face = face_from_record(ctx.face, ctx.crop_origin, ctx.scale)
         ctx.cache["comp_embedding"] = ctx.probe.embed(out_crop, face)
     return ctx.cache["comp_embedding"]
 
@@ -122,7 +122,7 @@ class IdentityToPlate:
         if isinstance(stored, list) and len(stored) == comp.size and ctx.face.get("embedding_kind") == ctx.probe.kind:
             plate = np.asarray(stored, np.float64)
         else:
-            plate = ctx.probe.embed(plate_crop, face_from_record(ctx.face, ctx.crop_origin))
+            plate = ctx.probe.embed(plate_crop, face_from_record(ctx.face, ctx.crop_origin, ctx.scale))
         return ctx.probe.distance(comp, plate)
 
 

@@ -30,11 +30,13 @@ class MetricContext:
     """Everything a crop metric may look at besides the two crops."""
 
     matte: np.ndarray  # (h, w) float32 [0, 1] from the element's alpha, crop-sized
-    face_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the face inside the crop
+    face_box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the face inside the (scaled) crop
     face: dict[str, Any]  # the record's face entry (box, kps5, landmarks, score, ...)
     crop_origin: tuple[int, int]  # crop's top-left in plate pixels
-    plate_range: tuple[float, float]  # min/max of the raw plate crop (before display)
-    out_raw: np.ndarray | None = None  # raw comp crop (plate space) for range/NaN checks
+    scale: float = 1.0  # crops were resized by this factor (faces are scored at a canonical size)
+    plate_range: tuple[float, float] = (0.0, 1.0)  # min/max of the raw plate crop (before display)
+    out_raw: np.ndarray | None = None  # raw comp crop (plate space, full resolution) for range/NaN checks
+    matte_raw: np.ndarray | None = None  # the matte at full resolution (pairs with out_raw)
     actor_embedding: np.ndarray | None = None
     probe: Any = None  # a FaceProbe (qc.identity) when an analyser is available
     cache: dict[str, Any] = field(default_factory=dict)  # per-face scratch shared by metrics

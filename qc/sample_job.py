@@ -125,7 +125,7 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
             gain = np.array([1.08, 1.0, 0.92], np.float32)  # a warm grade + soften: the stand-in "swap"
             if glitch == "colour":
                 gain = np.array([1.6, 0.75, 0.6], np.float32)
-            face_img: np.ndarray = cv2.GaussianBlur(plate, (0, 0), 1.2) * gain
+            face_img: np.ndarray = cv2.GaussianBlur(plate, (0, 0), max(0.5, 0.007 * fs)) * gain  # softening relative to face size
             if glitch == "shift":
                 m = np.array([[1, 0, 0.18 * fs], [0, 1, 0.10 * fs]], np.float32)
                 face_img = cv2.warpAffine(face_img, m, (w, h), borderMode=cv2.BORDER_REFLECT)

@@ -35,7 +35,9 @@ class OutOfRange:
         span = max(hi - lo, 1e-6)
         raw = np.nan_to_num(ctx.out_raw[..., :3], nan=0.0, posinf=np.inf, neginf=-np.inf)
         bad = ((raw > hi + RANGE_TOLERANCE * span) | (raw < lo - RANGE_TOLERANCE * span)).any(axis=-1)
-        inside = ctx.matte > 0
+        inside = (ctx.matte_raw if ctx.matte_raw is not None else ctx.matte) > 0
+        if inside.shape != bad.shape:
+            raise Unavailable("matte and comp crop sizes differ")
         n = int(np.count_nonzero(inside))
         if n == 0:
             raise Unavailable("empty matte")

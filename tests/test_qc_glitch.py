@@ -92,3 +92,20 @@ def test_failed_and_missing_records_fail_with_a_reason(glitched_job: Path, tmp_p
     assert by_frame[1012]["status"] == "fail"
     assert by_frame[1012]["reasons"][0].startswith(f"{truncated}: cannot read pixels (")
     assert set(doc["summary"]["flagged"]) == {1005, 1010, 1012, *GLITCHES}
+
+
+def test_scores_hold_at_twice_the_resolution(test_media: Path, tmp_path: Path) -> None:
+    """Faces are scored at a canonical size, so a 2x plate gives the same scores and flags."""
+    import cv2
+
+    frames = decode_frames(test_media / "Megamind.avi", 130, 10)
+    big = [cv2.resize(f, (f.shape[1] * 2, f.shape[0] * 2), interpolation=cv2.INTER_CUBIC) for f in frames]
+    docs = []
+    for name, clip in (("x1", frames), ("x2", big)):
+        build_sample_job(clip, SampleJobSpec(tmp_path / name, glitches={1006: "colour"}))
+        docs.append(score_job(tmp_path / name, QCOptions(identity=False, face_px=160)))
+    small, large = docs
+    assert small["summary"]["flagged"] == large["summary"]["flagged"] == [1006]
+    for a, b in zip(small["frames"], large["frames"], strict=True):
+        assert a["metrics"]["ssim_face"]["value"] == pytest.approx(b["metrics"]["ssim_face"]["value"], abs=0.03)
+        assert b["metrics"]["ssim_outside"]["value"] == pytest.approx(1.0, abs=1e-6)
