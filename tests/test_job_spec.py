@@ -41,6 +41,7 @@ def test_minimal_spec_and_defaults() -> None:
         ({"colour": "x"}, "spec.colour"),
         ({"actors": {"left": "bad name"}}, "spec.actors.left"),
         ({"name": "a/b"}, "spec.name"),
+        ({"selection": {"mode": "all"}}, "spec.selection"),
     ],
 )
 def test_invalid_fields_are_named(patch: dict, field: str) -> None:
@@ -65,6 +66,12 @@ def test_submit_checks_disk(tmp_path: Path) -> None:
         submit(store, JobSpec.from_dict({"plate": str(tmp_path / "none" / "x.####.exr"), "actor": "a", "out": str(tmp_path / "o")}))
     with pytest.raises(SpecError, match="spec.plate: .*frames not on disk: 9"):
         submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "frames": [1, 9]}))
+    # engine settings are checked at submit, naming the setting
+    with pytest.raises(SpecError, match=r"^settings.mask_blur"):
+        submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "settings": {"mask_blur": 999}}))
+    with pytest.raises(SpecError, match=r"^settings.selection"):
+        submit(store, JobSpec.from_dict({"plate": pattern, "actor": "a", "out": str(tmp_path / "o"), "selection": "tallest"}))
+    assert not (tmp_path / "o").exists()
     # the engine needs the actor installed
     with pytest.raises(ActorError, match="ghost"):
         submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ghost", "out": str(tmp_path / "o")}))

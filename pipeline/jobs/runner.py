@@ -82,6 +82,18 @@ class RunSummary:
 # -- submit ---------------------------------------------------------------------
 
 
+def check_settings(spec: JobSpec) -> None:
+    """The engine's settings must validate now, not at the first frame (SpecError names the setting)."""
+    if spec.processor != "engine":
+        return
+    from pipeline.engine import SwapSettings
+
+    merged = dict(spec.settings)
+    if spec.selection is not None:
+        merged["selection"] = spec.selection
+    SwapSettings.from_dict(merged)
+
+
 def check_actors(spec: JobSpec) -> None:
     """The engine needs every named actor installed (ActorError names the missing one)."""
     if spec.processor != "engine":
@@ -101,6 +113,7 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
         frames = plate.select(spec.frames)
     except RecastError as exc:
         raise SpecError(f"spec.plate: {exc}") from None
+    check_settings(spec)
     check_actors(spec)
     job_id = check_job_id(job_id) if job_id else new_job_id(spec.shot)
     out = spec.out.absolute()

@@ -77,7 +77,7 @@ class JobSpec:
     actors: dict[str, str]  # selection label -> actor name; "default" for the single-actor form
     frames: list[int] | None = None  # None: every frame on disk
     shot: str = ""
-    selection: Any = None
+    selection: str | None = None  # face selection mode; overrides settings.selection
     settings: dict[str, Any] = field(default_factory=dict)
     owner: str = ""
     priority: int = 50
@@ -133,8 +133,8 @@ class JobSpec:
         if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 100000:
             raise SpecError(f"spec.chunk: {chunk!r} must be a positive integer")
         selection = d.get("selection")
-        if selection is not None and not isinstance(selection, (str, dict, list)):
-            raise SpecError(f"spec.selection: must be a string, object or list, got {type(selection).__name__}")
+        if selection is not None and (not isinstance(selection, str) or not selection.strip()):
+            raise SpecError(f"spec.selection: must be a selection mode name (e.g. all, largest, reference), got {selection!r}")
         name = d.get("name")
         if name is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
             raise SpecError(f"spec.name: {name!r} must be letters, digits, '_', '-', '.' (the output sequence name)")

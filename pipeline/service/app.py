@@ -63,7 +63,7 @@ class JobSpecBody(_Body):
     actors: dict[str, str] | None = None
     frames: str | list[int] | None = None
     shot: str | None = Field(default=None, max_length=200)
-    selection: str | dict[str, Any] | list[Any] | None = None
+    selection: str | None = Field(default=None, max_length=64)
     settings: dict[str, Any] | None = None
     owner: str | None = Field(default=None, max_length=200)
     priority: int | None = Field(default=None, ge=0, le=100)
