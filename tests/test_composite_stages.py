@@ -73,14 +73,24 @@ def test_matte_follows_face_and_scales(astro: tuple[np.ndarray, Face]) -> None:
     assert small is not None and grown is not None and small.width < box.width < grown.width
 
 
-def test_matte_union_with_model_mask(astro: tuple[np.ndarray, Face]) -> None:
+def test_matte_sources_hull_and_model_mask(astro: tuple[np.ndarray, Face]) -> None:
     crop, face = astro
-    base = build_matte(crop.shape[:2], face, None, MatteOptions(erode=0, blur=0))
-    model = np.zeros(crop.shape[:2], np.float32)
-    model[:10, :10] = 1.0  # the model claims a corner too
-    both = build_matte(crop.shape[:2], face, model, MatteOptions(erode=0, blur=0))
-    assert both[:10, :10].min() == 1.0 and base[:10, :10].max() == 0.0
-    assert (both >= base).all()
+    hw = crop.shape[:2]
+    hull = build_matte(hw, face, None, MatteOptions(erode=0, blur=0))
+    model = np.zeros(hw, np.float32)
+    model[:10, :10] = 1.0  # the model claims a corner ...
+    cy, cx = (int(v) for v in face.kps5[2][::-1])
+    model[cy - 15 : cy + 15, cx - 15 : cx + 15] = 1.0  # ... and the middle of the face
+    union = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="union"))
+    assert union[:10, :10].min() == 1.0 and hull[:10, :10].max() == 0.0
+    assert (union >= hull).all()
+    inter = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="intersect"))
+    assert inter[:10, :10].max() == 0.0 and inter[cy, cx] == 1.0 and inter.sum() < 40 * 40
+    auto = build_matte(hw, face, model, MatteOptions(erode=0, blur=0))  # the model's matte when given
+    assert np.array_equal(auto > 0, model > 0)
+    only_hull = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="hull"))
+    assert np.array_equal(only_hull, hull)
+    assert np.array_equal(build_matte(hw, face, None, MatteOptions(erode=0, blur=0, source="auto")), hull)
 
 
 @pytest.mark.parametrize("method", ["rct", "lct"])

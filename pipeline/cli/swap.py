@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.context import CliContext
-from pipeline.composite.settings import BLEND_METHODS, COLOUR_METHODS, SELECTION_MODES
+from pipeline.composite.settings import BLEND_METHODS, COLOUR_METHODS, MASK_SOURCES, SELECTION_MODES
 from pipeline.errors import SequenceError
 
 if TYPE_CHECKING:
@@ -38,6 +38,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--analyser", help="face analyser backend (default: dlib)")
     p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
     p.add_argument("--mask-blur", type=float, metavar="PX", help="matte feather at a 256 px face")
+    p.add_argument(
+        "--mask-source",
+        choices=MASK_SOURCES,
+        help="matte: auto (the model's own matte when it gives one, else the landmark hull), union, intersect, hull, model",
+    )
     p.add_argument("--mask-forehead", type=float, metavar="0..0.6", help="matte reach above the brows, x face height")
     p.add_argument("--color", choices=COLOUR_METHODS, help="colour match: rct (default), lct, none")
     p.add_argument("--color-strength", type=float, metavar="0..1", help="colour match strength (default 1)")
@@ -63,6 +68,7 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "mask_erode": args.mask_erode,
         "mask_blur": args.mask_blur,
         "mask_forehead": args.mask_forehead,
+        "mask_source": args.mask_source,
         "color": args.color,
         "color_strength": args.color_strength,
         "color_smoothing": args.color_smoothing,

@@ -54,7 +54,7 @@ class ComposeOptions:
     @classmethod
     def from_settings(cls, s: SwapSettings) -> ComposeOptions:
         return cls(
-            matte=MatteOptions(erode=s.mask_erode, blur=s.mask_blur, forehead=s.mask_forehead),
+            matte=MatteOptions(erode=s.mask_erode, blur=s.mask_blur, forehead=s.mask_forehead, source=s.mask_source),
             color=s.color,
             color_strength=s.color_strength,
             blend=s.blend,

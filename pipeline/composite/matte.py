@@ -20,11 +20,15 @@ MATTE_REFERENCE_SIZE = 256.0
 ALPHA_FLOOR = 1.0 / 1024.0
 
 
+MATTE_SOURCES: tuple[str, ...] = ("auto", "union", "intersect", "hull", "model")
+
+
 @dataclass(frozen=True)
 class MatteOptions:
     erode: float = 4.0  # px at reference face size; negative dilates
     blur: float = 12.0  # feather width in px at reference face size
     forehead: float = 0.22  # raise the brow line by this fraction of the face height
+    source: str = "auto"  # see build_matte
 
 
 def face_polygon(face: Face, forehead: float = 0.22) -> np.ndarray:
@@ -69,24 +73,39 @@ def _ellipse_from_kps(face: Face) -> np.ndarray:
 def build_matte(
     hw: tuple[int, int], face: Face, model_matte: np.ndarray | None = None, opts: MatteOptions = MatteOptions()
 ) -> np.ndarray:
-    """Float32 (h, w) matte in [0, 1] for ``face`` (in these coordinates)."""
+    """Float32 (h, w) matte in [0, 1] for ``face`` (in these coordinates).
+
+    The region comes from ``opts.source``: ``union`` = landmark hull ∪ the model's
+    mask (mask >= 0.5), ``intersect`` = hull ∩ model, ``hull`` / ``model`` alone,
+    ``auto`` = the model's own soft matte when the swapper gives one (it knows
+    where its pixels are valid: the warp backend insets its outline and keeps the
+    plate's open mouth), else the hull. Then erode/dilate and feather, scaled
+    with the face.
+    """
     h, w = hw
-    hard = np.zeros((h, w), dtype=np.uint8)
+    source = opts.source
+    if source not in MATTE_SOURCES:
+        raise ValueError(f"unknown matte source {source!r}")
+    hull = np.zeros((h, w), dtype=np.uint8)
     poly = face_polygon(face, opts.forehead)
-    hull = cv2.convexHull(np.round(poly).astype(np.int32).reshape(-1, 1, 2))
-    cv2.fillConvexPoly(hard, hull, 255)
-    if model_matte is not None:
+    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(poly).astype(np.int32).reshape(-1, 1, 2)), 255)
+    region = hull.astype(np.float32) / 255.0
+    if model_matte is not None and source != "hull":
         mm = np.asarray(model_matte, dtype=np.float32)
         if mm.shape != (h, w):
             raise ValueError(f"model matte {mm.shape} does not match crop {(h, w)}")
-        hard = np.maximum(hard, (np.clip(np.nan_to_num(mm), 0.0, 1.0) >= 0.5).astype(np.uint8) * 255)
+        mm = np.clip(np.nan_to_num(mm), 0.0, 1.0)
+        if source in ("auto", "model"):
+            region = mm
+        elif source == "union":
+            region = np.maximum(region, (mm >= 0.5).astype(np.float32))
+        else:  # intersect
+            region = np.minimum(region, mm)
     scale = max(face.size, 1.0) / MATTE_REFERENCE_SIZE
     erode_px = opts.erode * scale
     feather_px = max(opts.blur * scale, 0.0)
     # keep the feather inside the region: erode by half the feather as well
-    total = erode_px + feather_px / 2.0
-    hard = _morph(hard, total)
-    soft = hard.astype(np.float32) / 255.0
+    soft = _morph(np.ascontiguousarray(region, dtype=np.float32), erode_px + feather_px / 2.0)
     if feather_px >= 0.5:
         sigma = feather_px / 3.0
         soft = cv2.GaussianBlur(soft, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)

@@ -15,11 +15,13 @@ from pipeline.errors import SpecError
 
 SelectionMode = Literal["all", "largest", "reference"]
 ColourMethod = Literal["rct", "lct", "none"]
+MatteSource = Literal["auto", "union", "intersect", "hull", "model"]
 BlendMethod = Literal["alpha", "laplacian", "poisson"]
 
 SELECTION_MODES: tuple[str, ...] = get_args(SelectionMode)
 COLOUR_METHODS: tuple[str, ...] = get_args(ColourMethod)
 BLEND_METHODS: tuple[str, ...] = get_args(BlendMethod)
+MASK_SOURCES: tuple[str, ...] = get_args(MatteSource)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class SwapSettings:
     mask_erode: float = 4.0
     mask_blur: float = 12.0
     mask_forehead: float = 0.22  # hull raised above the brows by this x face height (0 = brows)
+    mask_source: MatteSource = "auto"  # auto: the model's matte when given, else the landmark hull
     color: ColourMethod = "rct"
     color_strength: float = 1.0
     color_smoothing: float = 0.6  # per-track running average of the match statistics (0 = off)
@@ -84,6 +87,7 @@ class SwapSettings:
         _choice("selection", self.selection, SELECTION_MODES)
         _choice("color", self.color, COLOUR_METHODS)
         _choice("blend", self.blend, BLEND_METHODS)
+        _choice("mask_source", self.mask_source, MASK_SOURCES)
         if self.selection == "reference":
             if not self.reference:
                 raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX")
