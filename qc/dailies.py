@@ -40,7 +40,8 @@ def make_dailies(store: JobIndex, since: datetime | None, out_dir: str | Path, o
             doc = score_job(out, options.qc, jid, store)  # per-frame cache: only changed frames are scored
             write_report(doc, jdir, pdf=options.pdf, options=options.report)
             movie = write_movie(out, jdir / ("preview.mov" if options.movie.codec == "prores" else "preview.mp4"), options.movie)
-            row.update(summary=doc["summary"], report=f"{jid}/index.html", movie=f"{jid}/{movie.path.name}")
+            row.update(summary=doc["summary"], report=f"{jid}/index.html", movie=f"{jid}/{movie.path.name}",
+                       pdf=f"{jid}/report.pdf" if options.pdf else None)
         except RecastError as exc:  # one job's problem never stops the dailies
             row["error"] = str(exc)
         rows.append(row)
@@ -58,6 +59,8 @@ def _index(rows: list[dict[str, Any]], since: datetime | None) -> str:
         counts = f"{s['pass']} / {s['warn']} / <span class='fail'>{s['fail']}</span>" if s else f"<span class='fail'>{e(r.get('error', ''))}</span>"
         flagged = e(", ".join(map(str, s["flagged"][:20]))) if s else ""
         rep = f"<a href='{e(r['report'])}'>report</a>" if r.get("report") else ""
+        if r.get("pdf"):
+            rep += f" <a href='{e(r['pdf'])}'>pdf</a>"
         mov = f"<a href='{e(r['movie'])}'>movie</a>" if r.get("movie") else ""
         parts.append(f"<tr><td>{e(r['job'])}</td><td>{e(str(r.get('shot') or ''))}</td><td>{e(str(r.get('status')))}</td><td>{e(str(r.get('updated')))}</td><td>{counts}</td><td>{flagged}</td><td>{rep}</td><td>{mov}</td></tr>")
     if not rows:

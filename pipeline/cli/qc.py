@@ -16,15 +16,16 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("qc", help="QC scores, reports and preview movies of a job", parents=[common])
     qsub = p.add_subparsers(dest="qc_command", metavar="ACTION", required=True)
 
-    def job_args(q: argparse.ArgumentParser) -> None:
+    def job_args(q: argparse.ArgumentParser, scoring: bool = True) -> None:
         q.add_argument("job", metavar="JOB", help="job id in the store, or a job output folder")
         q.add_argument("--take", type=int, default=1, help="take to check (default 1)")
-        q.add_argument("--thresholds", type=Path, metavar="FILE", help="QC thresholds TOML (default: qc/thresholds.toml)")
+        if scoring:
+            q.add_argument("--thresholds", type=Path, metavar="FILE", help="QC thresholds TOML (default: qc/thresholds.toml)")
+            q.add_argument("--no-identity", action="store_true", help="skip embeddings and landmark refits (much faster)")
 
     s = qsub.add_parser("scores", help="score every frame (writes <out>/qc/scores.json, indexes the store)", parents=[common])
     job_args(s)
     s.add_argument("--cached", action="store_true", help="print the last scores instead of scoring again")
-    s.add_argument("--no-identity", action="store_true", help="skip embeddings and landmark refits (faster)")
     s.set_defaults(func=_scores)
 
     r = qsub.add_parser("report", help="HTML (and PDF) QC report", parents=[common])
@@ -35,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     r.set_defaults(func=_report)
 
     m = qsub.add_parser("movie", help="side-by-side preview movie with burn-ins", parents=[common])
-    job_args(m)
+    job_args(m, scoring=False)
     m.add_argument("--out", type=Path, required=True, metavar="FILE", help="movie file (.mp4 for h264, .mov for prores)")
     m.add_argument("--codec", choices=("h264", "prores"), default="h264")
     m.add_argument("--fps", type=float, help="frame rate (default: plate metadata, else job, else 24)")
@@ -47,6 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
     d.add_argument("--pdf", action="store_true", help="also write each job's report.pdf")
     d.add_argument("--codec", choices=("h264", "prores"), default="h264")
+    d.add_argument("--no-identity", action="store_true", help="skip embeddings and landmark refits (much faster)")
     d.set_defaults(func=_dailies)
 
 
@@ -101,7 +103,7 @@ def _report(args: argparse.Namespace, ctx: CliContext) -> int:
     from qc.scoring import score_job
 
     job_id, out, store = resolve_job(args.job)
-    opts = replace(_options(args), cache=not args.rescore)
+    opts = replace(_options(args, identity=not args.no_identity), cache=not args.rescore)
     doc = score_job(out, opts, job_id, store)
     paths = write_report(doc, args.out, pdf=args.pdf, options=ReportOptions(thresholds=args.thresholds))
     ctx.emit({"report": [str(p) for p in paths], "summary": doc["summary"]}, "\n".join(str(p) for p in paths))
@@ -135,10 +137,10 @@ def parse_since(text: str | None) -> datetime:
 def _dailies(args: argparse.Namespace, ctx: CliContext) -> int:
     from qc.dailies import DailiesOptions, make_dailies
     from qc.movie import MovieOptions
+    from qc.scoring import QCOptions
 
     since = parse_since(args.since)
-    opts = DailiesOptions(pdf=args.pdf)
-    opts = replace(opts, movie=MovieOptions(codec=args.codec))
+    opts = DailiesOptions(qc=QCOptions(identity=not args.no_identity), movie=MovieOptions(codec=args.codec), pdf=args.pdf)
     rows = make_dailies(_store(), since, args.out, opts)
     text = "\n".join(f"{r['job']}: {r.get('error') or r['report']}" for r in rows) or "no job updated since " + since.isoformat()
     ctx.emit({"index": str(args.out / "index.html"), "jobs": rows}, text + f"\nindex: {args.out / 'index.html'}")
