@@ -93,6 +93,10 @@ def test_review_flow_over_http(server: RunningServer, root: Path) -> None:
 
         img = cv2.imdecode(np.frombuffer(png.content, np.uint8), cv2.IMREAD_UNCHANGED)
         assert max(img.shape[:2]) == 32 and img.std() > 5  # downscaled, real picture content
+        plate_png = c.get(f"/jobs/{job}/frames/2/proxy", params={"kind": "plate"})
+        assert plate_png.status_code == 200 and plate_png.content == png.content  # passthrough: comp == plate
+        assert c.get(f"/jobs/{job}/frames/2/proxy", params={"kind": "element"}).status_code == 404  # no face, no element
+        assert c.get(f"/jobs/{job}/frames/2/proxy", params={"kind": "depth"}).status_code == 422
         assert c.get(f"/jobs/{job}/frames/9/record").status_code == 404
         fid = c.post(f"/jobs/{job}/flags", json={"frame": 3, "reason": "eyes drift", "author": "kim"}).json()["id"]
         assert [f["id"] for f in c.get(f"/jobs/{job}/flags").json()["flags"]] == [fid]

@@ -244,16 +244,28 @@ def create_app(config: ServiceConfig) -> FastAPI:
         responses={200: {"content": {"image/png": {}}}},
         response_class=Response,
     )
-    def proxy(job_id: JobId, frame: Frame, take: int = Query(default=1, ge=1, le=100000)) -> Response:
+    def proxy(
+        job_id: JobId,
+        frame: Frame,
+        take: int = Query(default=1, ge=1, le=100000),
+        kind: Literal["comp", "element", "plate"] = Query(default="comp"),
+    ) -> Response:
         from pipeline.jobs.runner import load_job
+        from pipeline.sequence import PlateSequence
         from pipeline.service.proxy import proxy_png
 
         job_files(job_id)
-        _job, _spec, layout = load_job(store, job_id)
-        comp = layout.comp_path(take, frame)
-        if not comp.is_file():
-            raise HTTPException(status_code=404, detail=f"job {job_id}: no comp for frame {frame} take {take}")
-        return Response(content=proxy_png(comp, config.proxy_max), media_type="image/png")
+        _job, spec, layout = load_job(store, job_id)
+        if kind == "plate":
+            if frame not in _job_frames(store, job_id):
+                raise HTTPException(status_code=404, detail=f"job {job_id}: no frame {frame}")
+            path = inside_roots(str(PlateSequence.open(spec.plate).path(frame)), config.roots, "plate")
+        else:
+            path = layout.comp_path(take, frame) if kind == "comp" else layout.element_path(take, frame)
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail=f"job {job_id}: no {kind} for frame {frame} take {take}")
+        colorspace = spec.settings.get("colorspace") if isinstance(spec.settings.get("colorspace"), str) else None
+        return Response(content=proxy_png(path, config.proxy_max, colorspace), media_type="image/png")
 
     @app.get("/jobs/{job_id}/scores", dependencies=deps)
     def scores(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:
