@@ -56,6 +56,9 @@ class WarpOptions:
     mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
     switch_penalty: float = 5.0  # degrees a tracked face pays to change bank view from last frame
     matte_erode: float = 0.03  # of the face length
+    matte_inset: float = (
+        0.04  # pull the matte's outline towards the face centre by this fraction (ears, hair at the jaw)
+    )
     matte_blur: float = 0.05  # Gaussian sigma, of the face length
 
     @classmethod
@@ -87,6 +90,7 @@ class WarpOptions:
             ("mirror_penalty", self.mirror_penalty >= 0, "must be >= 0"),
             ("switch_penalty", self.switch_penalty >= 0, "must be >= 0"),
             ("matte_erode", 0.0 <= self.matte_erode <= 0.3, "must be in 0..0.3"),
+            ("matte_inset", 0.0 <= self.matte_inset <= 0.3, "must be in 0..0.3"),
             ("matte_blur", 0.0 <= self.matte_blur <= 0.3, "must be in 0..0.3"),
         ]
         for name, ok, msg in checks:
@@ -297,6 +301,8 @@ class WarpSwapper:
         _, up, length = ws.face_frame(target)
         forehead = target[ws.BROWS] + np.outer(heights, up) * length
         outline = np.concatenate([target[ws.JAW], forehead[::-1]])
+        centre = target[[27, 28, 29, 30, 33]].mean(axis=0)
+        outline = centre + (outline - centre) * (1.0 - opts.matte_inset)
         erode = round(opts.matte_erode * length)
         sigma = opts.matte_blur * length
         # Draw and blur inside the outline's box (plus the blur's reach) only.

@@ -90,7 +90,7 @@ def hairline_heights(image: np.ndarray | None, lm: np.ndarray, default: float, s
     The default follows the face's rule of thirds, lower towards the temples.
     With ``scan`` and an image, each column walks up from the brow and stops
     where the colour leaves the forehead's skin tone (hair, hat, background),
-    clamped to [0.3, 1.25] x the default so a bald head or a fringe can't run away.
+    clamped to [0.1, 1.25] x the default so a bald head can't run away.
     """
     _, up, length = face_frame(lm)
     brows = lm[BROWS]
@@ -100,7 +100,7 @@ def hairline_heights(image: np.ndarray | None, lm: np.ndarray, default: float, s
         return base
     # Skin reference away from any fringe: nose bridge, between the eyes, upper cheeks.
     ref_pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
-    steps = np.linspace(0.2, 1.25, 22)
+    steps = np.linspace(0.05, 1.25, 25)
     scan_pts = [brows[i] + np.outer(steps * base[i], up) * length for i in range(N_FOREHEAD)]
     # Work on the region the samples cover only (crops can be large).
     every = np.concatenate([ref_pts, *scan_pts])
@@ -125,7 +125,7 @@ def hairline_heights(image: np.ndarray | None, lm: np.ndarray, default: float, s
         off = dist > 18.0
         run = off[:-1] & off[1:]
         stop = int(np.argmax(run)) if run.any() else len(steps) - 1
-        out[i] = float(np.clip(steps[stop] * base[i], 0.3 * base[i], 1.25 * base[i]))
+        out[i] = float(np.clip(steps[stop] * base[i], 0.1 * base[i], 1.25 * base[i]))
     # A little smoothing across columns: hairlines are smooth curves.
     padded = np.concatenate([out[:1], out, out[-1:]])
     return 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
