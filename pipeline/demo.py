@@ -327,7 +327,10 @@ def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> 
     out.mkdir(parents=True, exist_ok=True)
     actor = make_actor(out)
     plate = make_plate(out, opts)
-    result = run_swap(out, plate.pattern, actor, {"selection": "reference", "reference": reference_for(plate)})
+    # the warp backend's own matte (inset outline, the plate's open mouth kept) gives the
+    # cleanest edge; the default union with the landmark hull also pastes its hair fringe
+    settings = {"selection": "reference", "reference": reference_for(plate), "mask_source": "auto"}
+    result = run_swap(out, plate.pattern, actor, settings)
     if check_identity:
         result.identity = identity_check(result)
     return summary(result)

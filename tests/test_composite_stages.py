@@ -86,7 +86,8 @@ def test_matte_sources_hull_and_model_mask(astro: tuple[np.ndarray, Face]) -> No
     assert (union >= hull).all()
     inter = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="intersect"))
     assert inter[:10, :10].max() == 0.0 and inter[cy, cx] == 1.0 and inter.sum() < 40 * 40
-    auto = build_matte(hw, face, model, MatteOptions(erode=0, blur=0))  # the model's matte when given
+    assert np.array_equal(build_matte(hw, face, model, MatteOptions(erode=0, blur=0)), union)  # the default
+    auto = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="auto"))  # the model's matte when given
     assert np.array_equal(auto > 0, model > 0)
     only_hull = build_matte(hw, face, model, MatteOptions(erode=0, blur=0, source="hull"))
     assert np.array_equal(only_hull, hull)

@@ -41,7 +41,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--mask-source",
         choices=MASK_SOURCES,
-        help="matte: auto (the model's own matte when it gives one, else the landmark hull), union, intersect, hull, model",
+        help="matte: union (default: landmark hull + the model's mask), auto (the model's own matte when it gives one, "
+        "else the hull), intersect, hull, model",
     )
     p.add_argument("--mask-forehead", type=float, metavar="0..0.6", help="matte reach above the brows, x face height")
     p.add_argument("--color", choices=COLOUR_METHODS, help="colour match: rct (default), lct, none")

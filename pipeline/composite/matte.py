@@ -28,7 +28,7 @@ class MatteOptions:
     erode: float = 4.0  # px at reference face size; negative dilates
     blur: float = 12.0  # feather width in px at reference face size
     forehead: float = 0.22  # raise the brow line by this fraction of the face height
-    source: str = "auto"  # see build_matte
+    source: str = "union"  # see build_matte
 
 
 def face_polygon(face: Face, forehead: float = 0.22) -> np.ndarray:
@@ -75,7 +75,7 @@ def build_matte(
 ) -> np.ndarray:
     """Float32 (h, w) matte in [0, 1] for ``face`` (in these coordinates).
 
-    The region comes from ``opts.source``: ``union`` = landmark hull ∪ the model's
+    The region comes from ``opts.source``: ``union`` (default, as the issue asks) = landmark hull ∪ the model's
     mask (mask >= 0.5), ``intersect`` = hull ∩ model, ``hull`` / ``model`` alone,
     ``auto`` = the model's own soft matte when the swapper gives one (it knows
     where its pixels are valid: the warp backend insets its outline and keeps the

@@ -42,7 +42,7 @@ class SwapSettings:
     mask_erode: float = 4.0
     mask_blur: float = 12.0
     mask_forehead: float = 0.22  # hull raised above the brows by this x face height (0 = brows)
-    mask_source: MatteSource = "auto"  # auto: the model's matte when given, else the landmark hull
+    mask_source: MatteSource = "union"  # landmark hull ∪ model matte; "auto": the model's matte when given
     color: ColourMethod = "rct"
     color_strength: float = 1.0
     color_smoothing: float = 0.6  # per-track running average of the match statistics (0 = off)
