@@ -56,9 +56,7 @@ class WarpOptions:
     mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
     switch_penalty: float = 5.0  # degrees a tracked face pays to change bank view from last frame
     matte_erode: float = 0.03  # of the face length
-    matte_inset: float = (
-        0.04  # pull the matte's outline towards the face centre by this fraction (ears, hair at the jaw)
-    )
+    matte_inset: float = 0.02  # outline pulled towards the face centre (keeps hair at the jaw out)
     matte_blur: float = 0.05  # Gaussian sigma, of the face length
 
     @classmethod
