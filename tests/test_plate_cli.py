@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+import pipeline.cli.plate as plate_cli
+from pipeline.cli import EXIT_BROKEN_PIPE, main
 from pipeline.cli.plate import INFO_KEYS
-from tests._fixtures_plates import make_exr, make_multipart_exr, make_sequence, recast
+from tests._fixtures_plates import REPO, make_exr, make_multipart_exr, make_sequence, recast
 
 
 @pytest.fixture()
@@ -117,3 +122,46 @@ def test_check_reports_nonfinite_mismatch_and_gaps(tmp_path: Path) -> None:
 def test_plate_without_action_prints_usage() -> None:
     proc = recast("plate")
     assert proc.returncode == 2 and "info" in proc.stderr and "check" in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_flags_work_before_or_after_the_sub_command(shot: Path, where: str) -> None:
+    pattern = str(shot / "sh010_plate.####.exr")
+    args = ["--json", "plate", "info", pattern] if where == "before" else ["plate", "info", pattern, "--json"]
+    proc = recast(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["frames"] == [1001, 1002, 1003, 1005]
+    bad = ["plate", "info", str(shot / "nothing.####.exr")]
+    dbg = recast(*(["--debug", *bad] if where == "before" else [*bad, "--debug"]))
+    assert dbg.returncode == 2 and "Traceback (most recent call last)" in dbg.stderr
+    assert "Traceback" not in recast(*bad).stderr
+
+
+def test_output_into_a_closed_pipe_exits_quietly(shot: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader (think `| head -0`) is gone before we write a byte
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "plate", "info", str(shot), "--json"],
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == EXIT_BROKEN_PIPE == 141
+    assert proc.stderr == ""
+
+
+def test_broken_pipe_elsewhere_is_still_an_error(
+    shot: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    def child_died(args: object, ctx: object) -> int:
+        raise BrokenPipeError(32, "Broken pipe")  # e.g. a decoder child, while stdout is fine
+
+    monkeypatch.setattr(plate_cli, "cmd_info", child_died)
+    assert main(["plate", "info", str(shot)]) == 3
+    err = capfd.readouterr().err
+    assert err.startswith("recast: error: internal error: BrokenPipeError") and err.count("\n") == 1

@@ -5,12 +5,24 @@ shows them. Each module exposes ``register(sub, common)`` where ``sub`` is the
 argparse sub-parsers object and ``common`` a parent parser carrying ``--json``
 and ``--debug``; the handler it sets (``set_defaults(func=...)``) receives the
 parsed namespace and a :class:`CliContext` and returns an exit code.
+
+``--json`` and ``--debug`` work before or after the sub-command
+(``recast --json plate info X`` == ``recast plate info X --json``): the common
+parser leaves them unset unless given (``argparse.SUPPRESS``), so a sub-parser
+cannot overwrite a flag given at the top level with its own ``False`` default.
+
+Output piped into a reader that stops early (``recast jobs list | head``) ends the
+command quietly with exit code :data:`EXIT_BROKEN_PIPE` (141 = 128 + SIGPIPE, what
+a shell reports for a tool killed by SIGPIPE, so ``set -o pipefail`` scripts see
+the usual status), with nothing on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -33,11 +45,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models_cmd",
 )
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13)
+
 
 def _common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # SUPPRESS: unset unless given, so the sub-parser's copy cannot reset a top-level --json/--debug
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
     return common
 
 
@@ -70,7 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help(sys.stderr)
             return 2
         ctx = CliContext(json=bool(getattr(args, "json", False)), debug=bool(getattr(args, "debug", False)))
-        return int(args.func(args, ctx) or 0)
+        code = int(args.func(args, ctx) or 0)
+        sys.stdout.flush()  # a closed pipe must fail here, not at interpreter exit
+        return code
+    except BrokenPipeError as exc:
+        if not _stdout_gone():  # some other pipe (a child process, a socket): a real failure
+            return _internal_error(exc, debug)
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except RecastError as exc:
         if debug:
             traceback.print_exc()
@@ -80,11 +102,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("recast: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
-        if debug:
-            traceback.print_exc()
-        msg = " ".join(f"{type(exc).__name__}: {exc}".split())
-        print(f"recast: error: internal error: {msg} (rerun with --debug for a traceback)", file=sys.stderr)
-        return 3
+        return _internal_error(exc, debug)
+
+
+def _internal_error(exc: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    msg = " ".join(f"{type(exc).__name__}: {exc}".split())
+    print(f"recast: error: internal error: {msg} (rerun with --debug for a traceback)", file=sys.stderr)
+    return 3
+
+
+def _stdout_gone() -> bool:
+    """True when stdout is a pipe whose reader has gone (so the BrokenPipeError was ours to expect)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+    except (AttributeError, OSError, ValueError):  # no real stdout, or no poll() on this platform
+        return True
+    poller.register(fd, select.POLLOUT)
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover
