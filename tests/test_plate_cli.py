@@ -113,8 +113,10 @@ def test_check_reports_nonfinite_mismatch_and_gaps(tmp_path: Path) -> None:
     assert reasons[15].startswith("channels R,G,B != R,G,B,A")
     assert report["unreadable"] == [] and report["clean"] is False
     only = recast("plate", "check", str(d), "--frames", "10-11", "--json")
-    assert only.returncode == 1  # the gap at 14 still makes the plate unclean
-    assert json.loads(only.stdout)["nonfinite"] == []
+    assert only.returncode == 0, only.stdout  # the gap at 14 lies outside the checked range
+    assert json.loads(only.stdout)["missing"] == [] and json.loads(only.stdout)["clean"] is True
+    spanning = json.loads(recast("plate", "check", str(d), "--frames", "11,15", "--json").stdout)
+    assert spanning["frames"] == [11, 15] and spanning["missing"] == [14]  # inside 11-15: counted
     absent = recast("plate", "check", str(d), "--frames", "10-14")
     assert absent.returncode == 2 and "frames not on disk: 14" in absent.stderr
 

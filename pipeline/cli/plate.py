@@ -265,11 +265,14 @@ def check_plate(
                 mismatched.append(
                     {"frame": frame, "path": str(path), "reason": f"{'; '.join(reasons)} (frame {ref_frame})"}
                 )
-    clean = not (unreadable or nonfinite or mismatched or seq.missing)
+    # a gap counts only inside the checked range: --frames 1001-1010 is not blamed for a hole at 1050
+    lo, hi = (min(frames), max(frames)) if frames else (0, -1)
+    missing = [f for f in seq.missing if lo <= f <= hi]
+    clean = not (unreadable or nonfinite or mismatched or missing)
     return {
         "pattern": seq.pattern,
         "frames": frames,
-        "missing": seq.missing,
+        "missing": missing,
         "unreadable": unreadable,
         "nonfinite": nonfinite,
         "mismatched": mismatched,
