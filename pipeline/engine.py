@@ -38,7 +38,7 @@ from pipeline.types import Face
 if TYPE_CHECKING:
     from pipeline.color import ColorContext
     from pipeline.faces.base import FaceAnalyser
-    from pipeline.faces.selection import Selection, TrackSelector
+    from pipeline.faces.selection import Decision, Selection, TrackSelector
     from pipeline.faces.stream import FaceStream
     from pipeline.plateio import Plate
     from pipeline.sequence import PlateSequence
@@ -220,7 +220,8 @@ class Engine:
         space = self._color.plate_space(plate, self.settings.colorspace)
         rgb = channels.rgb(plate.pixels)
         clean = sanitise(rgb)
-        tracked, selected = self._faces_for(frame, clean, space)
+        tracked, decisions = self._faces_for(frame, clean, space)
+        selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
         state.timings["detect"] = time.perf_counter() - t
 
         out = plate.pixels.copy()
@@ -232,8 +233,10 @@ class Engine:
         faces_json: list[dict[str, Any]] = []
         swap_time = 0.0
         t = time.perf_counter()
+        decided = {id(f): d for f, d in zip(tracked, decisions, strict=True)}
         for index, (face, actor_name) in enumerate(selected):
             entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index)
+            entry["selection"] = decided[id(face)].to_json()
             faces_json.append(entry)
             swap_time += dt
         chosen = {id(f) for f, _ in selected}
@@ -241,10 +244,13 @@ class Engine:
             if id(face) not in chosen:
                 entry = face.to_json()
                 entry.update(swapped=False, actor=None, matte_box=None, color_match=None, swap_info={"skipped": "not selected"})
+                entry["selection"] = decided[id(face)].to_json()
                 faces_json.append(entry)
         state.timings["swap"] = swap_time
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
+        assert self._selector is not None
+        rec["tracks"] = self._selector.summary()
         swapped = any(f["swapped"] for f in faces_json)
         rec["status"] = "done" if swapped else "passthrough"
 
@@ -252,8 +258,8 @@ class Engine:
         self._write_outputs(plate, out if swapped else plate.pixels, element if swapped else None, rec, frame)
         state.timings["write"] = time.perf_counter() - t
 
-    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> tuple[list[Face], list[tuple[Face, str]]]:
-        """All tracked faces of the frame and the selected ones with their actors."""
+    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> tuple[list[Face], list[Decision]]:
+        """All tracked faces of the frame and the selection decision of each (same order)."""
         assert self._stream is not None and self._color is not None and self._selector is not None
         view = analysis_view(self._color, space)
         tracked = self._stream.process(frame, clean, to_display=view)
@@ -262,7 +268,7 @@ class Engine:
         live = {t.track_id for t in self._stream.tracker.active_tracks}
         self._selector.forget(live)
         self._colour_history = {k: v for k, v in self._colour_history.items() if k in live}
-        return tracked, self._selector.select(tracked)
+        return tracked, self._selector.decisions(tracked)
 
     def _reference_fallback(self, clean: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> list[Face]:
         """Detection found nothing: fit landmarks where the reference face was, and keep

@@ -153,6 +153,7 @@ def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path)
         "settings": {},
         "coords": "image",  # boxes/landmarks in the EXR's pixel space (data window origin added)
         "faces": [],
+        "tracks": {},  # per-track selection summary: actor, frames, votes, last distance and reason
         "stats": {"nan": 0, "inf": 0},
         "timings": {k: 0.0 for k in TIMING_KEYS},
         "created": now_iso(),

@@ -141,6 +141,10 @@ def test_record_schema(swapped: dict[str, Any], actor: Any) -> None:
     for key in ("track_id", "box", "kps5", "landmarks_source", "swapped", "actor", "matte_box", "color_match", "swap_info"):
         assert key in face, key
     assert face["color_match"]["method"] == "rct" and len(face["color_match"]["dst_mean"]) == 3
+    # the selection decision per face and per track (second frame of the track)
+    assert face["selection"] == {"actor": actor.name, "distance": None, "reason": "all"}
+    track = rec["tracks"][str(face["track_id"])]
+    assert track["actor"] == actor.name and track["frames"] == 2 and track["selected_frames"] == 2
     # boxes are in the EXR's pixel space: the data window origin is included
     assert face["box"][0] > ORIGIN[0] + 150
 
@@ -411,6 +415,20 @@ def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
     got = sorted((round(f["box"][0]), f["actor"]) for f in rec["faces"] if f["swapped"])
     lefts = sorted(round(f["box"][0]) for f in rec["faces"])
     assert got == [(lefts[0], actor.name), (lefts[2], "astro")]
+    # each face says why it was (not) chosen; the tracks carry the same decision
+    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+
+    thr = SAME_PERSON_THRESHOLDS["dlib128"]
+    for f in rec["faces"]:
+        sel = f["selection"]
+        assert sel["actor"] == f["actor"]
+        if f["swapped"]:
+            assert sel["reason"] == "reference" and 0.0 <= sel["distance"] < thr
+        else:
+            assert sel["actor"] is None and sel["reason"] != "reference" and sel["distance"] is not None
+        track = rec["tracks"][str(f["track_id"])]
+        assert track["actor"] == sel["actor"] and track["reason"] == sel["reason"]
+        assert track["votes"] == {sel["actor"] or "": 1}
 
 
 def test_colour_statistics_are_smoothed_along_a_track(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:

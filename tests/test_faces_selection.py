@@ -111,6 +111,12 @@ def test_track_selector_votes_keep_the_actor_stable(analyser, t1_frames) -> None
     noisy[1].embedding = -noisy[1].embedding
     assert [(f.track_id, a) for f, a in selector.select(noisy)] == [(2, "alice")]
     assert selector.per_track()[2] == "alice" and selector.per_track()[1] is None
+    # the summary says the vote overruled this frame's own decision, and why
+    track2 = selector.summary()["2"]
+    assert track2["actor"] == "alice" and track2["votes"] == {"alice": 3, "": 1}
+    assert track2["reason"].startswith("track vote alice 3/4 (this frame: distance")
+    assert track2["frames"] == 4 and track2["selected_frames"] == 4
+    assert selector.summary()["1"]["actor"] is None and selector.summary()["1"]["selected_frames"] == 0
     selector.forget({2})
     assert set(selector.per_track()) == {2}
 

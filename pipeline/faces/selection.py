@@ -160,6 +160,10 @@ class Decision:
     distance: float | None  # to the chosen actor's nearest reference (reference mode)
     reason: str
 
+    def to_json(self) -> dict[str, Any]:
+        d = self.distance
+        return {"actor": self.actor, "distance": None if d is None else round(float(d), 4), "reason": self.reason}
+
 
 def decide(faces: list[Face], selection: Selection, threshold: float) -> list[Decision]:
     """One decision per face, same order (the per-frame selection result)."""
@@ -207,19 +211,40 @@ def decide(faces: list[Face], selection: Selection, threshold: float) -> list[De
     return decisions
 
 
+def _threshold(faces: list[Face], selection: Selection, threshold: float | None) -> float:
+    """``threshold``, else the same-person threshold of the faces' embedding kind."""
+    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+
+    if selection.mode != "reference" and not selection.actor:
+        raise SpecError(f"selection.actor: mode {selection.mode!r} needs an actor name")
+    if threshold is not None:
+        return float(threshold)
+    kind = next((f.embedding_kind for f in faces if f.embedding_kind), None)
+    return SAME_PERSON_THRESHOLDS.get(kind or "", 0.0)
+
+
 def select_faces(faces: list[Face], selection: Selection, threshold: float | None = None) -> list[tuple[Face, str]]:
     """Faces to swap in one frame with their actor names.
 
     ``threshold`` defaults to ``selection.threshold``, else the same-person
     threshold of the faces' embedding kind.
     """
-    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
-
-    kind = next((f.embedding_kind for f in faces if f.embedding_kind), None)
-    thr = threshold if threshold is not None else SAME_PERSON_THRESHOLDS.get(kind or "", 0.0)
-    if selection.mode != "reference" and not selection.actor:
-        raise SpecError(f"selection.actor: mode {selection.mode!r} needs an actor name")
+    thr = _threshold(faces, selection, threshold)
     return [(f, d.actor) for f, d in zip(faces, decide(faces, selection, thr), strict=True) if d.actor]
+
+
+@dataclass
+class TrackRecord:
+    """What the selector knows about one track: its actor, votes and last decision."""
+
+    frames: int = 0
+    selected: int = 0  # frames in which the track was given an actor
+    votes: dict[str, int] = field(default_factory=dict)  # reference mode: actor ("" = none) -> frames
+    last: Decision | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        last = (self.last or Decision(None, None, "not seen")).to_json()
+        return {**last, "frames": self.frames, "selected_frames": self.selected, "votes": dict(self.votes)}
 
 
 @dataclass
@@ -230,27 +255,47 @@ class TrackSelector:
     selection: Selection
     threshold: float | None = None
     votes: dict[int, dict[str, int]] = field(default_factory=dict)
+    tracks: dict[int, TrackRecord] = field(default_factory=dict)
+
+    def decisions(self, faces: list[Face]) -> list[Decision]:
+        """One decision per face, same order: the frame's own decision, overruled by the
+        track's vote in reference mode (the reason then says so)."""
+        frame = decide(faces, self.selection, _threshold(faces, self.selection, self.threshold))
+        out: list[Decision] = []
+        for f, d in zip(faces, frame, strict=True):
+            if f.track_id is None:
+                out.append(d)
+                continue
+            track = self.tracks.setdefault(f.track_id, TrackRecord())
+            track.frames += 1
+            if self.selection.mode == "reference":
+                tally = self.votes.setdefault(f.track_id, {})
+                tally[d.actor or ""] = tally.get(d.actor or "", 0) + 1
+                winner = max(tally, key=lambda a: tally[a])
+                f.extra["selection_votes"] = dict(tally)
+                track.votes = dict(tally)
+                if (winner or None) != d.actor:
+                    d = Decision(
+                        winner or None,
+                        d.distance,
+                        f"track vote {winner or 'none'} {tally[winner]}/{sum(tally.values())} (this frame: {d.reason})",
+                    )
+            track.selected += d.actor is not None
+            track.last = d
+            out.append(d)
+        return out
 
     def select(self, faces: list[Face]) -> list[tuple[Face, str]]:
-        picked = dict((id(f), a) for f, a in select_faces(faces, self.selection, self.threshold))
-        out: list[tuple[Face, str]] = []
-        for f in faces:
-            actor = picked.get(id(f))
-            if f.track_id is None or self.selection.mode != "reference":
-                if actor:
-                    out.append((f, actor))
-                continue
-            tally = self.votes.setdefault(f.track_id, {})
-            tally[actor or ""] = tally.get(actor or "", 0) + 1
-            winner = max(tally, key=lambda a: tally[a])
-            f.extra["selection_votes"] = dict(tally)
-            if winner:
-                out.append((f, winner))
-        return out
+        return [(f, d.actor) for f, d in zip(faces, self.decisions(faces), strict=True) if d.actor]
 
     def forget(self, live_track_ids: set[int]) -> None:
         """Drop votes of tracks that ended (keeps memory flat over long sequences)."""
         self.votes = {k: v for k, v in self.votes.items() if k in live_track_ids}
+        self.tracks = {k: v for k, v in self.tracks.items() if k in live_track_ids}
 
     def per_track(self) -> dict[int, str | None]:
         return {k: (max(v, key=lambda a: v[a]) or None) for k, v in self.votes.items()}
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per live track (id as text, for JSON): actor, frames seen/selected, votes, last distance and reason."""
+        return {str(k): t.to_json() for k, t in sorted(self.tracks.items())}
