@@ -147,6 +147,49 @@ def test_paths_outside_roots_are_refused(server: RunningServer, root: Path, tmp_
     assert sorted(p.name for p in outside.iterdir()) == ["plates"]
 
 
+def test_path_valued_settings_outside_roots_are_refused(server: RunningServer, root: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "secret.onnx"
+    secret.write_bytes(b"not yours")
+    (root / "models").mkdir()
+    (root / "models_link").symlink_to(outside, target_is_directory=True)
+    pattern = make_plate(root / "plates", range(1, 3))
+    enh = {"enhancer": "gfpgan", "enhancer_licence": "test"}
+    cases = [
+        ({**enh, "enhancer_model": str(secret)}, "spec.settings.enhancer_model"),
+        ({"analyser_models": str(outside)}, "spec.settings.analyser_models"),
+        ({"analyser_models": str(root / "models_link")}, "outside the allowed roots"),  # symlink escape
+        ({"analyser_models": str(root / "models" / ".." / ".." / "outside")}, "'..'"),
+        ({"analyser_models": "models"}, "absolute"),
+        ({"selection": {"references": [{"actor": "ada", "image": str(secret)}]}}, "spec.settings.selection.references[0].image"),
+        ({"analyser_models": 7}, "a path is expected"),
+    ]
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        for i, (settings, msg) in enumerate(cases):
+            r = c.post("/jobs", json={"plate": pattern, "actor": "ada", "out": str(root / f"s{i}"), "processor": "passthrough", "settings": settings})
+            assert r.status_code == 403, (settings, r.text)
+            assert msg in r.json()["detail"], (settings, r.text)
+        assert not any((root / f"s{i}").exists() for i in range(len(cases)))
+        assert c.get("/jobs").json()["jobs"] == []
+        # the same settings inside the roots are accepted
+        ok = c.post("/jobs", json={"plate": pattern, "actor": "ada", "out": str(root / "ok"), "processor": "passthrough",
+                                   "settings": {"analyser_models": str(root / "models")}})
+        assert ok.status_code == 201, ok.text
+        job = ok.json()["job"]
+        _wait_done(c, job)
+        takes_dir = root / "ok" / "takes"
+        # reprocess overrides are settings too
+        for override, msg in (({"analyser_models": str(outside)}, "set.analyser_models"),
+                              ({**enh, "enhancer_model": str(root / "models_link" / "secret.onnx")}, "set.enhancer_model")):
+            r = c.post(f"/jobs/{job}/reprocess", json={"frames": "1", "set": override, "by": "kim"})
+            assert r.status_code == 403 and msg in r.json()["detail"], r.text
+        assert not takes_dir.exists()
+        d = c.get(f"/jobs/{job}").json()
+        assert [t["take"] for t in d["takes"]] == [1]
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.onnx"]
+
+
 def test_malformed_requests_are_4xx_and_write_nothing(server: RunningServer, root: Path, tmp_path: Path) -> None:
     pattern = make_plate(root / "plates", range(1, 3))
     with httpx.Client(base_url=server.url, timeout=30) as c:

@@ -2,7 +2,8 @@
 
 Everything goes through the same store and runner as the CLI. User mistakes
 come back as 4xx with ``{"detail": "<one line>"}`` and nothing written; every
-plate and output path must resolve inside the configured roots. Logs carry ids,
+plate and output path, and every path-valued setting (submit ``settings``,
+reprocess ``set``), must resolve inside the configured roots. Logs carry ids,
 frame numbers and statuses only, never embeddings or pixels.
 """
 
@@ -28,6 +29,7 @@ from pipeline.service.security import (
     AccessError,
     bearer,
     check_files_inside,
+    check_setting_paths,
     inside_roots,
     token_ok,
 )
@@ -187,6 +189,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         raw = body.model_dump(exclude_none=True)
         inside_roots(body.plate, config.roots, "spec.plate")
         raw["out"] = str(inside_roots(body.out, config.roots, "spec.out"))
+        check_setting_paths(body.settings, config.roots, "spec.settings")
         spec = JobSpec.from_dict(raw)
         try:
             seq = PlateSequence.open(spec.plate)
@@ -298,6 +301,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from pipeline.jobs.reprocess import create_take
 
         job = job_files(job_id)
+        check_setting_paths(body.set, config.roots, "set")
         if pool.busy(job_id):
             raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
         wanted = _frames_of(body.frames)

@@ -1,12 +1,19 @@
-"""Service security: loopback by default, a token off loopback, paths kept inside allowed roots."""
+"""Service security: loopback by default, a token off loopback, paths kept inside allowed roots.
+
+Paths arrive in a request as the plate and output of a spec, and inside its
+settings (``settings.enhancer_model``, ``settings.analyser_models``, a
+reference ``image`` of a selection, a reprocess ``set`` override): every one
+of them goes through :func:`inside_roots` before anything is written.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import RecastError, SpecError
 
@@ -90,3 +97,41 @@ def inside_roots(raw: str, roots: Sequence[Path], what: str) -> Path:
 def check_files_inside(paths: Sequence[Path], roots: Sequence[Path], what: str) -> None:
     for p in paths:
         inside_roots(str(p), roots, what)
+
+
+# Settings whose value is a file or folder the engine opens. Besides these, any
+# key named ``image``/``path`` or ending in ``_path``, ``_dir``, ``_file``,
+# ``_image``, ``_model`` or ``_models`` is treated as a path, so a setting added
+# later is checked without this list being updated first.
+PATH_SETTINGS: frozenset[str] = frozenset({"analyser_models", "enhancer_model"})
+_PATH_KEYS: frozenset[str] = frozenset({"image", "path"})
+_PATH_SUFFIXES: tuple[str, ...] = ("_path", "_dir", "_file", "_image", "_model", "_models")
+
+
+def is_path_setting(key: str) -> bool:
+    return key in PATH_SETTINGS or key in _PATH_KEYS or key.endswith(_PATH_SUFFIXES)
+
+
+def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path], what: str = "settings") -> None:
+    """Refuse (AccessError naming the field) any path-valued setting, at any depth, outside ``roots``.
+
+    Nested objects and lists are walked (``selection.references[0].image``); a
+    list under a path key is a list of paths. An empty or null value means "not
+    set" and is allowed; any other non-text value under a path key is refused.
+    """
+    if not settings:
+        return
+    stack: list[tuple[str, Any, bool]] = [(what, dict(settings), False)]
+    while stack:
+        where, node, is_path = stack.pop()
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                stack.append((f"{where}.{key}", value, isinstance(key, str) and is_path_setting(key)))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", v, is_path) for i, v in enumerate(node))
+        elif is_path:
+            if node is None or node == "":
+                continue
+            if not isinstance(node, str):
+                raise AccessError(f"{where}: a path is expected, got {type(node).__name__}")
+            inside_roots(node, roots, where)
