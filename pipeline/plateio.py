@@ -17,7 +17,12 @@ above 2**24 do not survive float32.
 
 Bad files raise :class:`PlateError` naming the file; the header is checked against
 :class:`ReadLimits` before any pixel is decoded so absurd dimensions cannot
-exhaust memory.
+exhaust memory. The same bounds are set once, at import, as OpenImageIO's own
+global limits (``limits:resolution``, ``limits:channels``, ``limits:imagesize_MB``,
+see :func:`apply_oiio_limits`), so OIIO's readers refuse such a header themselves
+before they allocate anything. The defaults admit any real plate: 16K x 16K, 1024
+channels, and a float32 buffer up to 16 GiB (an 8K 8192x4320 plate with 64 AOV
+channels needs 9 GiB).
 """
 
 from __future__ import annotations
@@ -56,11 +61,22 @@ class ReadLimits:
 
     max_pixels: int = 1 << 28  # 268 M pixels (16K x 16K)
     max_channels: int = 1024
-    max_bytes: int = 8 << 30  # float32 buffer size for the whole data window
+    max_bytes: int = 16 << 30  # float32 buffer for the whole data window (8K x 64 AOV channels = 9 GiB)
     max_dimension: int = 1 << 17  # one side of the data or display window
 
 
 DEFAULT_LIMITS = ReadLimits()
+
+
+def apply_oiio_limits(limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """Set OpenImageIO's process-wide header limits to ``limits`` (OIIO checks the native size,
+    never larger than our float32 buffer for half/integer plates)."""
+    oiio.attribute("limits:resolution", int(limits.max_dimension))
+    oiio.attribute("limits:channels", int(limits.max_channels))
+    oiio.attribute("limits:imagesize_MB", max(1, int(limits.max_bytes >> 20)))
+
+
+apply_oiio_limits()
 
 
 @dataclass
@@ -249,6 +265,8 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
     inp = oiio.ImageInput.open(str(p), config)
     if inp is None:
         reason = _clean_reason(p, _oiio_error())
+        if '"limits:' in reason or " MB limit" in reason:  # OIIO's own limits (apply_oiio_limits)
+            raise PlateError(f"{p}: header exceeds the decoding limits ({_limit_reason(reason)})")
         if "not support" in reason.lower() or "could not find a format" in reason.lower():
             if p.suffix.lower() in _MOVIE_SUFFIXES:
                 raise PlateError(f"{p}: a movie, not an image; make it a plate with `recast plate import`")
@@ -257,7 +275,13 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
     return inp
 
 
-def _check_spec(path: Path, spec: oiio.ImageSpec, limits: ReadLimits) -> None:
+def _limit_reason(reason: str) -> str:
+    """OIIO's limit message without its advice to raise the limit (that is our setting)."""
+    return reason.split(" Possible corrupt input?", 1)[0].rstrip(". ")
+
+
+def check_spec(path: Path, spec: oiio.ImageSpec, limits: ReadLimits = DEFAULT_LIMITS) -> None:
+    """Refuse (PlateError naming ``path``) a header ``limits`` do not admit, before any pixel is read."""
     w, h, nc = int(spec.width), int(spec.height), int(spec.nchannels)
     if spec.deep:
         raise PlateError(f"{path}: deep images are not supported")
@@ -317,7 +341,7 @@ def read_header(path: str | os.PathLike[str], part: int | str = 0, limits: ReadL
     try:
         index, name, count, names = _seek_part(inp, p, part)
         spec = oiio.ImageSpec(inp.spec())
-        _check_spec(p, spec, limits)
+        check_spec(p, spec, limits)
     finally:
         inp.close()
     spec.erase_attribute("oiio:subimages")
@@ -331,7 +355,7 @@ def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLi
     try:
         index, name, count, _names = _seek_part(inp, p, part)
         spec = oiio.ImageSpec(inp.spec())
-        _check_spec(p, spec, limits)
+        check_spec(p, spec, limits)
         try:
             pixels = inp.read_image(index, 0, 0, spec.nchannels, "float")
         except Exception as exc:

@@ -94,7 +94,7 @@ def test_absurd_dimensions_refused_before_decoding(good_exr: Path, tmp_path: Pat
     huge = _patch_box(huge, b"displayWindow", (0, 0, 199_999, 199_999))
     bad = tmp_path / "huge.exr"
     bad.write_bytes(huge)
-    with pytest.raises(PlateError, match=r"huge\.exr: (absurd dimensions|cannot open image)"):
+    with pytest.raises(PlateError, match=r"huge\.exr: (absurd dimensions|header exceeds the decoding limits)"):
         read_plate(bad)
     proc = recast("plate", "check", str(bad))
     assert proc.returncode == 1 and "Traceback" not in proc.stderr and str(bad) in proc.stderr
@@ -184,6 +184,25 @@ def test_decoder_crash_costs_one_frame_not_the_check(good_exr: Path) -> None:
         assert crashed["ok"] is False and "decoder crashed" in crashed["error"] and str(good_exr) in crashed["error"]
         again = prober.probe(good_exr)
         assert again["ok"] and prober.pid not in (None, pid)
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="needs Linux /proc")
+def test_decoder_child_has_a_bounded_address_space(good_exr: Path) -> None:
+    import resource
+
+    from pipeline.cli.plate import IsolatedProber, decoder_address_space
+    from pipeline.plateio import DEFAULT_LIMITS
+
+    cap = decoder_address_space()
+    assert cap >= 3 * DEFAULT_LIMITS.max_bytes  # room for the largest frame the header limits admit
+    inherited = resource.getrlimit(resource.RLIMIT_AS)[0]  # a stricter limit from the shell is kept
+    expected = cap if inherited == resource.RLIM_INFINITY else min(cap, inherited)
+    with IsolatedProber(part=0, timeout_s=60) as prober:
+        assert prober.probe(good_exr)["ok"]
+        assert prober.pid is not None
+        lines = Path(f"/proc/{prober.pid}/limits").read_text().splitlines()
+    soft = next(line for line in lines if line.startswith("Max address space")).split()[3]
+    assert soft == str(expected)
 
 
 def test_cli_check_bounds_decode_time(tmp_path: Path) -> None:

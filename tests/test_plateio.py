@@ -11,8 +11,11 @@ import pytest
 
 from pipeline.errors import PlateError
 from pipeline.plateio import (
+    DEFAULT_LIMITS,
     ROUND_TRIP_IGNORED,
     ReadLimits,
+    apply_oiio_limits,
+    check_spec,
     count_nonfinite,
     new_spec,
     read_header,
@@ -192,6 +195,35 @@ def test_header_limits_refuse_before_decoding(tmp_path: Path) -> None:
     with pytest.raises(PlateError, match="absurd dimensions"):
         read_header(src, limits=ReadLimits(max_dimension=32))
     assert read_header(src).spec.width == 64
+
+
+def test_default_limits_admit_8k_multi_aov_and_refuse_beyond() -> None:
+    where = Path("plate.exr")
+    for fmt in ("half", "float"):
+        check_spec(where, oiio.ImageSpec(8192, 4320, 64, fmt))  # 8K, 64 AOV channels: a real plate
+    check_spec(where, oiio.ImageSpec(16384, 16384, 4, "half"))  # 16K RGBA
+    with pytest.raises(PlateError, match=r"^plate\.exr: 16384x16384x64 float buffer exceeds the limit"):
+        check_spec(where, oiio.ImageSpec(16384, 16384, 64, "half"))
+    with pytest.raises(PlateError, match="1025 channels exceed the limit of 1024"):
+        check_spec(where, oiio.ImageSpec(8, 8, 1025, "half"))
+
+
+def test_oiio_global_limits_follow_read_limits(tmp_path: Path) -> None:
+    assert oiio.get_int_attribute("limits:resolution") == DEFAULT_LIMITS.max_dimension
+    assert oiio.get_int_attribute("limits:channels") == DEFAULT_LIMITS.max_channels
+    assert oiio.get_int_attribute("limits:imagesize_MB") == DEFAULT_LIMITS.max_bytes >> 20
+    src = tmp_path / "wide.png"
+    write_image(src, photo(40, 30), new_spec(40, 30, ["R", "G", "B"], "uint8"))
+    try:  # OIIO's reader itself now refuses: one line, naming the file, no advice to raise OIIO attributes
+        apply_oiio_limits(ReadLimits(max_dimension=32))
+        with pytest.raises(PlateError) as err:
+            read_header(src, limits=ReadLimits())
+    finally:
+        apply_oiio_limits()
+    msg = str(err.value)
+    assert msg.startswith(f"{src}: header exceeds the decoding limits (") and "limits:resolution" in msg
+    assert "raise the" not in msg and "\n" not in msg
+    assert read_header(src).spec.width == 40
 
 
 def test_alpha_association_is_reported(tmp_path: Path) -> None:

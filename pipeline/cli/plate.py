@@ -155,8 +155,33 @@ def probe_frame(path: str, part: int | str) -> dict[str, Any]:
     return {"ok": True, "width": plate.width, "height": plate.height, "channels": plate.channel_names, **counts}
 
 
+def decoder_address_space() -> int:
+    """Address-space cap (bytes) of the decoder child: room for the largest frame
+    :data:`~pipeline.plateio.DEFAULT_LIMITS` admits three times over (native buffer, float32
+    copy, NaN/Inf scan) plus 8 GiB for libraries and thread stacks; a runaway decoder gets
+    MemoryError or dies, it cannot take the machine's memory."""
+    from pipeline.plateio import DEFAULT_LIMITS
+
+    return 3 * DEFAULT_LIMITS.max_bytes + (8 << 30)
+
+
+def _limit_address_space(cap: int) -> None:
+    """Lower RLIMIT_AS of this process to ``cap`` (never raise it; no-op where unsupported)."""
+    try:
+        import resource
+    except ImportError:  # not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft == resource.RLIM_INFINITY or soft > cap:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
 def _probe_worker(conn: Any, part: int | str) -> None:
     """Child process loop: path in, summary out (a crash here costs one frame, not the command)."""
+    _limit_address_space(decoder_address_space())
     conn.send("ready")
     while True:
         try:
@@ -336,4 +361,12 @@ def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0 if report.clean else 1
 
 
-__all__ = ["INFO_KEYS", "IsolatedProber", "check_plate", "plate_info", "probe_frame", "register"]
+__all__ = [
+    "INFO_KEYS",
+    "IsolatedProber",
+    "check_plate",
+    "decoder_address_space",
+    "plate_info",
+    "probe_frame",
+    "register",
+]
