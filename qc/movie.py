@@ -20,7 +20,7 @@ import numpy as np
 from pipeline.atomic import atomic_path
 from pipeline.errors import QCError
 from qc.cropio import image_info
-from qc.scoring import load_records, scores_path
+from qc.scoring import expected_frames, load_records, scores_path
 from qc.thumbs import STATUS_BGR, Thumbnailer, to_u8
 
 Codec = Literal["h264", "prores"]
@@ -145,7 +145,7 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
         assert isinstance(stream, av.VideoStream)
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
         stream.options = dict(opts)
-        for frame in range(frames[0], frames[-1] + 1):
+        for frame in expected_frames(out, options.take, frames):
             rec = records.get(frame)
             plate_p = rec.get("plate") if rec else None
             if not plate_p or not Path(plate_p).is_file():

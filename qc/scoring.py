@@ -5,7 +5,14 @@ later take, scores every swapped face on crops (never whole frames) through
 :class:`qc.frame_scoring.FrameScorer` (cached per frame), adds the temporal
 metrics along tracks, applies the rules and writes ``<out>/qc/scores.json``
 (``scores_tNNN.json`` for later takes) atomically. With a store it also
-indexes the scores and replaces the job's auto flags.
+indexes the scores and replaces that take's auto flags (other takes' auto
+flags and every reviewer flag are kept).
+
+The frames a take should have come from the job's files: ``<out>/job.json``
+for take 1, ``<out>/takes/tNNN/take.json`` for a later take (a reprocess of
+a few frames). Only an output with neither (a plain ``recast swap`` folder)
+falls back to every frame between its first and last record, so a gap there
+is a missing frame.
 """
 
 from __future__ import annotations
@@ -35,8 +42,9 @@ class ScoreStore(Protocol):
     """The slice of ``pipeline.jobs.Store`` that QC writes to."""
 
     def put_scores(self, job_id: str, frame: int, take: int, scores: dict[str, float | None]) -> None: ...
-    def add_flag(self, job_id: str, frame: int, source: str, reason: str, note: str | None = None, author: str | None = None) -> int: ...
-    def clear_auto_flags(self, job_id: str, frames: list[int] | None = None) -> None: ...
+    def add_flag(self, job_id: str, frame: int, source: str, reason: str, note: str | None = None, author: str | None = None, *,
+                 take: int | None = None, created: str | None = None) -> int: ...
+    def clear_auto_flags(self, job_id: str, frames: list[int] | None = None, *, take: int | None = None) -> None: ...
 
 
 def scores_path(out: Path, take: int = 1) -> Path:
@@ -61,6 +69,24 @@ def load_record_files(out: Path, take: int = 1) -> dict[int, tuple[Path, dict[st
     if not records:
         raise QCError(f"{rdir}: no frame records")
     return records
+
+
+def expected_frames(out: Path, take: int, recorded: list[int]) -> list[int]:
+    """The frames take ``take`` of the output ``out`` should have (see the module doc), plus any recorded."""
+    meta = out / "job.json" if take == 1 else take_dir(out, take) / "take.json"
+    listed: list[int] | None = None
+    try:
+        raw = json.loads(meta.read_text())
+        frames = raw.get("frames") if isinstance(raw, dict) else None
+        if isinstance(frames, list) and frames and all(isinstance(f, int) and not isinstance(f, bool) for f in frames):
+            listed = frames
+    except FileNotFoundError:
+        listed = None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise QCError(f"{meta}: cannot read the take's frame list ({type(exc).__name__}: {exc})") from None
+    if listed is None:
+        return list(range(min(recorded), max(recorded) + 1)) if recorded else []
+    return sorted(set(listed) | set(recorded))
 
 
 def load_records(out: Path, take: int = 1) -> dict[int, dict[str, Any]]:
@@ -102,7 +128,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
     infos = metric_infos(scorer.metrics)
     directions: dict[str, Direction] = {i.name: i.direction for i in infos}
 
-    all_frames = list(range(min(files), max(files) + 1))
+    all_frames = expected_frames(out, options.take, sorted(files))
     scores: dict[int, FrameScore] = {}
     for frame in all_frames:
         if frame in files:
@@ -164,14 +190,15 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
 
 
 def index_scores(store: ScoreStore, job_id: str, doc: dict[str, Any]) -> None:
-    """Put every frame's scores into the store and replace its auto flags."""
+    """Put every frame's scores into the store and replace the auto flags of that take."""
+    take = int(doc["take"])
     frames = [f["frame"] for f in doc["frames"]]
     for f in doc["frames"]:
-        store.put_scores(job_id, f["frame"], int(doc["take"]), {k: m["value"] for k, m in f["metrics"].items()})
-    store.clear_auto_flags(job_id, frames)
+        store.put_scores(job_id, f["frame"], take, {k: m["value"] for k, m in f["metrics"].items()})
+    store.clear_auto_flags(job_id, frames, take=take)
     for f in doc["frames"]:
         if f["status"] == "fail":
-            store.add_flag(job_id, f["frame"], AUTO_FLAG_SOURCE, "; ".join(f["reasons"]) or "QC fail")
+            store.add_flag(job_id, f["frame"], AUTO_FLAG_SOURCE, "; ".join(f["reasons"]) or "QC fail", take=take, created=doc.get("created"))
 
 
 def read_scores(out: str | Path, take: int = 1) -> dict[str, Any]:

@@ -92,6 +92,41 @@ def test_flags_auto_and_reviewer(store: Store) -> None:
     assert "flag" in actions and "submit" in actions
 
 
+def test_auto_flags_are_cleared_per_take(store: Store) -> None:
+    store.add_flag("j1", 1002, "auto", "flicker", take=1)
+    store.add_flag("j1", 1002, "auto", "identity", take=2)
+    store.add_flag("j1", 1002, "reviewer", "wrong face", author="kim", take=2)
+    store.clear_auto_flags("j1", [1002], take=2)  # take 2 rescored: take 1's verdict on that frame stays
+    assert [(f["source"], f["take"], f["reason"]) for f in store.flags("j1")] == [("auto", 1, "flicker"), ("reviewer", 2, "wrong face")]
+    store.clear_auto_flags("j1", take=1)
+    assert [f["source"] for f in store.flags("j1")] == ["reviewer"]
+
+
+def test_old_store_gains_the_flag_take_column(tmp_path: Path) -> None:
+    path = tmp_path / "old" / "recast.db"
+    path.parent.mkdir()
+    con = sqlite3.connect(path)
+    con.executescript(
+        """CREATE TABLE jobs (id TEXT PRIMARY KEY, shot TEXT NOT NULL, owner TEXT, priority INTEGER NOT NULL DEFAULT 50,
+        out TEXT NOT NULL, spec TEXT NOT NULL, status TEXT NOT NULL, error TEXT, created TEXT NOT NULL, updated TEXT NOT NULL);
+        CREATE TABLE flags (id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, frame INTEGER NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('auto','reviewer')), reason TEXT NOT NULL, note TEXT, author TEXT, created TEXT NOT NULL);
+        INSERT INTO jobs VALUES ('j0', 'sh', 'kim', 50, '/o', '{"out": "/o"}', 'done', NULL, '2024-01-01', '2024-01-01');
+        INSERT INTO flags(job_id, frame, source, reason, created) VALUES ('j0', 5, 'auto', 'old flag', '2024-01-01');"""
+    )
+    con.commit()
+    con.close()
+    s = Store(path)
+    assert [(f["frame"], f["take"], f["reason"]) for f in s.flags("j0")] == [(5, None, "old flag")]
+    s.add_flag("j0", 5, "auto", "take 2 flag", take=2)
+    s.clear_auto_flags("j0", [5], take=2)  # an old (take-less) auto flag counts as take 1's
+    assert [f["reason"] for f in s.flags("j0")] == ["old flag"]
+    s.clear_auto_flags("j0", [5], take=1)
+    assert s.flags("j0") == []
+    Store(path)  # opening again is a no-op
+    assert "take" in {r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(flags)")}
+
+
 def test_takes_approvals_versions(store: Store, tmp_path: Path) -> None:
     t = store.add_take("j1", [1002], reference_frame=1001, overrides={"mask_blur": 4.0}, who="kim")
     assert t == 2

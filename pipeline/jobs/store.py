@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS flags (
     reason TEXT NOT NULL,
     note TEXT,
     author TEXT,
-    created TEXT NOT NULL
+    created TEXT NOT NULL,
+    take INTEGER
 );
 CREATE TABLE IF NOT EXISTS reference_frames (
     job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -141,6 +142,13 @@ def _one_line(text: str | None) -> str | None:
     return None if text is None else " ".join(str(text).split())[:2000]
 
 
+def _migrate(con: sqlite3.Connection) -> None:
+    """Bring a store made by an older version up to this schema (idempotent)."""
+    cols = {r[1] for r in con.execute("PRAGMA table_info(flags)")}
+    if "take" not in cols:  # flags gained a take (auto flags belong to the take QC scored)
+        con.execute("ALTER TABLE flags ADD COLUMN take INTEGER")
+
+
 class Store:
     """The job index. ``Store(path)`` creates the schema on first use."""
 
@@ -152,6 +160,7 @@ class Store:
             with self._connect() as con:
                 con.execute("PRAGMA journal_mode=WAL")
                 con.executescript(_SCHEMA)
+                _migrate(con)
                 con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '1')")
         except sqlite3.DatabaseError as exc:
             raise JobError(f"{self.path}: cannot open job store ({exc})") from None
@@ -476,9 +485,18 @@ class Store:
         return out
 
     def add_flag(
-        self, job_id: str, frame: int, source: str, reason: str, note: str | None = None, author: str | None = None
+        self,
+        job_id: str,
+        frame: int,
+        source: str,
+        reason: str,
+        note: str | None = None,
+        author: str | None = None,
+        *,
+        take: int | None = None,
+        created: str | None = None,
     ) -> int:
-        """Add a flag (``source`` auto|reviewer); returns its id."""
+        """Add a flag (``source`` auto|reviewer) on ``frame`` (of ``take``, when known); returns its id."""
         if source not in FLAG_SOURCES:
             raise SpecError(f"flag source: {source!r} is not one of {', '.join(FLAG_SOURCES)}")
         if not reason or not str(reason).strip():
@@ -486,30 +504,36 @@ class Store:
         with self._tx() as con:
             self._require_job(con, job_id)
             cur = con.execute(
-                "INSERT INTO flags(job_id, frame, source, reason, note, author, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job_id, int(frame), source, _one_line(reason), note, author, now_iso()),
+                "INSERT INTO flags(job_id, frame, source, reason, note, author, created, take) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, int(frame), source, _one_line(reason), note, author, created or now_iso(), None if take is None else int(take)),
             )
             if source == "reviewer":
                 self._audit(con, job_id, "flag", author, {"frame": int(frame), "reason": _one_line(reason)})
             return int(cur.lastrowid or 0)
 
-    def clear_auto_flags(self, job_id: str, frames: list[int] | None = None) -> None:
-        """Remove auto flags (of ``frames``, or all); reviewer flags are never touched."""
+    def clear_auto_flags(self, job_id: str, frames: list[int] | None = None, *, take: int | None = None) -> None:
+        """Remove auto flags (of ``frames``, or all; of ``take``, or every take); reviewer flags are never touched.
+
+        Auto flags indexed before flags had a take (``take`` NULL) count as take 1's.
+        """
+        where = "job_id = ? AND source = 'auto'"
+        args: tuple[Any, ...] = (job_id,)
+        if take is not None:
+            where += " AND COALESCE(take, 1) = ?"
+            args += (int(take),)
         with self._tx() as con:
             self._require_job(con, job_id)
             if frames is None:
-                con.execute("DELETE FROM flags WHERE job_id = ? AND source = 'auto'", (job_id,))
+                con.execute(f"DELETE FROM flags WHERE {where}", args)
             else:
-                con.executemany(
-                    "DELETE FROM flags WHERE job_id = ? AND source = 'auto' AND frame = ?", [(job_id, int(f)) for f in frames]
-                )
+                con.executemany(f"DELETE FROM flags WHERE {where} AND frame = ?", [(*args, int(f)) for f in frames])
 
     def flags(self, job_id: str) -> list[dict[str, Any]]:
         with self._connect() as con:
             self._require_job(con, job_id)
             rows = con.execute("SELECT * FROM flags WHERE job_id = ? ORDER BY frame, id", (job_id,)).fetchall()
         return [
-            {k: r[k] for k in ("id", "frame", "source", "reason", "note", "author", "created")} for r in rows
+            {k: r[k] for k in ("id", "frame", "take", "source", "reason", "note", "author", "created")} for r in rows
         ]
 
     # -- reference frames, approvals, versions, audit -----------------------

@@ -93,6 +93,7 @@ class FlagBody(_Body):
     reason: str = Field(min_length=1, max_length=2000)
     note: str | None = Field(default=None, max_length=10000)
     author: str = Field(min_length=1, max_length=200)
+    take: int | None = Field(default=None, ge=1, le=100000, description="the take the flag is about (default: none named)")
 
 
 class ReferenceBody(_Body):
@@ -286,7 +287,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         job = job_or_404(job_id)
         if body.frame not in _job_frames(store, job_id):
             raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job['id']}")
-        return {"id": store.add_flag(job_id, body.frame, "reviewer", body.reason, body.note, body.author)}
+        return {"id": store.add_flag(job_id, body.frame, "reviewer", body.reason, body.note, body.author, take=body.take)}
 
     @app.post("/jobs/{job_id}/reference", dependencies=deps)
     def set_reference(job_id: JobId, body: ReferenceBody) -> dict[str, Any]:
