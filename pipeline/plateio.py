@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -40,10 +41,19 @@ from pipeline.errors import PlateError
 
 RECAST_PREFIX = "recast/"
 
-# Attributes OIIO derives from the file or from how it was opened; never copied to outputs.
-_VOLATILE_ATTRS = frozenset({"oiio:subimages", "oiio:RowsPerChunk"})
-# Attributes describing how OIIO read one file (not image metadata): ignored when comparing.
-ROUND_TRIP_IGNORED = _VOLATILE_ATTRS
+# The only attributes a round trip does not keep, each with why: OIIO derives them from how it
+# opened one file (not image metadata), so they are dropped on read and never copied to outputs.
+# Everything else comes back as read; see _keep_writer_neutral for what writers would add.
+ROUND_TRIP_IGNORED: MappingProxyType[str, str] = MappingProxyType(
+    {
+        "oiio:subimages": "how many subimages OIIO found in the file it opened, not metadata of this image",
+        "oiio:RowsPerChunk": "OIIO's scanline chunking hint for reading that file, not image metadata",
+    }
+)
+_VOLATILE_ATTRS = frozenset(ROUND_TRIP_IGNORED)
+_JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+_TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+_TIFF_WRITER_DEFAULT_ROWS_PER_STRIP = 32  # what OIIO's TIFF writer uses, unclamped, when not told
 # Formats that store custom attributes: EXR keeps every type, PNG keeps text only.
 _TEXT_ONLY_ATTR_SUFFIXES = frozenset({".png"})
 
@@ -468,6 +478,9 @@ def write_plate(
     ``compression`` overrides the plate's own. ``keep_parts``: when ``like`` came from a
     multipart EXR, the other parts are copied unchanged from ``like.path`` (re-read
     here) so the output is the whole file with only this part replaced.
+    Writers add nothing of their own (no Exif block on a JPEG that had none). One
+    storage detail cannot be kept: a TIFF ``tiff:RowsPerStrip`` above the image
+    height, other than OIIO's default 32, comes back as the height (still one strip).
     """
     p = Path(path)
     spec = oiio.ImageSpec(like.spec)
@@ -480,6 +493,7 @@ def write_plate(
         _set_attr(spec, key, value)
     if compression is not None:
         spec.attribute("compression", _normalise_compression(p, compression))
+    _keep_writer_neutral(p, spec)
     if not keep_parts or like.parts <= 1:
         write_parts(p, [(data, spec)])
         return
@@ -491,6 +505,27 @@ def write_plate(
             other = read_plate(like.path, k)
             parts.append((other.pixels, other.spec))
     write_parts(p, parts)
+
+
+def _keep_writer_neutral(path: Path, spec: oiio.ImageSpec) -> None:
+    """Leave out what would make a writer change the plate's attributes on its own.
+
+    JPEG: the reader reports ``oiio:ColorSpace`` sRGB for a file without an Exif colour
+    space; handed back, the writer turns it into a new Exif block (``Exif:ColorSpace``,
+    ``Exif:ExifVersion``, ``Exif:FlashPixVersion``). Without it the file reads back sRGB
+    all the same. TIFF: the writer clamps a given ``tiff:RowsPerStrip`` to the image
+    height but writes its own default (32) unclamped, so a short image that had the
+    default keeps it only when the attribute is left to the writer.
+    """
+    ext = path.suffix.lower()
+    if ext in _JPEG_SUFFIXES and spec.getattribute("Exif:ColorSpace") is None:
+        space = spec.getattribute("oiio:ColorSpace")
+        if isinstance(space, str) and space and oiio.equivalent_colorspace(space, "srgb_rec709_scene"):
+            spec.erase_attribute("oiio:ColorSpace")
+    if ext in _TIFF_SUFFIXES and not spec.tile_width:
+        rows = spec.get_int_attribute("tiff:RowsPerStrip", 0)
+        if rows == _TIFF_WRITER_DEFAULT_ROWS_PER_STRIP and spec.height < rows:
+            spec.erase_attribute("tiff:RowsPerStrip")
 
 
 def count_nonfinite(pixels: np.ndarray) -> dict[str, int]:
