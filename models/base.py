@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,7 +55,23 @@ class SwapResult:
     info: dict[str, Any] = field(default_factory=dict)  # goes into the frame record
 
 
+@dataclass(frozen=True)
+class SwapperContext:
+    """What the engine tells a swapper factory (``SWAPPERS.create(name, context=...)``).
+
+    ``allow_noncommercial_models``: the job's licence policy; a backend that needs
+    a model trained on non-commercial data refuses (SpecError naming the setting)
+    when it is false. ``notify`` receives one-line notices (None: stderr).
+    """
+
+    allow_noncommercial_models: bool = True
+    notify: Callable[[str], None] | None = None
+
+
 class Swapper(Protocol):
+    """Optionally a swapper declares ``actor_backends`` (tuple of actor backend names it
+    can swap; default: its own ``name``) so a mismatch is refused once, at set-up."""
+
     name: str
 
     def swap(self, crop: np.ndarray, face: Face, actor: ActorModel) -> SwapResult: ...

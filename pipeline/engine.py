@@ -16,6 +16,7 @@ the record says ``passthrough``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapResult
+from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapperContext, SwapResult
 from pipeline.composite.colormatch import ColourStats
 from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
 from pipeline.composite.crop import crop_box_for, shift_face
@@ -113,6 +114,8 @@ class Engine:
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
         self._colour_history: dict[int, ColourStats] = {}  # per track, smoothed
+        self._notices: list[str] = []  # printed once each per engine
+        self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
         self._compose = ComposeOptions.from_settings(settings)
 
@@ -145,12 +148,18 @@ class Engine:
 
         s = self.settings
         if self._analyser is None:
-            opts = AnalyserOptions(models_dir=Path(s.analyser_models)) if s.analyser_models else None
-            self._analyser = create_analyser(s.analyser, opts)
+            opts = AnalyserOptions(
+                models_dir=Path(s.analyser_models) if s.analyser_models else None,
+                allow_noncommercial_models=s.allow_noncommercial_models,
+            )
+            self._analyser = create_analyser(s.analyser, opts, self._notify)
+        licences = getattr(self._analyser, "licences", None)
+        self._licences = jsonable(licences()) if callable(licences) else []
         if self._color is None:
             self._color = ColorContext()
+        context = SwapperContext(s.allow_noncommercial_models, self._notify)
         for name, actor in self.actors.items():
-            self._swappers[name] = _create_swapper(s.backend or actor.backend)
+            self._swappers[name] = _create_swapper(s.backend or actor.backend, context)
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())
@@ -188,6 +197,7 @@ class Engine:
         state.record["settings"] = self.settings.to_dict()
         try:
             self._setup()
+            state.record["licences"] = list(self._licences)
             self._process(state)
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             state.record["status"] = "failed"
@@ -377,6 +387,12 @@ class Engine:
                 offset_face_json(f, dx, dy)
 
     # ------------------------------------------------------------------ helpers
+    def _notify(self, text: str) -> None:
+        """A notice for the user (e.g. a non-commercial model in use): printed once per engine."""
+        if text not in self._notices:
+            self._notices.append(text)
+            print(text, file=sys.stderr)
+
     def _colour_smoother(self, track_id: int | None) -> Callable[[ColourStats], ColourStats] | None:
         """Running average of a track's colour statistics (steadier grade across frames)."""
         keep = self.settings.color_smoothing
@@ -487,8 +503,8 @@ def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face) -> SwapResult:
     return SwapResult(rgb=better, matte=result.matte, info=info)
 
 
-def _create_swapper(backend: str) -> Swapper:
-    return SWAPPERS.create(backend)
+def _create_swapper(backend: str, context: SwapperContext) -> Swapper:
+    return SWAPPERS.create(backend, context=context)
 
 
 def _create_enhancer(s: SwapSettings) -> Enhancer:

@@ -151,6 +151,7 @@ def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path)
         "model_sha256": None,
         "consent_id": None,
         "settings": {},
+        "licences": [],  # the face analyser's models: model, file, licence, commercial_use
         "coords": "image",  # boxes/landmarks in the EXR's pixel space (data window origin added)
         "faces": [],
         "tracks": {},  # per-track selection summary: actor, frames, votes, last distance and reason

@@ -218,11 +218,12 @@ class _FlakySwapper:
     """The real warp swapper that crashes on its second call (a model blowing up mid-run)."""
 
     name = "test-flaky"
+    actor_backends = ("warp",)  # swaps warp actors (its inner swapper does)
 
-    def __init__(self) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         from models.base import SWAPPERS
 
-        self.inner = SWAPPERS.create("warp")
+        self.inner = SWAPPERS.create("warp", **kwargs)
         self.calls = 0
 
     def swap(self, crop: np.ndarray, face: Any, actor: Any) -> Any:
@@ -453,3 +454,42 @@ def test_actor_without_consent_is_refused(actor: Any, swapped: dict[str, Any], t
     with pytest.raises(ConsentError, match="no consent record, no swap"):
         Engine(seq, {bare.name: bare}, SwapSettings(), OutputLayout(tmp_path, seq.name))
     assert not any(tmp_path.iterdir())
+
+
+def _dfm_actor(tmp_path: Path) -> Any:
+    from _onnx_standins import astronaut_png, consent_json, dfm_standin
+    from models.actor import build_actor
+
+    # stand-in DeepFaceLab export (exact signature, paints red): a backend that needs no 68 points
+    model = dfm_standin(tmp_path / "standin.dfm")
+    return build_actor("dfmstand", [astronaut_png(tmp_path / "a.png")], consent_json(tmp_path / "c.json"),
+                       backend="dfm", model_file=model, options={"licence": "stand-in (test)"})
+
+
+def test_noncommercial_models_setting(actor: Any, swapped: dict[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from pipeline.errors import SpecError
+
+    # default: the 68-point model is used, listed with its licence in the record, printed once per run
+    lic = {d["model"]: d for d in swapped["records"][0]["licences"]}
+    assert lic["shape_predictor_68_face_landmarks.dat"]["commercial_use"] is False
+    dfm = _dfm_actor(tmp_path)
+    capfd.readouterr()
+    _, recs = _run(dfm, swapped["plates"], tmp_path / "nc", SwapSettings(selection="largest"))
+    assert [r["status"] for r in recs] == ["done", "done"], [r["error"] for r in recs]
+    assert capfd.readouterr().err.count("non-commercial use only") == 1
+    assert recs[0]["faces"][0]["landmarks"] is not None
+    # false: 5-point landmarks only, no non-commercial model loaded, nothing printed
+    strict = SwapSettings(selection="largest", allow_noncommercial_models=False)
+    _, recs = _run(dfm, swapped["plates"], tmp_path / "c", strict)
+    assert [r["status"] for r in recs] == ["done", "done"], [r["error"] for r in recs]
+    assert "non-commercial" not in capfd.readouterr().err
+    assert recs[0]["settings"]["allow_noncommercial_models"] is False
+    assert SwapSettings.from_dict(recs[0]["settings"]) == strict
+    assert recs[0]["licences"] and all(d["commercial_use"] for d in recs[0]["licences"])
+    face = recs[0]["faces"][0]
+    assert face["swapped"] and face["landmarks"] is None and len(face["kps5"]) == 5
+    # the warp backend needs the 68 points: refused once, naming the setting, before any frame
+    with pytest.raises(SpecError, match="allow_noncommercial_models is false, but the warp backend") as err:
+        _run(actor, swapped["plates"], tmp_path / "w", strict)
+    assert "\n" not in str(err.value)
+    assert not (tmp_path / "w" / "records").exists()

@@ -328,6 +328,10 @@ def test_bad_options_and_inputs_are_one_line_errors(
         WarpSwapper({"contour_blend": 3})
     with pytest.raises(SpecError, match="warp.nonsense: unknown warp option"):
         WarpSwapper({"nonsense": 1})
+    from models.base import SwapperContext
+
+    with pytest.raises(SpecError, match="allow_noncommercial_models is false.*68-point"):
+        SWAPPERS.create("warp", context=SwapperContext(allow_noncommercial_models=False))
     with pytest.raises(ActorError, match="takes no model file"):
         WarpActorBuilder().build(tmp_path, [(Path("a.png"), faces["hanks"])], {"model_file": tmp_path / "x.onnx"})
     face = Face(box=np.array([10.0, 10, 100, 100]), score=1.0, kps5=np.zeros((5, 2)))

@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapperContext, SwapResult
 from models.swappers import warp_shape as ws
 from models.swappers.warp_bank import (
     BANK_DIR,
@@ -32,7 +32,7 @@ from models.swappers.warp_bank import (
     sha256_file,
     write_png16,
 )
-from models.swappers.warp_landmarks import Landmarker
+from models.swappers.warp_landmarks import NEEDS_68, Landmarker
 from models.swappers.warp_pwa import piecewise_affine, shared_triangles
 from pipeline.errors import ActorError, SpecError, SwapError
 from pipeline.types import Face
@@ -192,10 +192,18 @@ class WarpSwapper:
     """``SWAPPERS["warp"]``: see the module docstring. Keeps loaded banks per actor folder."""
 
     def __init__(
-        self, options: WarpOptions | dict[str, Any] | None = None, landmarker: Landmarker | None = None
+        self,
+        options: WarpOptions | dict[str, Any] | None = None,
+        landmarker: Landmarker | None = None,
+        context: SwapperContext | None = None,
     ) -> None:
         self.options = options if isinstance(options, WarpOptions) else WarpOptions.from_dict(options)
-        self.landmarker = landmarker or Landmarker()
+        ctx = context or SwapperContext()
+        if landmarker is None:  # refuses here (SpecError) when non-commercial models are not allowed
+            landmarker = Landmarker(allow_noncommercial_models=ctx.allow_noncommercial_models, notify=ctx.notify)
+        elif not ctx.allow_noncommercial_models:
+            raise SpecError(NEEDS_68)
+        self.landmarker = landmarker
         self.name: str = "warp"
         self._banks: dict[Path, tuple[float, FaceBank]] = {}
         # Bank view each (actor, face track) used last, for switch hysteresis.
@@ -340,6 +348,9 @@ def _make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:
 
 @SWAPPERS.register("warp")
 def _make_swapper(
-    options: WarpOptions | dict[str, Any] | None = None, *_args: object, **_kwargs: object
+    options: WarpOptions | dict[str, Any] | None = None,
+    *_args: object,
+    context: SwapperContext | None = None,
+    **_kwargs: object,
 ) -> WarpSwapper:
-    return WarpSwapper(options)
+    return WarpSwapper(options, context=context)

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FaceModelError
-from pipeline.faces import AnalyserOptions, FaceAnalyser, create_analyser
+from pipeline.errors import FaceModelError, SpecError
+from pipeline.faces import AnalyserOptions, FaceAnalyser, Notify, create_analyser
 from pipeline.types import Face
 
 
@@ -25,16 +25,34 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.clip(img[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
+NEEDS_68 = (
+    "settings.allow_noncommercial_models is false, but the warp backend needs dlib's 68-point landmarks "
+    "(shape_predictor_68_face_landmarks.dat, trained on data that excludes commercial use); "
+    "set allow_noncommercial_models=true or use an inswapper/dfm actor"
+)
+
+
 @dataclass
 class Landmarker:
-    """The dlib analyser in 68-point mode, created on first use and kept per instance."""
+    """The dlib analyser in 68-point mode, created on first use and kept per instance.
+
+    The 68-point model's training data excludes commercial use: with
+    ``allow_noncommercial_models`` false the Landmarker refuses at creation
+    (SpecError naming the setting) rather than on the first face.
+    """
 
     options: AnalyserOptions = field(default_factory=lambda: AnalyserOptions(landmarks="68", upsample=1))
+    allow_noncommercial_models: bool = True
+    notify: Notify | None = None
     _analyser: FaceAnalyser | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (self.allow_noncommercial_models and self.options.allow_noncommercial_models):
+            raise SpecError(NEEDS_68)
 
     def analyser(self) -> FaceAnalyser:
         if self._analyser is None:
-            self._analyser = create_analyser("dlib", self.options)
+            self._analyser = create_analyser("dlib", self.options, self.notify)
         return self._analyser
 
     def licences(self) -> list[dict[str, Any]]:

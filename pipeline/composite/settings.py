@@ -36,6 +36,9 @@ class SwapSettings:
     backend: str | None = None  # None: the actor's own backend
     analyser: str = "dlib"
     analyser_models: str | None = None  # model directory for non-embedded analysers
+    # models trained on non-commercial data (dlib's 68-point predictor) allowed; false:
+    # 5-point landmarks only, and backends that need the 68 points (warp) refuse
+    allow_noncommercial_models: bool = True
     selection: SelectionMode = "all"
     reference: str | None = None  # "FRAME:INDEX" or "ACTOR=FRAME:INDEX,..." for selection "reference"
     crop_scale: float = 2.0  # crop side = face size * crop_scale

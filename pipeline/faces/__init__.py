@@ -15,7 +15,7 @@ never import a backend module directly.
 
 from __future__ import annotations
 
-from pipeline.faces.base import FaceAnalyser
+from pipeline.faces.base import FaceAnalyser, Notify, print_notice
 from pipeline.faces.options import AnalyserOptions, TrackerOptions
 from pipeline.registry import Registry
 
@@ -24,9 +24,17 @@ ANALYSERS: Registry[FaceAnalyser] = Registry(
 )
 
 
-def create_analyser(name: str = "dlib", options: AnalyserOptions | None = None) -> FaceAnalyser:
-    """A ready analyser of backend ``name`` (UnknownBackend for an unknown name)."""
-    return ANALYSERS.create(name, options)
+def create_analyser(
+    name: str = "dlib", options: AnalyserOptions | None = None, notify: Notify | None = None
+) -> FaceAnalyser:
+    """A ready analyser of backend ``name`` (UnknownBackend for an unknown name).
+
+    ``notify`` receives one-line notices (e.g. that a non-commercial model is in
+    use); by default they are printed to stderr.
+    """
+    if notify is None:
+        return ANALYSERS.create(name, options)
+    return ANALYSERS.create(name, options, notify=notify)
 
 
-__all__ = ["ANALYSERS", "AnalyserOptions", "FaceAnalyser", "TrackerOptions", "create_analyser"]
+__all__ = ["ANALYSERS", "AnalyserOptions", "FaceAnalyser", "Notify", "TrackerOptions", "create_analyser", "print_notice"]

@@ -8,7 +8,9 @@ estimate pose. Backends only implement the model calls (``_detect``,
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,14 @@ from pipeline.faces.geometry import box_iou, estimate_pose
 from pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
 from pipeline.faces.options import AnalyserOptions
 from pipeline.types import Face
+
+
+Notify = Callable[[str], None]  # receives one-line notices for the user
+
+
+def print_notice(text: str) -> None:
+    """The default ``Notify``: the notice on stderr."""
+    print(text, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -46,9 +56,10 @@ class FaceAnalyser(ABC):
     embedding_kind: str = ""
     same_person_threshold: float = 0.0  # face_distance below this = same person
 
-    def __init__(self, options: AnalyserOptions | None = None) -> None:
+    def __init__(self, options: AnalyserOptions | None = None, notify: Notify | None = None) -> None:
         self.options = options or AnalyserOptions()
         self.options.validate()
+        self.notify: Notify = notify or print_notice
 
     # ---- backend hooks -------------------------------------------------
     @abstractmethod

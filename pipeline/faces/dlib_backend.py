@@ -8,14 +8,13 @@ imported: its ``__init__`` needs ``pkg_resources``) or from
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pipeline.errors import FaceModelError
-from pipeline.faces.base import Detection, FaceAnalyser, Fit
+from pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
 from pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
 from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from pipeline.faces.options import AnalyserOptions
@@ -51,6 +50,12 @@ MODEL_LICENCES: dict[str, dict[str, Any]] = {
 }
 
 
+NONCOMMERCIAL_NOTICE = (
+    f"recast: faces: using {PREDICTOR_68} (training data licensed for non-commercial use only; "
+    "set allow_noncommercial_models=false for 5-point landmarks)"
+)
+
+
 def default_models_dir() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
@@ -66,8 +71,8 @@ class DlibAnalyser(FaceAnalyser):
     embedding_kind = "dlib128"
     same_person_threshold = SAME_PERSON_THRESHOLDS["dlib128"]
 
-    def __init__(self, options: AnalyserOptions | None = None) -> None:
-        super().__init__(options)
+    def __init__(self, options: AnalyserOptions | None = None, notify: Notify | None = None) -> None:
+        super().__init__(options, notify)
         import dlib
 
         self._dlib = dlib
@@ -89,11 +94,7 @@ class DlibAnalyser(FaceAnalyser):
             self._cnn = None
             self._hog = dlib.get_frontal_face_detector()
         if self.use_68:
-            print(
-                f"recast: faces: using {PREDICTOR_68} (training data licensed for non-commercial use only; "
-                "set allow_noncommercial_models=false for 5-point landmarks)",
-                file=sys.stderr,
-            )
+            self.notify(NONCOMMERCIAL_NOTICE)
 
     def _load(self, filename: str, loader: Any) -> Any:
         path = self.models_dir / filename

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.errors import FaceModelError
-from pipeline.faces.base import Detection, FaceAnalyser, Fit
+from pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
 from pipeline.faces.geometry import kps5_from_insight106
 from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from pipeline.faces.options import AnalyserOptions
@@ -39,8 +39,8 @@ class InsightAnalyser(FaceAnalyser):
     embedding_kind = "arcface512"
     same_person_threshold = SAME_PERSON_THRESHOLDS["arcface512"]
 
-    def __init__(self, options: AnalyserOptions | None = None) -> None:
-        super().__init__(options)
+    def __init__(self, options: AnalyserOptions | None = None, notify: Notify | None = None) -> None:
+        super().__init__(options, notify)
         opts = self.options
         if opts.models_dir is None:
             raise FaceModelError(f"analyser.models_dir: the insightface backend needs a model pack directory with {NEEDED}")
