@@ -25,7 +25,10 @@ def test_parse_frames(text: str, frames: list[int]) -> None:
     assert parse_frames(text) == frames
 
 
-@pytest.mark.parametrize("text", ["", "  ", "1001-", "a-b", "10-1", "1-10x0", "1-10x", "1..5", "1001-1100,,"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "  ", "1001-", "a-b", "10-1", "1-10x0", "1-10x", "1..5", "1001-1100,,", "1-10y3", "1-10:3", "1-10#", "1.5"],
+)
 def test_parse_frames_rejects(text: str) -> None:
     with pytest.raises(SequenceError, match="frames"):
         parse_frames(text)
