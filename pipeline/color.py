@@ -19,13 +19,25 @@ about 3.29 in working space and comes back as 16.0 (error <= 1e-5 relative);
 negatives survive through the linear toe. Whether a given pair of spaces keeps
 them is measured, not assumed: :meth:`ColorContext.preserves_range` probes the
 round trip, and the composite stage must clip only where it returns False.
-Round trips stay within 1e-4 on [0, 1] for scene-linear plate spaces (lin_rec709,
-ACEScg, ACES2065-1, P3/Rec.2020 linear) and for greys in log spaces; extremely
-saturated log-encoded colours (ACEScct/LogC values far outside the working gamut)
-lose up to ~1e-3 to float32 cancellation, and ACEScc clamps its toe.
+Round trip plate -> working -> plate, measured with the pinned config and OCIO 2.6
+(tests/test_color.py holds each bound):
 
-Processors are built once per (src, dst) with lossless optimisation and cached on
-the context; applying them is thread-safe.
+- <= 1e-4 over the whole [0, 1] cube for scene-linear spaces (lin_rec709, ACEScg,
+  ACES2065-1, P3/Rec.2020 linear), sRGB, and the camera logs whose 1.0 sits near
+  the sensor's clip (ARRI LogC3, S-Log3, V-Log, CanonLog3, Apple Log, D-Log);
+- log spaces with a far higher top (ACEScct 1.0 = 223 scene-linear, ARRI LogC4 470,
+  RED Log3G10 184, BMDFilm Gen5 223): <= 1e-4 for greys over [0, 1] and for every
+  colour whose channels stay <= 0.8 (ACEScct 0.8 = 19.6, four stops over diffuse
+  white); a pixel that mixes a near-black and a near-peak channel (ACEScct
+  (0.002, 0.998, 0.76), a colour far outside any camera gamut) loses up to ~1e-3.
+  That loss is float32 itself, not OCIO's arithmetic: one ulp of such a pixel's
+  working value moves the result by 1.6e-4..2.4e-4, so no processor setting reaches
+  1e-4 there while the working array is float32 (OPTIMIZATION_NONE measures 4.9e-4,
+  LOSSLESS 5.9e-4, DEFAULT, with its fast log/exp/pow, 2.7e-2);
+- ACEScc clamps its toe, so its shadows do not come back.
+
+Processors are built once per (src, dst) with lossless optimisation (exact maths,
+adjacent matrices combined) and cached on the context; applying them is thread-safe.
 """
 
 from __future__ import annotations

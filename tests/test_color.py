@@ -39,15 +39,60 @@ def test_ocio_env_is_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         ColorContext()
 
 
-@pytest.mark.parametrize(
-    "space", ["lin_rec709", "ACEScg", "ACES2065-1", "Linear P3-D65", "sRGB Encoded Rec.709 (sRGB)"]
-)
-def test_round_trip_within_1e4_on_unit_range(cc: ColorContext, space: str) -> None:
-    grid = np.linspace(0.0, 1.0, 4097, dtype=np.float32)
-    rgb = np.stack([grid, grid[::-1], np.roll(grid, 1000)], axis=-1)
+def _unit_ramps(top: float = 1.0) -> np.ndarray:
+    """(4097, 3): every channel sweeps [0, top], the three out of step (saturated mixes included)."""
+    grid = np.linspace(0.0, top, 4097, dtype=np.float32)
+    return np.stack([grid, grid[::-1], np.roll(grid, 1000)], axis=-1)
+
+
+def _cube(top: float, n: int = 33) -> np.ndarray:
+    g = np.linspace(0.0, top, n, dtype=np.float32)
+    return np.stack(np.meshgrid(g, g, g, indexing="ij"), axis=-1).reshape(-1, 3)
+
+
+def _round_trip_error(cc: ColorContext, rgb: np.ndarray, space: str) -> float:
     back = cc.from_working(cc.to_working(rgb, space), space)
     assert back.dtype == np.float32 and back.shape == rgb.shape
-    assert float(np.abs(back - rgb).max()) <= 1e-4
+    return float(np.abs(back - rgb).max())
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        "lin_rec709",
+        "ACEScg",
+        "ACES2065-1",
+        "Linear P3-D65",
+        "sRGB Encoded Rec.709 (sRGB)",
+        "ARRI LogC3 (EI800)",
+        "S-Log3 S-Gamut3",
+        "V-Log V-Gamut",
+    ],
+)
+def test_round_trip_within_1e4_on_unit_range(cc: ColorContext, space: str) -> None:
+    assert _round_trip_error(cc, _unit_ramps(), space) <= 1e-4
+    assert _round_trip_error(cc, _cube(1.0), space) <= 1e-4
+
+
+@pytest.mark.parametrize("space", ["ACEScct", "ARRI LogC4", "Log3G10 REDWideGamutRGB"])
+def test_high_range_log_round_trip_bounds(cc: ColorContext, space: str) -> None:
+    greys = np.repeat(np.linspace(0.0, 1.0, 4097, dtype=np.float32)[:, None], 3, axis=1)
+    assert _round_trip_error(cc, greys, space) <= 1e-4
+    # every colour up to 0.8 (ACEScct: 19.6 scene-linear) in every mix of channels
+    assert _round_trip_error(cc, _cube(0.8), space) <= 1e-4
+    assert _round_trip_error(cc, _unit_ramps(0.8), space) <= 1e-4
+    # near-black next to near-peak in one pixel: float32 working values cost up to ~1e-3 (see pipeline.color)
+    assert _round_trip_error(cc, _unit_ramps(), space) <= 1.5e-3
+
+
+def test_float32_working_values_bound_the_log_round_trip(cc: ColorContext) -> None:
+    """Why ACEScct's full cube cannot reach 1e-4: one ulp of the working value moves the result more."""
+    worst = np.array([[0.00219727, 0.99780273, 0.7583008]], dtype=np.float32)
+    work = cc.to_working(worst, "ACEScct")
+    nudged = work.copy()
+    nudged[0, 0] = np.nextafter(work[0, 0], np.float32(np.inf))
+    moved = np.abs(cc.from_working(nudged, "ACEScct") - cc.from_working(work, "ACEScct")).max()
+    assert moved > 1e-4
 
 
 def test_values_above_one_survive_linear_to_working(cc: ColorContext) -> None:
