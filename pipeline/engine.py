@@ -425,17 +425,18 @@ class Engine:
 
     def _make_selection(self) -> Selection:
         """The job's selection with reference embeddings resolved; pinned to ``reference_frame``."""
-        from pipeline.composite.settings import parse_references
+        from pipeline.composite.settings import parse_reference_items
         from pipeline.faces.selection import Reference, Selection, resolve_references
 
         s = self.settings
         first = next(iter(self.actors))
         if s.selection == "reference":
             refs = []
-            for actor, frame, index in parse_references(str(s.reference)):
-                if actor is not None and actor not in self.actors:
-                    raise SwapError(f"settings.reference: actor {actor!r} is not among {', '.join(self.actors)}")
-                refs.append(Reference(actor or first, frame=frame, face_index=index))
+            for item in parse_reference_items(str(s.reference)):
+                if item.actor is not None and item.actor not in self.actors:
+                    raise SwapError(f"settings.reference: actor {item.actor!r} is not among {', '.join(self.actors)}")
+                image = None if item.image is None else Path(item.image)
+                refs.append(Reference(item.actor or first, frame=item.frame, face_index=item.index, image=image))
             selection = Selection("reference", references=tuple(refs))
         else:
             if len(self.actors) > 1:
@@ -445,7 +446,9 @@ class Engine:
                 )
             selection = Selection(s.selection, actor=first)
         assert self._analyser is not None
-        selection = resolve_references(selection, self._analyser, load_frame=self._display_frame)
+        selection = resolve_references(
+            selection, self._analyser, load_frame=self._display_frame, load_image=_reference_image
+        )
         if self.reference_frame is not None:
             selection = self._pin_to_reference(selection)
         return selection
@@ -491,6 +494,18 @@ class Engine:
                     except (KeyError, ValueError, TypeError):
                         return None
         return None
+
+
+def _reference_image(path: Path) -> np.ndarray:
+    """A reference image as display-referred RGB [0, 1] (what the analyser sees of a plate)."""
+    from models.images import load_rgb
+
+    if not path.is_file():
+        raise SpecError(f"settings.reference: reference image {path} not found")
+    try:
+        return load_rgb(path)
+    except ActorError as exc:
+        raise SpecError(f"settings.reference: {exc}") from None
 
 
 def _enhanced(enhancer: Enhancer, result: SwapResult, face: Face) -> SwapResult:

@@ -493,3 +493,42 @@ def test_noncommercial_models_setting(actor: Any, swapped: dict[str, Any], tmp_p
         _run(actor, swapped["plates"], tmp_path / "w", strict)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "w" / "records").exists()
+
+
+def test_reference_image_selects_the_person_in_it(actor: Any, tmp_path: Path) -> None:
+    import cv2
+    from skimage import data
+
+    from _engine_fixtures import insightface_image, srgb_to_linear
+    from pipeline.composite.settings import ReferenceItem, parse_reference_items
+    from pipeline.errors import SpecError
+
+    # the three spellings of a reference; a relative image path stays relative until the CLI fixes it
+    assert parse_reference_items("hanks=refs/a.png:1,astro=1001:2,b.jpg") == [
+        ReferenceItem("hanks", index=1, image="refs/a.png"), ReferenceItem("astro", frame=1001, index=2),
+        ReferenceItem(None, index=None, image="b.jpg")]  # no index: the image's largest face
+    with pytest.raises(SpecError, match="settings.reference: 'a.txt' is neither FRAME:INDEX"):
+        SwapSettings(selection="reference", reference="a.txt")._validated()
+    # plate: the astronaut (left) and Tom Hanks (right); reference: another cut of the astronaut photo
+    astro = data.astronaut().astype(np.float32) / 255.0
+    hanks = cv2.cvtColor(cv2.imread(str(insightface_image("Tom_Hanks_54745.png"))), cv2.COLOR_BGR2RGB)
+    hanks = cv2.resize(hanks.astype(np.float32) / 255.0, (512, 512), interpolation=cv2.INTER_CUBIC)
+    rgb = np.ascontiguousarray(np.hstack([astro, np.clip(hanks, 0, 1)]))
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    write_aov_plate(plates / "shot.0001.exr", srgb_to_linear(rgb), (0, 0), (rgb.shape[1], rgb.shape[0]))
+    ref = tmp_path / "eileen.png"
+    moved = cv2.resize(astro[10:, 15:], (560, 550))
+    cv2.imwrite(str(ref), cv2.cvtColor((moved * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    _, (rec,) = _run(actor, plates, tmp_path / "out", SwapSettings(selection="reference", reference=str(ref)))
+    assert rec["status"] == "done", rec["error"]
+    by_side = {("left" if f["box"][0] < 512 else "right"): f for f in rec["faces"]}
+    assert set(by_side) == {"left", "right"}  # (dlib also sees a "face" in the patch on her suit)
+    swapped = [f for f in rec["faces"] if f["swapped"]]
+    assert len(swapped) == 1 and swapped[0]["selection"]["reason"] == "reference"
+    x0, y0, x1, y1 = swapped[0]["box"]
+    assert x1 < 512 and y1 < 300  # the astronaut's face, not Tom Hanks, not the patch on her suit
+    assert not by_side["right"]["swapped"] and by_side["right"]["selection"]["reason"].startswith("distance")
+    # a reference image that is not there: one clear error before any frame
+    with pytest.raises(SpecError, match=r"settings.reference: reference image .*nobody\.png not found"):
+        _run(actor, plates, tmp_path / "o2", SwapSettings(selection="reference", reference=f"{actor.name}={tmp_path}/nobody.png"))

@@ -8,7 +8,9 @@ field. ``to_dict`` round-trips through ``from_dict``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from pipeline.errors import SpecError
@@ -40,7 +42,8 @@ class SwapSettings:
     # 5-point landmarks only, and backends that need the 68 points (warp) refuse
     allow_noncommercial_models: bool = True
     selection: SelectionMode = "all"
-    reference: str | None = None  # "FRAME:INDEX" or "ACTOR=FRAME:INDEX,..." for selection "reference"
+    # selection "reference": "FRAME:INDEX", "IMAGE[:INDEX]" or "ACTOR=FRAME:INDEX,ACTOR=IMAGE,..."
+    reference: str | None = None
     crop_scale: float = 2.0  # crop side = face size * crop_scale
     mask_erode: float = 4.0
     mask_blur: float = 12.0
@@ -93,10 +96,10 @@ class SwapSettings:
         _choice("mask_source", self.mask_source, MASK_SOURCES)
         if self.selection == "reference":
             if not self.reference:
-                raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX")
-            parse_references(self.reference)
+                raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX or an image")
+            parse_reference_items(self.reference)
         elif self.reference:
-            parse_references(self.reference)
+            parse_reference_items(self.reference)
         if not 1.2 <= self.crop_scale <= 6.0:
             raise SpecError(f"settings.crop_scale: {self.crop_scale} is outside 1.2..6.0")
         if not -64.0 <= self.mask_erode <= 64.0:
@@ -127,16 +130,83 @@ def parse_reference(text: str) -> tuple[int, int]:
         raise SpecError(f"settings.reference: {text!r} is not FRAME:INDEX (e.g. 1001:0)") from None
 
 
-def parse_references(text: str) -> list[tuple[str | None, int, int]]:
-    """``"1001:0"`` or ``"alice=1001:0,bob=1001:1"`` -> [(actor or None, frame, index), ...]."""
-    out: list[tuple[str | None, int, int]] = []
-    for item in str(text).split(","):
-        actor, sep, ref = item.strip().rpartition("=")
-        if not ref:
+@dataclass(frozen=True)
+class ReferenceItem:
+    """One item of ``settings.reference``: a face in a plate frame, or in an image file."""
+
+    actor: str | None  # None: the job's (first) actor
+    frame: int | None = None
+    index: int | None = 0  # face index, faces counted left to right; None (images): the largest face
+    image: str | None = None  # path of a reference image (instead of a frame)
+
+    def to_text(self) -> str:
+        ref = f"{self.frame}:{self.index or 0}" if self.image is None else self.image
+        if self.image is not None and self.index is not None:
+            ref += f":{self.index}"
+        return ref if self.actor is None else f"{self.actor}={ref}"
+
+
+_ACTOR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # models.actor's actor names
+_FRAME_RE = re.compile(r"^-?\d+(:\d+)?$")
+_IMAGE_INDEX_RE = re.compile(r"^(?P<path>.+):(?P<index>\d+)$")
+
+
+def parse_reference_items(text: str) -> list[ReferenceItem]:
+    """``"1001:0"``, ``"ref.png"``, ``"ref.png:1"`` or ``"alice=1001:0,bob=faces/bob.jpg"``.
+
+    An item is a frame (FRAME[:INDEX]) or a path to an image (known image
+    extension; its largest face, or with ``:INDEX`` its INDEX-th face left to
+    right), with an optional ``ACTOR=`` in front. Paths may not contain commas.
+    """
+    from models.images import IMAGE_EXTS
+
+    out: list[ReferenceItem] = []
+    for raw in str(text).split(","):
+        item = raw.strip()
+        head, sep, tail = item.partition("=")
+        actor: str | None = None
+        if sep and _ACTOR_RE.match(head.strip()):
+            actor, item = head.strip(), tail.strip()
+        if not item:
             raise SpecError(f"settings.reference: empty item in {text!r}")
-        frame, index = parse_reference(ref)
-        out.append(((actor.strip() or None) if sep else None, frame, index))
+        if _FRAME_RE.match(item):
+            frame, index = parse_reference(item)
+            out.append(ReferenceItem(actor, frame=frame, index=index))
+            continue
+        path, index = item, None
+        m = _IMAGE_INDEX_RE.match(item)
+        if m and Path(m["path"]).suffix.lower() in IMAGE_EXTS:
+            path, index = m["path"], int(m["index"])
+        if Path(path).suffix.lower() not in IMAGE_EXTS:
+            raise SpecError(
+                f"settings.reference: {item!r} is neither FRAME:INDEX (e.g. 1001:0) "
+                f"nor an image path ({', '.join(sorted(IMAGE_EXTS))})"
+            )
+        out.append(ReferenceItem(actor, index=index, image=path))
     return out
+
+
+def parse_references(text: str) -> list[tuple[str | None, int, int]]:
+    """Frame references only: ``"1001:0"`` or ``"alice=1001:0,bob=1001:1"`` ->
+    [(actor or None, frame, index), ...]; an image item is a SpecError (see ``parse_reference_items``)."""
+    out: list[tuple[str | None, int, int]] = []
+    for item in parse_reference_items(text):
+        if item.frame is None:
+            raise SpecError(f"settings.reference: {item.to_text()!r} is an image, expected FRAME:INDEX")
+        out.append((item.actor, item.frame, item.index or 0))
+    return out
+
+
+def absolute_reference_images(text: str, base: Path) -> str:
+    """``text`` with relative reference image paths made absolute against ``base``
+    (so a record or job says which file was meant wherever it is read)."""
+    items = parse_reference_items(text)
+    fixed = [
+        item if item.image is None or Path(item.image).is_absolute()
+        else dataclasses.replace(item, image=str((base / item.image).resolve()))
+        for item in items
+    ]
+    return ",".join(i.to_text() for i in fixed)
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -32,7 +32,7 @@ class Reference:
 
     actor: str
     frame: int | None = None
-    face_index: int = 0  # faces in a frame are ordered left to right
+    face_index: int | None = 0  # faces in a frame are ordered left to right; None: ``main_face``
     image: Path | None = None
     embedding: np.ndarray | None = None
     embedding_kind: str | None = None
@@ -84,8 +84,8 @@ class Selection:
             if frame is not None and not isinstance(frame, int):
                 raise SpecError(f"{where}.references[{i}].frame: expected an integer frame number")
             index = r.get("face_index", 0)
-            if not isinstance(index, int) or index < 0:
-                raise SpecError(f"{where}.references[{i}].face_index: expected an integer >= 0")
+            if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+                raise SpecError(f"{where}.references[{i}].face_index: expected an integer >= 0 (or null: the largest face)")
             image = r.get("image")
             refs.append(Reference(r["actor"], frame, index, None if image is None else Path(image)))
         try:
@@ -145,13 +145,25 @@ def resolve_references(
         faces = analyser.analyse(image, to_display=to_display, embed=False)
         if not faces:
             raise SpecError(f"selection.references[{i}]: no face found in {what}")
-        if ref.face_index >= len(faces):
+        if ref.face_index is None:
+            face = main_face(faces)
+        elif ref.face_index >= len(faces):
             raise SpecError(
                 f"selection.references[{i}].face_index: {ref.face_index} but {what} has {len(faces)} face(s)"
             )
-        emb = analyser.embed(image, faces[ref.face_index], to_display=to_display)
+        else:
+            face = faces[ref.face_index]
+        emb = analyser.embed(image, face, to_display=to_display)
         out.append(replace(ref, embedding=emb, embedding_kind=analyser.embedding_kind))
     return replace(selection, references=tuple(out))
+
+
+def main_face(faces: list[Face], size_tolerance: float = 0.1) -> Face:
+    """The largest face; among faces within ``size_tolerance`` of the largest size, the most
+    confident detection (a portrait's subject beats a same-sized false hit, e.g. a badge)."""
+    biggest = max(f.size for f in faces)
+    near = [f for f in faces if f.size >= (1.0 - size_tolerance) * biggest]
+    return max(near, key=lambda f: (f.score, f.size))
 
 
 @dataclass
