@@ -72,3 +72,58 @@ def test_swap_missing_plate(tmp_path: Path) -> None:
     res = recast("swap", str(tmp_path / "nothing.####.exr"), "--actor", "x", "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert str(tmp_path / "nothing") in res.stderr
+
+
+def test_swap_flags_map_to_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.cli import build_parser
+    from pipeline.cli.swap import settings_overrides
+    from pipeline.engine import SwapSettings
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args([
+        "swap", "p.####.exr", "--actor", "a", "--out", "o", "--analyser", "insightface", "--analyser-models", "packs/buffalo",
+        "--enhancer", "restore/gfpgan_v1.4.onnx", "--enhancer-licence", "Apache-2.0", "--enhancer-blend", "0.4",
+        "--commercial-only", "--selection", "reference", "--reference", "a=refs/her.png,1001:2",
+    ])
+    s = SwapSettings.from_dict(settings_overrides(args))
+    assert (s.analyser, s.analyser_models) == ("insightface", str(tmp_path / "packs" / "buffalo"))
+    assert (s.enhancer, s.enhancer_model) == ("gfpgan", str(tmp_path / "restore" / "gfpgan_v1.4.onnx"))
+    assert (s.enhancer_licence, s.enhancer_blend, s.allow_noncommercial_models) == ("Apache-2.0", 0.4, False)
+    assert s.reference == f"a={tmp_path / 'refs' / 'her.png'},1001:2"  # a relative image made absolute
+    kinds = settings_overrides(build_parser().parse_args(["swap", "p", "--actor", "a", "--out", "o", "--enhancer", "codeformer"]))
+    assert kinds["enhancer"] == "codeformer" and "enhancer_model" not in kinds and "allow_noncommercial_models" not in kinds
+    named = settings_overrides(build_parser().parse_args(["swap", "p", "--actor", "a", "--out", "o", "--enhancer", "codeformer=cf.onnx"]))
+    assert (named["enhancer"], named["enhancer_model"]) == ("codeformer", str(tmp_path / "cf.onnx"))
+
+
+def test_swap_enhancer_file_and_reference_image(shot: dict[str, Path], tmp_path: Path) -> None:
+    from _onnx_standins import astronaut_png, enhancer_standin
+
+    # stand-in GFPGAN-class ONNX (exact signature, paints green): proves the flags reach the stage
+    model = enhancer_standin(tmp_path / "standin_gfpgan.onnx")
+    ref = astronaut_png(tmp_path / "her.png")
+    res = recast("swap", str(shot["plates"] / "shot.####.exr"), "--actor", "hanks", "--out", str(shot["out"]),
+                 "--frames", "1001", "--enhancer", str(model), "--enhancer-licence", "stand-in (test)",
+                 "--enhancer-blend", "0.5", "--selection", "reference", "--reference", str(ref), "--json")
+    assert res.returncode == 0, res.stderr
+    rec = json.loads((shot["out"] / "records" / "1001.json").read_text())
+    assert rec["settings"]["enhancer_model"] == str(model) and rec["settings"]["enhancer_blend"] == 0.5
+    face = next(f for f in rec["faces"] if f["swapped"])
+    assert face["selection"]["reason"] == "reference"
+    assert face["swap_info"]["enhancer"] == {"enhancer": "gfpgan", "sha256": face["swap_info"]["enhancer"]["sha256"],
+                                             "licence": "stand-in (test)", "blend": 0.5}
+
+
+def test_swap_analyser_models_reach_the_analyser(shot: dict[str, Path], tmp_path: Path) -> None:
+    from _faces_fixtures import standin_pack
+
+    # stand-in insightface pack (exact signatures, not the real weights): it finds no real face,
+    # so the frame passes through, and the record names the pack's models
+    pack = standin_pack(tmp_path / "buffalo_standin")
+    res = recast("swap", str(shot["plates"] / "shot.####.exr"), "--actor", "hanks", "--out", str(shot["out"]),
+                 "--frames", "1001", "--analyser", "insightface", "--analyser-models", str(pack), "--json")
+    assert res.returncode == 0, res.stderr
+    rec = json.loads((shot["out"] / "records" / "1001.json").read_text())
+    assert rec["settings"]["analyser_models"] == str(pack)
+    assert {d["backend"] for d in rec["licences"]} == {"insightface"}
+    assert {Path(d["file"]).parent for d in rec["licences"]} == {pack}

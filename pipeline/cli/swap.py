@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.context import CliContext
-from pipeline.composite.settings import BLEND_METHODS, COLOUR_METHODS, MASK_SOURCES, SELECTION_MODES
+from pipeline.composite.settings import (
+    BLEND_METHODS,
+    COLOUR_METHODS,
+    MASK_SOURCES,
+    SELECTION_MODES,
+    absolute_reference_images,
+)
 from pipeline.errors import SequenceError
 
 if TYPE_CHECKING:
@@ -30,12 +36,28 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--selection", choices=SELECTION_MODES, help="which faces to swap (default: all)")
     p.add_argument(
         "--reference",
-        metavar="FRAME:INDEX",
-        help="reference face for --selection reference (faces counted left to right); "
-        "several actors: ACTOR=FRAME:INDEX,ACTOR=FRAME:INDEX",
+        metavar="FRAME:INDEX|IMAGE",
+        help="reference face for --selection reference: FRAME:INDEX (faces counted left to right) or an image "
+        "(its main face; IMAGE:INDEX for another); several actors: ACTOR=FRAME:INDEX,ACTOR=IMAGE",
     )
     p.add_argument("--backend", help="swapper backend (default: the actor's own)")
     p.add_argument("--analyser", help="face analyser backend (default: dlib)")
+    p.add_argument(
+        "--analyser-models", metavar="DIR", help="analyser model directory (insightface: the pack, e.g. buffalo_l)"
+    )
+    p.add_argument(
+        "--commercial-only",
+        action="store_true",
+        help="use only models cleared for commercial use (dlib: 5-point landmarks; the warp backend then refuses)",
+    )
+    p.add_argument(
+        "--enhancer",
+        metavar="KIND|FILE|KIND=FILE",
+        help="face restoration on the swapped crop: an installed enhancer (gfpgan, codeformer; "
+        "`recast actor enhancer`) or a GFPGAN/CodeFormer-class ONNX file (needs --enhancer-licence)",
+    )
+    p.add_argument("--enhancer-blend", type=float, metavar="0..1", help="enhancer mix (default 1 = fully restored)")
+    p.add_argument("--enhancer-licence", metavar="TEXT", help="licence of an --enhancer FILE")
     p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
     p.add_argument("--mask-blur", type=float, metavar="PX", help="matte feather at a 256 px face")
     p.add_argument(
@@ -63,9 +85,12 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """CLI flags -> SwapSettings fields (only the ones given)."""
     pairs = {
         "selection": args.selection,
-        "reference": args.reference,
+        "reference": None if args.reference is None else absolute_reference_images(args.reference, Path.cwd()),
         "backend": args.backend,
         "analyser": args.analyser,
+        "analyser_models": None if args.analyser_models is None else str(Path(args.analyser_models).resolve()),
+        "enhancer_blend": args.enhancer_blend,
+        "enhancer_licence": args.enhancer_licence,
         "mask_erode": args.mask_erode,
         "mask_blur": args.mask_blur,
         "mask_forehead": args.mask_forehead,
@@ -77,6 +102,10 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "colorspace": args.colorspace,
     }
     out = {k: v for k, v in pairs.items() if v is not None}
+    if args.enhancer is not None:
+        out.update(enhancer_settings(args.enhancer))
+    if args.commercial_only:
+        out["allow_noncommercial_models"] = False
     if args.no_grain:
         out["grain"] = False
     if args.clean_element:
@@ -84,6 +113,18 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_highlights:
         out["highlights"] = False
     return out
+
+
+def enhancer_settings(value: str) -> dict[str, str]:
+    """``--enhancer`` -> settings: KIND (installed), FILE (an ONNX; named gfpgan, the
+    family's common implementation finds CodeFormer's fidelity input itself) or KIND=FILE."""
+    kind, sep, file = value.partition("=")
+    if sep:
+        return {"enhancer": kind.strip(), "enhancer_model": str(Path(file.strip()).resolve())}
+    path = Path(value)
+    if path.suffix.lower() == ".onnx" or path.is_file():
+        return {"enhancer": "gfpgan", "enhancer_model": str(path.resolve())}
+    return {"enhancer": value.strip()}
 
 
 def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
