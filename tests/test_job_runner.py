@@ -217,3 +217,63 @@ def test_job_level_reference_reaches_the_processor(tmp_path: Path) -> None:
 
     Runner(store, processor_factory=factory).run(job_id)
     assert seen == [(1, 1002)]
+
+
+def test_each_take_is_scored_when_its_frames_finish(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path, n=4)
+    summary = Runner(store, RunOptions(pipelined=False)).run(job_id)
+    assert summary.qc == {1: {"frames": 4, "pass": 4, "warn": 0, "fail": 0, "flagged": []}}
+    assert sorted(store.scores(job_id)) == [(f, 1) for f in range(1001, 1005)]
+    doc = json.loads((tmp_path / "out" / "qc" / "scores.json").read_text())
+    assert doc["job"] == job_id and [f["frame"] for f in doc["frames"]] == list(range(1001, 1005))
+    assert [a["action"] for a in store.audit_log(job_id)][-2:] == ["qc", "status:done"]
+    assert store.get_job(job_id)["error"] is None
+
+
+def test_a_failing_frame_is_auto_flagged_and_the_job_still_scored(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path, n=4)
+    calls: dict[str, Any] = {"transient": None, "broken": 1002}
+    summary = Runner(store, RunOptions(pipelined=False, retries=0), processor_factory=lambda j: _Flaky(j, calls)).run(job_id)
+    assert summary.status == "failed" and summary.qc[1]["flagged"] == [1002]
+    flags = store.flags(job_id)
+    assert [(f["frame"], f["take"], f["source"]) for f in flags] == [(1002, 1, "auto")] and "swap failed" in flags[0]["reason"]
+
+
+def test_qc_off_in_the_spec_or_the_options(tmp_path: Path) -> None:
+    pattern = make_plate(tmp_path / "plates", range(1, 4))
+    store = Store(tmp_path / "home" / "recast.db")
+    spec = JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(tmp_path / "a"), "processor": "passthrough", "qc": False})
+    a = submit(store, spec)
+    assert Runner(store).run(a).qc == {}
+    b = submit(store, JobSpec.from_dict({**spec.to_dict(), "out": str(tmp_path / "b"), "qc": True}))
+    assert Runner(store, RunOptions(qc=False)).run(b).qc == {}
+    for job, out in ((a, "a"), (b, "b")):
+        assert store.scores(job) == {} and not (tmp_path / out / "qc").exists()
+        assert store.job_status(job) == "done"
+
+
+def test_a_qc_failure_never_fails_the_job(tmp_path: Path) -> None:
+    from qc.scoring import QCOptions
+
+    store, job_id, _ = _job(tmp_path, n=3)
+    broken = tmp_path / "bad.toml"
+    broken.write_text("[metrics.ssim_face\nfail = ")
+    summary = Runner(store, RunOptions(qc_options=QCOptions(thresholds=broken))).run(job_id)
+    assert summary.status == "done" and summary.qc == {} and len(summary.done) == 3
+    job = store.get_job(job_id)
+    assert job["status"] == "done" and job["frames"]["done"] == 3
+    assert job["error"].startswith("QC of take 1 failed:") and "\n" not in job["error"]
+    failed = [a for a in store.audit_log(job_id) if a["action"] == "qc:failed"]
+    assert len(failed) == 1 and failed[0]["detail"]["take"] == 1 and str(broken) in failed[0]["detail"]["error"]
+
+
+def test_resume_scores_a_take_whose_qc_was_interrupted(tmp_path: Path) -> None:
+    store, job_id, _ = _job(tmp_path, n=3)
+    Runner(store, RunOptions(qc=False)).run(job_id)
+    store.set_job_status(job_id, "running")  # as if killed during QC: frames all done, no scores yet
+    summary = Runner(store).resume(job_id)
+    assert summary.skipped and not summary.done and summary.qc[1]["frames"] == 3
+    assert (tmp_path / "out" / "qc" / "scores.json").is_file() and len(store.scores(job_id)) == 3
+    assert store.job_status(job_id) == "done"
+    store.set_job_status(job_id, "running")
+    assert Runner(store).resume(job_id).qc == {}  # scored and unchanged: not scored again

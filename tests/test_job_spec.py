@@ -17,7 +17,8 @@ from tests.test_job_support import make_plate, recast, write_spec
 def test_minimal_spec_and_defaults() -> None:
     s = JobSpec.from_dict({"plate": "/p/sh010_plate.####.exr", "actor": "ada", "out": "/o"})
     assert s.actor == "ada" and s.shot == "sh010_plate" and s.priority == 50 and s.frames is None
-    assert s.processor == "engine" and s.owner
+    assert s.processor == "engine" and s.owner and s.qc is True
+    assert JobSpec.from_dict({**s.to_dict(), "qc": False}).qc is False
     again = JobSpec.from_dict(s.to_dict())
     assert again == s
 
@@ -38,6 +39,8 @@ def test_minimal_spec_and_defaults() -> None:
         ({"processor": "magic"}, "spec.processor"),
         ({"chunk": 0}, "spec.chunk"),
         ({"reference": "1001"}, "spec.reference"),
+        ({"qc": "no"}, "spec.qc"),
+        ({"qc": 0}, "spec.qc"),
         ({"colour": "x"}, "spec.colour"),
         ({"actors": {"left": "bad name"}}, "spec.actors.left"),
         ({"name": "a/b"}, "spec.name"),

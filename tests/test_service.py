@@ -114,7 +114,15 @@ def test_review_flow_over_http(server: RunningServer, root: Path) -> None:
         v2 = c.post(f"/jobs/{job}/publish", json={"fill": "none"}).json()
         assert (v1["version"], v2["version"]) == ("v001", "v002")
         assert Path(v2["path"]).is_relative_to(root.resolve())
-        assert c.get(f"/jobs/{job}/scores").json() == {"scores": []}
+        # the workers scored each take when its frames finished: take 1's four frames, take 2's frame 3
+        scores = c.get(f"/jobs/{job}/scores").json()["scores"]
+        assert [(s["frame"], s["take"]) for s in scores] == [(1, 1), (2, 1), (3, 1), (3, 2), (4, 1)]
+        for s in scores:  # passthrough: no swapped face, so the face metrics are null
+            assert s["scores"]["ssim_face"] is None and "id_actor" in s["scores"] and "lpips" in s["scores"]
+        assert [s["scores"]["missing_faces"] for s in scores if s["take"] == 1] == [0.0] * 4  # no face lost along the take
+        assert [s["frame"] for s in c.get(f"/jobs/{job}/scores", params={"take": 2}).json()["scores"]] == [3]
+        assert [f["source"] for f in c.get(f"/jobs/{job}/flags").json()["flags"]] == ["reviewer"]
+        assert (root / "out" / "qc" / "scores.json").is_file() and (root / "out" / "qc" / "scores_t002.json").is_file()
         assert c.get("/actors").status_code == 200
 
 
@@ -199,6 +207,7 @@ def test_malformed_requests_are_4xx_and_write_nothing(server: RunningServer, roo
         assert c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "bogus": 1}).status_code == 422
         r = c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "priority": 500})
         assert r.status_code == 422
+        assert c.post("/jobs", json={"plate": pattern, "actor": "a", "out": str(root / "x"), "qc": "no"}).status_code == 422
         r = c.post("/jobs", json={"plate": pattern, "actor": "nobody", "out": str(root / "x")})  # engine: actor must exist
         assert r.status_code == 422 and "nobody" in r.json()["detail"]
         r = c.post("/jobs", json={"plate": str(root / "plates" / "none.####.exr"), "actor": "a", "out": str(root / "x"), "processor": "passthrough"})

@@ -30,7 +30,7 @@ def _frames(text: str) -> list[int]:
 def _runner(store: Any, args: argparse.Namespace) -> Any:
     from pipeline.jobs.runner import Runner, RunOptions
 
-    opts = RunOptions(chunk=getattr(args, "chunk", None), retries=getattr(args, "retries", 2))
+    opts = RunOptions(chunk=getattr(args, "chunk", None), retries=getattr(args, "retries", 2), qc=not getattr(args, "no_qc", False))
     return Runner(store, opts)
 
 
@@ -175,6 +175,7 @@ def cmd_run_chunk(args: argparse.Namespace, ctx: CliContext) -> int:
 def _run_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, default=None, help="frames claimed at a time (default: the spec's)")
     p.add_argument("--retries", type=int, default=2, help="extra attempts per failing frame (default 2)")
+    p.add_argument("--no-qc", action="store_true", help="do not score takes when their frames finish (default: score them)")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -11,6 +11,14 @@ A SIGKILL at any point leaves at most temp files (swept on resume) and frames
 marked ``running`` by a dead worker; ``resume`` re-derives every frame's state
 from its record file and runs whatever is not done. A frame whose record
 exists is never redone.
+
+When a take has no frame left to run, the runner scores it
+(:func:`qc.scoring.score_job` with the store: scores and auto flags indexed)
+before setting the job's final status, unless the spec says ``"qc": false``
+or :attr:`RunOptions.qc` is off. A QC failure never fails the job: it goes to
+the audit log (``qc:failed``) and the job's error field. A take whose frames
+all finished earlier is scored again only when its scores file is missing
+(a process killed during QC), so a resume finishes that too.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import JobError, RecastError, SpecError
 from pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
@@ -38,6 +46,9 @@ from pipeline.jobs.takes import (
     worker_alive,
     write_job_file,
 )
+
+if TYPE_CHECKING:
+    from qc.frame_scoring import QCOptions
 
 ProcessorFactory = Callable[[FrameJob], FrameProcessor]
 
@@ -55,6 +66,8 @@ class RunOptions:
     write_behind: int = 2  # computed frames waiting to be written
     pipelined: bool = True  # False: load, compute and write each frame in turn on one thread
     worker: str = field(default_factory=default_worker)
+    qc: bool = True  # score each take when its frames finish (a spec's "qc": false also turns it off)
+    qc_options: QCOptions | None = None  # QC knobs; ``take`` is set per take (None: QCOptions() defaults)
 
 
 @dataclass
@@ -66,6 +79,8 @@ class RunSummary:
     skipped: list[int] = field(default_factory=list)  # already done per the files
     cancelled: bool = False
     status: str = "running"
+    qc: dict[int, dict[str, Any]] = field(default_factory=dict)  # take -> QC summary (frames, pass, warn, fail, flagged)
+    qc_errors: dict[int, str] = field(default_factory=dict)  # take -> why its QC failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +91,8 @@ class RunSummary:
             "failed": {str(k): v for k, v in sorted(self.failed.items())},
             "skipped": len(self.skipped),
             "cancelled": self.cancelled,
+            "qc": {str(k): v for k, v in sorted(self.qc.items())},
+            "qc_errors": {str(k): v for k, v in sorted(self.qc_errors.items())},
         }
 
 
@@ -287,10 +304,39 @@ class Runner:
         finally:
             if processor is not None:
                 processor.close()
-        summary.status = self._final_status(job_id, summary)
+        qc_error = self._auto_qc(fjob, summary)
+        summary.status = self._final_status(job_id, summary, qc_error)
         return summary
 
-    def _final_status(self, job_id: str, summary: RunSummary) -> str:
+    def _auto_qc(self, fjob: FrameJob, summary: RunSummary) -> str | None:
+        """Score the take when none of its frames is left to run; returns the QC error, if any."""
+        job_id, take = fjob.job_id, fjob.take
+        if not self.options.qc or not fjob.spec.qc or summary.cancelled or self._cancelled(job_id):
+            return None
+        rows = self.store.frames(job_id, take)
+        if not rows or any(r["status"] in ("pending", "running") for r in rows):
+            return None
+        try:
+            from dataclasses import replace
+
+            from qc.frame_scoring import QCOptions
+            from qc.scoring import score_job, scores_path
+
+            if not (summary.done or summary.failed) and scores_path(fjob.layout.out, take).is_file():
+                return None  # nothing changed since this take was scored
+            options = replace(self.options.qc_options or QCOptions(), take=take)
+            doc = score_job(fjob.layout.out, options, job_id=job_id, store=self.store)
+        except Exception as exc:  # noqa: BLE001 - QC never fails the job
+            msg = " ".join(f"QC of take {take} failed: {exc if isinstance(exc, RecastError) else f'{type(exc).__name__}: {exc}'}".split())
+            summary.qc_errors[take] = msg
+            self.store.log(job_id, "qc:failed", self.options.worker, {"take": take, "error": msg})
+            return msg
+        s = doc["summary"]
+        summary.qc[take] = {k: s[k] for k in ("frames", "pass", "warn", "fail", "flagged")}
+        self.store.log(job_id, "qc", self.options.worker, {"take": take, **{k: s[k] for k in ("frames", "pass", "warn", "fail")}})
+        return None
+
+    def _final_status(self, job_id: str, summary: RunSummary, qc_error: str | None = None) -> str:
         user_cancel = self.cancel_event.is_set() or self.store.job_status(job_id) == "cancelled"
         if user_cancel:
             summary.cancelled = True
@@ -308,6 +354,8 @@ class Runner:
         else:
             status = "done"
         err = f"{counts['failed']} frame(s) failed" if status == "failed" else None
+        if qc_error is not None:
+            err = f"{err}; {qc_error}" if err else qc_error
         self.store.set_job_status(job_id, status, err, who=self.options.worker)  # type: ignore[arg-type]
         return status
 
@@ -437,6 +485,8 @@ def _merge(a: RunSummary, b: RunSummary) -> RunSummary:
     a.failed.update(b.failed)
     a.skipped += b.skipped
     a.cancelled = a.cancelled or b.cancelled
+    a.qc.update(b.qc)
+    a.qc_errors.update(b.qc_errors)
     a.status = b.status
     a.take = b.take
     return a

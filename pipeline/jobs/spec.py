@@ -2,8 +2,9 @@
 
 A minimal spec is ``{"plate": PATTERN, "actor": NAME, "out": DIR}``; ``frames``,
 ``shot``, ``actors``, ``selection``, ``settings``, ``owner``, ``priority``,
-``reference``, ``processor``, ``chunk`` and ``name`` (the output sequence
-name: ``<out>/comp/<name>.####.exr``) are optional. Every error is a
+``reference``, ``processor``, ``chunk``, ``name`` (the output sequence
+name: ``<out>/comp/<name>.####.exr``) and ``qc`` (``false``: the runner does
+not score the job when its frames finish; default ``true``) are optional. Every error is a
 :class:`SpecError` naming the field (``spec.frames: ...``).
 """
 
@@ -37,6 +38,7 @@ _KNOWN = {
     "processor",
     "chunk",
     "name",
+    "qc",
 }
 
 
@@ -85,6 +87,7 @@ class JobSpec:
     processor: str = "engine"
     chunk: int = 10
     name: str | None = None  # output sequence name (<name>.####.exr); default: the plate's
+    qc: bool = True  # score each take (qc.scoring) when its frames finish
 
     @property
     def actor(self) -> str:
@@ -138,6 +141,9 @@ class JobSpec:
         name = d.get("name")
         if name is not None and (not isinstance(name, str) or not NAME_RE.match(name)):
             raise SpecError(f"spec.name: {name!r} must be letters, digits, '_', '-', '.' (the output sequence name)")
+        qc = d.get("qc", True)
+        if not isinstance(qc, bool):
+            raise SpecError(f"spec.qc: {qc!r} must be true or false")
         try:
             json.dumps(settings)
             json.dumps(selection)
@@ -157,6 +163,7 @@ class JobSpec:
             processor=str(processor),
             chunk=chunk,
             name=name,
+            qc=qc,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +184,7 @@ class JobSpec:
                 "processor": self.processor,
                 "chunk": self.chunk,
                 "name": self.name,
+                "qc": self.qc,
             }
         )
         return d

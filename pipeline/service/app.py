@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from pipeline import __version__
 from pipeline.errors import ActorError, JobError, RecastError, SpecError
@@ -73,6 +73,7 @@ class JobSpecBody(_Body):
     processor: Literal["engine", "passthrough"] | None = None
     chunk: int | None = Field(default=None, ge=1, le=100000)
     name: str | None = Field(default=None, max_length=64)
+    qc: StrictBool | None = Field(default=None, description="false: do not score the job when its frames finish")
 
 
 class FramesBody(_Body):
