@@ -254,6 +254,7 @@ class Engine:
             if id(face) not in chosen:
                 entry = face.to_json()
                 entry.update(swapped=False, actor=None, matte_box=None, color_match=None, swap_info={"skipped": "not selected"})
+                entry.update(backend=None, model_sha256=None, consent_id=None)
                 entry["selection"] = decided[id(face)].to_json()
                 faces_json.append(entry)
         state.timings["swap"] = swap_time
@@ -317,6 +318,7 @@ class Engine:
         actor = self.actors.get(actor_name)
         if actor is None:
             raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
+        entry.update(self._provenance(actor))
         h, w = out.shape[:2]
         box = crop_box_for(face, (h, w), self.settings.crop_scale)
         if box.empty or box.width < 8 or box.height < 8:
@@ -358,13 +360,14 @@ class Engine:
     ) -> None:
         from pipeline.plateio import write_plate
 
-        actor = self._primary_actor(rec)
+        # every actor swapped into this frame (else the job's), comma-joined in the same order
+        prov = [self._provenance(a) for a in self._frame_actors(rec)]
         attrs: dict[str, Any] = {
             "recast/synthetic": 1 if element is not None else 0,
-            "recast/actor": actor.name,
-            "recast/backend": self.settings.backend or actor.backend,
-            "recast/model_sha256": actor.model_sha256 or "",
-            "recast/consent_id": actor.consent_id,
+            "recast/actor": ",".join(p["actor"] for p in prov),
+            "recast/backend": ",".join(p["backend"] for p in prov),
+            "recast/model_sha256": ",".join(p["model_sha256"] or "" for p in prov),
+            "recast/consent_id": ",".join(p["consent_id"] for p in prov),
             "recast/job": self.job_id or "",
             "recast/take": self.take,
             "recast/frame": frame,
@@ -410,6 +413,21 @@ class Engine:
     def _seed(self, frame: int, index: int) -> int:
         return (self.settings.seed * 1_000_003 + frame * 131 + index) & 0xFFFFFFFF
 
+    def _provenance(self, actor: ActorModel) -> dict[str, Any]:
+        """Who and what made a swapped face: actor, backend, model hash, consent id."""
+        return {
+            "actor": actor.name,
+            "backend": self.settings.backend or actor.backend,
+            "model_sha256": actor.model_sha256,
+            "consent_id": actor.consent_id,
+        }
+
+    def _frame_actors(self, rec: dict[str, Any]) -> list[ActorModel]:
+        """The actors swapped into this frame in face order (each once), else all of the job's."""
+        names = [f["actor"] for f in rec.get("faces", []) if f.get("swapped") and f.get("actor") in self.actors]
+        unique = list(dict.fromkeys(names)) or list(self.actors)
+        return [self.actors[n] for n in unique]
+
     def _primary_actor(self, rec: dict[str, Any]) -> ActorModel:
         for f in rec.get("faces", []):
             if f.get("swapped") and f.get("actor") in self.actors:
@@ -418,6 +436,7 @@ class Engine:
 
     def _fill_actor_fields(self, rec: dict[str, Any]) -> None:
         actor = self._primary_actor(rec)
+        rec["actors"] = [a.name for a in self._frame_actors(rec)]
         rec["actor"] = actor.name
         rec["backend"] = self.settings.backend or actor.backend
         rec["model_sha256"] = actor.model_sha256

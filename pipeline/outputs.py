@@ -146,7 +146,8 @@ def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path)
         "plate": str(Path(plate).resolve()),
         "comp": str(Path(comp).resolve()),
         "element": None,
-        "actor": None,
+        "actor": None,  # the first swapped face's actor (else the job's first); see "actors"
+        "actors": [],  # every actor swapped into the frame, in face order (else the job's)
         "backend": None,
         "model_sha256": None,
         "consent_id": None,

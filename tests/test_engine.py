@@ -140,6 +140,10 @@ def test_record_schema(swapped: dict[str, Any], actor: Any) -> None:
     face = rec["faces"][0]
     for key in ("track_id", "box", "kps5", "landmarks_source", "swapped", "actor", "matte_box", "color_match", "swap_info"):
         assert key in face, key
+    # per-face provenance
+    assert (face["actor"], face["backend"], face["consent_id"]) == (actor.name, "warp", actor.consent_id)
+    assert face["model_sha256"] == actor.model_sha256
+    assert rec["actors"] == [actor.name]
     assert face["color_match"]["method"] == "rct" and len(face["color_match"]["dst_mean"]) == 3
     # the selection decision per face and per track (second frame of the track)
     assert face["selection"] == {"actor": actor.name, "distance": None, "reason": "all"}
@@ -416,6 +420,21 @@ def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
     got = sorted((round(f["box"][0]), f["actor"]) for f in rec["faces"] if f["swapped"])
     lefts = sorted(round(f["box"][0]) for f in rec["faces"])
     assert got == [(lefts[0], actor.name), (lefts[2], "astro")]
+    # each swapped face names its own actor's provenance; the comp lists both actors
+    by_name = {a.name: a for a in actors.values()}
+    for f in rec["faces"]:
+        if f["swapped"]:
+            a = by_name[f["actor"]]
+            assert (f["backend"], f["model_sha256"], f["consent_id"]) == ("warp", a.model_sha256, a.consent_id)
+        else:
+            assert f["actor"] is None and f["consent_id"] is None and f["backend"] is None
+    order = [f["actor"] for f in rec["faces"] if f["swapped"]]
+    assert sorted(order) == sorted([actor.name, "astro"]) and rec["actors"] == order
+    attrs = read_plate(rec["comp"]).attributes
+    assert attrs["recast/actor"] == ",".join(order)
+    assert attrs["recast/consent_id"] == ",".join(by_name[n].consent_id for n in order)
+    assert attrs["recast/backend"] == "warp,warp"
+    assert astro.consent_id != actor.consent_id
     # each face says why it was (not) chosen; the tracks carry the same decision
     from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 
