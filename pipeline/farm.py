@@ -9,10 +9,14 @@ farm node whose store lacks the job indexes it from ``OUT/job.json``.
   parameter holding the chunk's frame list), a job environment setting
   ``RECAST_HOME`` and ``PYTHONPATH``. Check with ``openjd check``, run locally
   with ``openjd run``.
-- OpenCue: PyOutline is not published on PyPI, so the exporter writes the XML
-  job spec that PyOutline's cue backend submits to Cuebot (``<spec>`` with one
-  ``Render`` layer on the ``shell`` service, ``<range>`` and ``<chunk>``; the
-  command uses Cue's ``#FRAME_START#``/``#FRAME_END#`` chunk tokens).
+- OpenCue: an outline built with PyOutline (``opencue-pyoutline`` on PyPI; a
+  dev extra) holding one ``Shell`` layer with the job's frame range and the
+  chunk size, serialised offline by PyOutline's cue backend into the XML job
+  spec it would submit to Cuebot (no Cuebot is contacted). The command uses
+  Cue's ``#FRAME_START#``/``#FRAME_END#`` chunk tokens. Where PyOutline is not
+  importable the exporter writes the same job spec by hand (``<spec>`` with one
+  ``Render`` layer on the ``shell`` service, ``<range>`` and ``<chunk>``), so
+  farm export never needs the OpenCue stack at run time.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from pipeline.sequence import format_frames
 
 FarmFormat = Literal["openjd", "opencue"]
 FORMATS: tuple[str, ...] = ("openjd", "opencue")
+CueWriter = Literal["auto", "pyoutline", "xml"]
+CUE_WRITERS: tuple[str, ...] = ("auto", "pyoutline", "xml")
 OPENCUE_DTD = "http://localhost:8080/spcue/dtd/cjsl-1.13.dtd"
 
 
@@ -48,6 +54,7 @@ class FarmOptions:
     cores: int = 1
     memory_gb: int = 4
     max_retries: int = 2
+    cue_writer: CueWriter = "auto"  # OpenCue: PyOutline when importable ("auto"), PyOutline only, or the hand-written XML
 
 
 def chunks(frames: list[int], size: int) -> list[list[int]]:
@@ -107,27 +114,99 @@ def _cue_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", text).strip("_") or "x"
 
 
-def opencue_spec(store: Store, job_id: str, opts: FarmOptions) -> bytes:
+@dataclass(frozen=True)
+class CueJob:
+    """What an OpenCue job spec for one take of a job says (both writers take it from here)."""
+
+    name: str
+    facility: str
+    show: str
+    shot: str
+    user: str
+    priority: int
+    env: dict[str, str]
+    command: str
+    frame_range: str
+    chunk: int
+    cores: int
+    memory: str
+    max_retries: int
+
+
+def cue_job(store: Store, job_id: str, opts: FarmOptions) -> CueJob:
     job, frames = _job_frames(store, job_id, opts.take)
+    if opts.chunk < 1:
+        raise SpecError(f"--chunk {opts.chunk}: must be at least 1")
     show, shot, user = _cue_name(opts.show), _cue_name(job["shot"] or "shot"), _cue_name(job["owner"] or "recast")
+    cmd = [opts.python, *_command_args(job_id, "#FRAME_START#-#FRAME_END#", opts.take, str(job["out"]))]
+    return CueJob(
+        name=f"{show}-{shot}-{user}_{_cue_name(job_id)}_t{opts.take}",
+        facility=opts.facility,
+        show=show,
+        shot=shot,
+        user=user,
+        priority=int(job.get("priority") or 0),
+        env={"RECAST_HOME": str(opts.recast_home or recast_home()), "PYTHONPATH": str(opts.recast_root)},
+        command=" ".join(_shell_quote(c) for c in cmd),
+        frame_range=format_frames(frames),
+        chunk=opts.chunk,
+        cores=opts.cores,
+        memory=f"{opts.memory_gb}g",
+        max_retries=opts.max_retries,
+    )
+
+
+def pyoutline_available() -> bool:
+    try:
+        import outline  # noqa: F401
+        from outline.backend import cue  # noqa: F401
+        from outline.modules.shell import Shell  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure of the OpenCue stack means "not available"
+        return False
+    return True
+
+
+def opencue_spec_pyoutline(cj: CueJob) -> bytes:
+    """The job spec PyOutline's cue backend would submit: an Outline with one Shell layer, serialised offline."""
+    try:
+        import outline
+        from outline import cuerun
+        from outline.backend import cue
+        from outline.modules.shell import Shell
+    except Exception as exc:  # noqa: BLE001 - report why, in one line
+        raise JobError(f"opencue: PyOutline is not importable ({type(exc).__name__}: {' '.join(str(exc).split())})") from None
+    ol = outline.Outline(cj.name, shot=cj.shot, show=cj.show, user=cj.user, facility=cj.facility)
+    for key, value in cj.env.items():
+        ol.set_env(key, value, pre=True)  # "pre": the env goes into the job spec, not only the frame's shell
+    ol.add_layer(
+        Shell("recast", command=cj.command, range=cj.frame_range, chunk=cj.chunk, cores=cj.cores, memory=cj.memory, service="shell")
+    )
+    launcher = cuerun.OutlineLauncher(
+        ol, pause=False, priority=cj.priority, maxretries=cj.max_retries, autoeat=False, nomail=True, user=cj.user
+    )
+    return (cue.serialize_simple(launcher) + "\n").encode()  # "simple": the layer runs our command, no pycuerun wrapper
+
+
+def opencue_spec_xml(cj: CueJob) -> bytes:
+    """The same job spec written by hand (no OpenCue packages needed)."""
     spec = ET.Element("spec")
-    for tag, value in (("facility", opts.facility), ("show", show), ("shot", shot), ("user", user)):
+    for tag, value in (("facility", cj.facility), ("show", cj.show), ("shot", cj.shot), ("user", cj.user)):
         ET.SubElement(spec, tag).text = value
-    jel = ET.SubElement(spec, "job", name=f"{show}-{shot}-{user}_{_cue_name(job_id)}_t{opts.take}")
+    jel = ET.SubElement(spec, "job", name=cj.name)
     ET.SubElement(jel, "paused").text = "False"
-    ET.SubElement(jel, "maxretries").text = str(opts.max_retries)
+    ET.SubElement(jel, "priority").text = str(cj.priority)
+    ET.SubElement(jel, "maxretries").text = str(cj.max_retries)
     ET.SubElement(jel, "autoeat").text = "False"
     env = ET.SubElement(jel, "env")
-    ET.SubElement(env, "key", name="RECAST_HOME").text = str(opts.recast_home or recast_home())
-    ET.SubElement(env, "key", name="PYTHONPATH").text = str(opts.recast_root)
+    for key, value in cj.env.items():
+        ET.SubElement(env, "key", name=key).text = value
     layers = ET.SubElement(jel, "layers")
     layer = ET.SubElement(layers, "layer", name="recast", type="Render")
-    cmd = [opts.python, *_command_args(job_id, "#FRAME_START#-#FRAME_END#", opts.take, str(job["out"]))]
-    ET.SubElement(layer, "cmd").text = " ".join(_shell_quote(c) for c in cmd)
-    ET.SubElement(layer, "range").text = format_frames(frames)
-    ET.SubElement(layer, "chunk").text = str(opts.chunk)
-    ET.SubElement(layer, "cores").text = str(opts.cores)
-    ET.SubElement(layer, "memory").text = f"{opts.memory_gb}g"
+    ET.SubElement(layer, "cmd").text = cj.command
+    ET.SubElement(layer, "range").text = cj.frame_range
+    ET.SubElement(layer, "chunk").text = str(cj.chunk)
+    ET.SubElement(layer, "cores").text = f"{float(cj.cores):0.1f}"
+    ET.SubElement(layer, "memory").text = cj.memory
     services = ET.SubElement(layer, "services")
     ET.SubElement(services, "service").text = "shell"
     ET.SubElement(spec, "depends")
@@ -135,6 +214,22 @@ def opencue_spec(store: Store, job_id: str, opts: FarmOptions) -> bytes:
     body = ET.tostring(spec, encoding="unicode")
     head = f'<?xml version="1.0"?>\n<!DOCTYPE spec PUBLIC "SPI Cue Specification Language" "{OPENCUE_DTD}">\n'
     return (head + body + "\n").encode()
+
+
+def resolve_cue_writer(writer: str) -> str:
+    """``auto`` -> ``pyoutline`` when PyOutline imports, else ``xml``; other names are checked and kept."""
+    if writer not in CUE_WRITERS:
+        raise SpecError(f"--cue-writer {writer!r}: use one of {', '.join(CUE_WRITERS)}")
+    if writer == "auto":
+        return "pyoutline" if pyoutline_available() else "xml"
+    return writer
+
+
+def opencue_spec(store: Store, job_id: str, opts: FarmOptions) -> bytes:
+    """The OpenCue job spec: PyOutline's when importable (``cue_writer`` "auto"), else the hand-written one."""
+    writer = resolve_cue_writer(opts.cue_writer)
+    cj = cue_job(store, job_id, opts)
+    return opencue_spec_pyoutline(cj) if writer == "pyoutline" else opencue_spec_xml(cj)
 
 
 def _shell_quote(text: str) -> str:

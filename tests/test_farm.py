@@ -1,7 +1,9 @@
 """Farm export: OpenJD template checked and run with openjd-cli; OpenCue job spec checked structurally.
 
-PyOutline is not on PyPI, so the OpenCue side is the XML job spec PyOutline
-submits to Cuebot, parsed back and checked element by element.
+The OpenCue side is an outline built with PyOutline (opencue-pyoutline, a dev
+extra) and serialised offline by its cue backend, and the hand-written
+fallback for machines without PyOutline: both parsed back and checked
+element by element, and the chunk command a Cue host would run is run.
 """
 
 from __future__ import annotations
@@ -74,23 +76,37 @@ def test_run_chunk_twice_does_nothing_twice(tmp_path: Path) -> None:
     assert res.returncode == 2 and "none of the requested frames" in res.stderr
 
 
-def test_opencue_spec_structure(tmp_path: Path) -> None:
+def _cue_spec(text: str) -> ET.Element:
+    assert text.startswith('<?xml version="1.0"?>')
+    assert "<!DOCTYPE spec PUBLIC" in text and "Specification Language" in text and "/spcue/dtd/cjsl-" in text
+    return ET.fromstring(text.encode())  # the DOCTYPE (external, never fetched) is skipped by the parser
+
+
+@pytest.mark.parametrize("writer", ["pyoutline", "xml"])
+def test_opencue_spec_structure(tmp_path: Path, writer: str) -> None:
+    if writer == "pyoutline":
+        pytest.importorskip("outline", reason="opencue-pyoutline (a dev extra) is not installed")
     home, job, out, _ = _submit(tmp_path, range(1001, 1013))
-    res = json.loads(recast("farm", "export", job, "--format", "opencue", "--chunk", "5", "--json", home=home, check=True).stdout)
-    text = Path(res["path"]).read_text()
-    assert '<!DOCTYPE spec PUBLIC "SPI Cue Specification Language"' in text
-    spec = ET.fromstring(text.split("\n", 2)[2])
+    res = json.loads(recast("farm", "export", job, "--format", "opencue", "--chunk", "5", "--cue-writer", writer, "--json",
+                            home=home, check=True).stdout)
+    assert res["writer"] == writer
+    spec = _cue_spec(Path(res["path"]).read_text())
     assert spec.tag == "spec" and [c.tag for c in spec][:4] == ["facility", "show", "shot", "user"]
+    assert (spec.findtext("facility"), spec.findtext("show"), spec.findtext("shot")) == ("local", "recast", "shot")
     jel = spec.find("job")
-    assert jel is not None and jel.get("name", "").startswith("recast-shot-")
-    assert {k.get("name"): k.text for k in jel.findall("env/key")}["RECAST_HOME"] == str(home)
+    assert jel is not None and jel.get("name", "").startswith("recast-shot-") and jel.get("name", "").endswith("_t1")
+    assert (jel.findtext("paused"), jel.findtext("maxretries"), jel.findtext("autoeat")) == ("False", "2", "False")
+    env = {k.get("name"): k.text for k in jel.findall("env/key")}
+    assert env["RECAST_HOME"] == str(home) and env["PYTHONPATH"] == str(Path(__file__).resolve().parents[1])
     layers = jel.findall("layers/layer")
-    assert len(layers) == 1 and layers[0].get("type") == "Render"
+    assert len(layers) == 1 and layers[0].get("type") == "Render" and layers[0].get("name") == "recast"
     layer = layers[0]
     assert parse_frames(layer.findtext("range") or "") == list(range(1001, 1013))
     assert layer.findtext("chunk") == "5" and layer.findtext("services/service") == "shell"
+    assert layer.findtext("memory") == "4g" and float(layer.findtext("cores") or 0) == 1.0
     cmd = layer.findtext("cmd") or ""
     assert f"run-chunk {job} --frames #FRAME_START#-#FRAME_END# --take 1 --job-dir {out}" in cmd
+    assert "pycuerun" not in cmd  # the layer runs our command itself
     # the command a Cue host would run for the second chunk works as is
     args = cmd.replace("#FRAME_START#", "1006").replace("#FRAME_END#", "1010").split()
     assert args[0] == sys.executable
@@ -98,6 +114,22 @@ def test_opencue_spec_structure(tmp_path: Path) -> None:
                           env={"RECAST_HOME": str(home), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr
     assert sorted(p.stem for p in (out / "records").iterdir()) == [str(f) for f in range(1006, 1011)]
+
+
+def test_opencue_auto_uses_pyoutline_when_importable(tmp_path: Path) -> None:
+    pytest.importorskip("outline", reason="opencue-pyoutline (a dev extra) is not installed")
+    from pipeline.farm import FarmOptions, opencue_spec, resolve_cue_writer
+
+    home, job, _, _ = _submit(tmp_path, range(1, 4))
+    store = Store(home / "recast.db")
+    assert resolve_cue_writer("auto") == "pyoutline"
+    auto = opencue_spec(store, job, FarmOptions(chunk=2))
+    assert auto == opencue_spec(store, job, FarmOptions(chunk=2, cue_writer="pyoutline"))
+    assert "cjsl-1.15.dtd" in auto.decode()  # PyOutline's own spec version, not the fallback's
+    hand = opencue_spec(store, job, FarmOptions(chunk=2, cue_writer="xml"))
+    a, h = _cue_spec(auto.decode()).find("job/layers/layer"), _cue_spec(hand.decode()).find("job/layers/layer")
+    assert a is not None and h is not None
+    assert [(t, a.findtext(t)) for t in ("cmd", "range", "chunk", "memory")] == [(t, h.findtext(t)) for t in ("cmd", "range", "chunk", "memory")]
 
 
 def test_export_errors(tmp_path: Path) -> None:

@@ -10,12 +10,15 @@ from pipeline.cli.context import CliContext
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.farm import FarmOptions, export
+    from pipeline.farm import FarmOptions, export, resolve_cue_writer
     from pipeline.jobs.store import Store
 
-    opts = FarmOptions(chunk=args.chunk, take=args.take)
+    opts = FarmOptions(chunk=args.chunk, take=args.take, cue_writer=args.cue_writer)
     path = export(Store.open_default(), args.job, args.format, opts, args.output)
-    ctx.emit({"job": args.job, "format": args.format, "path": str(path), "chunk": args.chunk}, str(path))
+    out: dict[str, Any] = {"job": args.job, "format": args.format, "path": str(path), "chunk": args.chunk}
+    if args.format == "opencue":
+        out["writer"] = resolve_cue_writer(args.cue_writer)
+    ctx.emit(out, str(path))
     return 0
 
 
@@ -28,4 +31,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
     p.add_argument("--take", type=int, default=1, help="take to render (default 1)")
     p.add_argument("--output", type=Path, default=None, help="file to write (default <out>/farm/...)")
+    p.add_argument(
+        "--cue-writer",
+        choices=("auto", "pyoutline", "xml"),
+        default="auto",
+        help="opencue: build the outline with PyOutline (auto: when importable) or write the job spec XML by hand",
+    )
     p.set_defaults(func=cmd_export)
