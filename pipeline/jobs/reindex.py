@@ -1,8 +1,12 @@
 """Rebuild a job's index from its files (``recast job reindex DIR``).
 
 Reads ``job.json``, every ``takes/tNNN/take.json``, each frame's record,
-``review/approvals.json`` and ``publish/vNNN/manifest.json``; the store rows of
-that job are replaced by what they say.
+``review/approvals.json``, ``publish/vNNN/manifest.json`` and the QC scores
+(``qc/scores.json``, ``qc/scores_tNNN.json``); the store rows of that job are
+replaced by what they say. Times come from the files too: approvals keep
+when they were given, auto flags when QC ran, versions when they were
+published. A QC scores file that cannot be read is left out (and named in the
+result), never a reason to refuse the rest of the index.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import JobError
+from pipeline.errors import JobError, RecastError
 from pipeline.jobs.publish import approvals_file, published_versions
 from pipeline.jobs.store import Store
 from pipeline.jobs.takes import (
@@ -59,19 +63,54 @@ def reindex(store: Store, out_dir: Path) -> dict[str, Any]:
     states = {r["status"] for r in rows}
     status = "queued" if "pending" in states else ("failed" if "failed" in states else "done")
     store.replace_index(job_id, spec, status, takes, rows, created=meta.get("created"))  # type: ignore[arg-type]
-    approvals = (read_json(approvals_file(layout)) or {}).get("frames") or {}
-    by_state: dict[tuple[str, str], dict[int, int]] = {}
-    for f, a in approvals.items():
-        by_state.setdefault((a["state"], a["by"]), {})[int(f)] = int(a["take"])
-    for (state, by), picks in by_state.items():
-        store.set_approval(job_id, picks, state, by)
+    store.restore_approvals(job_id, _approvals(layout))
     versions = published_versions(layout)
     for m in versions:
         store.add_version(job_id, str(m["version"]), Path(m["path"]), m, by=m.get("by"))
+    qc = _restore_scores(store, job_id, layout, [int(t["take"]) for t in takes])
     return {
         "job": job_id,
         "status": status,
         "takes": len(takes),
         "frames": {s: sum(1 for r in rows if r["status"] == s) for s in ("done", "failed", "pending")},
         "versions": [m["version"] for m in versions],
+        "qc": qc,
     }
+
+
+def _approvals(layout: JobLayout) -> dict[int, dict[str, Any]]:
+    path = approvals_file(layout)
+    raw = (read_json(path) or {}).get("frames") or {}
+    out: dict[int, dict[str, Any]] = {}
+    if not isinstance(raw, dict):
+        raise JobError(f"{path}: 'frames' must be an object of frame -> approval")
+    for f, a in raw.items():
+        try:
+            out[int(f)] = {"take": int(a["take"]), "state": a["state"], "by": a["by"], "at": a.get("at")}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise JobError(f"{path}: frame {f}: an approval needs take, state and by") from None
+    return out
+
+
+def _restore_scores(store: Store, job_id: str, layout: JobLayout, takes: list[int]) -> dict[str, Any]:
+    """Index each take's QC scores file (scores and auto flags); returns which takes were restored or skipped."""
+    from qc.scoring import index_scores, scores_path
+
+    restored: list[int] = []
+    skipped: dict[str, str] = {}
+    for take in takes:
+        path = scores_path(layout.out, take)
+        if not path.is_file():
+            continue
+        doc = read_json(path)
+        try:
+            if doc is None or not isinstance(doc.get("frames"), list):
+                raise JobError(f"{path}: not a QC scores file")
+            if int(doc.get("take", 1)) != take:
+                raise JobError(f"{path}: holds take {doc.get('take')}, not {take}")
+            index_scores(store, job_id, doc)
+        except (RecastError, KeyError, TypeError, ValueError) as exc:
+            skipped[str(take)] = " ".join(str(exc).split()) or type(exc).__name__
+            continue
+        restored.append(take)
+    return {"restored": restored, "skipped": skipped}

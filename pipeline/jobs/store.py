@@ -567,6 +567,21 @@ class Store:
             )
             self._audit(con, job_id, state, by, {"frames": sorted(picks)})
 
+    def restore_approvals(self, job_id: str, approvals: dict[int, dict[str, Any]]) -> None:
+        """Index approvals read back from the files (reindex), keeping the take, who and when they say."""
+        rows: list[tuple[Any, ...]] = []
+        for f, a in sorted(approvals.items()):
+            if a.get("state") not in APPROVAL_STATES:
+                raise SpecError(f"approval of frame {f}: state {a.get('state')!r} is not one of {', '.join(APPROVAL_STATES)}")
+            if not isinstance(a.get("by"), str) or not a["by"].strip():
+                raise SpecError(f"approval of frame {f}: a reviewer name is required")
+            rows.append((job_id, int(f), int(a["take"]), a["state"], a["by"], str(a.get("at") or now_iso())))
+        with self._tx() as con:
+            self._require_job(con, job_id)
+            con.executemany("INSERT OR REPLACE INTO approvals(job_id, frame, take, state, by, at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+            if rows:
+                self._audit(con, job_id, "reindex:approvals", None, {"frames": [r[1] for r in rows]})
+
     def approvals(self, job_id: str) -> dict[int, dict[str, Any]]:
         with self._connect() as con:
             self._require_job(con, job_id)
