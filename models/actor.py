@@ -36,13 +36,14 @@ from models.manifest import (
     MANIFEST,
     RESERVED,
     SCHEMA,
+    external_problems,
     hash_folder,
     integrity_problems,
     read_manifest,
 )
 from pipeline import __version__
 from pipeline.atomic import TMP_MARK, atomic_write_bytes, atomic_write_json, fsync_dir, is_temp_name
-from pipeline.errors import ActorError, ConsentError, IntegrityError
+from pipeline.errors import ActorError, ConsentError, FaceModelError, IntegrityError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # build_actor options consumed here; everything else goes to the backend builder
@@ -177,7 +178,18 @@ def verify_actor(name: str) -> list[str]:
     except ConsentError as exc:
         problems.append(str(exc))
     problems.extend(integrity_problems(root, manifest, include_unlisted=True))
+    problems.extend(external_problems(manifest, _model_search_dirs()))
     return problems
+
+
+def _model_search_dirs() -> list[Path]:
+    """Where external model files may live now if the recorded path moved (dlib's models)."""
+    from pipeline.faces.dlib_backend import default_models_dir
+
+    try:
+        return [default_models_dir()]
+    except FaceModelError:
+        return []
 
 
 def attach_consent(name: str, consent: Path, who: str | None = None, scope: str | None = None, when: str | None = None) -> ActorModel:

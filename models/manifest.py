@@ -8,6 +8,7 @@ Layout (schema 1)::
      "licences":     [{"model", "file", "licence", "commercial_use"}], # every model used
      "consent":      {ConsentRecord fields},
      "files":        [{"path", "sha256", "size"}],  # EVERY file in the folder but manifest.json
+     "external_files": [{"model", "path", "sha256", "size"}],  # optional: models outside the folder
      ...backend additions (e.g. "bank", "inswapper", "dfm")}
 
 Hash policy: after the backend builder has written its files, every file under
@@ -71,6 +72,32 @@ def check_manifest(data: dict[str, Any], path: Path) -> None:
             raise ActorError(f"{path}: manifest file entry {i} needs 'path' and 'sha256'")
         if Path(entry["path"]).is_absolute() or ".." in Path(entry["path"]).parts:
             raise ActorError(f"{path}: manifest file path {entry['path']!r} must stay inside the actor folder")
+
+
+def external_problems(manifest: dict[str, Any], search_dirs: list[Path] | None = None) -> list[str]:
+    """One line per ``external_files`` entry (a model outside the actor folder the actor was
+    built with, e.g. dlib's predictors) whose file is missing or changed.
+
+    An entry is sound when its recorded path, or a file of the same name in one of
+    ``search_dirs`` (the venv moved), has the recorded sha256. Manifests without the
+    section (actors built before it existed) have nothing to check.
+    """
+    problems: list[str] = []
+    entries = manifest.get("external_files") or []
+    if not isinstance(entries, list):
+        return ["manifest field 'external_files' must be a list"]
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or not isinstance(entry.get("sha256"), str):
+            problems.append(f"manifest external file entry {i} needs 'path' and 'sha256'")
+            continue
+        recorded = Path(entry["path"])
+        candidates = [recorded, *(Path(d) / recorded.name for d in search_dirs or [])]
+        present = [p for p in candidates if p.is_file()]
+        if not present:
+            problems.append(f"{recorded}: model file the actor was built with is missing")
+        elif not any(sha256_file(p) == entry["sha256"] for p in present):
+            problems.append(f"{present[0]}: sha256 differs from the model file the actor was built with")
+    return problems
 
 
 def hash_folder(root: Path) -> list[dict[str, Any]]:

@@ -89,3 +89,43 @@ def test_broken_manifest_is_one_line(actor: ActorModel) -> None:
     (actor.root / "manifest.json").write_text(json.dumps(m_ok))
     proc = recast("actor", "verify", "astro")
     assert proc.returncode == 2 and "manifest field 'backend' is missing" in proc.stderr
+
+
+def test_warp_actor_hashes_its_bank_and_the_dlib_models(tmp_path: Path) -> None:
+    import hashlib
+
+    def sha(p: Path) -> str:
+        return hashlib.sha256(p.read_bytes()).hexdigest()
+
+    a = build_actor("warpy", [astronaut_png(tmp_path / "a.png")], consent_json(tmp_path / "c.json"), backend="warp")
+    index = a.path("bank/bank.json")
+    assert a.manifest["model_files"][0]["path"] == "bank/bank.json" and a.model_sha256 == sha(index)
+    assert json.loads(index.read_text())["images"] == {"bank/000.png": sha(a.path("bank/000.png"))}  # pins the images
+    ext = {e["model"]: e for e in a.manifest["external_files"]}
+    dat = ext["shape_predictor_68_face_landmarks.dat"]
+    assert sha(Path(dat["path"])) == dat["sha256"] and "shape_predictor_5_face_landmarks.dat" in ext
+    assert verify_actor("warpy") == []
+    mpath = a.root / "manifest.json"
+    good = json.loads(mpath.read_text())
+
+    def verify_with(entry: dict) -> list[str]:
+        m = json.loads(json.dumps(good))
+        m["external_files"] = [entry]
+        mpath.write_text(json.dumps(m))
+        return verify_actor("warpy")
+
+    # the predictor the bank was built with changed: named by `recast actor verify`
+    verify_with({**dat, "sha256": "0" * 64})
+    proc = recast("actor", "verify", "warpy", "--json")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (problem,) = json.loads(proc.stdout)["problems"]
+    assert "shape_predictor_68_face_landmarks.dat: sha256 differs" in problem
+    # the venv moved: the same file found in dlib's models folder is fine; nowhere at all is named
+    assert verify_with({**dat, "path": str(tmp_path / "old_venv" / "shape_predictor_68_face_landmarks.dat")}) == []
+    (missing,) = verify_with({**dat, "path": str(tmp_path / "gone.dat")})
+    assert missing.endswith("gone.dat: model file the actor was built with is missing")
+    # an actor from before (no external files, no model files) still loads and verifies
+    old = {k: v for k, v in good.items() if k != "external_files"}
+    old["model_files"] = []
+    mpath.write_text(json.dumps(old))
+    assert verify_actor("warpy") == [] and load_actor("warpy").model_sha256 is None

@@ -101,6 +101,7 @@ def test_comp_keeps_plate_format_and_records_provenance(swapped: dict[str, Any],
     assert attrs["recast/actor"] == actor.name
     assert attrs["recast/backend"] == "warp"
     assert attrs["recast/consent_id"] == actor.consent_id
+    assert attrs["recast/model_sha256"] == actor.model_sha256 and len(actor.model_sha256) == 64  # the warp bank
     assert attrs["recast/job"] == "t1"
     assert Path(rec["comp"]) == swapped["out"] / "comp" / "shot.1001.exr"
 

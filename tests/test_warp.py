@@ -309,6 +309,9 @@ def test_builder_writes_bank_and_manifest_additions(
     assert files == {"bank/000.png", BANK_INDEX}
     assert all(len(f["sha256"]) == 64 for f in add["bank"]["files"])
     assert any("shape_predictor_68" in str(lic.get("model")) for lic in add["licences"])
+    # the bank is the actor's model: its index first (it pins the images), then the images
+    assert [m["path"] for m in add["model_files"]] == [BANK_INDEX, "bank/000.png"]
+    assert any(e["model"] == "shape_predictor_68_face_landmarks.dat" and len(e["sha256"]) == 64 for e in add["external_files"])
     assert "files" not in add  # reserved for the actor manifest
 
 

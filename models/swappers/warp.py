@@ -128,6 +128,21 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
     return np.clip(crop, 0.0, 1.0), ws.apply(m, lm), m
 
 
+BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
+
+
+def external_files(licences: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """sha256 and size of each model file named in ``licences`` (the analyser's files)."""
+    out: list[dict[str, Any]] = []
+    for lic in licences:
+        file = lic.get("file")
+        if not file or not Path(file).is_file():
+            continue
+        path = Path(file)
+        out.append({"model": str(lic.get("model")), "path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size})
+    return out
+
+
 # Options the actor layer hands every builder; meaningless for a face bank.
 _ACTOR_LEVEL_OPTIONS = ("link_models", "licence")
 
@@ -174,7 +189,16 @@ class WarpActorBuilder:
                 entries.append(BankEntry(len(entries), rel, path.name, True, mlm, heights[::-1].copy(), mpose, expr))
         bank = FaceBank(root=root, crop_size=opts.crop_size, entries=entries)
         rel_files = bank.save()
+        images = [rel for rel in rel_files if rel != BANK_INDEX]
+        licences = lmk.licences()
         return {
+            # the index pins every bank image by sha256: its hash is the actor's model hash
+            "model_files": [
+                {"path": BANK_INDEX, "role": "warp face bank index", "licence": BANK_LICENCE},
+                *({"path": rel, "role": "warp face bank image", "licence": BANK_LICENCE} for rel in images),
+            ],
+            # models outside the actor folder the bank was built with (checked by `recast actor verify`)
+            "external_files": external_files(licences),
             "bank": {
                 "index": BANK_INDEX,
                 "entries": len(entries),
@@ -184,7 +208,7 @@ class WarpActorBuilder:
                 "poses": [[round(v, 2) for v in e.pose] for e in entries],
                 "files": [{"path": rel, "sha256": sha256_file(root / rel)} for rel in rel_files],
             },
-            "licences": lmk.licences(),
+            "licences": licences,
         }
 
 

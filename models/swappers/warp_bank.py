@@ -184,10 +184,19 @@ class FaceBank:
         return img
 
     def save(self) -> list[str]:
-        """Write the index; returns the relative paths of every bank file."""
+        """Write the index; returns the relative paths of every bank file.
+
+        The index records the sha256 of every bank image, so the index's own
+        hash identifies the whole bank (it is the actor's primary model file).
+        """
+        files = sorted({e.file for e in self.entries})
         atomic_write_json(
             self.root / BANK_INDEX,
-            {"version": BANK_VERSION, "crop_size": self.crop_size, "entries": [e.to_json() for e in self.entries]},
+            {
+                "version": BANK_VERSION,
+                "crop_size": self.crop_size,
+                "images": {rel: sha256_file(self.root / rel) for rel in files},
+                "entries": [e.to_json() for e in self.entries],
+            },
         )
-        files = sorted({e.file for e in self.entries})
         return files + [BANK_INDEX]
