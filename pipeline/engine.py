@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapperContext, SwapResult
+from pipeline import __version__
 from pipeline.composite.colormatch import ColourStats
 from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
 from pipeline.composite.crop import crop_box_for, shift_face
@@ -368,6 +369,7 @@ class Engine:
             "recast/backend": ",".join(p["backend"] for p in prov),
             "recast/model_sha256": ",".join(p["model_sha256"] or "" for p in prov),
             "recast/consent_id": ",".join(p["consent_id"] for p in prov),
+            "recast/version": __version__,
             "recast/job": self.job_id or "",
             "recast/take": self.take,
             "recast/frame": frame,

@@ -103,6 +103,9 @@ def test_comp_keeps_plate_format_and_records_provenance(swapped: dict[str, Any],
     assert attrs["recast/consent_id"] == actor.consent_id
     assert attrs["recast/model_sha256"] == actor.model_sha256 and len(actor.model_sha256) == 64  # the warp bank
     assert attrs["recast/job"] == "t1"
+    from pipeline import __version__
+
+    assert attrs["recast/version"] == __version__ and __version__
     assert Path(rec["comp"]) == swapped["out"] / "comp" / "shot.1001.exr"
 
 
