@@ -160,7 +160,15 @@ class Engine:
             self._color = ColorContext()
         context = SwapperContext(s.allow_noncommercial_models, self._notify)
         for name, actor in self.actors.items():
-            self._swappers[name] = _create_swapper(s.backend or actor.backend, context)
+            backend = s.backend or actor.backend
+            swapper = _create_swapper(backend, context)
+            accepts = tuple(getattr(swapper, "actor_backends", None) or (backend,))
+            if actor.backend not in accepts:  # would fail every frame: refuse once, here
+                raise SpecError(
+                    f"settings.backend: {backend!r} cannot swap actor {name!r}, which was built for the "
+                    f"{actor.backend!r} backend; leave backend unset to use the actor's own"
+                )
+            self._swappers[name] = swapper
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())

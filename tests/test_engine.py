@@ -263,6 +263,18 @@ def test_unknown_backend_raises_before_any_frame(actor: Any, swapped: dict[str, 
     assert not (tmp_path / "out" / "records").exists()
 
 
+def test_backend_that_does_not_match_the_actor_is_refused_once(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    from pipeline.errors import SpecError
+
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    eng = Engine(seq, {actor.name: actor}, SwapSettings(backend="dfm"), OutputLayout(tmp_path / "out", seq.name))
+    with pytest.raises(SpecError, match=r"settings.backend: 'dfm' cannot swap actor 'hanks', which was built for the 'warp'"):
+        eng.prepare()
+    with pytest.raises(SpecError, match="settings.backend"):
+        eng.run(seq.frames)  # not a failed record per frame
+    assert not (tmp_path / "out" / "records").exists()
+
+
 def test_two_channel_plate_luma_alpha(actor: Any, tmp_path: Path) -> None:
     import OpenImageIO as oiio
 
