@@ -82,6 +82,20 @@ def test_damaged_frame_is_reported_and_the_rest_go_on(plate: Path, tmp_path: Pat
     assert out["failed_frames"] == 1
 
 
+def test_a_crash_in_one_frame_is_recorded_and_the_rest_go_on(plate: Path, tmp_path: Path) -> None:
+    """Not only RecastErrors: an OSError (the overlay's name is taken by a folder) fails that frame alone."""
+    overlay = tmp_path / "ov"
+    (overlay / "shot.1002.png").mkdir(parents=True)
+    res = _run("faces", str(plate / "shot.####.exr"), "--frames", "1001-1003", "--overlay", str(overlay), "--json")
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    out = json.loads(res.stdout)
+    errors = {r["frame"]: r["error"] for r in out["frames"]}
+    assert errors[1001] is None and errors[1003] is None
+    assert errors[1002].startswith("IsADirectoryError: ") and "\n" not in errors[1002]
+    assert out["failed_frames"] == 1 and out["frames"][2]["faces"]  # the run went on, tracking too
+    assert (overlay / "shot.1003.png").is_file()
+
+
 def test_single_channel_luminance_plate(tmp_path: Path) -> None:
     grey = srgb_to_linear(astronaut()).mean(axis=2, keepdims=True)
     write_image(tmp_path / "y.1001.exr", grey, new_spec(512, 512, ["Y"]))

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.cli.context import CliContext
-from pipeline.errors import RecastError, SpecError
+from pipeline.errors import SpecError
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -33,6 +33,7 @@ def _face_record(face: Any) -> dict[str, Any]:
 
 def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     from pipeline.color import ColorContext
+    from pipeline.engine import one_line_error
     from pipeline.faces import AnalyserOptions, create_analyser
     from pipeline.faces.overlay import write_overlay
     from pipeline.faces.stream import FaceStream
@@ -67,11 +68,12 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
             faces = stream.process(frame, rgb, to_display=to_display)
             if overlay_dir is not None:
                 write_overlay(overlay_dir / f"{seq.name}.{frame:0{seq.padding}d}.png", rgb, faces, to_display=to_display)
-        except RecastError as exc:
+        except Exception as exc:  # noqa: BLE001 - one frame's failure (cv2, OS, model) never kills the run
             failed += 1
-            records.append({"frame": frame, "error": str(exc), "faces": []})
+            error = one_line_error(exc)
+            records.append({"frame": frame, "error": error, "faces": []})
             if not ctx.json:
-                print(f"{frame}  error: {exc}")
+                print(f"{frame}  error: {error}")
             continue
         listed = [_face_record(f) for f in faces]
         records.append({"frame": frame, "error": None, "faces": listed})
