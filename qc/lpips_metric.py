@@ -26,7 +26,9 @@ from qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
-ALEXNET_SHA256_PREFIX = "7be5be79"  # torchvision names checkpoints by their sha256 prefix
+# sha256 of torchvision's alexnet-owt-7be5be79.pth (torchvision names checkpoints by its first 8 hex digits)
+ALEXNET_SHA256 = "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02"
+ALEXNET_SHA256_PREFIX = ALEXNET_SHA256[:8]
 INPUT_SIZE = 128  # face crops are resized to this square before LPIPS
 
 

@@ -1,7 +1,7 @@
 """Preview movies: plate | comp side by side at proxy resolution, with burn-ins.
 
-Burn-ins: shot, frame, take/version, QC status and a "SYNTHETIC" label on the
-comp half. Both halves go through the OCIO display transform. Frame rate comes
+Burn-ins: shot (the job's, from ``<out>/job.json``, else the plate's file
+name), frame, take/version, QC status and a "SYNTHETIC" label on the comp half. Both halves go through the OCIO display transform. Frame rate comes
 from the plate's metadata (``FramesPerSecond``), else the job settings, else
 the option's default. Encoded with PyAV: H.264 (yuv420p, .mp4) or ProRes 422 HQ
 (prores_ks, yuv422p10le, .mov).
@@ -9,6 +9,7 @@ the option's default. Encoded with PyAV: H.264 (yuv420p, .mp4) or ProRes 422 HQ
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +39,7 @@ class MovieOptions:
     default_fps: float = 24.0
     take: int = 1
     version_label: str | None = None  # e.g. "v003"; default "take N"
+    shot: str | None = None  # burn-in shot name; default the job's shot, else the plate's name
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,20 @@ def _fps_from(attrs: dict[str, Any]) -> Fraction | None:
     except (TypeError, ValueError):
         return None
     return None
+
+
+def burn_in_shot(out: Path, plate: str | None, options: MovieOptions) -> str:
+    """The shot to burn in: the option, else the job's (``job.json`` spec), else the plate file's name."""
+    if options.shot:
+        return options.shot
+    try:
+        meta = json.loads((out / "job.json").read_text())
+        shot = (meta.get("spec") or {}).get("shot") if isinstance(meta, dict) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        shot = None
+    if isinstance(shot, str) and shot.strip():
+        return shot.strip()
+    return Path(plate or "shot").name.split(".")[0]
 
 
 def _burn(img: np.ndarray, text: str, org: tuple[int, int], colour: tuple[int, int, int] = (255, 255, 255), scale: float = 0.6) -> None:
@@ -111,8 +127,6 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
     statuses: dict[int, str] = {}
     sp = scores_path(out, options.take)
     if sp.is_file():
-        import json
-
         try:
             statuses = {int(f["frame"]): str(f["status"]) for f in json.loads(sp.read_text())["frames"]}
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
@@ -135,7 +149,7 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
     size = (2 * half, h)
     th = Thumbnailer(width=half, job_space=settings.get("colorspace"))
     codec, pix_fmt, opts = CODECS[options.codec]
-    shot = Path(first["plate"]).name.split(".")[0]
+    shot = burn_in_shot(out, first.get("plate"), options)
     version = options.version_label or f"take {options.take}"
     suffix = dest.suffix or (".mov" if options.codec == "prores" else ".mp4")
     dest = dest if dest.suffix else dest.with_suffix(suffix)

@@ -1,7 +1,8 @@
 """QC reports: one self-contained HTML page (images embedded) and optionally a PDF.
 
 Summary (frames, pass/warn/fail, flagged frames, actor, backend, model, licences,
-consent, versions), one plot per metric over frames with its thresholds,
+consent, the job's published versions ``vNNN`` and the software versions), one
+plot per metric over frames with its thresholds,
 plate | comp | difference thumbnails of flagged frames and a contact sheet, all
 through the OCIO display transform.
 """
@@ -46,6 +47,16 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return out
+
+
+def published(doc: dict[str, Any]) -> list[str]:
+    """The job's published versions (``<out>/publish/vNNN`` with a manifest), oldest first."""
+    from pipeline.jobs.publish import published_versions
+    from pipeline.jobs.takes import JobLayout
+
+    if not doc.get("out"):
+        return []
+    return [str(m.get("version")) for m in published_versions(JobLayout(out=Path(str(doc["out"])), plate_name="plate"))]
 
 
 def licences(doc: dict[str, Any]) -> list[str]:
@@ -136,6 +147,7 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("model sha256", str(ji.get("model_sha256") or "— (embedded)")),
         ("consent id", str(ji.get("consent_id") or "—")),
         ("LPIPS trunk", str(ji.get("lpips_trunk") or "—")),
+        ("versions", ", ".join(published(doc)) or "none published"),
         ("thresholds", str(doc.get("thresholds"))),
         ("scored", str(doc.get("created"))),
     ]
@@ -191,7 +203,7 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
              "<section><h2>Summary</h2><table>"]
     parts += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _summary(doc)]
     parts.append(f"<tr><th>licences</th><td>{'<br>'.join(e(x) for x in lic) or '—'}</td></tr>")
-    parts.append(f"<tr><th>versions</th><td>{e(', '.join(f'{k} {v}' for k, v in versions().items()))}</td></tr></table></section>")
+    parts.append(f"<tr><th>software versions</th><td>{e(', '.join(f'{k} {v}' for k, v in versions().items()))}</td></tr></table></section>")
     flagged = [f for f in doc["frames"] if f["status"] in ("fail", "warn")]
     parts.append("<section><h2>Flagged and warning frames</h2>")
     if flagged:

@@ -80,3 +80,27 @@ def test_models_fetch_refuses_a_file_with_the_wrong_sha256(tmp_path: Path) -> No
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "does not match the expected 7be5be79" in r.stderr
     assert not (tmp_path / "torch" / "hub" / "checkpoints" / ALEXNET_FILE).exists()
+
+
+def test_models_fetch_checks_the_full_sha256_not_its_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qc.lpips_metric as lm
+    from pipeline.cli.models_cmd import install_trunk
+    from pipeline.errors import QCError
+
+    assert len(lm.ALEXNET_SHA256) == 64 and lm.ALEXNET_SHA256.startswith("7be5be79")  # the name's prefix, pinned in full
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    src = tmp_path / "alexnet.pth"
+    src.write_bytes(b"stand-in bytes; the digest is what is checked")
+    dest = tmp_path / "torch" / "hub" / "checkpoints" / ALEXNET_FILE
+    # a file whose digest only shares the 8 hex digits in the file name is refused
+    monkeypatch.setattr(lm, "sha256_file", lambda _p: lm.ALEXNET_SHA256[:8] + "0" * 56)
+    with pytest.raises(QCError, match=f"does not match the expected {lm.ALEXNET_SHA256}"):
+        install_trunk(src)
+    assert not dest.exists()
+    # the exact digest installs
+    monkeypatch.setattr(lm, "sha256_file", lambda _p: lm.ALEXNET_SHA256)
+    assert install_trunk(src) == dest and dest.read_bytes() == src.read_bytes()
+    # an installed file with a prefix-only match is not taken as installed
+    monkeypatch.setattr(lm, "sha256_file", lambda _p: lm.ALEXNET_SHA256[:8] + "f" * 56)
+    with pytest.raises(QCError, match="fails its sha256 check"):
+        install_trunk(None)

@@ -2,8 +2,9 @@
 
 Run by hand on a machine with internet (never by tests or jobs). Downloads
 torchvision's ImageNet AlexNet checkpoint (or copies ``--from FILE`` on an
-offline machine) into ``$TORCH_HOME/hub/checkpoints/`` and checks its sha256
-against the prefix torchvision publishes in the file name before installing.
+offline machine) into ``$TORCH_HOME/hub/checkpoints/`` after checking its
+full sha256 against the pinned digest (the file name carries only its first
+8 hex digits).
 """
 
 from __future__ import annotations
@@ -32,16 +33,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def install_trunk(source: Path | None, force: bool = False, timeout_s: float = 120.0) -> Path:
     """Download (or copy ``source``) to the torch hub cache after a sha256 check; returns the path."""
-    from qc.lpips_metric import (
-        ALEXNET_SHA256_PREFIX,
-        ALEXNET_URL,
-        sha256_file,
-        trunk_path,
-    )
+    from qc.lpips_metric import ALEXNET_SHA256, ALEXNET_URL, sha256_file, trunk_path
 
     dest = trunk_path()
     if dest.is_file() and not force:
-        if sha256_file(dest).startswith(ALEXNET_SHA256_PREFIX):
+        if sha256_file(dest) == ALEXNET_SHA256:
             return dest
         raise QCError(f"{dest}: installed file fails its sha256 check (use --force to replace it)")
     if source is not None and not source.is_file():
@@ -56,8 +52,8 @@ def install_trunk(source: Path | None, force: bool = False, timeout_s: float = 1
             except (urllib.error.URLError, OSError) as exc:
                 raise QCError(f"{ALEXNET_URL}: download failed ({getattr(exc, 'reason', exc)})") from None
         digest = sha256_file(tmp)
-        if not digest.startswith(ALEXNET_SHA256_PREFIX):
-            raise QCError(f"{source or ALEXNET_URL}: sha256 {digest[:16]}… does not match the expected {ALEXNET_SHA256_PREFIX}…; not installed")
+        if digest != ALEXNET_SHA256:
+            raise QCError(f"{source or ALEXNET_URL}: sha256 {digest} does not match the expected {ALEXNET_SHA256}; not installed")
     return dest
 
 
