@@ -131,7 +131,8 @@ def test_cancel_stops_between_frames_and_resume_finishes(tmp_path: Path) -> None
 
 
 def _snapshot(records: Path) -> dict[str, tuple[int, bytes]]:
-    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in records.glob("*.json")}
+    """Final-named records only: a temp file of the killed writer is swept by the resume (checked below)."""
+    return {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in records.glob("*.json") if not is_temp_name(p.name)}
 
 
 @pytest.mark.parametrize("seed", [3, 11, 29, 47])
@@ -271,7 +272,13 @@ def test_resume_scores_a_take_whose_qc_was_interrupted(tmp_path: Path) -> None:
     store, job_id, _ = _job(tmp_path, n=3)
     Runner(store, RunOptions(qc=False)).run(job_id)
     store.set_job_status(job_id, "running")  # as if killed during QC: frames all done, no scores yet
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / "out" / "qc" / "frames" / "t001" / f".1001.json.tmp-{dead.pid}-0badcafe.json"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("{half a cache entry")
     summary = Runner(store).resume(job_id)
+    assert not stale.exists()  # the killed scorer's temp file is swept
     assert summary.skipped and not summary.done and summary.qc[1]["frames"] == 3
     assert (tmp_path / "out" / "qc" / "scores.json").is_file() and len(store.scores(job_id)) == 3
     assert store.job_status(job_id) == "done"

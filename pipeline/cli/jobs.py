@@ -37,7 +37,12 @@ def _runner(store: Any, args: argparse.Namespace) -> Any:
 def _summary_text(s: dict[str, Any]) -> str:
     failed = s["failed"]
     extra = f", {len(failed)} failed" if failed else ""
-    return f"job {s['job']} take {s['take']}: {s['status']} ({s['done']} done, {s['skipped']} already done{extra})"
+    text = f"job {s['job']} take {s['take']}: {s['status']} ({s['done']} done, {s['skipped']} already done{extra})"
+    for take, q in (s.get("qc") or {}).items():
+        text += f"; QC take {take}: {q['pass']} pass, {q['warn']} warn, {q['fail']} fail"
+    for msg in (s.get("qc_errors") or {}).values():
+        text += f"; {msg}"
+    return text
 
 
 def _emit_run(ctx: CliContext, summary: Any) -> int:

@@ -239,6 +239,7 @@ class Runner:
         sweep_temp_files(layout.take_root(take) / "comp")
         sweep_temp_files(layout.take_root(take) / "element")
         sweep_temp_files(layout.take_root(take) / "records")
+        sweep_temp_files(layout.out / "qc")  # a process killed while scoring
         for row in rows:
             state, error = frame_state(layout, take, row["frame"])
             if state != row["status"] or row["status"] == "running":

@@ -4,7 +4,8 @@ Tasks wait in a priority queue (the job's ``priority``, higher first, then
 first come first served). One task per job at a time: a job with a task waiting
 or running refuses another (409). On start-up the pool resumes jobs left
 ``queued`` or ``running`` by a previous service process (the files say where
-they stopped).
+they stopped). The Runner scores each take as its frames finish, so a job
+a worker ran has its scores and auto flags in the store when it is done.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ class WorkerPool:
             else:
                 s = runner.run_take(task.job_id, task.take)
             log.info("job %s take %s: %s (%d done, %d failed)", s.job, s.take, s.status, len(s.done), len(s.failed))
+            for take, qc in sorted(s.qc.items()):
+                log.info("job %s take %s: QC %d pass, %d warn, %d fail", s.job, take, qc["pass"], qc["warn"], qc["fail"])
+            for msg in s.qc_errors.values():
+                log.warning("job %s: %s", s.job, msg)
         except RecastError as exc:
             log.warning("job %s: %s", task.job_id, exc)
         except Exception as exc:  # noqa: BLE001 - a worker thread never dies silently
