@@ -1,20 +1,27 @@
-"""``recast demo``: the whole swap path on the embedded default, from package-shipped faces.
+"""``recast demo``: the whole path on the embedded default, from package-shipped faces.
 
-Small steps, each usable on its own (the job runner and QC report can slot in
-between them):
+The steps, in order (each usable on its own):
 
 1. :func:`make_actor` — an actor from one real face (scikit-image's astronaut
    sample, a NASA public-domain portrait) with a consent file written here and
    labelled as a DEMO consent (it grants nothing outside this demo).
 2. :func:`make_plate` — a short scene-linear half-float EXR plate (1920x1080) of
    ANOTHER real face (the face nearest the centre of insightface's ``t1.jpg``
-   sample), the
-   camera pushing in so the face moves and grows across the frame, with sensor
-   grain and a specular above 1.0 on the nose.
-3. :func:`run_swap` — the engine writes comp, element and a record per frame,
-   swapping only the followed face (reference selection, :func:`reference_for`).
-4. :func:`summary` — where things are, per-frame status, and an identity check
-   (dlib 128-D distance of the comp's face to the actor and to the plate face).
+   sample), the camera pushing in so the face moves and grows across the frame,
+   with sensor grain and a specular above 1.0 on the nose.
+3. :func:`run_job` — the plate is submitted as a job to the job store
+   (``$RECAST_HOME/recast.db``) and run by the same runner the service and the
+   farm use: comp, element and a record per frame, only the followed face
+   swapped (reference selection, :func:`reference_for`).
+4. :func:`run_qc` — every frame scored (scores and auto-flags in the store),
+   the HTML + PDF dailies report and the side-by-side preview movie.
+5. :func:`summary` — where things are, per-frame status, QC counts and an
+   identity check (dlib 128-D distance of the comp's face to the actor and to
+   the plate face).
+
+The demo folder is the demo's own: a rerun into it replaces the previous demo's
+files (it carries a marker file); a folder without the marker that already
+holds anything is refused.
 """
 
 from __future__ import annotations
@@ -28,11 +35,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.errors import ActorError, PlateError
+from pipeline.errors import ActorError, PlateError, SpecError
 
 DEMO_ACTOR = "demo-astronaut"
 PLATE_NAME = "demo_plate"
 FIRST_FRAME = 1001
+DEMO_SHOT = "demo"
+MARKER = ".recast-demo"
+# what a previous demo left in its folder (cleared before a rerun)
+_DEMO_ENTRIES = ("inputs", "plate", "comp", "element", "records", "qc", "takes", "publish", "job.json")
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,8 @@ class DemoResult:
     records_dir: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
     identity: list[dict[str, Any]] = field(default_factory=list)
+    job: str | None = None
+    qc: dict[str, Any] | None = None
 
 
 # ---------------------------------------------------------------- source faces
@@ -150,7 +163,7 @@ def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> DemoPlate:
     n = max(int(opts.frames), 1)
     target = (0.0, 0.0)
     for i in range(n):
-        t = i / max(n - 1, 1)
+        t = i / max(n - 1, 9)  # the move's speed is a short shot's: a 3-frame demo is its first 3 frames
         face_px = h * (0.22 + 0.10 * t)  # the face grows by ~half over the shot
         px, py = w * (0.36 + 0.28 * t), h * (0.46 + 0.06 * t)  # and moves left to right
         s = max(face_px / size, _cover_scale(src.shape[:2], (cx, cy), (px, py), (h, w)))
@@ -199,8 +212,59 @@ def _add_glint(lin: np.ndarray, centre: tuple[float, float], sigma: float, peak:
     lin[y0:y1, x0:x1] += peak * g[..., None]
 
 
-# ---------------------------------------------------------------- step 3: swap
+# ---------------------------------------------------------------- step 3: the job
+def prepare_folder(out: Path) -> None:
+    """Make ``out`` the demo's folder: clear a previous demo's files, refuse anything else."""
+    if out.exists() and not out.is_dir():
+        raise SpecError(f"--out: {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / MARKER).is_file():
+        import shutil
+
+        for name in _DEMO_ENTRIES:
+            p = out / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+    elif any(out.iterdir()):
+        raise SpecError(f"--out: {out} is not empty and not a demo folder; choose an empty or new folder")
+    (out / MARKER).write_text("written by `recast demo`; a rerun replaces this folder's demo files\n")
+
+
+def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None,
+            identity: bool = True) -> DemoResult:
+    """Submit the plate as a job to the store and run it with the job runner (which scores it)."""
+    from pipeline.jobs.runner import Runner, RunOptions, submit
+    from pipeline.jobs.spec import JobSpec
+    from pipeline.jobs.store import Store
+    from pipeline.jobs.takes import layout_for, read_json
+
+    store = Store.open_default()
+    spec = JobSpec.from_dict(
+        {"plate": plate_pattern, "actor": actor.name, "out": str(out.resolve()), "shot": DEMO_SHOT,
+         "settings": settings or {}, "owner": "recast demo"}
+    )
+    job_id = submit(store, spec)
+    Runner(store, RunOptions(qc_options=_qc_options(identity))).run(job_id)
+    meta = read_json(out.resolve() / "job.json") or {}
+    layout = layout_for(meta)
+    records = [rec for f in meta.get("frames", []) if (rec := read_json(layout.record_path(1, int(f)))) is not None]
+    plate_name = layout.plate_name
+    return DemoResult(
+        out=out.resolve(),
+        actor=actor.name,
+        plate_pattern=plate_pattern,
+        comp_pattern=str(layout.out / "comp" / f"{plate_name}.{'#' * layout.padding}.exr"),
+        element_pattern=str(layout.out / "element" / f"{plate_name}_face.{'#' * layout.padding}.exr"),
+        records_dir=str(layout.records_dir(1)),
+        records=records,
+        job=job_id,
+    )
+
+
 def run_swap(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None) -> DemoResult:
+    """The engine alone, without a job (for callers that want no store)."""
     from pipeline.engine import Engine, OutputLayout, SwapSettings
     from pipeline.sequence import PlateSequence
 
@@ -219,7 +283,23 @@ def run_swap(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any]
     )
 
 
-# ---------------------------------------------------------------- step 4: summary
+# ---------------------------------------------------------------- step 4: QC
+def _qc_options(identity: bool) -> Any:
+    from qc.scoring import QCOptions
+
+    return QCOptions(identity=identity)
+
+
+def run_qc(result: DemoResult, identity: bool = True) -> dict[str, Any]:
+    """HTML + PDF report and preview movie of the job (the runner's scores, reused from the cache)."""
+    from pipeline.jobs.store import Store
+    from qc.run import JobQCOptions, run_job_qc
+
+    options = JobQCOptions(qc=_qc_options(identity), pdf=True, make_movie=True)
+    return run_job_qc(result.out, job_id=result.job, store=Store.open_default(), options=options)
+
+
+# ---------------------------------------------------------------- step 5: summary
 def identity_check(result: DemoResult, samples: int = 2) -> list[dict[str, Any]]:
     """dlib 128-D distances of the comp's swapped face to the actor and to the plate's face.
 
@@ -290,6 +370,21 @@ def summary(result: DemoResult) -> dict[str, Any]:
         "errors": [{"frame": r["frame"], "error": r["error"]} for r in result.records if r["status"] == "failed"],
         "identity": result.identity,
         "same_person_threshold": _dlib_threshold(),
+        "job": result.job,
+        "qc": _qc_summary(result.qc),
+    }
+
+
+def _qc_summary(qc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if qc is None:
+        return None
+    report = [str(p) for p in qc.get("report", [])]
+    return {
+        "scores": qc.get("scores"),
+        "report": next((p for p in report if p.endswith(".html")), None),
+        "pdf": next((p for p in report if p.endswith(".pdf")), None),
+        "movie": qc.get("movie"),
+        **{k: qc["summary"].get(k) for k in ("frames", "pass", "warn", "fail", "flagged")},
     }
 
 
@@ -308,8 +403,19 @@ def summary_text(s: dict[str, Any]) -> str:
         f"  element: {s['element']}",
         f"  records: {s['records']}",
     ]
+    if s.get("job"):
+        lines.insert(1, f"  job:     {s['job']} (recast job show {s['job']})")
     for e in s["errors"]:
         lines.append(f"  frame {e['frame']} failed: {e['error']}")
+    q = s.get("qc")
+    if q:
+        flagged = ", ".join(str(f) for f in q["flagged"]) or "none"
+        lines += [
+            f"  QC:      {q['pass']} pass, {q['warn']} warn, {q['fail']} fail; flagged frames: {flagged}",
+            f"  report:  {q['report']}",
+            f"  pdf:     {q['pdf']}",
+            f"  movie:   {q['movie']}",
+        ]
     if s["identity"]:
         lines.append(
             f"  identity (dlib cosine distance, lower = more alike; same person below {s['same_person_threshold']:.2f}):"
@@ -324,13 +430,14 @@ def summary_text(s: dict[str, Any]) -> str:
 
 def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> dict[str, Any]:
     out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_folder(out)
     actor = make_actor(out)
     plate = make_plate(out, opts)
     # the warp backend's own matte (inset outline, the plate's open mouth kept) gives the
     # cleanest edge; the default union with the landmark hull also pastes its hair fringe
     settings = {"selection": "reference", "reference": reference_for(plate), "mask_source": "auto"}
-    result = run_swap(out, plate.pattern, actor, settings)
+    result = run_job(out, plate.pattern, actor, settings, identity=check_identity)
+    result.qc = run_qc(result, identity=check_identity)
     if check_identity:
         result.identity = identity_check(result)
     return summary(result)

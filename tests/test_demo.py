@@ -1,4 +1,4 @@
-"""``recast demo`` end to end (subprocess): real files, a real swap, highlights kept."""
+"""``recast demo`` end to end (subprocess): real files, a real swap run as a job, highlights kept, QC done."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import numpy as np
 
+from pipeline.jobs.store import Store
 from pipeline.plateio import read_plate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,3 +52,48 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert s["identity"], s
     for row in s["identity"]:
         assert row["comp_to_actor"] < row["comp_to_plate"], row
+    # it ran as a job in the store, and QC scored every frame
+    store = Store(Path(os.environ["RECAST_HOME"]) / "recast.db")
+    job = store.get_job(s["job"])
+    assert job["status"] == "done" and Path(job["out"]) == out.resolve()
+    scores = json.loads((out / "qc" / "scores.json").read_text())
+    assert [f["frame"] for f in scores["frames"]] == [1001, 1002, 1003]
+    for f in scores["frames"]:
+        assert f["status"] in ("pass", "warn", "fail")
+        assert f["metrics"]["ssim_outside"]["value"] == 1.0, f  # nothing changed outside the matte
+        assert f["metrics"]["id_actor"]["value"] is not None, f
+    stored = store.scores(s["job"], take=1)
+    assert sorted(frame for frame, _ in stored) == [1001, 1002, 1003]
+    # auto-flags are exactly the frames whose rules failed
+    failing = {f["frame"] for f in scores["frames"] if f["status"] == "fail"}
+    assert {fl["frame"] for fl in store.flags(s["job"]) if fl["source"] == "auto"} == failing
+    assert s["qc"]["fail"] == len(failing) and s["qc"]["frames"] == 3
+    # the dailies report (HTML + PDF) and the preview movie
+    html = Path(s["qc"]["report"]).read_text()
+    assert "<img" in html and s["job"] in html
+    assert Path(s["qc"]["pdf"]).read_bytes()[:5] == b"%PDF-"
+    with av.open(s["qc"]["movie"]) as movie:
+        assert sum(1 for _ in movie.decode(video=0)) == 3
+
+
+def test_demo_reruns_into_its_own_folder_and_refuses_others(tmp_path: Path) -> None:
+    from pipeline.demo import MARKER, prepare_folder
+    from pipeline.errors import SpecError
+
+    demo = tmp_path / "demo"
+    prepare_folder(demo)
+    (demo / "records").mkdir()
+    (demo / "records" / "1001.json").write_text("{}")
+    (demo / "job.json").write_text("{}")
+    prepare_folder(demo)  # a rerun clears the previous demo's files
+    assert sorted(p.name for p in demo.iterdir()) == [MARKER]
+    other = tmp_path / "shots"
+    other.mkdir()
+    (other / "keep.exr").write_bytes(b"x")
+    try:
+        prepare_folder(other)
+    except SpecError as exc:
+        assert "not a demo folder" in str(exc)
+    else:
+        raise AssertionError("a non-demo folder was accepted")
+    assert (other / "keep.exr").read_bytes() == b"x"
