@@ -21,7 +21,7 @@ import numpy as np
 from pipeline.atomic import atomic_path
 from pipeline.errors import QCError
 from qc.cropio import image_info
-from qc.scoring import expected_frames, load_records, scores_path
+from qc.scoring import expected_frames, job_shot, load_records, scores_path
 from qc.thumbs import STATUS_BGR, Thumbnailer, to_u8
 
 Codec = Literal["h264", "prores"]
@@ -72,13 +72,9 @@ def burn_in_shot(out: Path, plate: str | None, options: MovieOptions) -> str:
     """The shot to burn in: the option, else the job's (``job.json`` spec), else the plate file's name."""
     if options.shot:
         return options.shot
-    try:
-        meta = json.loads((out / "job.json").read_text())
-        shot = (meta.get("spec") or {}).get("shot") if isinstance(meta, dict) else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        shot = None
-    if isinstance(shot, str) and shot.strip():
-        return shot.strip()
+    shot = job_shot(out)
+    if shot:
+        return shot
     return Path(plate or "shot").name.split(".")[0]
 
 

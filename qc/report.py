@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from pipeline.atomic import atomic_path, atomic_write_bytes
 from pipeline.errors import QCError
@@ -115,6 +116,10 @@ def plot_metric(doc: dict[str, Any], name: str, rules: Rules) -> Figure | None:
     ax.set_title(f"{name} — {info.get('label', '')} ({'higher' if info.get('direction') == 'higher' else 'lower'} is better)", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.set_xlabel("frame", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # frames are whole numbers
+    plain = ScalarFormatter(useOffset=False)
+    plain.set_scientific(False)
+    ax.xaxis.set_major_formatter(plain)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="best")
@@ -137,6 +142,7 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
     s = doc["summary"]
     return [
         ("job", str(doc.get("job") or "—")),
+        ("shot", str(doc.get("shot") or "—")),
         ("output", str(doc.get("out"))),
         ("take", str(doc.get("take"))),
         ("frames", f"{s['frames']} ({doc['frames'][0]['frame']}–{doc['frames'][-1]['frame']})" if doc["frames"] else "0"),

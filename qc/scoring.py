@@ -47,6 +47,16 @@ class ScoreStore(Protocol):
     def clear_auto_flags(self, job_id: str, frames: list[int] | None = None, *, take: int | None = None) -> None: ...
 
 
+def job_shot(out: Path) -> str | None:
+    """The job's shot name from ``<out>/job.json`` (None for a plain swap folder)."""
+    try:
+        meta = json.loads((out / "job.json").read_text())
+        shot = (meta.get("spec") or {}).get("shot") if isinstance(meta, dict) else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    return shot.strip() if isinstance(shot, str) and shot.strip() else None
+
+
 def scores_path(out: Path, take: int = 1) -> Path:
     return out / "qc" / ("scores.json" if take == 1 else f"scores_t{take:03d}.json")
 
@@ -172,6 +182,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
         "schema": SCHEMA,
         "job": job_id if job_id is not None else first.get("job"),
         "out": str(out.resolve()),
+        "shot": job_shot(out),
         "take": options.take,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "thresholds": rules.source,

@@ -57,7 +57,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     job = store.get_job(s["job"])
     assert job["status"] == "done" and Path(job["out"]) == out.resolve()
     scores = json.loads((out / "qc" / "scores.json").read_text())
-    assert [f["frame"] for f in scores["frames"]] == [1001, 1002, 1003]
+    assert [f["frame"] for f in scores["frames"]] == [1001, 1002, 1003] and scores["shot"] == "demo"
     for f in scores["frames"]:
         assert f["status"] in ("pass", "warn", "fail")
         assert f["metrics"]["ssim_outside"]["value"] == 1.0, f  # nothing changed outside the matte
