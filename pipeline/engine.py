@@ -33,7 +33,7 @@ from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_f
 from pipeline.composite.crop import crop_box_for, shift_face
 from pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from pipeline.composite.settings import SwapSettings
-from pipeline.errors import ActorError, ConsentError, RecastError, SpecError, SwapError
+from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
 from pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
 from pipeline.types import Face
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from pipeline.plateio import Plate
     from pipeline.sequence import PlateSequence
 
-__all__ = ["Engine", "OutputLayout", "SwapSettings", "analysis_view", "one_line_error"]
+__all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SwapSettings", "analysis_view", "one_line_error"]
 
 FrameCallback = Callable[[dict[str, Any]], None]
 
@@ -72,6 +72,38 @@ class _FrameState:
     frame: int
     record: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class LoadedFrame:
+    """A plate frame read ahead (``plate`` None and ``error`` set when the read failed)."""
+
+    frame: int
+    plate: Plate | None
+    error: str | None
+    seconds: float
+
+
+@dataclass
+class ComputedFrame:
+    """A frame swapped in memory, waiting to be written."""
+
+    state: _FrameState
+    plate: Plate | None
+    pixels: np.ndarray | None = None  # the comp's pixels (the plate's own for a passthrough)
+    element: ElementBuilder | None = None
+    status: str = "failed"  # what compute decided: done | passthrough | failed
+
+    @property
+    def record(self) -> dict[str, Any]:
+        return self.state.record
+
+
+def _mark_failed(rec: dict[str, Any], error: str) -> None:
+    rec["status"] = "failed"
+    rec["error"] = error
+    rec["comp"] = None  # nothing was written for this frame
+    rec["element"] = None
 
 
 class Engine:
@@ -200,39 +232,78 @@ class Engine:
 
     def process_frame(self, frame: int) -> dict[str, Any]:
         """Swap one frame and write its outputs; never raises for a frame's own failure."""
-        t0 = time.perf_counter()
+        return self.write_frame(self.compute_frame(self.load_frame(frame)))
+
+    # The three stages of a frame, so a runner can read ahead and write behind on other
+    # threads (OIIO releases the GIL): ``load_frame`` touches only the plate file,
+    # ``compute_frame`` must see frames in order (tracking) and writes nothing,
+    # ``write_frame`` writes comp, element and record. None of them raises for a
+    # frame's own failure: it travels in the record.
+    def load_frame(self, frame: int) -> LoadedFrame:
+        """Read the plate frame (thread-safe; no engine state touched)."""
+        from pipeline.plateio import read_plate
+
+        t = time.perf_counter()
+        try:
+            return LoadedFrame(frame, read_plate(self.plate.path(frame)), None, time.perf_counter() - t)
+        except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure by compute_frame
+            return LoadedFrame(frame, None, one_line_error(exc), time.perf_counter() - t)
+
+    def compute_frame(self, loaded: LoadedFrame) -> ComputedFrame:
+        """Detect, track, select and swap one loaded frame, in memory."""
+        frame = loaded.frame
         record = base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame))
         state = _FrameState(frame, record)
+        state.timings["read"] = loaded.seconds
         state.record["settings"] = self.settings.to_dict()
+        computed = ComputedFrame(state, loaded.plate)
+        t0 = time.perf_counter()
         try:
+            if loaded.plate is None:
+                raise PlateError(loaded.error or f"frame {frame}: plate not read")
             self._setup()
             state.record["licences"] = list(self._licences)
-            self._process(state)
+            self._process(computed)
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
-            state.record["status"] = "failed"
-            state.record["error"] = one_line_error(exc)
-            state.record["comp"] = None  # nothing was written for this frame
-            state.record["element"] = None
-        state.timings["total"] = time.perf_counter() - t0
-        state.record["timings"].update({k: round(v, 4) for k, v in state.timings.items()})
+            _mark_failed(state.record, one_line_error(exc))
+            computed.pixels = computed.element = None
+        state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
+        computed.status = str(state.record["status"])
+        return computed
+
+    def write_frame(self, computed: ComputedFrame) -> dict[str, Any]:
+        """Write comp, element and record of a computed frame; returns the record.
+
+        Safe to call again for the same frame after a failed write (nothing in
+        ``computed`` is changed by a write but the record's output fields).
+        """
+        state, rec = computed.state, computed.state.record
+        t = time.perf_counter()
+        if computed.status != "failed" and computed.plate is not None:
+            rec.update(status=computed.status, error=None, comp=str(self.layout.comp_path(state.frame).resolve()))
+            try:
+                self._write_outputs(computed)
+            except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
+                _mark_failed(rec, one_line_error(exc))
+        state.timings["write"] = time.perf_counter() - t
+        state.timings["total"] = sum(state.timings.get(k, 0.0) for k in ("read", "compute", "write"))
+        rec["timings"].update({k: round(v, 4) for k, v in state.timings.items()})
         try:
-            write_record(self.layout.record_path(frame), state.record)
+            write_record(self.layout.record_path(state.frame), rec)
         except OSError as exc:
-            state.record["status"] = "failed"
-            state.record["error"] = f"{self.layout.record_path(frame)}: cannot write record ({exc.strerror or exc})"
-        return state.record
+            _mark_failed(rec, f"{self.layout.record_path(state.frame)}: cannot write record ({exc.strerror or exc})")
+        return rec
 
     # ------------------------------------------------------------------ stages
-    def _process(self, state: _FrameState) -> None:
-        from pipeline.plateio import count_nonfinite, read_plate
+    def _process(self, computed: ComputedFrame) -> None:
+        from pipeline.plateio import count_nonfinite
 
+        state, plate = computed.state, computed.plate
+        assert plate is not None
         frame, rec = state.frame, state.record
-        t = time.perf_counter()
-        plate = read_plate(self.plate.path(frame))
         channels = PlateChannels.of(plate)
         rec["stats"] = count_nonfinite(plate.pixels)
-        state.timings["read"] = time.perf_counter() - t
 
         t = time.perf_counter()
         assert self._color is not None
@@ -273,10 +344,12 @@ class Engine:
         rec["tracks"] = self._selector.summary()
         swapped = any(f["swapped"] for f in faces_json)
         rec["status"] = "done" if swapped else "passthrough"
-
-        t = time.perf_counter()
-        self._write_outputs(plate, out if swapped else plate.pixels, element if swapped else None, rec, frame)
-        state.timings["write"] = time.perf_counter() - t
+        computed.pixels = out if swapped else plate.pixels
+        computed.element = element if swapped else None
+        dx, dy = plate.data_window[:2]
+        if dx or dy:  # the record speaks image coordinates
+            for f in rec["faces"]:
+                offset_face_json(f, dx, dy)
 
     def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> tuple[list[Face], list[Decision]]:
         """All tracked faces of the frame and the selection decision of each (same order)."""
@@ -364,11 +437,11 @@ class Engine:
         entry["swapped"] = True
         return entry, swap_seconds[0]
 
-    def _write_outputs(
-        self, plate: Plate, pixels: np.ndarray, element: ElementBuilder | None, rec: dict[str, Any], frame: int
-    ) -> None:
+    def _write_outputs(self, computed: ComputedFrame) -> None:
         from pipeline.plateio import write_plate
 
+        plate, rec, frame, element = computed.plate, computed.state.record, computed.state.frame, computed.element
+        assert plate is not None and computed.pixels is not None
         # every actor swapped into this frame (else the job's), comma-joined in the same order
         prov = [self._provenance(a) for a in self._frame_actors(rec)]
         attrs: dict[str, Any] = {
@@ -384,7 +457,7 @@ class Engine:
             "recast/status": rec["status"],
         }
         comp_path = self.layout.comp_path(frame)
-        write_plate(comp_path, plate, pixels, attrs=attrs, keep_parts=True)
+        write_plate(comp_path, plate, computed.pixels, attrs=attrs, keep_parts=True)
         el_path = self.layout.element_path(frame)
         if element is not None and element.box is not None:
             dx, dy = plate.data_window[:2]
@@ -394,10 +467,6 @@ class Engine:
         else:
             el_path.unlink(missing_ok=True)  # a stale element from an earlier run would lie
             rec["element"] = None
-        dx, dy = plate.data_window[:2]
-        if dx or dy:
-            for f in rec["faces"]:
-                offset_face_json(f, dx, dy)
 
     # ------------------------------------------------------------------ helpers
     def _notify(self, text: str) -> None:

@@ -61,3 +61,81 @@ def test_engine_job_run_reprocess_publish(tmp_path: Path, monkeypatch) -> None:
     assert [(e["frame"], e["take"]) for e in manifest["frames"]] == [(1001, 1), (1002, 1), (1003, 2)]
     assert manifest["consent_ids"] == [actor.consent_id]
     assert (Path(pub["path"]) / "element" / "astro_face.1003.exr").is_file()
+
+
+def _astro_plates(plates: Path, frames: tuple[int, ...]) -> str:
+    plates.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        rgb = astronaut_linear(shift=2 * i)[:320, 64:384]
+        spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], 3, oiio.HALF)
+        spec.channelnames = ("R", "G", "B")
+        write_image(plates / f"astro.{f:04d}.exr", rgb, spec)
+    return str(plates / "astro.####.exr")
+
+
+def test_engine_stages_run_on_reader_compute_and_writer_threads(tmp_path: Path, monkeypatch) -> None:
+    """The runner reads plates ahead on its reader thread, swaps in frame order on the
+    calling thread and writes comp/element/record on its writer thread."""
+    import threading
+
+    from pipeline.jobs.processors import EngineProcessor
+    from pipeline.jobs.runner import Runner, submit
+    from pipeline.jobs.spec import JobSpec
+    from pipeline.jobs.store import Store
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("RECAST_MODELS", str(models))
+    actor = build_tom_hanks_actor(models, tmp_path)
+    pattern = _astro_plates(tmp_path / "plates", (1001, 1002, 1003))
+    seen: dict[str, list[tuple[int, str]]] = {"load": [], "compute": [], "write": []}
+
+    class Spy(EngineProcessor):
+        def load(self, frame: int):
+            seen["load"].append((frame, threading.current_thread().name))
+            return super().load(frame)
+
+        def compute(self, frame: int, loaded):
+            seen["compute"].append((frame, threading.current_thread().name))
+            return super().compute(frame, loaded)
+
+        def write(self, frame: int, result):
+            seen["write"].append((frame, threading.current_thread().name))
+            return super().write(frame, result)
+
+    store = Store(tmp_path / "home" / "recast.db")
+    job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": actor.name, "out": str(tmp_path / "out"), "qc": False}))
+    summary = Runner(store, processor_factory=Spy).run(job)
+    assert summary.status == "done" and sorted(summary.done) == [1001, 1002, 1003]
+    assert all(name.startswith("recast-read") for _, name in seen["load"])
+    assert all(name.startswith("recast-write") for _, name in seen["write"])
+    main = threading.current_thread().name
+    assert seen["compute"] == [(f, main) for f in (1001, 1002, 1003)]  # in order: tracking needs it
+    for f in (1001, 1002, 1003):
+        rec = json.loads((tmp_path / "out" / "records" / f"{f}.json").read_text())
+        assert rec["status"] == "done" and {"read", "compute", "write", "total"} <= set(rec["timings"])
+        assert Path(rec["comp"]).is_file() and Path(rec["element"]).is_file()
+
+
+def test_engine_write_failure_is_the_frames_failure_with_a_record(tmp_path: Path, monkeypatch) -> None:
+    """comp/ is taken by a file: every write fails, each frame is recorded as failed with
+    the path named, and the job ends failed instead of crashing."""
+    from pipeline.jobs.runner import Runner, RunOptions, submit
+    from pipeline.jobs.spec import JobSpec
+    from pipeline.jobs.store import Store
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("RECAST_MODELS", str(models))
+    actor = build_tom_hanks_actor(models, tmp_path)
+    pattern = _astro_plates(tmp_path / "plates", (1001, 1002))
+    out = tmp_path / "out"
+    store = Store(tmp_path / "home" / "recast.db")
+    job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": actor.name, "out": str(out), "qc": False}))
+    (out / "comp").write_text("not a folder")
+    summary = Runner(store, RunOptions(retries=1, backoff_s=0.0)).run(job)
+    assert summary.status == "failed" and sorted(summary.failed) == [1001, 1002]
+    for f in (1001, 1002):
+        rec = json.loads((out / "records" / f"{f}.json").read_text())
+        assert rec["status"] == "failed" and rec["comp"] is None and "comp" in rec["error"]
+        assert rec["settings"] and rec["faces"]  # the engine's own record: what it found and used
+    assert (out / "comp").read_text() == "not a folder"
+    assert store.get_job(job)["status"] == "failed"

@@ -13,7 +13,6 @@ that could not be done. Processors register by name in :data:`PROCESSORS`:
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -81,20 +80,6 @@ def base_record(job: FrameJob, frame: int, plate_path: Path) -> dict[str, Any]:
     }
 
 
-def warm_file(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # the engine reports the unreadable plate with its own message
-    try:
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def reference_record(job: FrameJob) -> Path | None:
     """The record of the reference frame's liked result: its approved take, else the newest earlier done take."""
     ref = job.reference_frame
@@ -159,7 +144,9 @@ class PassthroughProcessor:
 
 
 class EngineProcessor:
-    """Drives :class:`pipeline.engine.Engine`: it reads, swaps and writes each frame itself."""
+    """Drives :class:`pipeline.engine.Engine` in its three stages: the runner's read-ahead
+    thread reads plates (``load``), compute swaps in frame order, the write-behind thread
+    writes comp, element and record (``write``)."""
 
     name = "engine"
 
@@ -189,22 +176,34 @@ class EngineProcessor:
             reference_frame=job.reference_frame,
             reference_record=reference_record(job),
         )
+        # configuration errors (backend, reference, enhancer) fail the job once, here
+        self.engine.prepare()
+        self._failed: dict[int, Any] = {}  # frame -> the engine's failed ComputedFrame (its record)
 
     def load(self, frame: int) -> Any:
-        """Read-ahead: ask the OS to page the plate file in while the previous frame computes."""
-        warm_file(self.plate.path(frame))
-        return None
+        """Read-ahead: the plate frame, read on the runner's reader thread."""
+        return self.engine.load_frame(frame)
 
     def compute(self, frame: int, loaded: Any) -> Any:
-        rec = self.engine.process_frame(frame)
-        if rec.get("status") == "failed":
-            raise SwapError(str(rec.get("error") or f"frame {frame} failed"))
-        return rec
+        computed = self.engine.compute_frame(loaded)
+        if computed.status == "failed":
+            self._failed[frame] = computed  # fail() writes the engine's own record of it
+            raise SwapError(str(computed.record.get("error") or f"frame {frame} failed"))
+        self._failed.pop(frame, None)
+        return computed
 
     def write(self, frame: int, result: Any) -> dict[str, Any]:
-        return dict(result)
+        rec = self.engine.write_frame(result)
+        if rec.get("status") == "failed":  # the runner retries the write, then calls fail()
+            raise SwapError(str(rec.get("error") or f"frame {frame}: write failed"))
+        return rec
 
     def fail(self, frame: int, error: str) -> dict[str, Any]:
+        computed = self._failed.pop(frame, None)
+        if computed is not None:
+            rec = self.engine.write_frame(computed)  # a failed compute writes only its record
+            if rec.get("status") == "failed" and self.job.layout.record_path(self.job.take, frame).is_file():
+                return rec
         path = self.job.layout.record_path(self.job.take, frame)
         rec = read_json(path)
         if rec is not None and rec.get("status") == "failed":
