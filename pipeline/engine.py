@@ -333,7 +333,7 @@ class Engine:
         for face in tracked:  # faces seen but not selected are recorded too, unswapped
             if id(face) not in chosen:
                 entry = face.to_json()
-                entry.update(swapped=False, actor=None, matte_box=None, color_match=None, swap_info={"skipped": "not selected"})
+                entry.update(swapped=False, label=None, actor=None, matte_box=None, color_match=None, swap_info={"skipped": "not selected"})
                 entry.update(backend=None, model_sha256=None, consent_id=None)
                 entry["selection"] = decided[id(face)].to_json()
                 faces_json.append(entry)
@@ -396,7 +396,8 @@ class Engine:
         index: int,
     ) -> tuple[dict[str, Any], float]:
         entry: dict[str, Any] = face.to_json()
-        entry.update({"swapped": False, "actor": actor_name, "matte_box": None, "color_match": None, "swap_info": {}})
+        # "label": the job's actor-map key that selected this face; "actor" (below): the model's name
+        entry.update({"swapped": False, "label": actor_name, "actor": actor_name, "matte_box": None, "color_match": None, "swap_info": {}})
         actor = self.actors.get(actor_name)
         if actor is None:
             raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
@@ -503,14 +504,14 @@ class Engine:
 
     def _frame_actors(self, rec: dict[str, Any]) -> list[ActorModel]:
         """The actors swapped into this frame in face order (each once), else all of the job's."""
-        names = [f["actor"] for f in rec.get("faces", []) if f.get("swapped") and f.get("actor") in self.actors]
+        names = [f["label"] for f in rec.get("faces", []) if f.get("swapped") and f.get("label") in self.actors]
         unique = list(dict.fromkeys(names)) or list(self.actors)
         return [self.actors[n] for n in unique]
 
     def _primary_actor(self, rec: dict[str, Any]) -> ActorModel:
         for f in rec.get("faces", []):
-            if f.get("swapped") and f.get("actor") in self.actors:
-                return self.actors[f["actor"]]
+            if f.get("swapped") and f.get("label") in self.actors:
+                return self.actors[f["label"]]
         return next(iter(self.actors.values()))
 
     def _fill_actor_fields(self, rec: dict[str, Any]) -> None:
