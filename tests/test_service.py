@@ -172,6 +172,8 @@ def test_path_valued_settings_outside_roots_are_refused(server: RunningServer, r
         ({"analyser_models": "models"}, "absolute"),
         ({"selection": {"references": [{"actor": "ada", "image": str(secret)}]}}, "spec.settings.selection.references[0].image"),
         ({"analyser_models": 7}, "a path is expected"),
+        ({"selection": "reference", "reference": f"ada={outside / 'face.png'}"}, "spec.settings.reference"),
+        ({"selection": "reference", "reference": f"1:0,{root / 'models_link' / 'face.jpg'}:1"}, "outside the allowed roots"),
     ]
     with httpx.Client(base_url=server.url, timeout=30) as c:
         for i, (settings, msg) in enumerate(cases):

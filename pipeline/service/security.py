@@ -126,6 +126,9 @@ def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path
         where, node, is_path = stack.pop()
         if isinstance(node, Mapping):
             for key, value in node.items():
+                if key == "reference" and isinstance(value, str):
+                    _check_reference_images(value, roots, f"{where}.{key}")
+                    continue
                 stack.append((f"{where}.{key}", value, isinstance(key, str) and is_path_setting(key)))
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", v, is_path) for i, v in enumerate(node))
@@ -135,3 +138,19 @@ def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path
             if not isinstance(node, str):
                 raise AccessError(f"{where}: a path is expected, got {type(node).__name__}")
             inside_roots(node, roots, where)
+
+
+def _check_reference_images(text: str, roots: Sequence[Path], where: str) -> None:
+    """``settings.reference`` may name images (``ACTOR=path.png``): each must be inside ``roots``.
+
+    A reference that does not parse is left to the settings validation (a 4xx naming it).
+    """
+    from pipeline.composite.settings import parse_reference_items
+
+    try:
+        items = parse_reference_items(text)
+    except SpecError:
+        return
+    for item in items:
+        if item.image is not None:
+            inside_roots(str(item.image), roots, where)
