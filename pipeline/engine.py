@@ -147,6 +147,7 @@ class Engine:
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
         self._colour_history: dict[int, ColourStats] = {}  # per track, smoothed
+        self._last_scan: str | None = None
         self._notices: list[str] = []  # printed once each per engine
         self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
@@ -177,7 +178,7 @@ class Engine:
         from pipeline.color import ColorContext
         from pipeline.faces import AnalyserOptions, create_analyser
         from pipeline.faces.selection import TrackSelector
-        from pipeline.faces.stream import FaceStream
+        from pipeline.faces.stream import FaceStream, StreamOptions
 
         s = self.settings
         if self._analyser is None:
@@ -204,7 +205,7 @@ class Engine:
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())
-        self._stream = FaceStream(self._analyser)
+        self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every))
         self._ready = True
 
     # ------------------------------------------------------------------ running
@@ -340,6 +341,7 @@ class Engine:
         state.timings["swap"] = swap_time
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
+        rec["detection"] = self._last_scan  # "full" frame scan or "windows" around the tracks
         assert self._selector is not None
         rec["tracks"] = self._selector.summary()
         swapped = any(f["swapped"] for f in faces_json)
@@ -356,6 +358,7 @@ class Engine:
         assert self._stream is not None and self._color is not None and self._selector is not None
         view = analysis_view(self._color, space)
         tracked = self._stream.process(frame, clean, to_display=view)
+        self._last_scan = self._stream.last_scan
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
         live = {t.track_id for t in self._stream.tracker.active_tracks}

@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--detect-size", type=int, default=1024, help="long side of the detection downscale (default 1024)")
     p.add_argument("--upsample", type=int, default=0, help="dlib: upsample the detection image N times for small faces")
     p.add_argument("--commercial-only", action="store_true", help="use only models cleared for commercial use (dlib: 5-point)")
+    p.add_argument("--full-scan-every", type=int, default=1, metavar="N",
+                   help="scan the whole frame every N frames (and at cuts); in between only windows around each track (default 1)")
+    p.add_argument("--embed-every", type=int, default=0, metavar="N",
+                   help="re-embed each track every N frames (default 0: once per track segment)")
     p.add_argument("--overlay", default=None, metavar="DIR", help="write PNG proxies with boxes, landmarks and ids here")
     p.set_defaults(func=cmd_faces)
 
@@ -36,7 +40,7 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     from pipeline.engine import one_line_error
     from pipeline.faces import AnalyserOptions, create_analyser
     from pipeline.faces.overlay import write_overlay
-    from pipeline.faces.stream import FaceStream
+    from pipeline.faces.stream import FaceStream, StreamOptions
     from pipeline.plateio import read_plate
     from pipeline.sequence import PlateSequence
 
@@ -44,6 +48,10 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
         raise SpecError(f"--detect-size: {args.detect_size} is not in 64..8192")
     if not 0 <= args.upsample <= 3:
         raise SpecError(f"--upsample: {args.upsample} is not in 0..3")
+    if not 1 <= args.full_scan_every <= 1000:
+        raise SpecError(f"--full-scan-every: {args.full_scan_every} is not in 1..1000")
+    if not 0 <= args.embed_every <= 1000:
+        raise SpecError(f"--embed-every: {args.embed_every} is not in 0..1000")
     options = AnalyserOptions(
         detect_size=args.detect_size,
         upsample=args.upsample,
@@ -56,7 +64,7 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     seq = PlateSequence.open(args.pattern)
     frames = seq.select(args.frames)
     analyser = create_analyser(args.backend, options)  # UnknownBackend / FaceModelError: one line
-    stream = FaceStream(analyser)
+    stream = FaceStream(analyser, StreamOptions(embed_every=args.embed_every, full_scan_every=args.full_scan_every))
     overlay_dir = None if args.overlay is None else Path(args.overlay)
     records: list[dict[str, Any]] = []
     failed = 0

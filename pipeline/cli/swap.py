@@ -77,6 +77,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--clean-element", action="store_true", help="write the face element without the added grain")
     p.add_argument("--no-highlights", action="store_true", help="do not restore the plate's out-of-range values on the face")
     p.add_argument("--colorspace", metavar="NAME", help="plate colourspace (else metadata, else EXR = scene-linear)")
+    p.add_argument("--full-scan-every", type=int, metavar="N",
+                   help="whole-frame face detection every N frames and at cuts; windows around tracks in between (default 1)")
+    p.add_argument("--embed-every", type=int, metavar="N", help="re-embed each track every N frames (default 0: once per segment)")
     p.add_argument("--job", metavar="ID", help="job id recorded in outputs")
     p.set_defaults(func=run_swap_cli)
 
@@ -100,6 +103,8 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "color_smoothing": args.color_smoothing,
         "blend": args.blend,
         "colorspace": args.colorspace,
+        "full_scan_every": args.full_scan_every,
+        "embed_every": args.embed_every,
     }
     out = {k: v for k, v in pairs.items() if v is not None}
     if args.enhancer is not None:

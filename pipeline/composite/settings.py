@@ -44,6 +44,10 @@ class SwapSettings:
     selection: SelectionMode = "all"
     # selection "reference": "FRAME:INDEX", "IMAGE[:INDEX]" or "ACTOR=FRAME:INDEX,ACTOR=IMAGE,..."
     reference: str | None = None
+    # detection: 1 = the whole (downscaled) frame every frame; N = every N frames and at cuts,
+    # in between only windows around each track's predicted box, at higher resolution
+    full_scan_every: int = 1
+    embed_every: int = 0  # 0 = one embedding per track segment; N = re-embed every N frames
     crop_scale: float = 2.0  # crop side = face size * crop_scale
     mask_erode: float = 4.0
     mask_blur: float = 12.0
@@ -100,6 +104,10 @@ class SwapSettings:
             parse_reference_items(self.reference)
         elif self.reference:
             parse_reference_items(self.reference)
+        if not 1 <= self.full_scan_every <= 1000:
+            raise SpecError(f"settings.full_scan_every: {self.full_scan_every} is outside 1..1000")
+        if not 0 <= self.embed_every <= 1000:
+            raise SpecError(f"settings.embed_every: {self.embed_every} is outside 0..1000")
         if not 1.2 <= self.crop_scale <= 6.0:
             raise SpecError(f"settings.crop_scale: {self.crop_scale} is outside 1.2..6.0")
         if not -64.0 <= self.mask_erode <= 64.0:

@@ -36,6 +36,7 @@ class FaceStream:
         self.tracker = FaceTracker(self.options.tracker)
         self._count = 0
         self._last_embed: dict[int, int] = {}
+        self.last_scan: str | None = None  # how the last frame was searched: "full" or "windows"
 
     def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None) -> list[Face]:
         rgb = as_rgb(image)
@@ -47,6 +48,7 @@ class FaceStream:
         gray = small.pixels.mean(axis=2).astype(np.uint8)
         if self.tracker.check_cut(frame, gray):
             full = True  # a new shot: scan the whole frame
+        self.last_scan = "full" if full else "windows"
         if full:
             faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small)
         else:
