@@ -101,12 +101,16 @@ def _save(model, path: Path) -> Path:
     return path
 
 
-def standin_scrfd(path: Path, with_kps: bool = True) -> Path:
-    """SCRFD signature: input [1,3,H,W]; outputs per stride 8/16/32: scores [N,1], boxes [N,4]
-    (and kps [N,10]) with 2 anchors per cell. Only stride 32 fires: the score is the mean
-    brightness of the 32x32 window centred on the anchor."""
+def standin_scrfd(path: Path, with_kps: bool = True, five_strides: bool = False) -> Path:
+    """SCRFD signature: input [1,3,H,W]; per stride, scores [N,1], then boxes [N,4], then
+    (with keypoints) kps [N,10]. Strides 8/16/32 with 2 anchors per cell (6 or 9 outputs),
+    or with ``five_strides`` 8/16/32/64/128 with 1 anchor (10 or 15 outputs) — the four
+    layouts insightface 2.1 routes on by output count. Only stride 32 fires: the score is
+    the mean brightness of the 32x32 window centred on the anchor."""
     from onnx import TensorProto, helper, numpy_helper
 
+    strides = (8, 16, 32, 64, 128) if five_strides else (8, 16, 32)
+    anchors = 1 if five_strides else 2
     nodes, inits, outputs = [], [], []
     x = helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, "H", "W"])
     kps_off = np.array([-0.35, -0.2, 0.35, -0.2, 0.0, 0.1, -0.25, 0.45, 0.25, 0.45], np.float32)
@@ -120,9 +124,9 @@ def standin_scrfd(path: Path, with_kps: bool = True) -> Path:
             )
         )
         nodes.append(helper.make_node("ReduceMean", [f"{tag}_pool"], [f"{tag}_mean"], axes=[1], keepdims=1))
-        nodes.append(helper.make_node("Concat", [f"{tag}_mean"] * (2 * k), [f"{tag}_cat"], axis=1))
+        nodes.append(helper.make_node("Concat", [f"{tag}_mean"] * (anchors * k), [f"{tag}_cat"], axis=1))
         inits.append(numpy_helper.from_array(np.array(scale, np.float32), f"{tag}_scale"))
-        inits.append(numpy_helper.from_array(bias.reshape(1, 2 * k, 1, 1).astype(np.float32), f"{tag}_bias"))
+        inits.append(numpy_helper.from_array(bias.reshape(1, anchors * k, 1, 1).astype(np.float32), f"{tag}_bias"))
         nodes.append(helper.make_node("Mul", [f"{tag}_cat", f"{tag}_scale"], [f"{tag}_mul"]))
         nodes.append(helper.make_node("Add", [f"{tag}_mul", f"{tag}_bias"], [f"{tag}_add"]))
         nodes.append(helper.make_node("Transpose", [f"{tag}_add"], [f"{tag}_t"], perm=[0, 2, 3, 1]))
@@ -135,14 +139,14 @@ def standin_scrfd(path: Path, with_kps: bool = True) -> Path:
         return last
 
     # blob = (pixel - 127.5) / 128, so bright ~ +1, black ~ -1
-    for s in (8, 16, 32):
+    for s in strides:
         fires = s == 32
-        head(s, "score", 1, 12.0 if fires else 0.0, np.full(2, -4.0 if fires else -12.0))
-    for s in (8, 16, 32):
-        head(s, "bbox", 4, 0.0, np.full(8, 2.0))  # distances: two strides each side
+        head(s, "score", 1, 12.0 if fires else 0.0, np.full(anchors, -4.0 if fires else -12.0))
+    for s in strides:
+        head(s, "bbox", 4, 0.0, np.full(4 * anchors, 2.0))  # distances: two strides each side
     if with_kps:
-        for s in (8, 16, 32):
-            head(s, "kps", 10, 0.0, np.tile(kps_off, 2))
+        for s in strides:
+            head(s, "kps", 10, 0.0, np.tile(kps_off, anchors))
     graph = helper.make_graph(nodes, "scrfd_standin", [x], outputs, inits)
     return _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
 

@@ -1,8 +1,8 @@
 """insightface backend: loading and plumbing with STAND-IN models.
 
 The ONNX files built here are not insightface's weights: they are tiny graphs with
-the exact signatures insightface 2.1 routes on (SCRFD: one [1,3,H,W] input and 9 or 6
-outputs; ArcFace [B,3,112,112] -> [B,512]; 2d106 [B,3,192,192] -> [B,212]; ir_version 8).
+the exact signatures insightface 2.1 routes on (SCRFD: one [1,3,H,W] input and 6, 9, 10
+or 15 outputs; ArcFace [B,3,112,112] -> [B,512]; 2d106 [B,3,192,192] -> [B,212]; ir_version 8).
 The stand-in detector fires on a bright square, so the test can check that boxes,
 keypoints and landmarks come back in full-resolution plate coordinates.
 """
@@ -125,3 +125,21 @@ def test_missing_or_incomplete_packs_are_one_line_errors(tmp_path: Path) -> None
     with pytest.raises(FaceModelError, match=r"det_10g.onnx: cannot load insightface model") as info:
         create_analyser("insightface", AnalyserOptions(models_dir=missing))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("with_kps", "five_strides", "n_outputs"), [(False, False, 6), (True, False, 9), (False, True, 10), (True, True, 15)])
+def test_every_scrfd_output_layout_detects_in_plate_coordinates(tmp_path: Path, with_kps: bool, five_strides: bool, n_outputs: int) -> None:
+    """insightface routes SCRFD by its output count (3 or 5 strides, with or without keypoints):
+    each stand-in layout finds the square where it is in the full-resolution plate."""
+    import onnx
+
+    det = standin_scrfd(tmp_path / "det.onnx", with_kps=with_kps, five_strides=five_strides)
+    assert len(onnx.load(str(det)).graph.output) == n_outputs
+    standin_arcface(tmp_path / "rec.onnx")
+    standin_2d106(tmp_path / "lmk.onnx")
+    ana = create_analyser("insightface", AnalyserOptions(models_dir=tmp_path))
+    faces = ana.analyse(_plate())
+    assert len(faces) == 1
+    f = faces[0]
+    assert np.abs((f.box[:2] + f.box[2:]) / 2 - SQUARE_CENTRE).max() < 4.0 and f.score > 0.9
+    assert f.kps5.shape == (5, 2) and np.abs(f.kps5.mean(axis=0) - SQUARE_CENTRE).max() < 0.3 * f.size
