@@ -106,3 +106,23 @@ def test_cli_submit_and_show_json(tmp_path: Path) -> None:
     bad = write_spec(tmp_path / "b.json", plate=pattern, actor="ada", out=str(tmp_path / "o2"), priority="high")
     res = recast("submit", str(bad), home=home)
     assert res.returncode == 2 and "spec.priority" in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_cli_cancel_then_resume(tmp_path: Path) -> None:
+    """`recast job cancel` on a queued job: it does not run, says so, and resume finishes it."""
+    home = tmp_path / "home"
+    pattern = make_plate(tmp_path / "plates", range(1001, 1004))
+    spec = write_spec(tmp_path / "s.json", plate=pattern, actor="ada", out=str(tmp_path / "out"), processor="passthrough")
+    job = json.loads(recast("submit", str(spec), "--json", home=home, check=True).stdout)["job"]
+    res = json.loads(recast("job", "cancel", job, "--json", home=home, check=True).stdout)
+    assert res == {"job": job, "status": "cancelled"}
+    run = recast("job", "run", job, home=home)
+    assert run.returncode != 0 and "cancelled" in run.stderr and run.stderr.count("\n") == 1
+    assert not (tmp_path / "out" / "comp").exists()
+    show = json.loads(recast("job", "show", job, "--json", home=home, check=True).stdout)
+    assert show["status"] == "cancelled" and show["frames"]["pending"] == 3
+    done = json.loads(recast("job", "resume", job, "--json", home=home, check=True).stdout)
+    assert done["status"] == "done" and done["done"] == 3
+    assert len(list((tmp_path / "out" / "comp").glob("*.exr"))) == 3
+    bad = recast("job", "cancel", "no-such-job", home=home)
+    assert bad.returncode != 0 and "no-such-job" in bad.stderr and bad.stderr.count("\n") == 1

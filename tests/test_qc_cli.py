@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from pipeline.jobs.store import Store, default_db_path
@@ -58,6 +59,15 @@ def test_movies_decode_to_the_right_frame_count(job_out: Path, tmp_path: Path) -
     n, rate, size = _decode(tmp_path / "prev.mp4")
     assert n == 10 and rate == Fraction(24000, 1001)  # frame rate from the plates' metadata
     assert size == (1440, 528)  # plate | comp at the plate's 720 px width
+    # the red SYNTHETIC label is burnt into the comp half (right), not the plate half (left)
+    with av.open(str(tmp_path / "prev.mp4")) as c:
+        first = next(c.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+
+    def red_share(x0: int) -> float:
+        patch = first[6:30, x0 + 6 : x0 + 110]
+        return float(np.mean((patch[..., 0] > 150) & (patch[..., 1] < 110) & (patch[..., 2] < 110)))
+
+    assert red_share(720) > 0.3 and red_share(0) < 0.05, (red_share(720), red_share(0))
     r = recast("qc", "movie", str(job_out), "--out", str(tmp_path / "prev.mov"), "--codec", "prores", "--width", "320", "--fps", "25")
     assert r.returncode == 0, r.stderr
     n, rate, size = _decode(tmp_path / "prev.mov")
