@@ -39,6 +39,43 @@ def _patch_box(data: bytes, attr: bytes, box: tuple[int, int, int, int]) -> byte
     return data[:at] + struct.pack("<4i", *box) + data[at + 16 :]
 
 
+def _damaged_copies(data: bytes, rng: np.random.Generator, count: int, kinds: tuple[str, ...]):
+    """``count`` damaged copies of ``data``, cycling through ``kinds``: ``truncate`` (cut at a
+    random offset), ``flip`` (1-5 random bit flips), ``patch`` (16 random bytes somewhere)."""
+    for i in range(count):
+        kind = kinds[i % len(kinds)]
+        b = bytearray(data)
+        if kind == "truncate":
+            b = b[: int(rng.integers(1, len(b)))]
+        elif kind == "flip":
+            for _ in range(int(rng.integers(1, 6))):
+                j = int(rng.integers(0, len(b)))
+                b[j] ^= 1 << int(rng.integers(0, 8))
+        else:
+            j = int(rng.integers(0, len(b)))
+            b[j : j + 16] = rng.bytes(16)
+        yield bytes(b)
+
+
+def _fuzz_reads(good: Path, tmp_path: Path, seed: int, count: int, kinds: tuple[str, ...]) -> int:
+    """Read damaged copies of ``good``: each either decodes (damage landed in pixel data) to a
+    well-formed plate of the original's shape, or raises one PlateError line naming the file.
+    Returns how many raised."""
+    shape = read_plate(good).pixels.shape
+    errors = 0
+    for b in _damaged_copies(good.read_bytes(), np.random.default_rng(seed), count, kinds):
+        bad = tmp_path / "fuzz.exr"
+        bad.write_bytes(b)
+        try:
+            plate = read_plate(bad)
+        except PlateError as exc:
+            assert str(bad) in str(exc) and "\n" not in str(exc)
+            errors += 1
+        else:
+            assert plate.pixels.dtype == np.float32 and plate.pixels.shape == shape
+    return errors
+
+
 def test_truncations_all_fail_cleanly(good_exr: Path, tmp_path: Path) -> None:
     data = good_exr.read_bytes()
     offsets = sorted({1, 4, 8, 20, 100, len(data) // 4, len(data) // 2, len(data) - 40, len(data) - 1})
@@ -52,31 +89,8 @@ def test_truncations_all_fail_cleanly(good_exr: Path, tmp_path: Path) -> None:
 
 def test_bit_flips_and_random_patches_never_escape(good_exr: Path, tmp_path: Path) -> None:
     """Fuzzed copies either read (damage landed in pixel data) or raise PlateError; nothing else."""
-    data = good_exr.read_bytes()
-    original = read_plate(good_exr).pixels
-    rng = np.random.default_rng(7)
-    outcomes = {"error": 0, "read": 0}
-    for i in range(120):
-        b = bytearray(data)
-        if i % 2:
-            for _ in range(int(rng.integers(1, 6))):
-                j = int(rng.integers(0, len(b)))
-                b[j] ^= 1 << int(rng.integers(0, 8))
-        else:
-            j = int(rng.integers(0, len(b)))
-            b[j : j + 16] = rng.bytes(16)
-        bad = tmp_path / "fuzz.exr"
-        bad.write_bytes(bytes(b))
-        try:
-            plate = read_plate(bad)
-        except PlateError as exc:
-            assert str(bad) in str(exc) and "\n" not in str(exc)
-            outcomes["error"] += 1
-        else:
-            # damage inside pixel data can decode: still a well-formed plate of the right shape
-            assert plate.pixels.dtype == np.float32 and plate.pixels.shape == original.shape
-            outcomes["read"] += 1
-    assert outcomes["error"] > 30  # zip-compressed chunks: most damage is detected
+    errors = _fuzz_reads(good_exr, tmp_path, 7, 120, ("flip", "patch"))
+    assert errors > 30  # zip-compressed chunks: most damage is detected
 
 
 def test_header_damage_is_detected_and_named(good_exr: Path, tmp_path: Path) -> None:
@@ -241,28 +255,5 @@ def test_fuzzed_exr_of_every_layout_reads_or_fails_cleanly(kind: str, tmp_path: 
         make_exr(good, 64, 48, compression=kind.split("_")[1], tile=16)
     else:
         make_exr(good, 64, 48, compression=kind)
-    shape = read_plate(good).pixels.shape
-    data = good.read_bytes()
-    rng = np.random.default_rng(11)
-    errors = 0
-    for i in range(60):
-        b = bytearray(data)
-        if i % 3 == 0:
-            b = b[: int(rng.integers(1, len(b)))]
-        elif i % 3 == 1:
-            for _ in range(int(rng.integers(1, 6))):
-                j = int(rng.integers(0, len(b)))
-                b[j] ^= 1 << int(rng.integers(0, 8))
-        else:
-            j = int(rng.integers(0, len(b)))
-            b[j : j + 16] = rng.bytes(16)
-        bad = tmp_path / "fuzz.exr"
-        bad.write_bytes(bytes(b))
-        try:
-            plate = read_plate(bad)
-        except PlateError as exc:
-            assert str(bad) in str(exc) and "\n" not in str(exc)
-            errors += 1
-        else:
-            assert plate.pixels.dtype == np.float32 and plate.pixels.shape == shape
+    errors = _fuzz_reads(good, tmp_path, 11, 60, ("truncate", "flip", "patch"))
     assert errors >= 20  # every truncation (a third of the copies) at least is detected
