@@ -231,6 +231,19 @@ def test_each_take_is_scored_when_its_frames_finish(tmp_path: Path) -> None:
     assert store.get_job(job_id)["error"] is None
 
 
+@pytest.mark.parametrize("pipelined", [True, False])
+def test_frames_are_scored_as_they_are_written(tmp_path: Path, pipelined: bool) -> None:
+    """Each frame is scored right after its write (on the write-behind thread when
+    pipelined): the take-end QC finds every frame in the per-frame cache."""
+    store, job_id, _ = _job(tmp_path, n=4)
+    summary = Runner(store, RunOptions(pipelined=pipelined)).run(job_id)
+    assert summary.status == "done" and summary.qc[1]["frames"] == 4
+    cached = sorted(p.name for p in (tmp_path / "out" / "qc" / "frames" / "t001").glob("*.json"))
+    assert cached == [f"{f}.json" for f in range(1001, 1005)]
+    doc = json.loads((tmp_path / "out" / "qc" / "scores.json").read_text())
+    assert doc["frames_scored"] == 0  # nothing left to score at the end of the take
+
+
 def test_a_failing_frame_is_auto_flagged_and_the_job_still_scored(tmp_path: Path) -> None:
     store, job_id, _ = _job(tmp_path, n=4)
     calls: dict[str, Any] = {"transient": None, "broken": 1002}

@@ -282,6 +282,7 @@ class Runner:
             overrides=dict(info.get("overrides") or {}),
         )
         processor: FrameProcessor | None = None
+        scorer: Any | None = None  # per-frame QC on the write-behind thread (see _frame_scorer)
         try:
             if todo:
                 processor = self.processor_factory(fjob)
@@ -292,7 +293,9 @@ class Runner:
                     break
                 claimed = self.store.claim_frames(job_id, take, todo[i : i + chunk], self.options.worker, retry_failed=retry_failed)
                 assert processor is not None
-                self._run_chunk(processor, fjob, claimed, summary)
+                if scorer is None:
+                    scorer = self._frame_scorer(fjob)
+                self._run_chunk(processor, fjob, claimed, summary, scorer)
                 if summary.cancelled:
                     break
         except RecastError as exc:
@@ -309,24 +312,53 @@ class Runner:
         summary.status = self._final_status(job_id, summary, qc_error)
         return summary
 
+    def _qc_wanted(self, fjob: FrameJob) -> bool:
+        return self.options.qc and fjob.spec.qc
+
+    def _qc_options(self, take: int) -> QCOptions:
+        from dataclasses import replace
+
+        from qc.frame_scoring import QCOptions
+
+        return replace(self.options.qc_options or QCOptions(), take=take)
+
+    def _frame_scorer(self, fjob: FrameJob) -> Any | None:
+        """A per-frame scorer for the write-behind thread: each frame is scored (and cached)
+        as soon as it is written, overlapping the next frame's compute, so the take's QC at
+        the end mostly reads the cache. None when QC is off or cannot start (the take-end
+        QC then scores everything and reports why)."""
+        if not self._qc_wanted(fjob):
+            return None
+        try:
+            from qc.frame_scoring import FrameScorer
+
+            return FrameScorer(fjob.layout.out, self._qc_options(fjob.take), str(fjob.spec.settings.get("analyser") or "dlib"))
+        except Exception:  # noqa: BLE001 - QC never fails the job
+            return None
+
+    @staticmethod
+    def _score_frame(scorer: Any | None, fjob: FrameJob, frame: int, rec: dict[str, Any] | None) -> None:
+        if scorer is None or rec is None:
+            return
+        try:
+            scorer.score_cached(rec, fjob.layout.record_path(fjob.take, frame))
+        except Exception:  # noqa: BLE001, S110 - the take-end QC scores this frame again and reports its error
+            pass
+
     def _auto_qc(self, fjob: FrameJob, summary: RunSummary) -> str | None:
         """Score the take when none of its frames is left to run; returns the QC error, if any."""
         job_id, take = fjob.job_id, fjob.take
-        if not self.options.qc or not fjob.spec.qc or summary.cancelled or self._cancelled(job_id):
+        if not self._qc_wanted(fjob) or summary.cancelled or self._cancelled(job_id):
             return None
         rows = self.store.frames(job_id, take)
         if not rows or any(r["status"] in ("pending", "running") for r in rows):
             return None
         try:
-            from dataclasses import replace
-
-            from qc.frame_scoring import QCOptions
             from qc.scoring import score_job, scores_path
 
             if not (summary.done or summary.failed) and scores_path(fjob.layout.out, take).is_file():
                 return None  # nothing changed since this take was scored
-            options = replace(self.options.qc_options or QCOptions(), take=take)
-            doc = score_job(fjob.layout.out, options, job_id=job_id, store=self.store)
+            doc = score_job(fjob.layout.out, self._qc_options(take), job_id=job_id, store=self.store)
         except Exception as exc:  # noqa: BLE001 - QC never fails the job
             msg = " ".join(f"QC of take {take} failed: {exc if isinstance(exc, RecastError) else f'{type(exc).__name__}: {exc}'}".split())
             summary.qc_errors[take] = msg
@@ -365,7 +397,9 @@ class Runner:
             return True
         return self.store.job_status(job_id) == "cancelled"
 
-    def _run_chunk(self, proc: FrameProcessor, fjob: FrameJob, frames: list[int], summary: RunSummary) -> None:
+    def _run_chunk(
+        self, proc: FrameProcessor, fjob: FrameJob, frames: list[int], summary: RunSummary, scorer: Any | None = None
+    ) -> None:
         if not frames:
             return
         opts = self.options
@@ -407,6 +441,7 @@ class Runner:
                 for k in range(opts.retries + 1):
                     try:
                         rec = proc.write(frame, result)
+                        self._score_frame(scorer, fjob, frame, rec)
                         finish(frame, "done", None, attempts, rec)
                         return
                     except RecastError as exc:
