@@ -68,6 +68,7 @@ class RunOptions:
     worker: str = field(default_factory=default_worker)
     qc: bool = True  # score each take when its frames finish (a spec's "qc": false also turns it off)
     qc_options: QCOptions | None = None  # QC knobs; ``take`` is set per take (None: QCOptions() defaults)
+    score_frames: bool = True  # with qc: score each frame as it is written (False: all at the take's end)
 
 
 @dataclass
@@ -327,7 +328,7 @@ class Runner:
         as soon as it is written, overlapping the next frame's compute, so the take's QC at
         the end mostly reads the cache. None when QC is off or cannot start (the take-end
         QC then scores everything and reports why)."""
-        if not self._qc_wanted(fjob):
+        if not self._qc_wanted(fjob) or not self.options.score_frames:
             return None
         try:
             from qc.frame_scoring import FrameScorer
