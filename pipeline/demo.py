@@ -429,7 +429,7 @@ def summary_text(s: dict[str, Any]) -> str:
 
 
 def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> dict[str, Any]:
-    out = Path(opts.out)
+    out = Path(opts.out).resolve()
     prepare_folder(out)
     actor = make_actor(out)
     plate = make_plate(out, opts)

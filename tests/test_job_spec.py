@@ -126,3 +126,21 @@ def test_cli_cancel_then_resume(tmp_path: Path) -> None:
     assert len(list((tmp_path / "out" / "comp").glob("*.exr"))) == 3
     bad = recast("job", "cancel", "no-such-job", home=home)
     assert bad.returncode != 0 and "no-such-job" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_submit_records_absolute_paths(tmp_path: Path, monkeypatch) -> None:
+    """A spec's relative plate and out are taken from the submitting folder and stored
+    absolute, so the job resumes from anywhere."""
+    from pipeline.jobs.runner import Runner, submit
+    from pipeline.jobs.spec import JobSpec
+    from pipeline.jobs.store import Store
+
+    make_plate(tmp_path / "plates", range(1, 3))
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "home" / "recast.db")
+    job = submit(store, JobSpec.from_dict({"plate": "plates/shot.####.exr", "actor": "ada", "out": "out", "processor": "passthrough"}))
+    spec = store.get_job(job)["spec"]
+    assert spec["plate"] == str(tmp_path / "plates" / "shot.####.exr") and spec["out"] == str(tmp_path / "out")
+    monkeypatch.chdir(tmp_path / "plates")
+    assert Runner(store).run(job).status == "done"
+    assert len(list((tmp_path / "out" / "comp").glob("*.exr"))) == 2

@@ -137,7 +137,8 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     out = spec.out.absolute()
     if out.exists() and not out.is_dir():
         raise SpecError(f"spec.out: {out} exists and is not a folder")
-    spec_d = {**spec.to_dict(), "out": str(out)}
+    # both paths absolute: the job is resumed, reprocessed and farmed from other folders
+    spec_d = {**spec.to_dict(), "out": str(out), "plate": str(Path(spec.plate).expanduser().absolute())}
     layout = JobLayout(out=out, plate_name=spec.name or plate.name, padding=plate.padding)
     try:
         write_job_file(layout, job_id, spec_d, frames, now_iso())
