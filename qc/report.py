@@ -152,7 +152,7 @@ def _summary(doc: dict[str, Any]) -> list[tuple[str, str]]:
         ("backend", str(ji.get("backend") or "—")),
         ("model sha256", str(ji.get("model_sha256") or "— (embedded)")),
         ("consent id", str(ji.get("consent_id") or "—")),
-        ("LPIPS trunk", str(ji.get("lpips_trunk") or "—")),
+        ("LPIPS trunk", _lpips_row(doc)),
         ("versions", ", ".join(published(doc)) or "none published"),
         ("thresholds", str(doc.get("thresholds"))),
         ("scored", str(doc.get("created"))),
@@ -220,7 +220,7 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
         parts.append("<p class='pass'>No frame warns or fails.</p>")
     parts.append("</section><section><h2>Metrics over frames</h2>")
     parts += [_img(_fig_png(fig), name) for name, fig in imgs.plots]
-    unavailable = sorted({f"{n}: {m['reason']}" for fr in doc["frames"] for n, m in fr["metrics"].items() if m["value"] is None and m.get("reason") and fr["status"] != "fail"})
+    unavailable = unavailable_metrics(doc)
     if unavailable:
         parts.append("<h3>Unavailable</h3><ul>" + "".join(f"<li>{e(u)}</li>" for u in unavailable[:20]) + "</ul>")
     parts.append("</section><section><h2>Failing frames: plate | comp | difference ×4 (whole frame, then the face)</h2><div class='grid'>")
@@ -233,13 +233,33 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
     return "\n".join(parts)
 
 
+def unavailable_metrics(doc: dict[str, Any]) -> list[str]:
+    """``"metric: reason"`` for every metric left without a value (on frames that did not fail)."""
+    return sorted({f"{n}: {m['reason']}" for fr in doc["frames"] for n, m in fr["metrics"].items()
+                   if m["value"] is None and m.get("reason") and fr["status"] != "fail"})
+
+
+def _lpips_row(doc: dict[str, Any]) -> str:
+    """Where LPIPS's trunk came from, or why LPIPS has no values in this report."""
+    trunk = str((doc.get("job_info") or {}).get("lpips_trunk") or "—")
+    values = [fr["metrics"]["lpips"] for fr in doc["frames"] if "lpips" in fr["metrics"]]
+    if values and all(v["value"] is None for v in values):
+        reason = next((v["reason"] for v in values if v.get("reason")), "no value")
+        return f"unavailable ({reason})"
+    return trunk
+
+
 def _pdf(path: Path, doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> None:
     with atomic_path(path) as tmp, PdfPages(tmp) as pdf:
         page = Figure(figsize=(8.27, 11.69))
         FigureCanvasAgg(page)
         lines = ["Recast QC report    [SYNTHETIC]", ""] + [f"{k}: {v}" for k, v in _summary(doc)]
         lines += ["", "licences:"] + [f"  {x}" for x in lic[:12]] + ["", "failing frames:"]
-        lines += [f"  {f['frame']}: {'; '.join(f['reasons'])[:110]}" for f in doc["frames"] if f["status"] == "fail"][:30]
+        failing = [f"  {f['frame']}: {'; '.join(f['reasons'])[:110]}" for f in doc["frames"] if f["status"] == "fail"]
+        lines += failing[:30] or ["  none"]
+        unavailable = unavailable_metrics(doc)
+        if unavailable:
+            lines += ["", "unavailable:"] + [f"  {u[:120]}" for u in unavailable[:12]]
         page.text(0.06, 0.96, "\n".join(lines), va="top", family="monospace", fontsize=7.5)
         pdf.savefig(page)
         for i in range(0, len(imgs.plots), 4):

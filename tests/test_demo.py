@@ -71,6 +71,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     # the dailies report (HTML + PDF) and the preview movie
     html = Path(s["qc"]["report"]).read_text()
     assert "<img" in html and s["job"] in html
+    if all(f["metrics"]["lpips"]["value"] is None for f in scores["frames"]):  # no AlexNet trunk here
+        assert "unavailable (LPIPS AlexNet trunk not found" in html  # said in the summary, not hidden
     assert Path(s["qc"]["pdf"]).read_bytes()[:5] == b"%PDF-"
     with av.open(s["qc"]["movie"]) as movie:
         assert sum(1 for _ in movie.decode(video=0)) == 3
