@@ -263,26 +263,6 @@ def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] 
     )
 
 
-def run_swap(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None) -> DemoResult:
-    """The engine alone, without a job (for callers that want no store)."""
-    from pipeline.engine import Engine, OutputLayout, SwapSettings
-    from pipeline.sequence import PlateSequence
-
-    plate = PlateSequence.open(plate_pattern)
-    layout = OutputLayout(out.resolve(), plate.name, plate.padding)
-    engine = Engine(plate, {actor.name: actor}, SwapSettings.from_dict(settings or {}), layout, job_id="demo")
-    records = engine.run(plate.frames)
-    return DemoResult(
-        out=out.resolve(),
-        actor=actor.name,
-        plate_pattern=plate_pattern,
-        comp_pattern=layout.comp_pattern,
-        element_pattern=layout.element_pattern,
-        records_dir=str(Path(layout.root) / "records"),
-        records=records,
-    )
-
-
 # ---------------------------------------------------------------- step 4: QC
 def _qc_options(identity: bool) -> Any:
     from qc.scoring import QCOptions

@@ -147,7 +147,6 @@ class Engine:
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
         self._colour_history: dict[int, ColourStats] = {}  # per track, smoothed
-        self._last_scan: str | None = None
         self._notices: list[str] = []  # printed once each per engine
         self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
@@ -341,7 +340,7 @@ class Engine:
         state.timings["swap"] = swap_time
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
-        rec["detection"] = self._last_scan  # "full" frame scan or "windows" around the tracks
+        rec["detection"] = self._stream.last_scan if self._stream else None  # "full" frame scan or "windows" around the tracks
         assert self._selector is not None
         rec["tracks"] = self._selector.summary()
         swapped = any(f["swapped"] for f in faces_json)
@@ -358,7 +357,6 @@ class Engine:
         assert self._stream is not None and self._color is not None and self._selector is not None
         view = analysis_view(self._color, space)
         tracked = self._stream.process(frame, clean, to_display=view)
-        self._last_scan = self._stream.last_scan
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
         live = {t.track_id for t in self._stream.tracker.active_tracks}
@@ -399,8 +397,8 @@ class Engine:
         index: int,
     ) -> tuple[dict[str, Any], float]:
         entry: dict[str, Any] = face.to_json()
-        # "label": the job's actor-map key that selected this face; "actor" (below): the model's name
-        entry.update({"swapped": False, "label": actor_name, "actor": actor_name, "matte_box": None, "color_match": None, "swap_info": {}})
+        # "label": the job's actor-map key that selected this face; "actor" (provenance, below): the model's name
+        entry.update({"swapped": False, "label": actor_name, "matte_box": None, "color_match": None, "swap_info": {}})
         actor = self.actors.get(actor_name)
         if actor is None:
             raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
@@ -511,15 +509,10 @@ class Engine:
         unique = list(dict.fromkeys(names)) or list(self.actors)
         return [self.actors[n] for n in unique]
 
-    def _primary_actor(self, rec: dict[str, Any]) -> ActorModel:
-        for f in rec.get("faces", []):
-            if f.get("swapped") and f.get("label") in self.actors:
-                return self.actors[f["label"]]
-        return next(iter(self.actors.values()))
-
     def _fill_actor_fields(self, rec: dict[str, Any]) -> None:
-        actor = self._primary_actor(rec)
-        rec["actors"] = [a.name for a in self._frame_actors(rec)]
+        actors = self._frame_actors(rec)
+        actor = actors[0]  # the first swapped face's actor, else the job's first
+        rec["actors"] = [a.name for a in actors]
         rec["actor"] = actor.name
         rec["backend"] = self.settings.backend or actor.backend
         rec["model_sha256"] = actor.model_sha256

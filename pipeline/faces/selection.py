@@ -266,8 +266,7 @@ class TrackSelector:
 
     selection: Selection
     threshold: float | None = None
-    votes: dict[int, dict[str, int]] = field(default_factory=dict)
-    tracks: dict[int, TrackRecord] = field(default_factory=dict)
+    tracks: dict[int, TrackRecord] = field(default_factory=dict)  # the votes live here, per track
 
     def decisions(self, faces: list[Face]) -> list[Decision]:
         """One decision per face, same order: the frame's own decision, overruled by the
@@ -281,11 +280,10 @@ class TrackSelector:
             track = self.tracks.setdefault(f.track_id, TrackRecord())
             track.frames += 1
             if self.selection.mode == "reference":
-                tally = self.votes.setdefault(f.track_id, {})
+                tally = track.votes
                 tally[d.actor or ""] = tally.get(d.actor or "", 0) + 1
                 winner = max(tally, key=lambda a: tally[a])
                 f.extra["selection_votes"] = dict(tally)
-                track.votes = dict(tally)
                 if (winner or None) != d.actor:
                     d = Decision(
                         winner or None,
@@ -302,11 +300,11 @@ class TrackSelector:
 
     def forget(self, live_track_ids: set[int]) -> None:
         """Drop votes of tracks that ended (keeps memory flat over long sequences)."""
-        self.votes = {k: v for k, v in self.votes.items() if k in live_track_ids}
         self.tracks = {k: v for k, v in self.tracks.items() if k in live_track_ids}
 
     def per_track(self) -> dict[int, str | None]:
-        return {k: (max(v, key=lambda a: v[a]) or None) for k, v in self.votes.items()}
+        """Track id -> the actor its votes give (None: no actor); reference mode only."""
+        return {k: (max(t.votes, key=lambda a: t.votes[a]) or None) for k, t in self.tracks.items() if t.votes}
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Per live track (id as text, for JSON): actor, frames seen/selected, votes, last distance and reason."""

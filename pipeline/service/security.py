@@ -99,17 +99,17 @@ def check_files_inside(paths: Sequence[Path], roots: Sequence[Path], what: str) 
         inside_roots(str(p), roots, what)
 
 
-# Settings whose value is a file or folder the engine opens. Besides these, any
-# key named ``image``/``path`` or ending in ``_path``, ``_dir``, ``_file``,
-# ``_image``, ``_model`` or ``_models`` is treated as a path, so a setting added
-# later is checked without this list being updated first.
-PATH_SETTINGS: frozenset[str] = frozenset({"analyser_models", "enhancer_model"})
+# Settings whose value is a file or folder the engine opens, by name: a key named
+# ``image``/``path`` or ending in ``_path``, ``_dir``, ``_file``, ``_image``, ``_model`` or
+# ``_models`` (``enhancer_model``, ``analyser_models``, a selection's reference ``image``),
+# so a setting added later is checked without a list to update. ``reference`` text may
+# name images too (``ACTOR=IMAGE``): see _check_reference_images.
 _PATH_KEYS: frozenset[str] = frozenset({"image", "path"})
 _PATH_SUFFIXES: tuple[str, ...] = ("_path", "_dir", "_file", "_image", "_model", "_models")
 
 
 def is_path_setting(key: str) -> bool:
-    return key in PATH_SETTINGS or key in _PATH_KEYS or key.endswith(_PATH_SUFFIXES)
+    return key in _PATH_KEYS or key.endswith(_PATH_SUFFIXES)
 
 
 def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path], what: str = "settings") -> None:
