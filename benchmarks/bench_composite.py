@@ -20,13 +20,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.base import SwapResult  # noqa: E402
-from pipeline.color import ColorContext  # noqa: E402
-from pipeline.composite import blend as blend_mod  # noqa: E402
-from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face  # noqa: E402
-from pipeline.composite.crop import crop_box_for, shift_face  # noqa: E402
-from pipeline.composite.matte import MatteOptions, build_matte  # noqa: E402
-from pipeline.faces import create_analyser  # noqa: E402
+from recast.models.base import SwapResult  # noqa: E402
+from recast.pipeline.color import ColorContext  # noqa: E402
+from recast.pipeline.composite import blend as blend_mod  # noqa: E402
+from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face  # noqa: E402
+from recast.pipeline.composite.crop import crop_box_for, shift_face  # noqa: E402
+from recast.pipeline.composite.matte import MatteOptions, build_matte  # noqa: E402
+from recast.pipeline.faces import create_analyser  # noqa: E402
 
 
 def best_of(fn, n: int = 3) -> float:

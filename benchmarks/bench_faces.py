@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.faces import AnalyserOptions, create_analyser
-from pipeline.faces.stream import FaceStream, StreamOptions
+from recast.pipeline.faces import AnalyserOptions, create_analyser
+from recast.pipeline.faces.stream import FaceStream, StreamOptions
 
 
 def _t1() -> np.ndarray:

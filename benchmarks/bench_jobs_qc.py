@@ -25,10 +25,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         os.environ["RECAST_MODELS"] = str(root / "models")
-        from pipeline.demo import DemoOptions, make_actor, make_plate, reference_for
-        from pipeline.jobs.runner import Runner, RunOptions, submit
-        from pipeline.jobs.spec import JobSpec
-        from pipeline.jobs.store import Store
+        from recast.pipeline.demo import DemoOptions, make_actor, make_plate, reference_for
+        from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+        from recast.pipeline.jobs.spec import JobSpec
+        from recast.pipeline.jobs.store import Store
 
         actor = make_actor(root / "src")
         plate = make_plate(root / "src", DemoOptions(frames=n))

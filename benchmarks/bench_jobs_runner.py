@@ -17,10 +17,10 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pipeline.jobs.runner import Runner, RunOptions, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
-from pipeline.plateio import new_spec, write_image
+from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.plateio import new_spec, write_image
 
 
 def main() -> None:

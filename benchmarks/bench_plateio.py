@@ -21,8 +21,8 @@ from skimage.transform import resize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout
 
-from pipeline.color import ColorContext
-from pipeline.plateio import new_spec, read_plate, same_pixels, write_image, write_plate
+from recast.pipeline.color import ColorContext
+from recast.pipeline.plateio import new_spec, read_plate, same_pixels, write_image, write_plate
 
 COMPRESSIONS = ("none", "rle", "zips", "zip", "piz")
 

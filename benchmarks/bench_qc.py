@@ -39,10 +39,10 @@ def timed(fn, *a, **k):  # type: ignore[no-untyped-def]
 
 
 def part_a(root: Path, frames: int) -> None:
-    from qc.movie import write_movie
-    from qc.report import write_report
-    from qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
-    from qc.scoring import QCOptions, score_job
+    from recast.qc.movie import write_movie
+    from recast.qc.report import write_report
+    from recast.qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
+    from recast.qc.scoring import QCOptions, score_job
 
     out = root / "job200"
     clip = decode_frames(media(), 30, min(frames, 240))  # the clip opens without a face
@@ -68,12 +68,12 @@ def part_b(root: Path) -> None:
     import numpy as np
     import OpenImageIO as oiio
 
-    from models.actor import build_actor
-    from pipeline.engine import Engine, OutputLayout, SwapSettings
-    from pipeline.plateio import write_image
-    from pipeline.sequence import PlateSequence
-    from qc.frame_scoring import FrameScorer, QCOptions
-    from qc.sample_job import decode_frames, srgb_to_linear
+    from recast.models.actor import build_actor
+    from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+    from recast.pipeline.plateio import write_image
+    from recast.pipeline.sequence import PlateSequence
+    from recast.qc.frame_scoring import FrameScorer, QCOptions
+    from recast.qc.sample_job import decode_frames, srgb_to_linear
 
     os.environ["RECAST_MODELS"] = str(root / "models")
     spec_i = importlib.util.find_spec("insightface")

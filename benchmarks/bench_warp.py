@@ -30,10 +30,10 @@ from skimage import data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.base import ActorModel
-from models.swappers.warp import WarpActorBuilder, WarpSwapper
-from models.swappers.warp_landmarks import Landmarker
-from pipeline.types import Face
+from recast.models.base import ActorModel
+from recast.models.swappers.warp import WarpActorBuilder, WarpSwapper
+from recast.models.swappers.warp_landmarks import Landmarker
+from recast.pipeline.types import Face
 
 SIZES = (256, 512, 1024)
 REPEAT = 10

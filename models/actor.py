@@ -22,17 +22,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from models.base import ACTOR_BUILDERS, ActorModel
-from models.consent import (
+from recast.models.base import ACTOR_BUILDERS, ActorModel
+from recast.models.consent import (
     CONSENT_DIR,
     HOW_TO_ADD,
     ConsentRecord,
     consent_from_manifest,
     read_consent,
 )
-from models.hashing import file_entry, sha256_file
-from models.images import expand_images, load_rgb
-from models.manifest import (
+from recast.models.hashing import file_entry, sha256_file
+from recast.models.images import expand_images, load_rgb
+from recast.models.manifest import (
     MANIFEST,
     RESERVED,
     SCHEMA,
@@ -41,9 +41,9 @@ from models.manifest import (
     integrity_problems,
     read_manifest,
 )
-from pipeline import __version__
-from pipeline.atomic import TMP_MARK, atomic_write_bytes, atomic_write_json, fsync_dir, is_temp_name
-from pipeline.errors import ActorError, ConsentError, FaceModelError, IntegrityError
+from recast.pipeline import __version__
+from recast.pipeline.atomic import TMP_MARK, atomic_write_bytes, atomic_write_json, fsync_dir, is_temp_name
+from recast.pipeline.errors import ActorError, ConsentError, FaceModelError, IntegrityError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # build_actor options consumed here; everything else goes to the backend builder
@@ -184,7 +184,7 @@ def verify_actor(name: str) -> list[str]:
 
 def _model_search_dirs() -> list[Path]:
     """Where external model files may live now if the recorded path moved (dlib's models)."""
-    from pipeline.faces.dlib_backend import default_models_dir
+    from recast.pipeline.faces.dlib_backend import default_models_dir
 
     try:
         return [default_models_dir()]

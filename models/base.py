@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.registry import Registry
-from pipeline.types import Face
+from recast.pipeline.registry import Registry
+from recast.pipeline.types import Face
 
 
 @dataclass
@@ -97,7 +97,7 @@ class Enhancer(Protocol):
     def enhance(self, crop: np.ndarray, face: Face) -> np.ndarray: ...
 
 
-_BUILTIN = ("models.swappers",)
+_BUILTIN = ("recast.models.swappers",)
 SWAPPERS: Registry[Swapper] = Registry("swapper", _BUILTIN)
 ACTOR_BUILDERS: Registry[ActorBuilder] = Registry("actor builder", _BUILTIN)
 ENHANCERS: Registry[Enhancer] = Registry("enhancer", _BUILTIN)

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from models.hashing import sha256_file
-from pipeline.errors import ConsentError
+from recast.models.hashing import sha256_file
+from recast.pipeline.errors import ConsentError
 
 CONSENT_DIR = "consent"
 _WHO_KEYS = ("who", "subject", "name", "person", "signed_by")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pipeline.atomic import is_temp_name
+from recast.pipeline.atomic import is_temp_name
 
 CHUNK = 1 << 20
 

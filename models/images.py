@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ActorError
+from recast.pipeline.errors import ActorError
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".dpx", ".tga"})
 _FLOAT_LINEAR = frozenset({".exr", ".hdr"})

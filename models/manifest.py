@@ -23,8 +23,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from models.hashing import file_entry, sha256_file, walk_files
-from pipeline.errors import ActorError
+from recast.models.hashing import file_entry, sha256_file, walk_files
+from recast.pipeline.errors import ActorError
 
 MANIFEST = "manifest.json"
 SCHEMA = 1

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import ActorError
-from pipeline.types import Face
+from recast.pipeline.errors import ActorError
+from recast.pipeline.types import Face
 
 
 def make_analyser(options: dict[str, Any]) -> Any:  # a pipeline.faces.FaceAnalyser
@@ -17,7 +17,7 @@ def make_analyser(options: dict[str, Any]) -> Any:  # a pipeline.faces.FaceAnaly
     ``analyser_options`` (a dict of AnalyserOptions fields) tunes it; the
     insightface analyser falls back to the builder's ``models_dir`` pack.
     """
-    from pipeline.faces import AnalyserOptions, create_analyser
+    from recast.pipeline.faces import AnalyserOptions, create_analyser
 
     name = str(options.get("analyser") or "dlib")
     extra = dict(options.get("analyser_options") or {})

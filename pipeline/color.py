@@ -51,12 +51,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import PyOpenColorIO as ocio
 
-from pipeline.errors import ColorError
+from recast.pipeline.errors import ColorError
 
 if TYPE_CHECKING:
     import OpenImageIO as oiio
 
-    from pipeline.plateio import Plate
+    from recast.pipeline.plateio import Plate
 
 BUILTIN_CONFIG = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"
 

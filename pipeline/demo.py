@@ -35,7 +35,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.errors import ActorError, PlateError, SpecError
+from recast.pipeline.errors import ActorError, PlateError, SpecError
 
 DEMO_ACTOR = "demo-astronaut"
 PLATE_NAME = "demo_plate"
@@ -94,7 +94,7 @@ def plate_source_image() -> np.ndarray:
 # ---------------------------------------------------------------- step 1: actor
 def make_actor(out: Path, name: str = DEMO_ACTOR) -> Any:
     """Build (or rebuild) the demo actor; returns the loaded ActorModel."""
-    from models.actor import build_actor
+    from recast.models.actor import build_actor
 
     inputs = out / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
@@ -121,7 +121,7 @@ def make_actor(out: Path, name: str = DEMO_ACTOR) -> Any:
 # ---------------------------------------------------------------- step 2: plate
 def _plate_face_centre(src: np.ndarray) -> tuple[float, float, float, tuple[float, float]]:
     """Centre (x, y), size and nose tip of the face nearest the source image's centre."""
-    from pipeline.faces import create_analyser
+    from recast.pipeline.faces import create_analyser
 
     faces = create_analyser("dlib").analyse(src, embed=False)
     if not faces:
@@ -150,8 +150,8 @@ class DemoPlate:
 
 def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> DemoPlate:
     """Write the demo plate ``<out>/plate/demo_plate.####.exr`` (the camera follows one face)."""
-    from pipeline.color import ColorContext
-    from pipeline.plateio import new_spec, write_image
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import new_spec, write_image
 
     src = plate_source_image()
     cx, cy, size, nose = _plate_face_centre(src)
@@ -181,11 +181,11 @@ def make_plate(out: Path, opts: DemoOptions = DemoOptions()) -> DemoPlate:
 
 def reference_for(plate: DemoPlate) -> str:
     """``FRAME:INDEX`` of the target face in the first frame (other people stay untouched)."""
-    from pipeline.color import ColorContext
-    from pipeline.engine import analysis_view
-    from pipeline.faces import create_analyser
-    from pipeline.plateio import read_plate
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.engine import analysis_view
+    from recast.pipeline.faces import create_analyser
+    from recast.pipeline.plateio import read_plate
+    from recast.pipeline.sequence import PlateSequence
 
     seq = PlateSequence.open(plate.pattern)
     first = read_plate(seq.path(seq.frames[0]))
@@ -235,10 +235,10 @@ def prepare_folder(out: Path) -> None:
 def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None,
             identity: bool = True) -> DemoResult:
     """Submit the plate as a job to the store and run it with the job runner (which scores it)."""
-    from pipeline.jobs.runner import Runner, RunOptions, submit
-    from pipeline.jobs.spec import JobSpec
-    from pipeline.jobs.store import Store
-    from pipeline.jobs.takes import layout_for, read_json
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
+    from recast.pipeline.jobs.takes import layout_for, read_json
 
     store = Store.open_default()
     spec = JobSpec.from_dict(
@@ -265,15 +265,15 @@ def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] 
 
 # ---------------------------------------------------------------- step 4: QC
 def _qc_options(identity: bool) -> Any:
-    from qc.scoring import QCOptions
+    from recast.qc.scoring import QCOptions
 
     return QCOptions(identity=identity)
 
 
 def run_qc(result: DemoResult, identity: bool = True) -> dict[str, Any]:
     """HTML + PDF report and preview movie of the job (the runner's scores, reused from the cache)."""
-    from pipeline.jobs.store import Store
-    from qc.run import JobQCOptions, run_job_qc
+    from recast.pipeline.jobs.store import Store
+    from recast.qc.run import JobQCOptions, run_job_qc
 
     options = JobQCOptions(qc=_qc_options(identity), pdf=True, make_movie=True)
     return run_job_qc(result.out, job_id=result.job, store=Store.open_default(), options=options)
@@ -286,11 +286,11 @@ def identity_check(result: DemoResult, samples: int = 2) -> list[dict[str, Any]]
     Looks only around the swapped face (its record box, with margin), so the
     other people in the plate do not count.
     """
-    from pipeline.color import ColorContext
-    from pipeline.engine import analysis_view
-    from pipeline.faces import create_analyser
-    from pipeline.faces.identity import face_distance
-    from pipeline.plateio import read_plate
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.engine import analysis_view
+    from recast.pipeline.faces import create_analyser
+    from recast.pipeline.faces.identity import face_distance
+    from recast.pipeline.plateio import read_plate
 
     analyser = create_analyser("dlib")
     colour = ColorContext()
@@ -369,7 +369,7 @@ def _qc_summary(qc: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def _dlib_threshold() -> float:
-    from pipeline.faces.identity import same_person_threshold
+    from recast.pipeline.faces.identity import same_person_threshold
 
     return same_person_threshold("dlib128")
 

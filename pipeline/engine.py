@@ -26,24 +26,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapperContext, SwapResult
-from pipeline import __version__
-from pipeline.composite.colormatch import ColourStats
-from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
-from pipeline.composite.crop import crop_box_for, shift_face
-from pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
-from pipeline.composite.settings import SwapSettings
-from pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
-from pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
-from pipeline.types import Face
+from recast.models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapperContext, SwapResult
+from recast.pipeline import __version__
+from recast.pipeline.composite.colormatch import ColourStats
+from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
+from recast.pipeline.composite.crop import crop_box_for, shift_face
+from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
+from recast.pipeline.composite.settings import SwapSettings
+from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
+from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
+from recast.pipeline.types import Face
 
 if TYPE_CHECKING:
-    from pipeline.color import ColorContext
-    from pipeline.faces.base import FaceAnalyser
-    from pipeline.faces.selection import Decision, Selection, TrackSelector
-    from pipeline.faces.stream import FaceStream
-    from pipeline.plateio import Plate
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.faces.base import FaceAnalyser
+    from recast.pipeline.faces.selection import Decision, Selection, TrackSelector
+    from recast.pipeline.faces.stream import FaceStream
+    from recast.pipeline.plateio import Plate
+    from recast.pipeline.sequence import PlateSequence
 
 __all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SwapSettings", "analysis_view", "one_line_error"]
 
@@ -174,10 +174,10 @@ class Engine:
         """Create analyser, face stream, swappers, selection and colour context once (lazily)."""
         if self._ready:
             return
-        from pipeline.color import ColorContext
-        from pipeline.faces import AnalyserOptions, create_analyser
-        from pipeline.faces.selection import TrackSelector
-        from pipeline.faces.stream import FaceStream, StreamOptions
+        from recast.pipeline.color import ColorContext
+        from recast.pipeline.faces import AnalyserOptions, create_analyser
+        from recast.pipeline.faces.selection import TrackSelector
+        from recast.pipeline.faces.stream import FaceStream, StreamOptions
 
         s = self.settings
         if self._analyser is None:
@@ -241,7 +241,7 @@ class Engine:
     # frame's own failure: it travels in the record.
     def load_frame(self, frame: int) -> LoadedFrame:
         """Read the plate frame (thread-safe; no engine state touched)."""
-        from pipeline.plateio import read_plate
+        from recast.pipeline.plateio import read_plate
 
         t = time.perf_counter()
         try:
@@ -297,7 +297,7 @@ class Engine:
 
     # ------------------------------------------------------------------ stages
     def _process(self, computed: ComputedFrame) -> None:
-        from pipeline.plateio import count_nonfinite
+        from recast.pipeline.plateio import count_nonfinite
 
         state, plate = computed.state, computed.plate
         assert plate is not None
@@ -367,7 +367,7 @@ class Engine:
     def _reference_fallback(self, clean: np.ndarray, view: Callable[[np.ndarray], np.ndarray]) -> list[Face]:
         """Detection found nothing: fit landmarks where the reference face was, and keep
         them only when the identity there still matches the reference face."""
-        from pipeline.faces.identity import face_distance, same_person_threshold
+        from recast.pipeline.faces.identity import face_distance, same_person_threshold
 
         assert self._analyser is not None and self._reference is not None and self._reference.face is not None
         ref = self._reference.face
@@ -440,7 +440,7 @@ class Engine:
         return entry, swap_seconds[0]
 
     def _write_outputs(self, computed: ComputedFrame) -> None:
-        from pipeline.plateio import write_plate
+        from recast.pipeline.plateio import write_plate
 
         plate, rec, frame, element = computed.plate, computed.state.record, computed.state.frame, computed.element
         assert plate is not None and computed.pixels is not None
@@ -520,8 +520,8 @@ class Engine:
 
     def _make_selection(self) -> Selection:
         """The job's selection with reference embeddings resolved; pinned to ``reference_frame``."""
-        from pipeline.composite.settings import parse_reference_items
-        from pipeline.faces.selection import Reference, Selection, resolve_references
+        from recast.pipeline.composite.settings import parse_reference_items
+        from recast.pipeline.faces.selection import Reference, Selection, resolve_references
 
         s = self.settings
         first = next(iter(self.actors))
@@ -550,7 +550,7 @@ class Engine:
 
     def _display_frame(self, frame: int) -> np.ndarray:
         """Frame ``frame`` of the plate as display-referred RGB (for references)."""
-        from pipeline.plateio import read_plate
+        from recast.pipeline.plateio import read_plate
 
         assert self._color is not None
         plate = read_plate(self.plate.path(frame))
@@ -559,7 +559,7 @@ class Engine:
 
     def _pin_to_reference(self, selection: Selection) -> Selection:
         """Identity, colour and fallback landmarks from the reference frame's selected faces."""
-        from pipeline.faces.selection import Reference, Selection, select_faces
+        from recast.pipeline.faces.selection import Reference, Selection, select_faces
 
         assert self._analyser is not None and self.reference_frame is not None
         frame = self.reference_frame
@@ -593,7 +593,7 @@ class Engine:
 
 def _reference_image(path: Path) -> np.ndarray:
     """A reference image as display-referred RGB [0, 1] (what the analyser sees of a plate)."""
-    from models.images import load_rgb
+    from recast.models.images import load_rgb
 
     if not path.is_file():
         raise SpecError(f"settings.reference: reference image {path} not found")

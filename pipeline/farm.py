@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import pipeline
-from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import JobError, SpecError
-from pipeline.jobs.store import Store, recast_home
-from pipeline.sequence import format_frames
+import recast
+from recast.pipeline.atomic import atomic_write_bytes
+from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.jobs.store import Store, recast_home
+from recast.pipeline.sequence import format_frames
 
 FarmFormat = Literal["openjd", "opencue"]
 FORMATS: tuple[str, ...] = ("openjd", "opencue")
@@ -47,7 +47,7 @@ class FarmOptions:
     chunk: int = 10
     take: int = 1
     python: str = sys.executable
-    recast_root: Path = Path(pipeline.__file__).resolve().parent.parent  # folder holding the pipeline package
+    recast_root: Path = Path(recast.__file__).resolve().parent.parent  # folder from which `python -m recast` imports
     recast_home: Path | None = None  # default: this machine's $RECAST_HOME
     show: str = "recast"
     facility: str = "local"
@@ -71,7 +71,7 @@ def _job_frames(store: Store, job_id: str, take: int) -> tuple[dict[str, Any], l
 
 
 def _command_args(job_id: str, frames_token: str, take: int, job_dir: str) -> list[str]:
-    return ["-m", "pipeline", "run-chunk", job_id, "--frames", frames_token, "--take", str(take), "--job-dir", job_dir, "--json"]
+    return ["-m", "recast", "run-chunk", job_id, "--frames", frames_token, "--take", str(take), "--job-dir", job_dir, "--json"]
 
 
 def openjd_template(store: Store, job_id: str, opts: FarmOptions) -> dict[str, Any]:
@@ -83,7 +83,7 @@ def openjd_template(store: Store, job_id: str, opts: FarmOptions) -> dict[str, A
         "description": f"Recast face replacement of shot {job['shot']} ({len(frames)} frames, {len(ranges)} chunks)",
         "parameterDefinitions": [
             {"name": "Python", "type": "STRING", "default": opts.python, "description": "Python with Recast's dependencies"},
-            {"name": "RecastRoot", "type": "STRING", "default": str(opts.recast_root), "description": "folder holding the pipeline package"},
+            {"name": "RecastRoot", "type": "STRING", "default": str(opts.recast_root), "description": "folder from which python -m recast imports"},
             {"name": "RecastHome", "type": "STRING", "default": str(opts.recast_home or recast_home()), "description": "RECAST_HOME on the worker"},
             {"name": "JobDir", "type": "STRING", "default": str(job["out"]), "description": "the job's output folder"},
         ],

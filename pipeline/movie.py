@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.color import ColorContext
-from pipeline.errors import ColorError, PlateError
-from pipeline.plateio import new_spec, write_image
-from pipeline.sequence import FrameTemplate, output_pattern
+from recast.pipeline.color import ColorContext
+from recast.pipeline.errors import ColorError, PlateError
+from recast.pipeline.plateio import new_spec, write_image
+from recast.pipeline.sequence import FrameTemplate, output_pattern
 
 OUTPUT_TYPES = {".exr": "half", ".png": "uint16"}
 

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import FaceModelError
+from recast.pipeline.errors import FaceModelError
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.atomic import atomic_write_json
-from pipeline.errors import PlateError
+from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.errors import PlateError
 
 RECORD_SCHEMA = 1
 RECORD_STATUSES = ("done", "passthrough", "failed")
@@ -105,7 +105,7 @@ def write_element(
     """
     import OpenImageIO as oiio
 
-    from pipeline.plateio import write_image
+    from recast.pipeline.plateio import write_image
 
     if box.empty:
         raise PlateError(f"{path}: face element has an empty data window")

@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import OpenImageIO as oiio
 
-from pipeline.atomic import atomic_path
-from pipeline.errors import PlateError
+from recast.pipeline.atomic import atomic_path
+from recast.pipeline.errors import PlateError
 
 RECAST_PREFIX = "recast/"
 

@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from pipeline.errors import RecastError
+from recast.pipeline.errors import RecastError
 
 T = TypeVar("T")
 

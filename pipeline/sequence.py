@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.atomic import is_temp_name
-from pipeline.errors import SequenceError
+from recast.pipeline.atomic import is_temp_name
+from recast.pipeline.errors import SequenceError
 
 MAX_FRAME_LIST = 1_000_000  # a frame list longer than this is a typo, not a shot
 

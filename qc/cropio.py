@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import OpenImageIO as oiio
 
-from pipeline.errors import QCError
+from recast.pipeline.errors import QCError
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
 

@@ -8,11 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import RecastError
-from qc.movie import MovieOptions, write_movie
-from qc.report import CSS, ReportOptions, write_report
-from qc.scoring import QCOptions, ScoreStore, score_job
+from recast.pipeline.atomic import atomic_write_bytes
+from recast.pipeline.errors import RecastError
+from recast.qc.movie import MovieOptions, write_movie
+from recast.qc.report import CSS, ReportOptions, write_report
+from recast.qc.scoring import QCOptions, ScoreStore, score_job
 
 
 class JobIndex(ScoreStore, Protocol):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import ColorError
+from recast.pipeline.errors import ColorError
 
 BUILTIN_CONFIG = "cg-config-latest"
 SCENE_LINEAR_ROLE = "scene_linear"
@@ -51,7 +51,7 @@ class DisplayTransform:
 
 def _build(src: str) -> Callable[[np.ndarray], np.ndarray]:
     try:
-        from pipeline.color import ColorContext  # the project's colour contract
+        from recast.pipeline.color import ColorContext  # the project's colour contract
     except ImportError:
         return _ocio_display(src)
     cc = ColorContext()

@@ -20,14 +20,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pipeline.atomic import atomic_write_json
-from pipeline.errors import QCError
-from qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
-from qc.display import BakedDisplay, guess_space
-from qc.identity import FaceProbe, actor_embedding, face_from_record
-from qc.lpips_metric import LpipsOptions
-from qc.metrics import METRICS, Metric, MetricContext, MetricResult, run_metric
-from qc.temporal import FaceFeatures, FrameFeatures, TemporalOptions
+from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.errors import QCError
+from recast.qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
+from recast.qc.display import BakedDisplay, guess_space
+from recast.qc.identity import FaceProbe, actor_embedding, face_from_record
+from recast.qc.lpips_metric import LpipsOptions
+from recast.qc.metrics import METRICS, Metric, MetricContext, MetricResult, run_metric
+from recast.qc.temporal import FaceFeatures, FrameFeatures, TemporalOptions
 
 CACHE_SCHEMA = 1
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.types import Face
-from qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.pipeline.types import Face
+from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 
 def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0), scale: float = 1.0) -> Face:
@@ -54,8 +54,8 @@ class FaceProbe:
         if self.error is not None:
             return False
         try:
-            from pipeline.faces import create_analyser
-            from pipeline.faces.identity import face_distance
+            from recast.pipeline.faces import create_analyser
+            from recast.pipeline.faces.identity import face_distance
         except ImportError as exc:
             self.error = f"face backend unavailable ({exc.name} not importable)"
             return False
@@ -91,7 +91,7 @@ class FaceProbe:
         """Embedding distance in units of the backend's same-person threshold (1.0 = the threshold)."""
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
-        from pipeline.faces.identity import same_person_threshold
+        from recast.pipeline.faces.identity import same_person_threshold
 
         try:
             thr = same_person_threshold(self.kind)
@@ -145,7 +145,7 @@ MAX_ACTOR_IMAGES = 8
 
 def actor_images(model: Any) -> list[Path]:
     """The actor's face images: its source images still on disk, else images in its folder."""
-    from models.images import IMAGE_EXTS
+    from recast.models.images import IMAGE_EXTS
 
     found = [Path(e["path"]) for e in model.manifest.get("source_files") or [] if e.get("path") and Path(e["path"]).is_file()]
     if not found:
@@ -163,8 +163,8 @@ def actor_embedding(actor: str | None, probe: FaceProbe) -> tuple[np.ndarray | N
     if not actor:
         return None, "record names no actor"
     try:
-        from models.actor import load_actor
-        from models.images import load_rgb
+        from recast.models.actor import load_actor
+        from recast.models.images import load_rgb
     except ImportError:
         return None, "actor models unavailable (models.actor not importable)"
     try:

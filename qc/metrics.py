@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from pipeline.registry import Registry
+from recast.pipeline.registry import Registry
 
 Direction = Literal["higher", "lower"]  # which way is better
 
@@ -85,7 +85,7 @@ def run_metric(metric: Metric, plate_crop: np.ndarray, out_crop: np.ndarray, ctx
     return MetricResult(float(value))
 
 
-_BUILTIN = ("qc.ssim", "qc.lpips_metric", "qc.identity", "qc.sanity")
+_BUILTIN = ("recast.qc.ssim", "recast.qc.lpips_metric", "recast.qc.identity", "recast.qc.sanity")
 METRICS: Registry[Metric] = Registry("QC metric", _BUILTIN)
 
 # Sequence metrics (computed from the per-frame features of a whole take).

@@ -18,11 +18,11 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
-from pipeline.atomic import atomic_path
-from pipeline.errors import QCError
-from qc.cropio import image_info
-from qc.scoring import expected_frames, job_shot, load_records, scores_path
-from qc.thumbs import STATUS_BGR, Thumbnailer, to_u8
+from recast.pipeline.atomic import atomic_path
+from recast.pipeline.errors import QCError
+from recast.qc.cropio import image_info
+from recast.qc.scoring import expected_frames, job_shot, load_records, scores_path
+from recast.qc.thumbs import STATUS_BGR, Thumbnailer, to_u8
 
 Codec = Literal["h264", "prores"]
 CODECS: dict[str, tuple[str, str, dict[str, str]]] = {

@@ -24,10 +24,10 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
-from pipeline.atomic import atomic_path, atomic_write_bytes
-from pipeline.errors import QCError
-from qc.rules import Rules
-from qc.thumbs import Thumbnailer, label, png_bytes
+from recast.pipeline.atomic import atomic_path, atomic_write_bytes
+from recast.pipeline.errors import QCError
+from recast.qc.rules import Rules
+from recast.qc.thumbs import Thumbnailer, label, png_bytes
 
 STATUS_COLOUR = {"pass": "#3caa5a", "warn": "#e6aa28", "fail": "#dc3232", "na": "#888888"}
 
@@ -52,8 +52,8 @@ def versions() -> dict[str, str]:
 
 def published(doc: dict[str, Any]) -> list[str]:
     """The job's published versions (``<out>/publish/vNNN`` with a manifest), oldest first."""
-    from pipeline.jobs.publish import published_versions
-    from pipeline.jobs.takes import JobLayout
+    from recast.pipeline.jobs.publish import published_versions
+    from recast.pipeline.jobs.takes import JobLayout
 
     if not doc.get("out"):
         return []
@@ -66,7 +66,7 @@ def licences(doc: dict[str, Any]) -> list[str]:
     actor = (doc.get("job_info") or {}).get("actor")
     if actor:
         try:
-            from models.actor import load_actor
+            from recast.models.actor import load_actor
 
             man = load_actor(actor, verify=False).manifest
         except Exception:  # noqa: BLE001 - the report still renders without the actor folder

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.errors import QCError
-from qc.metrics import Direction
+from recast.pipeline.errors import QCError
+from recast.qc.metrics import Direction
 
 Status = Literal["pass", "warn", "fail", "na"]
 ORDER: dict[str, int] = {"na": 0, "pass": 1, "warn": 2, "fail": 3}

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qc.movie import MovieOptions, write_movie
-from qc.report import ReportOptions, write_report
-from qc.scoring import QCOptions, ScoreStore, score_job
+from recast.qc.movie import MovieOptions, write_movie
+from recast.qc.report import ReportOptions, write_report
+from recast.qc.scoring import QCOptions, ScoreStore, score_job
 
 
 @dataclass(frozen=True)

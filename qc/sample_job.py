@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from pipeline.atomic import atomic_path, atomic_write_json
-from pipeline.errors import QCError
+from recast.pipeline.atomic import atomic_path, atomic_write_json
+from recast.pipeline.errors import QCError
 
 Glitch = Literal["shift", "colour", "missing"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 RANGE_TOLERANCE = 0.05  # relative headroom over the plate crop's range before a value counts as out of range
 

@@ -25,12 +25,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.atomic import atomic_write_json
-from pipeline.errors import QCError
-from qc.frame_scoring import FrameScore, FrameScorer, QCOptions, take_dir
-from qc.metrics import SEQUENCE_METRICS, Direction, Metric, MetricInfo, MetricResult
-from qc.rules import Rules, evaluate, worst
-from qc.temporal import temporal_scores
+from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.errors import QCError
+from recast.qc.frame_scoring import FrameScore, FrameScorer, QCOptions, take_dir
+from recast.qc.metrics import SEQUENCE_METRICS, Direction, Metric, MetricInfo, MetricResult
+from recast.qc.rules import Rules, evaluate, worst
+from recast.qc.temporal import temporal_scores
 
 __all__ = ["QCOptions", "ScoreStore", "index_scores", "load_records", "read_scores", "score_job", "scores_path", "take_dir"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
 
 WIN = 7
 K1, K2 = 0.01, 0.03

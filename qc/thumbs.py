@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.errors import QCError
-from qc.cropio import clamp_box, image_info, read_region
-from qc.display import BakedDisplay, guess_space
+from recast.pipeline.errors import QCError
+from recast.qc.cropio import clamp_box, image_info, read_region
+from recast.qc.display import BakedDisplay, guess_space
 
 STATUS_BGR = {"pass": (90, 170, 60), "warn": (40, 170, 230), "fail": (50, 50, 220), "na": (128, 128, 128)}
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import OpenImageIO as oiio
 
-from pipeline.plateio import write_image
+from recast.pipeline.plateio import write_image
 
 
 def insightface_image(name: str) -> Path:
@@ -24,7 +24,7 @@ def build_tom_hanks_actor(models: Path, work: Path, name: str = "hanks"):
     """A warp actor from insightface's Tom_Hanks sample, with a test consent file."""
     import os
 
-    from models.actor import build_actor
+    from recast.models.actor import build_actor
 
     os.environ["RECAST_MODELS"] = str(models)
     consent = work / "consent.json"

@@ -75,7 +75,7 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
 
 def write_exr_sequence(frames: list[np.ndarray], directory: Path, name: str = "mm", first: int = 1001) -> str:
     """Write scene-linear half EXRs ``<name>.####.exr`` with the foundation writer; returns the pattern."""
-    from pipeline.plateio import new_spec, write_image
+    from recast.pipeline.plateio import new_spec, write_image
 
     directory.mkdir(parents=True, exist_ok=True)
     for i, rgb in enumerate(frames):

@@ -18,7 +18,7 @@ import OpenImageIO as oiio
 from skimage import data as skdata
 from skimage.transform import resize
 
-from pipeline.plateio import new_spec, write_image
+from recast.pipeline.plateio import new_spec, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def make_movie(
 def recast(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the real CLI in a subprocess from the repo root."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "recast", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from _onnx_standins import insightface_image
 
-from models.swappers._align import (
+from recast.models.swappers._align import (
     ARCFACE_112,
     DFL_LANDMARK_IDX,
     DFL_TEMPLATE_33,
@@ -20,8 +20,8 @@ from models.swappers._align import (
     square_mask,
     warp_in,
 )
-from pipeline.faces.geometry import apply_affine
-from pipeline.types import Face
+from recast.pipeline.faces.geometry import apply_affine
+from recast.pipeline.types import Face
 
 
 def rotation(deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:

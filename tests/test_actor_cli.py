@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
+    return subprocess.run([sys.executable, "-m", "recast", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
 
 
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:

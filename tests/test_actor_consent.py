@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from _onnx_standins import astronaut_png, consent_json, dfm_standin
 
-from models.actor import build_actor, load_actor, verify_actor
-from pipeline.errors import ConsentError
+from recast.models.actor import build_actor, load_actor, verify_actor
+from recast.pipeline.errors import ConsentError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
+    return subprocess.run([sys.executable, "-m", "recast", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
 
 
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from _onnx_standins import astronaut_png, consent_json, dfm_standin
 
-from models.actor import build_actor, load_actor, verify_actor
-from models.base import ActorModel
-from pipeline.errors import IntegrityError
+from recast.models.actor import build_actor, load_actor, verify_actor
+from recast.models.base import ActorModel
+from recast.pipeline.errors import IntegrityError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
+    return subprocess.run([sys.executable, "-m", "recast", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from pipeline.color import BUILTIN_CONFIG, ColorContext
-from pipeline.errors import ColorError
-from pipeline.plateio import new_spec, read_plate, write_image, write_plate
+from recast.pipeline.color import BUILTIN_CONFIG, ColorContext
+from recast.pipeline.errors import ColorError
+from recast.pipeline.plateio import new_spec, read_plate, write_image, write_plate
 from tests._fixtures_plates import linear_photo, make_exr, photo
 
 

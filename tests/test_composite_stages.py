@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 from skimage import data
 
-from models.base import SwapResult
-from pipeline.color import ColorContext
-from pipeline.composite.blend import blend
-from pipeline.composite.colormatch import ColourStats, colour_match
-from pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
-from pipeline.composite.crop import crop_box_for, shift_face
-from pipeline.composite.matte import MatteOptions, build_matte, matte_box
-from pipeline.errors import SwapError
-from pipeline.faces import create_analyser
-from pipeline.types import Face
+from recast.models.base import SwapResult
+from recast.pipeline.color import ColorContext
+from recast.pipeline.composite.blend import blend
+from recast.pipeline.composite.colormatch import ColourStats, colour_match
+from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
+from recast.pipeline.composite.crop import crop_box_for, shift_face
+from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from recast.pipeline.errors import SwapError
+from recast.pipeline.faces import create_analyser
+from recast.pipeline.types import Face
 
 
 @pytest.fixture(scope="module")

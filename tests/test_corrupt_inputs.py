@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.errors import PlateError
-from pipeline.plateio import read_header, read_plate, same_pixels
+from recast.pipeline.errors import PlateError
+from recast.pipeline.plateio import read_header, read_plate, same_pixels
 from tests._fixtures_plates import make_exr, recast
 
 
@@ -186,7 +186,7 @@ def test_decoder_crash_costs_one_frame_not_the_check(good_exr: Path) -> None:
     import os
     import signal
 
-    from pipeline.cli.plate import IsolatedProber
+    from recast.pipeline.cli.plate import IsolatedProber
 
     with IsolatedProber(part=0, timeout_s=60) as prober:
         first = prober.probe(good_exr)
@@ -204,8 +204,8 @@ def test_decoder_crash_costs_one_frame_not_the_check(good_exr: Path) -> None:
 def test_decoder_child_has_a_bounded_address_space(good_exr: Path) -> None:
     import resource
 
-    from pipeline.cli.plate import IsolatedProber, decoder_address_space
-    from pipeline.plateio import DEFAULT_LIMITS
+    from recast.pipeline.cli.plate import IsolatedProber, decoder_address_space
+    from recast.pipeline.plateio import DEFAULT_LIMITS
 
     cap = decoder_address_space()
     assert cap >= 3 * DEFAULT_LIMITS.max_bytes  # room for the largest frame the header limits admit

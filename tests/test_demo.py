@@ -11,8 +11,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pipeline.jobs.store import Store
-from pipeline.plateio import read_plate
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.plateio import read_plate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_demo_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     res = subprocess.run(
-        [sys.executable, "-m", "pipeline", "demo", "--out", str(out), "--frames", "3", "--json"],
+        [sys.executable, "-m", "recast", "demo", "--out", str(out), "--frames", "3", "--json"],
         cwd=REPO, capture_output=True, text=True, env=dict(os.environ), timeout=600,
     )
     assert res.returncode == 0, res.stderr
@@ -79,8 +79,8 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 
 
 def test_demo_reruns_into_its_own_folder_and_refuses_others(tmp_path: Path) -> None:
-    from pipeline.demo import MARKER, prepare_folder
-    from pipeline.errors import SpecError
+    from recast.pipeline.demo import MARKER, prepare_folder
+    from recast.pipeline.errors import SpecError
 
     demo = tmp_path / "demo"
     prepare_folder(demo)

@@ -22,10 +22,10 @@ from _onnx_standins import (
     wrong_standin,
 )
 
-from models.actor import build_actor, load_actor
-from models.base import SWAPPERS, ActorModel
-from pipeline.faces import create_analyser
-from pipeline.types import Face
+from recast.models.actor import build_actor, load_actor
+from recast.models.base import SWAPPERS, ActorModel
+from recast.pipeline.faces import create_analyser
+from recast.pipeline.types import Face
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -146,7 +146,7 @@ def test_wrong_signature_names_expected_and_found(tmp_path: Path) -> None:
     bad = wrong_standin(tmp_path / "bad.dfm")
     img = astronaut_png(tmp_path / "a.png")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "actor", "build", "x", "--images", str(img), "--consent", str(consent_json(tmp_path / "c.json")), "--backend", "dfm", "--model", str(bad)],
+        [sys.executable, "-m", "recast", "actor", "build", "x", "--images", str(img), "--consent", str(consent_json(tmp_path / "c.json")), "--backend", "dfm", "--model", str(bad)],
         cwd=REPO, capture_output=True, text=True,
     )
     assert proc.returncode == 2
@@ -158,7 +158,7 @@ def test_wrong_signature_names_expected_and_found(tmp_path: Path) -> None:
 
 
 def test_actor_of_another_backend_is_refused(tmp_path: Path, plate_faces: tuple[np.ndarray, list[Face]]) -> None:
-    from pipeline.errors import SwapError
+    from recast.pipeline.errors import SwapError
 
     plate, faces = plate_faces
     actor = make_actor(tmp_path, "d")
@@ -181,7 +181,7 @@ def test_recast_swap_end_to_end_paints_every_face(tmp_path: Path) -> None:
     make_actor(tmp_path, "astro", colour_bgr=(0.0, 0.0, 1.0), resolution=128)
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", "swap", str(plate_file), "--actor", "astro", "--out", str(out), "--color", "none", "--no-grain", "--json"],
+        [sys.executable, "-m", "recast", "swap", str(plate_file), "--actor", "astro", "--out", str(out), "--color", "none", "--no-grain", "--json"],
         cwd=REPO, capture_output=True, text=True,
     )
     assert proc.returncode == 0, proc.stderr

@@ -19,10 +19,10 @@ from _engine_fixtures import (
     write_aov_plate,
     write_grey_plate,
 )
-from pipeline.engine import Engine, OutputLayout, SwapSettings
-from pipeline.outputs import RECORD_SCHEMA, TIMING_KEYS
-from pipeline.plateio import read_plate, same_pixels
-from pipeline.sequence import PlateSequence
+from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+from recast.pipeline.outputs import RECORD_SCHEMA, TIMING_KEYS
+from recast.pipeline.plateio import read_plate, same_pixels
+from recast.pipeline.sequence import PlateSequence
 
 ORIGIN = (24, 16)
 
@@ -103,7 +103,7 @@ def test_comp_keeps_plate_format_and_records_provenance(swapped: dict[str, Any],
     assert attrs["recast/consent_id"] == actor.consent_id
     assert attrs["recast/model_sha256"] == actor.model_sha256 and len(actor.model_sha256) == 64  # the warp bank
     assert attrs["recast/job"] == "t1"
-    from pipeline import __version__
+    from recast.pipeline import __version__
 
     assert attrs["recast/version"] == __version__ and __version__
     assert Path(rec["comp"]) == swapped["out"] / "comp" / "shot.1001.exr"
@@ -229,7 +229,7 @@ class _FlakySwapper:
     actor_backends = ("warp",)  # swaps warp actors (its inner swapper does)
 
     def __init__(self, **kwargs: Any) -> None:
-        from models.base import SWAPPERS
+        from recast.models.base import SWAPPERS
 
         self.inner = SWAPPERS.create("warp", **kwargs)
         self.calls = 0
@@ -242,7 +242,7 @@ class _FlakySwapper:
 
 
 def test_swapper_crash_fails_only_that_frame(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
-    from models.base import SWAPPERS
+    from recast.models.base import SWAPPERS
 
     SWAPPERS.register("test-flaky")(_FlakySwapper)
     plates = tmp_path / "plate"
@@ -256,7 +256,7 @@ def test_swapper_crash_fails_only_that_frame(actor: Any, swapped: dict[str, Any]
 
 
 def test_unknown_backend_raises_before_any_frame(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
-    from pipeline.registry import UnknownBackend
+    from recast.pipeline.registry import UnknownBackend
 
     with pytest.raises(UnknownBackend, match="no-such-backend"):
         _run(actor, swapped["plates"], tmp_path / "out", SwapSettings(backend="no-such-backend"))
@@ -264,7 +264,7 @@ def test_unknown_backend_raises_before_any_frame(actor: Any, swapped: dict[str, 
 
 
 def test_backend_that_does_not_match_the_actor_is_refused_once(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
-    from pipeline.errors import SpecError
+    from recast.pipeline.errors import SpecError
 
     seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
     eng = Engine(seq, {actor.name: actor}, SwapSettings(backend="dfm"), OutputLayout(tmp_path / "out", seq.name))
@@ -278,7 +278,7 @@ def test_backend_that_does_not_match_the_actor_is_refused_once(actor: Any, swapp
 def test_two_channel_plate_luma_alpha(actor: Any, tmp_path: Path) -> None:
     import OpenImageIO as oiio
 
-    from pipeline.plateio import write_image
+    from recast.pipeline.plateio import write_image
 
     plates = tmp_path / "plate"
     plates.mkdir()
@@ -301,7 +301,7 @@ class _BlindAfterFirst:
     reference frame): fit_landmarks/embed still work, as they do on a missed face."""
 
     def __init__(self) -> None:
-        from pipeline.faces import create_analyser
+        from recast.pipeline.faces import create_analyser
 
         self.inner = create_analyser("dlib")
         self.embedding_kind = self.inner.embedding_kind
@@ -335,7 +335,7 @@ def test_reference_face_propagates_when_detection_fails(actor: Any, tmp_path: Pa
 def test_multipart_plate_keeps_its_other_parts(actor: Any, tmp_path: Path) -> None:
     import OpenImageIO as oiio
 
-    from pipeline.plateio import write_parts
+    from recast.pipeline.plateio import write_parts
 
     plates = tmp_path / "plate"
     plates.mkdir()
@@ -409,8 +409,8 @@ def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
 
     from _engine_fixtures import srgb_to_linear
     from _faces_fixtures import t1
-    from models.actor import build_actor
-    from pipeline.errors import SpecError
+    from recast.models.actor import build_actor
+    from recast.pipeline.errors import SpecError
 
     work = tmp_path / "astro"
     work.mkdir()
@@ -453,7 +453,7 @@ def test_two_actors_by_reference(actor: Any, tmp_path: Path) -> None:
     assert attrs["recast/backend"] == "warp,warp"
     assert astro.consent_id != actor.consent_id
     # each face says why it was (not) chosen; the tracks carry the same decision
-    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+    from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 
     thr = SAME_PERSON_THRESHOLDS["dlib128"]
     for f in rec["faces"]:
@@ -481,8 +481,8 @@ def test_colour_statistics_are_smoothed_along_a_track(actor: Any, swapped: dict[
 
 
 def test_actor_without_consent_is_refused(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
-    from models.base import ActorModel
-    from pipeline.errors import ConsentError
+    from recast.models.base import ActorModel
+    from recast.pipeline.errors import ConsentError
 
     manifest = {k: v for k, v in actor.manifest.items() if k != "consent"}
     bare = ActorModel(actor.name, actor.root, manifest)
@@ -494,7 +494,7 @@ def test_actor_without_consent_is_refused(actor: Any, swapped: dict[str, Any], t
 
 def _dfm_actor(tmp_path: Path) -> Any:
     from _onnx_standins import astronaut_png, consent_json, dfm_standin
-    from models.actor import build_actor
+    from recast.models.actor import build_actor
 
     # stand-in DeepFaceLab export (exact signature, paints red): a backend that needs no 68 points
     model = dfm_standin(tmp_path / "standin.dfm")
@@ -503,7 +503,7 @@ def _dfm_actor(tmp_path: Path) -> Any:
 
 
 def test_noncommercial_models_setting(actor: Any, swapped: dict[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    from pipeline.errors import SpecError
+    from recast.pipeline.errors import SpecError
 
     # default: the 68-point model is used, listed with its licence in the record, printed once per run
     lic = {d["model"]: d for d in swapped["records"][0]["licences"]}
@@ -536,8 +536,8 @@ def test_reference_image_selects_the_person_in_it(actor: Any, tmp_path: Path) ->
     from skimage import data
 
     from _engine_fixtures import insightface_image, srgb_to_linear
-    from pipeline.composite.settings import ReferenceItem, parse_reference_items
-    from pipeline.errors import SpecError
+    from recast.pipeline.composite.settings import ReferenceItem, parse_reference_items
+    from recast.pipeline.errors import SpecError
 
     # the three spellings of a reference; a relative image path stays relative until the CLI fixes it
     assert parse_reference_items("hanks=refs/a.png:1,astro=1001:2,b.jpg") == [
@@ -583,7 +583,7 @@ def test_windowed_detection_between_full_scans_keeps_swapping(actor: Any, tmp_pa
     # (a full scan may add a weak HOG hit elsewhere, e.g. the mission patch: look at the face)
     tracks = {max(r["faces"], key=lambda f: f["score"])["track_id"] for r in records}
     assert len(tracks) == 1
-    from pipeline.errors import SpecError
+    from recast.pipeline.errors import SpecError
 
     with pytest.raises(SpecError, match="settings.full_scan_every"):
         SwapSettings.from_dict({"full_scan_every": 0})

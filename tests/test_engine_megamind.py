@@ -11,9 +11,9 @@ import numpy as np
 
 from _engine_fixtures import build_tom_hanks_actor
 from _faces_fixtures import megamind_frames, write_exr_sequence
-from pipeline.engine import Engine, OutputLayout, SwapSettings
-from pipeline.plateio import read_plate, same_pixels
-from pipeline.sequence import PlateSequence
+from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+from recast.pipeline.plateio import read_plate, same_pixels
+from recast.pipeline.sequence import PlateSequence
 
 
 def test_megamind_across_a_cut(test_media: Path, tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.engine import OutputLayout, SwapSettings
-from pipeline.errors import SpecError
+from recast.pipeline.engine import OutputLayout, SwapSettings
+from recast.pipeline.errors import SpecError
 
 
 def test_settings_round_trip_and_replace() -> None:

@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 from _onnx_standins import enhancer_standin, insightface_image, wrong_standin
 
-from models.base import ENHANCERS
-from pipeline.errors import ActorError, IntegrityError, SpecError
-from pipeline.faces import create_analyser
-from pipeline.types import Face
+from recast.models.base import ENHANCERS
+from recast.pipeline.errors import ActorError, IntegrityError, SpecError
+from recast.pipeline.faces import create_analyser
+from recast.pipeline.types import Face
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +40,7 @@ def face_crop() -> tuple[np.ndarray, Face]:
 
 
 def recast(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
+    return subprocess.run([sys.executable, "-m", "recast", *map(str, args)], cwd=REPO, capture_output=True, text=True, env=os.environ.copy())
 
 
 def install(tmp_path: Path, kind: str = "gfpgan", **kw: object) -> Path:
@@ -127,6 +127,6 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="enhancer_blend 1.5"):
         ENHANCERS.create("gfpgan", blend=1.5)
     with pytest.raises(ActorError, match="choose one of gfpgan, codeformer"):
-        from models.swappers.enhancer import install_enhancer
+        from recast.models.swappers.enhancer import install_enhancer
 
         install_enhancer("esrgan", tmp_path / "gfpgan.onnx", "x")

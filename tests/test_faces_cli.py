@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut, srgb_to_linear, standin_pack
-from pipeline.plateio import new_spec, write_image
+from recast.pipeline.plateio import new_spec, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "recast", *args], cwd=REPO, capture_output=True, text=True, timeout=300
     )
 
 

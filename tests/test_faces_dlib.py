@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut, lfw_faces, t1, tom_hanks
-from pipeline.errors import FaceModelError, PlateError, SpecError
-from pipeline.faces import ANALYSERS, AnalyserOptions, create_analyser
-from pipeline.faces.dlib_backend import PREDICTOR_5, PREDICTOR_68, RESNET, default_models_dir
-from pipeline.faces.identity import face_distance
-from pipeline.registry import UnknownBackend
+from recast.pipeline.errors import FaceModelError, PlateError, SpecError
+from recast.pipeline.faces import ANALYSERS, AnalyserOptions, create_analyser
+from recast.pipeline.faces.dlib_backend import PREDICTOR_5, PREDICTOR_68, RESNET, default_models_dir
+from recast.pipeline.faces.identity import face_distance
+from recast.pipeline.registry import UnknownBackend
 
 
 @pytest.fixture(scope="module")

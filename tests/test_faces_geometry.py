@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut
-from pipeline.faces import AnalyserOptions, create_analyser
-from pipeline.faces.geometry import (
+from recast.pipeline.faces import AnalyserOptions, create_analyser
+from recast.pipeline.faces.geometry import (
     KPS5_TEMPLATE_112,
     apply_affine,
     box_iou,
@@ -15,7 +15,7 @@ from pipeline.faces.geometry import (
     kps5_from_dlib5,
     similarity,
 )
-from pipeline.faces.imageprep import crop_around, downscale, to_uint8
+from recast.pipeline.faces.imageprep import crop_around, downscale, to_uint8
 
 FRONTAL = KPS5_TEMPLATE_112 * 3.0 + 100.0  # a frontal face ~200 px wide
 

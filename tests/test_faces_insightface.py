@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import standin_2d106, standin_arcface, standin_pack, standin_scrfd
-from pipeline.errors import FaceModelError
-from pipeline.faces import AnalyserOptions, create_analyser
-from pipeline.faces.identity import face_distance
+from recast.pipeline.errors import FaceModelError
+from recast.pipeline.faces import AnalyserOptions, create_analyser
+from recast.pipeline.faces.identity import face_distance
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 

@@ -18,7 +18,7 @@ import onnxruntime
 import OpenImageIO
 from PyQt5 import QtWidgets
 import insightface  # declares opencv-python + onnxruntime; installed without them
-from pipeline.faces import create_analyser
+from recast.pipeline.faces import create_analyser
 app = QtWidgets.QApplication([])
 w = QtWidgets.QLabel("recast")
 w.resize(40, 20)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut, t1
-from pipeline.errors import SpecError
-from pipeline.faces import create_analyser
-from pipeline.faces.selection import Reference, Selection, TrackSelector, resolve_references, select_faces
+from recast.pipeline.errors import SpecError
+from recast.pipeline.faces import create_analyser
+from recast.pipeline.faces.selection import Reference, Selection, TrackSelector, resolve_references, select_faces
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from _faces_fixtures import astronaut, megamind_frames, t1, write_exr_sequence
-from pipeline.faces import TrackerOptions, create_analyser
-from pipeline.faces.smoothing import OneEuroFilter
-from pipeline.faces.stream import FaceStream, StreamOptions
-from pipeline.faces.tracking import FaceTracker
-from pipeline.types import Face
+from recast.pipeline.faces import TrackerOptions, create_analyser
+from recast.pipeline.faces.smoothing import OneEuroFilter
+from recast.pipeline.faces.stream import FaceStream, StreamOptions
+from recast.pipeline.faces.tracking import FaceTracker
+from recast.pipeline.types import Face
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +130,9 @@ def test_memory_is_flat_over_long_sequences() -> None:
 def test_megamind_exr_plates_one_id_per_shot_and_smoother_landmarks(test_media: Path, tmp_path: Path) -> None:
     """Megamind frames 80-119 (a cut at 98) as scene-linear EXRs, read back through the
     foundation API and shown to the analyser through the OCIO display transform."""
-    from pipeline.color import ColorContext
-    from pipeline.plateio import read_plate
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import read_plate
+    from recast.pipeline.sequence import PlateSequence
 
     pattern = write_exr_sequence(megamind_frames(test_media, 40, scale=0.5, start=80), tmp_path / "plate", first=1080)
     seq = PlateSequence.open(pattern)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.jobs.store import Store
-from pipeline.plateio import read_plate, same_pixels
-from pipeline.sequence import parse_frames
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.plateio import read_plate, same_pixels
+from recast.pipeline.sequence import parse_frames
 from tests.test_job_support import make_plate, recast, write_spec
 
 OPENJD = shutil.which("openjd") or str(Path(sys.executable).with_name("openjd"))
@@ -41,7 +41,7 @@ def test_openjd_template_checks_and_runs_locally(tmp_path: Path) -> None:
     tmpl = json.loads(path.read_text())
     step = tmpl["steps"][0]
     assert step["parameterSpace"]["taskParameterDefinitions"][0]["range"] == ["1001-1003", "1004-1006", "1007"]
-    assert step["script"]["actions"]["onRun"]["args"][:4] == ["-m", "pipeline", "run-chunk", job]
+    assert step["script"]["actions"]["onRun"]["args"][:4] == ["-m", "recast", "run-chunk", job]
     chk = subprocess.run([OPENJD, "check", str(path)], capture_output=True, text=True, check=False, timeout=120)
     assert chk.returncode == 0, chk.stdout + chk.stderr
     # a farm node with an empty store: run-chunk indexes the job from its folder, then renders
@@ -118,7 +118,7 @@ def test_opencue_spec_structure(tmp_path: Path, writer: str) -> None:
 
 def test_opencue_auto_uses_pyoutline_when_importable(tmp_path: Path) -> None:
     pytest.importorskip("outline", reason="opencue-pyoutline (a dev extra) is not installed")
-    from pipeline.farm import FarmOptions, opencue_spec, resolve_cue_writer
+    from recast.pipeline.farm import FarmOptions, opencue_spec, resolve_cue_writer
 
     home, job, _, _ = _submit(tmp_path, range(1, 4))
     store = Store(home / "recast.db")
@@ -144,7 +144,7 @@ def test_export_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("size", [1, 4, 100])
 def test_chunks_cover_every_frame_once(size: int) -> None:
-    from pipeline.farm import chunks
+    from recast.pipeline.farm import chunks
 
     frames = [1, 2, 3, 7, 8, 20, 21, 22, 23]
     got = chunks(frames, size)

@@ -27,11 +27,11 @@ from _onnx_standins import (
 )
 from onnx import numpy_helper
 
-from models.actor import build_actor, load_actor, models_root
-from models.base import SWAPPERS, ActorModel
-from pipeline.errors import ActorError
-from pipeline.faces import create_analyser
-from pipeline.types import Face
+from recast.models.actor import build_actor, load_actor, models_root
+from recast.models.base import SWAPPERS, ActorModel
+from recast.pipeline.errors import ActorError
+from recast.pipeline.faces import create_analyser
+from recast.pipeline.types import Face
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,7 +136,7 @@ def test_models_pack_dir_finds_arcface(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "recast", *args], cwd=REPO, capture_output=True, text=True)
 
 
 def test_wrong_signatures_are_named(tmp_path: Path) -> None:
@@ -165,7 +165,7 @@ def test_wrong_signatures_are_named(tmp_path: Path) -> None:
 
 
 def test_tampered_model_is_refused_at_load(tmp_path: Path) -> None:
-    from pipeline.errors import IntegrityError
+    from recast.pipeline.errors import IntegrityError
 
     actor = make_actor(tmp_path, "t")
     model = actor.path("inswapper.onnx")

@@ -14,7 +14,7 @@ import numpy as np
 import OpenImageIO as oiio
 from _engine_fixtures import astronaut_linear, build_tom_hanks_actor
 
-from pipeline.plateio import read_plate, write_image
+from recast.pipeline.plateio import read_plate, write_image
 from tests.test_job_support import recast, write_spec
 
 
@@ -78,10 +78,10 @@ def test_engine_stages_run_on_reader_compute_and_writer_threads(tmp_path: Path, 
     calling thread and writes comp/element/record on its writer thread."""
     import threading
 
-    from pipeline.jobs.processors import EngineProcessor
-    from pipeline.jobs.runner import Runner, submit
-    from pipeline.jobs.spec import JobSpec
-    from pipeline.jobs.store import Store
+    from recast.pipeline.jobs.processors import EngineProcessor
+    from recast.pipeline.jobs.runner import Runner, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
 
     models = tmp_path / "models"
     monkeypatch.setenv("RECAST_MODELS", str(models))
@@ -119,9 +119,9 @@ def test_engine_stages_run_on_reader_compute_and_writer_threads(tmp_path: Path, 
 def test_engine_write_failure_is_the_frames_failure_with_a_record(tmp_path: Path, monkeypatch) -> None:
     """comp/ is taken by a file: every write fails, each frame is recorded as failed with
     the path named, and the job ends failed instead of crashing."""
-    from pipeline.jobs.runner import Runner, RunOptions, submit
-    from pipeline.jobs.spec import JobSpec
-    from pipeline.jobs.store import Store
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
 
     models = tmp_path / "models"
     monkeypatch.setenv("RECAST_MODELS", str(models))

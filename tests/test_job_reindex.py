@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipeline.jobs.publish import set_approval
-from pipeline.jobs.reindex import reindex
-from pipeline.jobs.reprocess import reprocess
-from pipeline.jobs.runner import Runner, RunOptions, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
-from qc.scoring import QCOptions, score_job
+from recast.pipeline.jobs.publish import set_approval
+from recast.pipeline.jobs.reindex import reindex
+from recast.pipeline.jobs.reprocess import reprocess
+from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
+from recast.qc.scoring import QCOptions, score_job
 from tests.test_job_support import make_plate, recast
 
 

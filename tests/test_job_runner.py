@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from pipeline.atomic import is_temp_name
-from pipeline.jobs.processors import FrameJob, FrameProcessor, PassthroughProcessor
-from pipeline.jobs.reindex import reindex
-from pipeline.jobs.runner import Runner, RunOptions, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
-from pipeline.plateio import read_plate, same_pixels
-from pipeline.sequence import PlateSequence
+from recast.pipeline.atomic import is_temp_name
+from recast.pipeline.jobs.processors import FrameJob, FrameProcessor, PassthroughProcessor
+from recast.pipeline.jobs.reindex import reindex
+from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.plateio import read_plate, same_pixels
+from recast.pipeline.sequence import PlateSequence
 from tests.test_job_support import REPO, make_plate, recast, write_spec
 
 
@@ -146,7 +146,7 @@ def test_kill9_at_random_point_then_resume(tmp_path: Path, seed: int) -> None:
     job_id = json.loads(recast("submit", str(spec), "--json", home=home, check=True).stdout)["job"]
     env = {**os.environ, "RECAST_HOME": str(home)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "job", "run", job_id], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [sys.executable, "-m", "recast", "job", "run", job_id], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     target = rng.randint(0, n - 8)  # records written before the kill
     records = out / "records"
@@ -267,7 +267,7 @@ def test_qc_off_in_the_spec_or_the_options(tmp_path: Path) -> None:
 
 
 def test_a_qc_failure_never_fails_the_job(tmp_path: Path) -> None:
-    from qc.scoring import QCOptions
+    from recast.qc.scoring import QCOptions
 
     store, job_id, _ = _job(tmp_path, n=3)
     broken = tmp_path / "bad.toml"

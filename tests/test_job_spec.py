@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import ActorError, JobError, SpecError
-from pipeline.jobs.runner import Runner, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
+from recast.pipeline.errors import ActorError, JobError, SpecError
+from recast.pipeline.jobs.runner import Runner, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
 from tests.test_job_support import make_plate, recast, write_spec
 
 
@@ -131,9 +131,9 @@ def test_cli_cancel_then_resume(tmp_path: Path) -> None:
 def test_submit_records_absolute_paths(tmp_path: Path, monkeypatch) -> None:
     """A spec's relative plate and out are taken from the submitting folder and stored
     absolute, so the job resumes from anywhere."""
-    from pipeline.jobs.runner import Runner, submit
-    from pipeline.jobs.spec import JobSpec
-    from pipeline.jobs.store import Store
+    from recast.pipeline.jobs.runner import Runner, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
 
     make_plate(tmp_path / "plates", range(1, 3))
     monkeypatch.chdir(tmp_path)

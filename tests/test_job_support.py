@@ -24,7 +24,7 @@ def make_plate(directory: Path, frames: range, size: tuple[int, int] = (48, 40),
     from skimage import data
     from skimage.transform import resize
 
-    from pipeline.plateio import new_spec, write_image
+    from recast.pipeline.plateio import new_spec, write_image
 
     w, h = size
     src = data.astronaut().astype(np.float32) / 255.0
@@ -49,7 +49,7 @@ def recast(*args: str, home: Path | None = None, check: bool = False, timeout: f
     if home is not None:
         env["RECAST_HOME"] = str(home)
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=timeout
+        [sys.executable, "-m", "recast", *args], cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=timeout
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"recast {' '.join(args)} -> {proc.returncode}: {proc.stderr}")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-import pipeline.cli.plate as plate_cli
-from pipeline.cli import EXIT_BROKEN_PIPE, main
-from pipeline.cli.plate import INFO_KEYS
+import recast.pipeline.cli.plate as plate_cli
+from recast.pipeline.cli import EXIT_BROKEN_PIPE, main
+from recast.pipeline.cli.plate import INFO_KEYS
 from tests._fixtures_plates import REPO, make_exr, make_multipart_exr, make_sequence, recast
 
 
@@ -144,7 +144,7 @@ def test_output_into_a_closed_pipe_exits_quietly(shot: Path) -> None:
     os.close(read_end)  # the reader (think `| head -0`) is gone before we write a byte
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "pipeline", "plate", "info", str(shot), "--json"],
+            [sys.executable, "-m", "recast", "plate", "info", str(shot), "--json"],
             cwd=REPO,
             stdout=write_end,
             stderr=subprocess.PIPE,

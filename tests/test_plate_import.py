@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.color import ColorContext
-from pipeline.errors import ColorError, PlateError
-from pipeline.movie import ImportOptions, Timecode, import_movie, movie_space
-from pipeline.plateio import read_plate
-from pipeline.sequence import PlateSequence
+from recast.pipeline.color import ColorContext
+from recast.pipeline.errors import ColorError, PlateError
+from recast.pipeline.movie import ImportOptions, Timecode, import_movie, movie_space
+from recast.pipeline.plateio import read_plate
+from recast.pipeline.sequence import PlateSequence
 from tests._fixtures_plates import make_movie, recast
 
 

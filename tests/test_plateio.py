@@ -9,8 +9,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from pipeline.errors import PlateError
-from pipeline.plateio import (
+from recast.pipeline.errors import PlateError
+from recast.pipeline.plateio import (
     DEFAULT_LIMITS,
     ROUND_TRIP_IGNORED,
     ReadLimits,
@@ -266,8 +266,8 @@ def test_killed_write_leaves_no_file_under_the_final_name(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from pipeline.atomic import is_temp_name
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.atomic import is_temp_name
+    from recast.pipeline.sequence import PlateSequence
     from tests._fixtures_plates import REPO
 
     make_exr(tmp_path / "plate.1001.exr", width=16, height=12)

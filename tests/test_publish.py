@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import JobError
-from pipeline.jobs.publish import publish, set_approval
-from pipeline.jobs.reindex import reindex
-from pipeline.jobs.runner import Runner, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
+from recast.pipeline.errors import JobError
+from recast.pipeline.jobs.publish import publish, set_approval
+from recast.pipeline.jobs.reindex import reindex
+from recast.pipeline.jobs.runner import Runner, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
 from tests.test_job_support import files_under, make_plate, recast, write_spec
 
 

@@ -13,14 +13,14 @@ import av
 import numpy as np
 import pytest
 
-from pipeline.jobs.store import Store, default_db_path
-from qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
+from recast.pipeline.jobs.store import Store, default_db_path
+from recast.qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], check=False, cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "recast", *args], check=False, cwd=REPO, capture_output=True, text=True,
                           env=dict(os.environ), timeout=600)
 
 

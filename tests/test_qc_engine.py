@@ -13,12 +13,12 @@ import OpenImageIO as oiio
 import pytest
 from _engine_fixtures import build_tom_hanks_actor
 
-from pipeline.engine import Engine, OutputLayout, SwapSettings
-from pipeline.plateio import write_image
-from pipeline.sequence import PlateSequence
-from qc.run import run_job_qc
-from qc.sample_job import decode_frames, srgb_to_linear
-from qc.scoring import QCOptions, score_job
+from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+from recast.pipeline.plateio import write_image
+from recast.pipeline.sequence import PlateSequence
+from recast.qc.run import run_job_qc
+from recast.qc.sample_job import decode_frames, srgb_to_linear
+from recast.qc.scoring import QCOptions, score_job
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.jobs.store import Store, default_db_path
-from qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
-from qc.scoring import QCOptions, read_scores, score_job
+from recast.pipeline.jobs.store import Store, default_db_path
+from recast.qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
+from recast.qc.scoring import QCOptions, read_scores, score_job
 
 GLITCHES = {1008: "shift", 1015: "colour", 1022: "missing"}
 

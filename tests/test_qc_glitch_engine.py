@@ -21,12 +21,12 @@ import OpenImageIO as oiio
 import pytest
 from _engine_fixtures import build_tom_hanks_actor
 
-from pipeline.atomic import atomic_write_json
-from pipeline.engine import Engine, OutputLayout, SwapSettings
-from pipeline.plateio import read_plate, write_image, write_plate
-from pipeline.sequence import PlateSequence
-from qc.sample_job import decode_frames, srgb_to_linear
-from qc.scoring import QCOptions, score_job
+from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+from recast.pipeline.plateio import read_plate, write_image, write_plate
+from recast.pipeline.sequence import PlateSequence
+from recast.qc.sample_job import decode_frames, srgb_to_linear
+from recast.qc.scoring import QCOptions, score_job
 
 FIRST, COUNT = 1001, 24
 GLITCHES = {1007: "shift", 1013: "colour", 1019: "missing"}

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.jobs.publish import publish, set_approval
-from pipeline.jobs.runner import Runner, RunOptions, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import FLAG_SOURCES, Store
-from qc.scoring import AUTO_FLAG_SOURCE, QCOptions, score_job
+from recast.pipeline.jobs.publish import publish, set_approval
+from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import FLAG_SOURCES, Store
+from recast.qc.scoring import AUTO_FLAG_SOURCE, QCOptions, score_job
 from tests.test_job_support import REPO, make_plate
 
 
@@ -30,7 +30,7 @@ def job(tmp_path: Path) -> tuple[Store, str, Path]:
 def test_movie_burns_in_the_jobs_shot(job: tuple[Store, str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import av
 
-    import qc.movie as movie
+    import recast.qc.movie as movie
 
     _store, _job_id, out = job
     seen: list[str] = []
@@ -55,7 +55,7 @@ def test_movie_burns_in_the_jobs_shot(job: tuple[Store, str, Path], tmp_path: Pa
 
 
 def test_report_lists_published_versions_and_software(job: tuple[Store, str, Path], tmp_path: Path) -> None:
-    from qc.report import write_report
+    from recast.qc.report import write_report
 
     store, job_id, out = job
     doc = score_job(out, QCOptions(identity=False), job_id=job_id, store=store)

@@ -19,8 +19,8 @@ from skimage import data
 torch = pytest.importorskip("torch", reason="torch not installed (pip install torch==2.14.1)")
 pytest.importorskip("lpips", reason="lpips not installed (pip install lpips==0.1.4)")
 
-from qc.lpips_metric import ALEXNET_FILE, LpipsOptions, LpipsScorer
-from qc.metrics import Unavailable
+from recast.qc.lpips_metric import ALEXNET_FILE, LpipsOptions, LpipsScorer
+from recast.qc.metrics import Unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,7 +75,7 @@ def test_models_fetch_refuses_a_file_with_the_wrong_sha256(tmp_path: Path) -> No
     fake = tmp_path / "alexnet.pth"
     fake.write_bytes(b"definitely not alexnet")
     env = {"TORCH_HOME": str(tmp_path / "torch"), "PATH": "/usr/bin:/bin"}
-    r = subprocess.run([sys.executable, "-m", "pipeline", "models", "fetch", "lpips", "--from", str(fake)],
+    r = subprocess.run([sys.executable, "-m", "recast", "models", "fetch", "lpips", "--from", str(fake)],
                        check=False, cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "does not match the expected 7be5be79" in r.stderr
@@ -83,9 +83,9 @@ def test_models_fetch_refuses_a_file_with_the_wrong_sha256(tmp_path: Path) -> No
 
 
 def test_models_fetch_checks_the_full_sha256_not_its_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import qc.lpips_metric as lm
-    from pipeline.cli.models_cmd import install_trunk
-    from pipeline.errors import QCError
+    import recast.qc.lpips_metric as lm
+    from recast.pipeline.cli.models_cmd import install_trunk
+    from recast.pipeline.errors import QCError
 
     assert len(lm.ALEXNET_SHA256) == 64 and lm.ALEXNET_SHA256.startswith("7be5be79")  # the name's prefix, pinned in full
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

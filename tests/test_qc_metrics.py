@@ -7,11 +7,11 @@ import pytest
 from skimage import data
 from skimage.metrics import structural_similarity
 
-from pipeline.errors import QCError
-from qc.metrics import METRICS, MetricContext, run_metric
-from qc.rules import Rules, evaluate
-from qc.ssim import ssim, ssim_outside
-from qc.temporal import FaceFeatures, FrameFeatures, temporal_scores
+from recast.pipeline.errors import QCError
+from recast.qc.metrics import METRICS, MetricContext, run_metric
+from recast.qc.rules import Rules, evaluate
+from recast.qc.ssim import ssim, ssim_outside
+from recast.qc.temporal import FaceFeatures, FrameFeatures, temporal_scores
 
 
 def _astronaut_face() -> np.ndarray:
@@ -141,7 +141,7 @@ def test_a_face_leaving_the_shot_is_not_missing() -> None:
 
 
 def test_identity_on_a_real_face_and_the_records_stored_embedding() -> None:
-    from qc.identity import FaceProbe
+    from recast.qc.identity import FaceProbe
 
     probe = FaceProbe("dlib")
     img = data.astronaut().astype(np.float32) / 255.0

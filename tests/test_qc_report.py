@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from qc.report import write_report
-from qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
-from qc.scoring import QCOptions, score_job
+from recast.qc.report import write_report
+from recast.qc.sample_job import SampleJobSpec, build_sample_job, decode_frames
+from recast.qc.scoring import QCOptions, score_job
 
 REPO = Path(__file__).resolve().parents[1]
 

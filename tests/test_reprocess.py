@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import JobError, SpecError
-from pipeline.jobs.processors import FrameJob, reference_record
-from pipeline.jobs.publish import publish, set_approval
-from pipeline.jobs.reindex import reindex
-from pipeline.jobs.reprocess import current_takes, parse_overrides, reprocess
-from pipeline.jobs.runner import Runner, load_job, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
+from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.jobs.processors import FrameJob, reference_record
+from recast.pipeline.jobs.publish import publish, set_approval
+from recast.pipeline.jobs.reindex import reindex
+from recast.pipeline.jobs.reprocess import current_takes, parse_overrides, reprocess
+from recast.pipeline.jobs.runner import Runner, load_job, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
 from tests.test_job_support import files_under, make_plate, recast, write_spec
 
 

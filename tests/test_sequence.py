@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import SequenceError
-from pipeline.sequence import PlateSequence, format_frames, frame_path, parse_frames
+from recast.pipeline.errors import SequenceError
+from recast.pipeline.sequence import PlateSequence, format_frames, frame_path, parse_frames
 from tests._fixtures_plates import make_sequence
 
 

@@ -12,16 +12,16 @@ import httpx
 import numpy as np
 import pytest
 
-from pipeline.jobs.store import Store
-from pipeline.service.app import ServiceConfig
-from pipeline.service.security import (
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.service.app import ServiceConfig
+from recast.pipeline.service.security import (
     AccessError,
     check_bind,
     inside_roots,
     is_loopback,
     token_ok,
 )
-from pipeline.service.server import RunningServer, start_in_thread
+from recast.pipeline.service.server import RunningServer, start_in_thread
 from tests.test_job_support import make_plate, recast
 
 TOKEN = "s3cret-token-0123456789"
@@ -268,8 +268,8 @@ def test_restarted_service_resumes_interrupted_jobs(tmp_path: Path, root: Path, 
     import subprocess
     import sys
 
-    from pipeline.jobs.runner import Runner, submit
-    from pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.runner import Runner, submit
+    from recast.pipeline.jobs.spec import JobSpec
 
     pattern = make_plate(root / "plates", range(1, 7))
     store = Store(tmp_path / "home" / "recast.db")
@@ -325,7 +325,7 @@ def test_recast_serve_subprocess(tmp_path: Path, root: Path) -> None:
     env = {**os.environ, "RECAST_HOME": str(tmp_path / "h3")}
     env.pop("RECAST_TOKEN", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", "--port", "0", "--root", str(root), "--json"],
+        [sys.executable, "-m", "recast", "serve", "--port", "0", "--root", str(root), "--json"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -350,8 +350,8 @@ def test_recast_serve_subprocess(tmp_path: Path, root: Path) -> None:
 
 
 def test_jobs_with_files_outside_roots_are_not_touched(tmp_path: Path, root: Path, server: RunningServer) -> None:
-    from pipeline.jobs.runner import Runner, submit
-    from pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.runner import Runner, submit
+    from recast.pipeline.jobs.spec import JobSpec
 
     outside = tmp_path / "elsewhere"
     pattern = make_plate(outside / "plates", range(1, 3))
@@ -408,7 +408,7 @@ def _serve(root: Path, home: Path) -> tuple[object, str]:
     errlog = home / f"serve-{time.monotonic_ns()}.log"
     with open(errlog, "w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "serve", "--port", "0", "--root", str(root), "--workers", "1", "--json"],
+            [sys.executable, "-m", "recast", "serve", "--port", "0", "--root", str(root), "--workers", "1", "--json"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
         )
     assert proc.stdout is not None
@@ -430,7 +430,7 @@ def _serve(root: Path, home: Path) -> tuple[object, str]:
 def test_service_killed_mid_job_resumes_on_restart(tmp_path: Path, root: Path) -> None:
     import signal
 
-    from pipeline.atomic import is_temp_name
+    from recast.pipeline.atomic import is_temp_name
 
     n = 24
     pattern = make_plate(root / "plates", range(1, n + 1), size=(160, 120))

@@ -17,11 +17,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from pipeline.jobs.runner import Runner, submit
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.store import Store
-from pipeline.service.app import ServiceConfig
-from pipeline.service.server import RunningServer, start_in_thread
+from recast.pipeline.jobs.runner import Runner, submit
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.service.app import ServiceConfig
+from recast.pipeline.service.server import RunningServer, start_in_thread
 from tests.test_job_support import make_plate
 
 

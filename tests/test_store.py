@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import JobError, SpecError
-from pipeline.jobs.store import Store, default_db_path
+from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.jobs.store import Store, default_db_path
 
 
 def _spec(out: Path) -> dict:

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from _engine_fixtures import astronaut_linear, build_tom_hanks_actor, write_aov_plate
-from pipeline.plateio import read_plate
+from recast.pipeline.plateio import read_plate
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def recast(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True, env=env or dict(os.environ), timeout=600
+        [sys.executable, "-m", "recast", *args], cwd=REPO, capture_output=True, text=True, env=env or dict(os.environ), timeout=600
     )
 
 
@@ -75,9 +75,9 @@ def test_swap_missing_plate(tmp_path: Path) -> None:
 
 
 def test_swap_flags_map_to_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.cli import build_parser
-    from pipeline.cli.swap import settings_overrides
-    from pipeline.engine import SwapSettings
+    from recast.pipeline.cli import build_parser
+    from recast.pipeline.cli.swap import settings_overrides
+    from recast.pipeline.engine import SwapSettings
 
     monkeypatch.chdir(tmp_path)
     args = build_parser().parse_args([

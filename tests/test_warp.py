@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from skimage import data
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
-from models.swappers.warp import WarpActorBuilder, WarpSwapper
-from models.swappers.warp_bank import BANK_INDEX, FaceBank
-from models.swappers.warp_landmarks import Landmarker
-from pipeline.errors import ActorError, SpecError, SwapError
-from pipeline.types import Face
+from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from recast.models.swappers.warp import WarpActorBuilder, WarpSwapper
+from recast.models.swappers.warp_bank import BANK_INDEX, FaceBank
+from recast.models.swappers.warp_landmarks import Landmarker
+from recast.pipeline.errors import ActorError, SpecError, SwapError
+from recast.pipeline.types import Face
 
 REPO = Path(__file__).resolve().parents[1]
 SAME_PERSON = 0.6  # dlib's documented same-person distance
@@ -331,7 +331,7 @@ def test_bad_options_and_inputs_are_one_line_errors(
         WarpSwapper({"contour_blend": 3})
     with pytest.raises(SpecError, match="warp.nonsense: unknown warp option"):
         WarpSwapper({"nonsense": 1})
-    from models.base import SwapperContext
+    from recast.models.base import SwapperContext
 
     with pytest.raises(SpecError, match="allow_noncommercial_models is false.*68-point"):
         SWAPPERS.create("warp", context=SwapperContext(allow_noncommercial_models=False))
@@ -403,7 +403,7 @@ def test_actor_build_cli_then_swap(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    from models.actor import load_actor
+    from recast.models.actor import load_actor
 
     actor = load_actor("astro")
     assert actor.backend == "warp" and actor.manifest["bank"]["entries"] == 2

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from models.swappers import warp_shape as ws
-from models.swappers.warp_bank import BankEntry, choose
-from models.swappers.warp_pwa import piecewise_affine, triangulate
+from recast.models.swappers import warp_shape as ws
+from recast.models.swappers.warp_bank import BankEntry, choose
+from recast.models.swappers.warp_pwa import piecewise_affine, triangulate
 
 
 def _mean_shape(rng: np.random.Generator | None = None) -> np.ndarray:
@@ -153,7 +153,7 @@ def test_choose_prefers_pose_then_expression() -> None:
 
 def test_warp_survives_a_region_collapsing_to_a_line() -> None:
     """An open actor mouth onto a closed plate mouth: inner-lip triangles collapse."""
-    from models.swappers.warp_pwa import shared_triangles
+    from recast.models.swappers.warp_pwa import shared_triangles
 
     img = data.astronaut()[100:300, 150:350].astype(np.float32) / 255.0
     src = np.array([[20, 20], [180, 20], [180, 180], [20, 180], [100, 80], [100, 120]], float)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.errors import SwapError
-from pipeline.faces.geometry import similarity
-from pipeline.types import Face
+from recast.pipeline.errors import SwapError
+from recast.pipeline.faces.geometry import similarity
+from recast.pipeline.types import Face
 
 ARCFACE_112 = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],

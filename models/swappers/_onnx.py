@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import FaceModelError
+from recast.pipeline.errors import FaceModelError
 
 Dim = int | str | None  # fixed size, symbolic name, or unknown
 

@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
-from models.sourcefaces import largest_face, make_analyser
-from models.swappers._align import (
+from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from recast.models.sourcefaces import largest_face, make_analyser
+from recast.models.swappers._align import (
     Feather,
     dfl_face_type,
     dfl_matrix,
@@ -32,7 +32,7 @@ from models.swappers._align import (
     square_mask,
     warp_in,
 )
-from models.swappers._onnx import (
+from recast.models.swappers._onnx import (
     Signature,
     Tensor,
     dims_match,
@@ -41,9 +41,9 @@ from models.swappers._onnx import (
     signature_error,
     store_model,
 )
-from pipeline.errors import ActorError, SwapError
-from pipeline.onnxrt import RuntimeOptions, make_session
-from pipeline.types import Face
+from recast.pipeline.errors import ActorError, SwapError
+from recast.pipeline.onnxrt import RuntimeOptions, make_session
+from recast.pipeline.types import Face
 
 MaskMode = Literal["union", "intersection", "celeb", "face"]
 MASK_MODES: tuple[MaskMode, ...] = ("union", "intersection", "celeb", "face")

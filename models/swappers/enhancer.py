@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from models.base import ENHANCERS
-from models.hashing import sha256_file
-from models.swappers._align import (
+from recast.models.base import ENHANCERS
+from recast.models.hashing import sha256_file
+from recast.models.swappers._align import (
     Feather,
     blend,
     ffhq_matrix,
@@ -36,7 +36,7 @@ from models.swappers._align import (
     square_mask,
     warp_in,
 )
-from models.swappers._onnx import (
+from recast.models.swappers._onnx import (
     Signature,
     dims_match,
     read_signature,
@@ -44,10 +44,10 @@ from models.swappers._onnx import (
     signature_error,
     store_model,
 )
-from pipeline.atomic import TMP_MARK, atomic_write_json
-from pipeline.errors import ActorError, IntegrityError, SpecError, SwapError
-from pipeline.onnxrt import RuntimeOptions, make_session
-from pipeline.types import Face
+from recast.pipeline.atomic import TMP_MARK, atomic_write_json
+from recast.pipeline.errors import ActorError, IntegrityError, SpecError, SwapError
+from recast.pipeline.onnxrt import RuntimeOptions, make_session
+from recast.pipeline.types import Face
 
 KINDS = ("gfpgan", "codeformer")
 MODEL_FILE = "model.onnx"
@@ -60,7 +60,7 @@ FLOAT_TYPES = {"float": np.float32, "double": np.float64, "float16": np.float16}
 
 
 def enhancers_root() -> Path:
-    from models.actor import models_root
+    from recast.models.actor import models_root
 
     return models_root() / "enhancers"
 

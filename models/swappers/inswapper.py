@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
-from models.sourcefaces import largest_face, make_analyser
-from models.swappers._align import (
+from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from recast.models.sourcefaces import largest_face, make_analyser
+from recast.models.swappers._align import (
     Feather,
     arcface_matrix,
     kps5_of,
@@ -29,7 +29,7 @@ from models.swappers._align import (
     square_mask,
     warp_in,
 )
-from models.swappers._onnx import (
+from recast.models.swappers._onnx import (
     Signature,
     dims_match,
     last_initializer,
@@ -38,9 +38,9 @@ from models.swappers._onnx import (
     signature_error,
     store_model,
 )
-from pipeline.errors import ActorError, FaceModelError, SwapError
-from pipeline.onnxrt import RuntimeOptions, make_session
-from pipeline.types import Face
+from recast.pipeline.errors import ActorError, FaceModelError, SwapError
+from recast.pipeline.onnxrt import RuntimeOptions, make_session
+from recast.pipeline.types import Face
 
 SIZE = 128
 LATENT = 512
@@ -155,7 +155,7 @@ class InswapperBuilder:
         np.save(root / EMBEDDING_FILE, embedding)
         np.save(root / LATENT_FILE, latent)
         store_model(model, root / MODEL_FILE, link=bool(options.get("link_models")))
-        from models.hashing import sha256_file
+        from recast.models.hashing import sha256_file
 
         licence = str(options.get("licence") or INSIGHTFACE_LICENCE)
         arc_sha = sha256_file(arc.path)

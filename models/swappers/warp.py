@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapperContext, SwapResult
-from models.swappers import warp_shape as ws
-from models.swappers.warp_bank import (
+from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapperContext, SwapResult
+from recast.models.swappers import warp_shape as ws
+from recast.models.swappers.warp_bank import (
     BANK_DIR,
     BANK_INDEX,
     BankEntry,
@@ -32,10 +32,10 @@ from models.swappers.warp_bank import (
     sha256_file,
     write_png16,
 )
-from models.swappers.warp_landmarks import NEEDS_68, Landmarker
-from models.swappers.warp_pwa import piecewise_affine, shared_triangles
-from pipeline.errors import ActorError, SpecError, SwapError
-from pipeline.types import Face
+from recast.models.swappers.warp_landmarks import NEEDS_68, Landmarker
+from recast.models.swappers.warp_pwa import piecewise_affine, shared_triangles
+from recast.pipeline.errors import ActorError, SpecError, SwapError
+from recast.pipeline.types import Face
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from models.swappers import warp_shape as ws
-from pipeline.atomic import atomic_path, atomic_write_json
-from pipeline.errors import ActorError
+from recast.models.swappers import warp_shape as ws
+from recast.pipeline.atomic import atomic_path, atomic_write_json
+from recast.pipeline.errors import ActorError
 
 BANK_DIR = "bank"
 BANK_INDEX = "bank/bank.json"

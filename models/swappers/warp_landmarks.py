@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FaceModelError, SpecError
-from pipeline.faces import AnalyserOptions, FaceAnalyser, Notify, create_analyser
-from pipeline.types import Face
+from recast.pipeline.errors import FaceModelError, SpecError
+from recast.pipeline.faces import AnalyserOptions, FaceAnalyser, Notify, create_analyser
+from recast.pipeline.types import Face
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

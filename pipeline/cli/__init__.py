@@ -27,9 +27,9 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from pipeline import __version__
-from pipeline.cli.context import CliContext
-from pipeline.errors import RecastError
+from recast.pipeline import __version__
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import RecastError
 
 # name of module under pipeline.cli -> registered in this order
 COMMAND_MODULES: tuple[str, ...] = (
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"recast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        modname = f"pipeline.cli.{name}"
+        modname = f"recast.pipeline.cli.{name}"
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as exc:

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
-from pipeline.errors import ConsentError, IntegrityError
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import ConsentError, IntegrityError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -61,8 +61,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import build_actor
-    from models.consent import HOW_TO_ADD
+    from recast.models.actor import build_actor
+    from recast.models.consent import HOW_TO_ADD
 
     if args.consent is None:
         raise ConsentError(f"actor {args.name!r}: no consent record given; {HOW_TO_ADD}")
@@ -85,7 +85,7 @@ def _build(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _list(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import models_root, scan_actors
+    from recast.models.actor import models_root, scan_actors
 
     rows: list[dict[str, Any]] = []
     for item in scan_actors():
@@ -99,7 +99,7 @@ def _list(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _show(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import load_actor
+    from recast.models.actor import load_actor
 
     actor = load_actor(args.name, verify=False)
     summary = _summary(actor)
@@ -111,7 +111,7 @@ def _show(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import verify_actor
+    from recast.models.actor import verify_actor
 
     problems = verify_actor(args.name)
     ctx.emit({"name": args.name, "ok": not problems, "problems": problems}, "\n".join(problems) if problems else f"actor {args.name!r}: consent record and all hashes OK")
@@ -122,7 +122,7 @@ def _verify(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _consent(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import attach_consent
+    from recast.models.actor import attach_consent
 
     actor = attach_consent(args.name, args.consent, args.consent_who, args.consent_scope, args.consent_when)
     ctx.emit(_summary(actor), f"actor {actor.name!r}: consent {actor.consent_id} attached")
@@ -130,7 +130,7 @@ def _consent(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _enhancer(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.swappers.enhancer import install_enhancer
+    from recast.models.swappers.enhancer import install_enhancer
 
     info = install_enhancer(args.kind, args.model, args.licence, force=args.force)
     ctx.emit(info, f"enhancer {args.kind!r} installed at {info['root']} (sha256 {info['sha256'][:12]}...)")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
+from recast.pipeline.cli.context import CliContext
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -22,8 +22,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.demo import DemoOptions, run_demo, summary_text
-    from pipeline.errors import SpecError
+    from recast.pipeline.demo import DemoOptions, run_demo, summary_text
+    from recast.pipeline.errors import SpecError
 
     if not 1 <= args.frames <= 240:
         raise SpecError(f"--frames: {args.frames} is outside 1..240")

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
-from pipeline.errors import SpecError
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import SpecError
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -36,13 +36,13 @@ def _face_record(face: Any) -> dict[str, Any]:
 
 
 def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.color import ColorContext
-    from pipeline.engine import one_line_error
-    from pipeline.faces import AnalyserOptions, create_analyser
-    from pipeline.faces.overlay import write_overlay
-    from pipeline.faces.stream import FaceStream, StreamOptions
-    from pipeline.plateio import read_plate
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.engine import one_line_error
+    from recast.pipeline.faces import AnalyserOptions, create_analyser
+    from recast.pipeline.faces.overlay import write_overlay
+    from recast.pipeline.faces.stream import FaceStream, StreamOptions
+    from recast.pipeline.plateio import read_plate
+    from recast.pipeline.sequence import PlateSequence
 
     if not 64 <= args.detect_size <= 8192:
         raise SpecError(f"--detect-size: {args.detect_size} is not in 64..8192")

@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
+from recast.pipeline.cli.context import CliContext
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.farm import FarmOptions, export, resolve_cue_writer
-    from pipeline.jobs.store import Store
+    from recast.pipeline.farm import FarmOptions, export, resolve_cue_writer
+    from recast.pipeline.jobs.store import Store
 
     opts = FarmOptions(chunk=args.chunk, take=args.take, cue_writer=args.cue_writer)
     path = export(Store.open_default(), args.job, args.format, opts, args.output)

@@ -7,19 +7,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
-from pipeline.errors import SpecError
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import SpecError
 
 
 def _store() -> Any:
-    from pipeline.jobs.store import Store
+    from recast.pipeline.jobs.store import Store
 
     return Store.open_default()
 
 
 def _frames(text: str) -> list[int]:
-    from pipeline.errors import RecastError
-    from pipeline.sequence import parse_frames
+    from recast.pipeline.errors import RecastError
+    from recast.pipeline.sequence import parse_frames
 
     try:
         return parse_frames(text)
@@ -28,7 +28,7 @@ def _frames(text: str) -> list[int]:
 
 
 def _runner(store: Any, args: argparse.Namespace) -> Any:
-    from pipeline.jobs.runner import Runner, RunOptions
+    from recast.pipeline.jobs.runner import Runner, RunOptions
 
     opts = RunOptions(chunk=getattr(args, "chunk", None), retries=getattr(args, "retries", 2), qc=not getattr(args, "no_qc", False))
     return Runner(store, opts)
@@ -55,8 +55,8 @@ def _emit_run(ctx: CliContext, summary: Any) -> int:
 
 
 def cmd_submit(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.runner import submit
-    from pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.runner import submit
+    from recast.pipeline.jobs.spec import JobSpec
 
     spec = JobSpec.load(Path(args.spec))
     job_id = submit(_store(), spec, args.id)
@@ -114,7 +114,7 @@ def cmd_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.reindex import reindex
+    from recast.pipeline.jobs.reindex import reindex
 
     res = reindex(_store(), Path(args.dir))
     fr = res["frames"]
@@ -123,7 +123,7 @@ def cmd_reindex(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.reprocess import parse_overrides, reprocess
+    from recast.pipeline.jobs.reprocess import parse_overrides, reprocess
 
     store = _store()
     summary = reprocess(
@@ -133,7 +133,7 @@ def cmd_reprocess(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _approve(args: argparse.Namespace, ctx: CliContext, state: str) -> int:
-    from pipeline.jobs.publish import set_approval
+    from recast.pipeline.jobs.publish import set_approval
 
     frames = None if args.frames.strip().lower() == "all" else _frames(args.frames)
     picks = set_approval(_store(), args.job, frames, args.by, state, args.take)
@@ -153,7 +153,7 @@ def cmd_reject(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.publish import publish
+    from recast.pipeline.jobs.publish import publish
 
     m = publish(_store(), args.job, args.fill, args.by)
     ctx.emit(
@@ -164,7 +164,7 @@ def cmd_publish(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_run_chunk(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.reindex import reindex
+    from recast.pipeline.jobs.reindex import reindex
 
     store = _store()
     if args.job_dir and not store.has_job(args.job):

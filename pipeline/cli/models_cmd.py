@@ -16,9 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import atomic_path
-from pipeline.cli.context import CliContext
-from pipeline.errors import QCError
+from recast.pipeline.atomic import atomic_path
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import QCError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def install_trunk(source: Path | None, force: bool = False, timeout_s: float = 120.0) -> Path:
     """Download (or copy ``source``) to the torch hub cache after a sha256 check; returns the path."""
-    from qc.lpips_metric import ALEXNET_SHA256, ALEXNET_URL, sha256_file, trunk_path
+    from recast.qc.lpips_metric import ALEXNET_SHA256, ALEXNET_URL, sha256_file, trunk_path
 
     dest = trunk_path()
     if dest.is_file() and not force:

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.context import CliContext
-from pipeline.errors import PlateError
-from pipeline.sequence import PlateSequence, format_frames, parse_frames
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import PlateError
+from recast.pipeline.sequence import PlateSequence, format_frames, parse_frames
 
 if TYPE_CHECKING:  # OIIO/OCIO load only when a plate command runs (keeps `recast --help` quick)
-    from pipeline.color import ColorContext
-    from pipeline.plateio import PlateHeader
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import PlateHeader
 
 INFO_KEYS = (
     "pattern",
@@ -86,8 +86,8 @@ def plate_info(
 def _info_and_header(
     pattern: str, part: int | str, colorspace: str | None, color: ColorContext | None
 ) -> tuple[dict[str, Any], PlateHeader]:
-    from pipeline.color import ColorContext
-    from pipeline.plateio import pixel_type_of, read_header
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import pixel_type_of, read_header
 
     seq = PlateSequence.open(pattern)
     first = seq.path(seq.first)
@@ -143,7 +143,7 @@ def cmd_info(args: argparse.Namespace, ctx: CliContext) -> int:
 # -- check ------------------------------------------------------------------------------------
 def probe_frame(path: str, part: int | str) -> dict[str, Any]:
     """Decode one frame fully; return a small summary (never pixels) or the one-line error."""
-    from pipeline.plateio import count_nonfinite, read_plate
+    from recast.pipeline.plateio import count_nonfinite, read_plate
 
     try:
         plate = read_plate(path, part)
@@ -160,7 +160,7 @@ def decoder_address_space() -> int:
     :data:`~pipeline.plateio.DEFAULT_LIMITS` admits three times over (native buffer, float32
     copy, NaN/Inf scan) plus 8 GiB for libraries and thread stacks; a runaway decoder gets
     MemoryError or dies, it cannot take the machine's memory."""
-    from pipeline.plateio import DEFAULT_LIMITS
+    from recast.pipeline.plateio import DEFAULT_LIMITS
 
     return 3 * DEFAULT_LIMITS.max_bytes + (8 << 30)
 
@@ -329,8 +329,8 @@ def cmd_check(args: argparse.Namespace, ctx: CliContext) -> int:
 
 # -- import -----------------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.color import ColorContext
-    from pipeline.movie import ImportOptions, import_movie
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.movie import ImportOptions, import_movie
 
     frames = parse_frames(args.frames) if args.frames else None
     options = ImportOptions(

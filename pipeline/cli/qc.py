@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
-from pipeline.errors import QCError
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.errors import QCError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _store() -> Any:
-    from pipeline.jobs.store import Store, default_db_path
+    from recast.pipeline.jobs.store import Store, default_db_path
 
     return Store(default_db_path())
 
@@ -65,7 +65,7 @@ def resolve_job(text: str) -> tuple[str | None, Path, Any]:
         if not (p / "records").is_dir():
             raise QCError(f"{p}: not a job output folder (no records/)")
         return None, p, None
-    from pipeline.jobs.store import default_db_path
+    from recast.pipeline.jobs.store import default_db_path
 
     if not default_db_path().is_file():
         raise QCError(f"{text}: neither a job output folder nor a job id (no job store at {default_db_path()})")
@@ -75,7 +75,7 @@ def resolve_job(text: str) -> tuple[str | None, Path, Any]:
 
 
 def _options(args: argparse.Namespace, identity: bool = True) -> Any:
-    from qc.scoring import QCOptions
+    from recast.qc.scoring import QCOptions
 
     if args.take < 1:
         raise QCError(f"--take: must be >= 1, got {args.take}")
@@ -83,7 +83,7 @@ def _options(args: argparse.Namespace, identity: bool = True) -> Any:
 
 
 def _scores(args: argparse.Namespace, ctx: CliContext) -> int:
-    from qc.scoring import read_scores, score_job
+    from recast.qc.scoring import read_scores, score_job
 
     job_id, out, store = resolve_job(args.job)
     if args.cached:
@@ -99,8 +99,8 @@ def _scores(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _report(args: argparse.Namespace, ctx: CliContext) -> int:
-    from qc.report import ReportOptions, write_report
-    from qc.scoring import score_job
+    from recast.qc.report import ReportOptions, write_report
+    from recast.qc.scoring import score_job
 
     job_id, out, store = resolve_job(args.job)
     opts = replace(_options(args, identity=not args.no_identity), cache=not args.rescore)
@@ -111,7 +111,7 @@ def _report(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _movie(args: argparse.Namespace, ctx: CliContext) -> int:
-    from qc.movie import MovieOptions, write_movie
+    from recast.qc.movie import MovieOptions, write_movie
 
     _, out, _ = resolve_job(args.job)
     if args.fps is not None and args.fps <= 0:
@@ -135,9 +135,9 @@ def parse_since(text: str | None) -> datetime:
 
 
 def _dailies(args: argparse.Namespace, ctx: CliContext) -> int:
-    from qc.dailies import DailiesOptions, make_dailies
-    from qc.movie import MovieOptions
-    from qc.scoring import QCOptions
+    from recast.qc.dailies import DailiesOptions, make_dailies
+    from recast.qc.movie import MovieOptions
+    from recast.qc.scoring import QCOptions
 
     since = parse_since(args.since)
     opts = DailiesOptions(qc=QCOptions(identity=not args.no_identity), movie=MovieOptions(codec=args.codec), pdf=args.pdf)

@@ -8,14 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.cli.context import CliContext
+from recast.pipeline.cli.context import CliContext
 
 
 def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
-    from pipeline.jobs.store import default_db_path
-    from pipeline.service.app import ServiceConfig
-    from pipeline.service.security import parse_roots
-    from pipeline.service.server import make_server, serve_forever
+    from recast.pipeline.jobs.store import default_db_path
+    from recast.pipeline.service.app import ServiceConfig
+    from recast.pipeline.service.security import parse_roots
+    from recast.pipeline.service.server import make_server, serve_forever
 
     roots_raw = list(args.root or []) or [p for p in os.environ.get("RECAST_ROOTS", "").split(os.pathsep) if p] or [os.getcwd()]
     config = ServiceConfig(

@@ -7,18 +7,18 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.cli.context import CliContext
-from pipeline.composite.settings import (
+from recast.pipeline.cli.context import CliContext
+from recast.pipeline.composite.settings import (
     BLEND_METHODS,
     COLOUR_METHODS,
     MASK_SOURCES,
     SELECTION_MODES,
     absolute_reference_images,
 )
-from pipeline.errors import SequenceError
+from recast.pipeline.errors import SequenceError
 
 if TYPE_CHECKING:
-    from pipeline.outputs import OutputLayout
+    from recast.pipeline.outputs import OutputLayout
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -133,9 +133,9 @@ def enhancer_settings(value: str) -> dict[str, str]:
 
 
 def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
-    from models.actor import load_actor
-    from pipeline.engine import Engine, OutputLayout, SwapSettings
-    from pipeline.sequence import PlateSequence
+    from recast.models.actor import load_actor
+    from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+    from recast.pipeline.sequence import PlateSequence
 
     settings = SwapSettings.from_dict(settings_overrides(args))
     plate = PlateSequence.open(args.pattern)

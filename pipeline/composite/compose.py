@@ -18,17 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from models.base import SwapResult
-from pipeline.composite.blend import blend
-from pipeline.composite.colormatch import ColourStats, colour_match
-from pipeline.composite.crop import resize_to
-from pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
-from pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
-from pipeline.composite.matte import MatteOptions, build_matte, matte_box
-from pipeline.composite.settings import SwapSettings
-from pipeline.errors import SwapError
-from pipeline.outputs import Box
-from pipeline.types import Face
+from recast.models.base import SwapResult
+from recast.pipeline.composite.blend import blend
+from recast.pipeline.composite.colormatch import ColourStats, colour_match
+from recast.pipeline.composite.crop import resize_to
+from recast.pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
+from recast.pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
+from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from recast.pipeline.composite.settings import SwapSettings
+from recast.pipeline.errors import SwapError
+from recast.pipeline.outputs import Box
+from recast.pipeline.types import Face
 
 Convert = Callable[[np.ndarray], np.ndarray]
 SwapFn = Callable[[np.ndarray, Face], SwapResult]

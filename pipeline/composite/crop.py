@@ -7,8 +7,8 @@ import dataclasses
 import cv2
 import numpy as np
 
-from pipeline.outputs import Box
-from pipeline.types import Face
+from recast.pipeline.outputs import Box
+from recast.pipeline.types import Face
 
 
 def crop_box_for(face: Face, image_hw: tuple[int, int], scale: float) -> Box:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.outputs import Box
-from pipeline.types import Face
+from recast.pipeline.outputs import Box
+from recast.pipeline.types import Face
 
 MATTE_REFERENCE_SIZE = 256.0
 ALPHA_FLOOR = 1.0 / 1024.0

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.composite.compose import FaceComposite, sanitise
-from pipeline.errors import PlateError
-from pipeline.outputs import Box
+from recast.pipeline.composite.compose import FaceComposite, sanitise
+from recast.pipeline.errors import PlateError
+from recast.pipeline.outputs import Box
 
 if TYPE_CHECKING:
-    from pipeline.plateio import Plate
+    from recast.pipeline.plateio import Plate
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pipeline.errors import SpecError
+from recast.pipeline.errors import SpecError
 
 SelectionMode = Literal["all", "largest", "reference"]
 ColourMethod = Literal["rct", "lct", "none"]
@@ -166,7 +166,7 @@ def parse_reference_items(text: str) -> list[ReferenceItem]:
     extension; its largest face, or with ``:INDEX`` its INDEX-th face left to
     right), with an optional ``ACTOR=`` in front. Paths may not contain commas.
     """
-    from models.images import IMAGE_EXTS
+    from recast.models.images import IMAGE_EXTS
 
     out: list[ReferenceItem] = []
     for raw in str(text).split(","):

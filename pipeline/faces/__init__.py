@@ -15,12 +15,12 @@ never import a backend module directly.
 
 from __future__ import annotations
 
-from pipeline.faces.base import FaceAnalyser, Notify, print_notice
-from pipeline.faces.options import AnalyserOptions, TrackerOptions
-from pipeline.registry import Registry
+from recast.pipeline.faces.base import FaceAnalyser, Notify, print_notice
+from recast.pipeline.faces.options import AnalyserOptions, TrackerOptions
+from recast.pipeline.registry import Registry
 
 ANALYSERS: Registry[FaceAnalyser] = Registry(
-    "face analyser", builtin_modules=("pipeline.faces.backends",)
+    "face analyser", builtin_modules=("recast.pipeline.faces.backends",)
 )
 
 

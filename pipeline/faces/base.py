@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FaceModelError
-from pipeline.faces.geometry import box_iou, estimate_pose
-from pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
-from pipeline.faces.options import AnalyserOptions
-from pipeline.types import Face
+from recast.pipeline.errors import FaceModelError
+from recast.pipeline.faces.geometry import box_iou, estimate_pose
+from recast.pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
+from recast.pipeline.faces.options import AnalyserOptions
+from recast.pipeline.types import Face
 
 
 Notify = Callable[[str], None]  # receives one-line notices for the user

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FaceModelError
-from pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
-from pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
-from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
-from pipeline.faces.options import AnalyserOptions
+from recast.pipeline.errors import FaceModelError
+from recast.pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
+from recast.pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
+from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+from recast.pipeline.faces.options import AnalyserOptions
 
 PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
 PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.errors import FaceModelError
+from recast.pipeline.errors import FaceModelError
 
 # dlib128: dlib's published rule is Euclidean < 0.6 on its raw descriptors, whose norm is
 # ~1.4 (measured on astronaut/t1/lfw_subset faces: 1.28..1.59) -> 0.36 / (2 * 1.4**2).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.errors import PlateError
+from recast.pipeline.errors import PlateError
 
 ToDisplay = Callable[[np.ndarray], np.ndarray]
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.errors import FaceModelError
-from pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
-from pipeline.faces.geometry import kps5_from_insight106
-from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
-from pipeline.faces.options import AnalyserOptions
-from pipeline.onnxrt import RuntimeOptions, choose_providers
+from recast.pipeline.errors import FaceModelError
+from recast.pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
+from recast.pipeline.faces.geometry import kps5_from_insight106
+from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+from recast.pipeline.faces.options import AnalyserOptions
+from recast.pipeline.onnxrt import RuntimeOptions, choose_providers
 
 NEEDED = (
     "an SCRFD detector (e.g. det_10g.onnx) and an ArcFace recogniser (e.g. w600k_r50.onnx); "
@@ -136,7 +136,7 @@ class InsightAnalyser(FaceAnalyser):
 
 def _kps5_from_box(box: np.ndarray) -> np.ndarray:
     """Template keypoints placed in the box (a last resort when a pack has no landmark model)."""
-    from pipeline.faces.geometry import KPS5_TEMPLATE_112
+    from recast.pipeline.faces.geometry import KPS5_TEMPLATE_112
 
     x0, y0, x1, y1 = (float(v) for v in box)
     return KPS5_TEMPLATE_112 / 112.0 * np.array([x1 - x0, y1 - y0]) + np.array([x0, y0])

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.errors import SpecError
+from recast.pipeline.errors import SpecError
 
 DetectorKind = Literal["hog", "cnn"]
 LandmarkMode = Literal["auto", "68", "5"]

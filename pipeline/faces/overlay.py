@@ -7,10 +7,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.atomic import atomic_write_bytes
-from pipeline.errors import PlateError
-from pipeline.faces.imageprep import ToDisplay, as_rgb, downscale
-from pipeline.types import Face
+from recast.pipeline.atomic import atomic_write_bytes
+from recast.pipeline.errors import PlateError
+from recast.pipeline.faces.imageprep import ToDisplay, as_rgb, downscale
+from recast.pipeline.types import Face
 
 _PALETTE = [
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200),

@@ -17,10 +17,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.errors import SpecError
-from pipeline.faces.base import FaceAnalyser
-from pipeline.faces.identity import face_distance
-from pipeline.types import Face
+from recast.pipeline.errors import SpecError
+from recast.pipeline.faces.base import FaceAnalyser
+from recast.pipeline.faces.identity import face_distance
+from recast.pipeline.types import Face
 
 SelectionMode = Literal["all", "largest", "reference"]
 MODES: tuple[str, ...] = ("all", "largest", "reference")
@@ -225,7 +225,7 @@ def decide(faces: list[Face], selection: Selection, threshold: float) -> list[De
 
 def _threshold(faces: list[Face], selection: Selection, threshold: float | None) -> float:
     """``threshold``, else the same-person threshold of the faces' embedding kind."""
-    from pipeline.faces.identity import SAME_PERSON_THRESHOLDS
+    from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 
     if selection.mode != "reference" and not selection.actor:
         raise SpecError(f"selection.actor: mode {selection.mode!r} needs an actor name")

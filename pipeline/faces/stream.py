@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.faces.base import FaceAnalyser
-from pipeline.faces.imageprep import ToDisplay, as_rgb
-from pipeline.faces.options import TrackerOptions
-from pipeline.faces.tracking import FaceTracker
-from pipeline.types import Face
+from recast.pipeline.faces.base import FaceAnalyser
+from recast.pipeline.faces.imageprep import ToDisplay, as_rgb
+from recast.pipeline.faces.options import TrackerOptions
+from recast.pipeline.faces.tracking import FaceTracker
+from recast.pipeline.types import Face
 
 
 @dataclass(frozen=True)

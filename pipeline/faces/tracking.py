@@ -23,12 +23,12 @@ import cv2
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from pipeline.faces.geometry import apply_affine, box_iou, estimate_pose
-from pipeline.faces.identity import SAME_PERSON_THRESHOLDS, face_distance
-from pipeline.faces.options import TrackerOptions
-from pipeline.faces.propagation import gray_u8, propagate_points, similarity_from_flow
-from pipeline.faces.smoothing import OneEuroFilter
-from pipeline.types import Face
+from recast.pipeline.faces.geometry import apply_affine, box_iou, estimate_pose
+from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS, face_distance
+from recast.pipeline.faces.options import TrackerOptions
+from recast.pipeline.faces.propagation import gray_u8, propagate_points, similarity_from_flow
+from recast.pipeline.faces.smoothing import OneEuroFilter
+from recast.pipeline.types import Face
 
 _NO = 1e6
 

@@ -6,6 +6,6 @@ them that ``recast job reindex DIR`` can rebuild at any time.
 
 from __future__ import annotations
 
-from pipeline.jobs.store import Store, default_db_path, recast_home
+from recast.pipeline.jobs.store import Store, default_db_path, recast_home
 
 __all__ = ["Store", "default_db_path", "recast_home"]

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.atomic import atomic_write_json
-from pipeline.errors import SwapError
-from pipeline.jobs.spec import JobSpec
-from pipeline.jobs.takes import JobLayout, frame_state, read_json
-from pipeline.registry import Registry
+from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.errors import SwapError
+from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
+from recast.pipeline.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class FrameProcessor(Protocol):
     def close(self) -> None: ...
 
 
-PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", ("pipeline.jobs.processors",))
+PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", ("recast.pipeline.jobs.processors",))
 
 
 def _now() -> str:
@@ -101,13 +101,13 @@ class PassthroughProcessor:
     name = "passthrough"
 
     def __init__(self, job: FrameJob) -> None:
-        from pipeline.sequence import PlateSequence
+        from recast.pipeline.sequence import PlateSequence
 
         self.job = job
         self.plate = PlateSequence.open(job.spec.plate)
 
     def load(self, frame: int) -> Any:
-        from pipeline.plateio import read_plate
+        from recast.pipeline.plateio import read_plate
 
         t0 = time.perf_counter()
         plate = read_plate(self.plate.path(frame))
@@ -117,7 +117,7 @@ class PassthroughProcessor:
         return loaded
 
     def write(self, frame: int, result: Any) -> dict[str, Any]:
-        from pipeline.plateio import count_nonfinite, write_plate
+        from recast.pipeline.plateio import count_nonfinite, write_plate
 
         plate, t_read = result
         t0 = time.perf_counter()
@@ -151,9 +151,9 @@ class EngineProcessor:
     name = "engine"
 
     def __init__(self, job: FrameJob) -> None:
-        from models.actor import load_actor
-        from pipeline.engine import Engine, OutputLayout, SwapSettings
-        from pipeline.sequence import PlateSequence
+        from recast.models.actor import load_actor
+        from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+        from recast.pipeline.sequence import PlateSequence
 
         self.job = job
         plate = PlateSequence.open(job.spec.plate)

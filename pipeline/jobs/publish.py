@@ -18,12 +18,12 @@ import stat
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.atomic import atomic_path, atomic_write_json
-from pipeline.errors import JobError, SpecError
-from pipeline.jobs.reprocess import current_takes
-from pipeline.jobs.runner import load_job
-from pipeline.jobs.store import Store, now_iso
-from pipeline.jobs.takes import JobLayout, frame_state, read_json
+from recast.pipeline.atomic import atomic_path, atomic_write_json
+from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.jobs.reprocess import current_takes
+from recast.pipeline.jobs.runner import load_job
+from recast.pipeline.jobs.store import Store, now_iso
+from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
 
 Fill = Literal["plate", "none"]
 VERSION_RE = re.compile(r"^v(\d{3,})$")
@@ -106,7 +106,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
     """Write the next free version of the approved frames; returns the manifest."""
     if fill not in ("plate", "none"):
         raise SpecError(f"--fill: {fill!r} is not one of plate, none")
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.sequence import PlateSequence
 
     _job, spec, layout = load_job(store, job_id)
     base = sorted(r["frame"] for r in store.frames(job_id, 1))

@@ -14,10 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import JobError, RecastError
-from pipeline.jobs.publish import approvals_file, published_versions
-from pipeline.jobs.store import Store
-from pipeline.jobs.takes import (
+from recast.pipeline.errors import JobError, RecastError
+from recast.pipeline.jobs.publish import approvals_file, published_versions
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.jobs.takes import (
     JobLayout,
     frame_state,
     layout_for,
@@ -94,7 +94,7 @@ def _approvals(layout: JobLayout) -> dict[int, dict[str, Any]]:
 
 def _restore_scores(store: Store, job_id: str, layout: JobLayout, takes: list[int]) -> dict[str, Any]:
     """Index each take's QC scores file (scores and auto flags); returns which takes were restored or skipped."""
-    from qc.scoring import index_scores, scores_path
+    from recast.qc.scoring import index_scores, scores_path
 
     restored: list[int] = []
     skipped: dict[str, str] = {}

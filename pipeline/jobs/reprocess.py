@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.errors import JobError, SpecError
-from pipeline.jobs.runner import Runner, RunSummary, load_job
-from pipeline.jobs.store import Store, now_iso
-from pipeline.jobs.takes import JobLayout, frame_state, list_takes, write_take_file
+from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.jobs.runner import Runner, RunSummary, load_job
+from recast.pipeline.jobs.store import Store, now_iso
+from recast.pipeline.jobs.takes import JobLayout, frame_state, list_takes, write_take_file
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def validate_overrides(spec_settings: dict[str, Any], overrides: dict[str, Any],
     """Overrides must be valid swap settings (SpecError names the field)."""
     if not overrides or processor != "engine":
         return
-    from pipeline.engine import SwapSettings
+    from recast.pipeline.engine import SwapSettings
 
     SwapSettings.from_dict({**spec_settings, **overrides})
 

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import JobError, RecastError, SpecError
-from pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
-from pipeline.jobs.spec import JobSpec, check_job_id, new_job_id
-from pipeline.jobs.store import Store, now_iso
-from pipeline.jobs.takes import (
+from recast.pipeline.errors import JobError, RecastError, SpecError
+from recast.pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
+from recast.pipeline.jobs.spec import JobSpec, check_job_id, new_job_id
+from recast.pipeline.jobs.store import Store, now_iso
+from recast.pipeline.jobs.takes import (
     JobLayout,
     frame_state,
     layout_for,
@@ -48,7 +48,7 @@ from pipeline.jobs.takes import (
 )
 
 if TYPE_CHECKING:
-    from qc.frame_scoring import QCOptions
+    from recast.qc.frame_scoring import QCOptions
 
 ProcessorFactory = Callable[[FrameJob], FrameProcessor]
 
@@ -104,7 +104,7 @@ def check_settings(spec: JobSpec) -> None:
     """The engine's settings must validate now, not at the first frame (SpecError names the setting)."""
     if spec.processor != "engine":
         return
-    from pipeline.engine import SwapSettings
+    from recast.pipeline.engine import SwapSettings
 
     merged = dict(spec.settings)
     if spec.selection is not None:
@@ -116,7 +116,7 @@ def check_actors(spec: JobSpec) -> None:
     """The engine needs every named actor installed (ActorError names the missing one)."""
     if spec.processor != "engine":
         return
-    from models.actor import load_actor
+    from recast.models.actor import load_actor
 
     for name in spec.actors.values():
         load_actor(name, verify=False)
@@ -124,7 +124,7 @@ def check_actors(spec: JobSpec) -> None:
 
 def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     """Validate ``spec`` against the disk, write ``<out>/job.json`` and queue the job."""
-    from pipeline.sequence import PlateSequence
+    from recast.pipeline.sequence import PlateSequence
 
     try:
         plate = PlateSequence.open(spec.plate)
@@ -320,7 +320,7 @@ class Runner:
     def _qc_options(self, take: int) -> QCOptions:
         from dataclasses import replace
 
-        from qc.frame_scoring import QCOptions
+        from recast.qc.frame_scoring import QCOptions
 
         return replace(self.options.qc_options or QCOptions(), take=take)
 
@@ -332,7 +332,7 @@ class Runner:
         if not self._qc_wanted(fjob) or not self.options.score_frames:
             return None
         try:
-            from qc.frame_scoring import FrameScorer
+            from recast.qc.frame_scoring import FrameScorer
 
             return FrameScorer(fjob.layout.out, self._qc_options(fjob.take), str(fjob.spec.settings.get("analyser") or "dlib"))
         except Exception:  # noqa: BLE001 - QC never fails the job
@@ -356,7 +356,7 @@ class Runner:
         if not rows or any(r["status"] in ("pending", "running") for r in rows):
             return None
         try:
-            from qc.scoring import score_job, scores_path
+            from recast.qc.scoring import score_job, scores_path
 
             if not (summary.done or summary.failed) and scores_path(fjob.layout.out, take).is_file():
                 return None  # nothing changed since this take was scored

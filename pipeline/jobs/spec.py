@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import RecastError, SpecError
+from recast.pipeline.errors import RecastError, SpecError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -209,7 +209,7 @@ def _frames_field(value: Any) -> list[int] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        from pipeline.sequence import parse_frames
+        from recast.pipeline.sequence import parse_frames
 
         try:
             frames = parse_frames(value)

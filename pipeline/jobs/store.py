@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pipeline.errors import JobError, SpecError
+from recast.pipeline.errors import JobError, SpecError
 
 FrameStatus = Literal["pending", "running", "done", "failed"]
 FRAME_STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.atomic import TMP_MARK, atomic_write_json, is_temp_name
-from pipeline.errors import JobError
+from recast.pipeline.atomic import TMP_MARK, atomic_write_json, is_temp_name
+from recast.pipeline.errors import JobError
 
 JOB_FILE = "job.json"
 TAKE_FILE = "take.json"

@@ -21,11 +21,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from pipeline import __version__
-from pipeline.errors import ActorError, JobError, RecastError, SpecError
-from pipeline.jobs.spec import JOB_ID_RE, JobSpec
-from pipeline.jobs.store import Store
-from pipeline.service.security import (
+from recast.pipeline import __version__
+from recast.pipeline.errors import ActorError, JobError, RecastError, SpecError
+from recast.pipeline.jobs.spec import JOB_ID_RE, JobSpec
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.service.security import (
     AccessError,
     bearer,
     check_files_inside,
@@ -33,7 +33,7 @@ from pipeline.service.security import (
     inside_roots,
     token_ok,
 )
-from pipeline.service.workers import Task, WorkerPool
+from recast.pipeline.service.workers import Task, WorkerPool
 
 log = logging.getLogger("recast.service")
 JobId = Annotated[str, PathParam(pattern=JOB_ID_RE.pattern, max_length=80)]
@@ -121,7 +121,7 @@ def _status_for(exc: RecastError) -> int:
 
 
 def _frames_of(value: str | list[int]) -> list[int] | None:
-    from pipeline.sequence import parse_frames
+    from recast.pipeline.sequence import parse_frames
 
     if isinstance(value, str):
         if value.strip().lower() == "all":
@@ -185,8 +185,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs", status_code=201, dependencies=deps)
     def submit_job(body: JobSpecBody) -> dict[str, str]:
-        from pipeline.jobs.runner import submit
-        from pipeline.sequence import PlateSequence
+        from recast.pipeline.jobs.runner import submit
+        from recast.pipeline.sequence import PlateSequence
 
         raw = body.model_dump(exclude_none=True)
         inside_roots(body.plate, config.roots, "spec.plate")
@@ -233,8 +233,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/jobs/{job_id}/frames/{frame}/record", dependencies=deps)
     def record(job_id: JobId, frame: Frame, take: int = Query(default=1, ge=1, le=100000)) -> dict[str, Any]:
-        from pipeline.jobs.runner import load_job
-        from pipeline.jobs.takes import read_json
+        from recast.pipeline.jobs.runner import load_job
+        from recast.pipeline.jobs.takes import read_json
 
         job_files(job_id)
         _job, _spec, layout = load_job(store, job_id)
@@ -255,9 +255,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         take: int = Query(default=1, ge=1, le=100000),
         kind: Literal["comp", "element", "plate"] = Query(default="comp"),
     ) -> Response:
-        from pipeline.jobs.runner import load_job
-        from pipeline.sequence import PlateSequence
-        from pipeline.service.proxy import proxy_png
+        from recast.pipeline.jobs.runner import load_job
+        from recast.pipeline.sequence import PlateSequence
+        from recast.pipeline.service.proxy import proxy_png
 
         job_files(job_id)
         _job, spec, layout = load_job(store, job_id)
@@ -300,7 +300,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/reprocess", status_code=202, dependencies=deps)
     def reprocess(job_id: JobId, body: ReprocessBody) -> dict[str, Any]:
-        from pipeline.jobs.reprocess import create_take
+        from recast.pipeline.jobs.reprocess import create_take
 
         job = job_files(job_id)
         check_setting_paths(body.set, config.roots, "set")
@@ -312,7 +312,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return {"job": job_id, "take": take}
 
     def _approve(job_id: str, body: FramesBody, state: str) -> dict[str, Any]:
-        from pipeline.jobs.publish import set_approval
+        from recast.pipeline.jobs.publish import set_approval
 
         job_files(job_id)
         picks = set_approval(store, job_id, _frames_of(body.frames), body.by, state, body.take)
@@ -328,7 +328,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/publish", status_code=201, dependencies=deps)
     def publish(job_id: JobId, body: PublishBody) -> dict[str, Any]:
-        from pipeline.jobs.publish import publish as do_publish
+        from recast.pipeline.jobs.publish import publish as do_publish
 
         job_files(job_id)
         if pool.busy(job_id):
@@ -338,7 +338,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/actors", dependencies=deps)
     def actors() -> dict[str, Any]:
-        from models.actor import list_actors
+        from recast.models.actor import list_actors
 
         return {
             "actors": [

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import PlateError
+from recast.pipeline.errors import PlateError
 
 
 def proxy_png(path: Path, max_side: int = 1024, colorspace: str | None = None) -> bytes:
     """Read ``path`` with OIIO, convert its RGB to display through OCIO, downscale, encode PNG."""
     import cv2
 
-    from pipeline.color import ColorContext
-    from pipeline.plateio import read_plate
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import read_plate
 
     plate = read_plate(path)
     px = plate.display_pixels()

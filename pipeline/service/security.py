@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import RecastError, SpecError
+from recast.pipeline.errors import RecastError, SpecError
 
 
 class AccessError(RecastError):
@@ -145,7 +145,7 @@ def _check_reference_images(text: str, roots: Sequence[Path], where: str) -> Non
 
     A reference that does not parse is left to the settings validation (a 4xx naming it).
     """
-    from pipeline.composite.settings import parse_reference_items
+    from recast.pipeline.composite.settings import parse_reference_items
 
     try:
         items = parse_reference_items(text)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from pipeline.errors import JobError
-from pipeline.service.app import ServiceConfig, create_app
-from pipeline.service.security import check_bind
+from recast.pipeline.errors import JobError
+from recast.pipeline.service.app import ServiceConfig, create_app
+from recast.pipeline.service.security import check_bind
 
 
 @dataclass

@@ -17,9 +17,9 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-from pipeline.errors import JobError, RecastError
-from pipeline.jobs.runner import Runner, RunOptions
-from pipeline.jobs.store import Store
+from recast.pipeline.errors import JobError, RecastError
+from recast.pipeline.jobs.runner import Runner, RunOptions
+from recast.pipeline.jobs.store import Store
 
 TaskKind = Literal["run", "resume", "take"]
 log = logging.getLogger("recast.service")

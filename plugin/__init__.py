@@ -1,1 +1,0 @@
-"""Host-side packages (stdlib only, importable by Nuke's/Resolve's Python)."""

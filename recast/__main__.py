@@ -1,0 +1,5 @@
+import sys
+
+from recast.pipeline.cli import main
+
+sys.exit(main())
