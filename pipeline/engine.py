@@ -16,7 +16,6 @@ the record says ``passthrough``.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -147,7 +146,7 @@ class Engine:
         self._enhancer: Enhancer | None = None
         self._reference: _Reference | None = None
         self._colour_history: dict[int, ColourStats] = {}  # per track, smoothed
-        self._notices: list[str] = []  # printed once each per engine
+        self._notices: list[str] = []  # the notices this engine raised (printed once per process)
         self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
         self._compose = ComposeOptions.from_settings(settings)
@@ -472,10 +471,13 @@ class Engine:
 
     # ------------------------------------------------------------------ helpers
     def _notify(self, text: str) -> None:
-        """A notice for the user (e.g. a non-commercial model in use): printed once per engine."""
+        """A notice for the user (e.g. a non-commercial model in use): printed once per process
+        (``pipeline.notices``); the engine keeps the ones it raised."""
+        from recast.pipeline.notices import notice
+
         if text not in self._notices:
             self._notices.append(text)
-            print(text, file=sys.stderr)
+        notice(text)
 
     def _colour_smoother(self, track_id: int | None) -> Callable[[ColourStats], ColourStats] | None:
         """Running average of a track's colour statistics (steadier grade across frames)."""

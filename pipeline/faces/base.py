@@ -8,7 +8,6 @@ estimate pose. Backends only implement the model calls (``_detect``,
 
 from __future__ import annotations
 
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,8 +26,10 @@ Notify = Callable[[str], None]  # receives one-line notices for the user
 
 
 def print_notice(text: str) -> None:
-    """The default ``Notify``: the notice on stderr."""
-    print(text, file=sys.stderr)
+    """The default ``Notify``: the notice on stderr, once per process (``pipeline.notices``)."""
+    from recast.pipeline.notices import notice
+
+    notice(text)
 
 
 @dataclass(frozen=True)
