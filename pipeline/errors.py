@@ -58,3 +58,16 @@ class JobError(RecastError):
 
 class QCError(RecastError):
     """QC scoring or reporting failed."""
+
+
+def os_cause(exc: BaseException) -> str:
+    """The operating system's cause of a failed read or write, named: ``No space left on
+    device (ENOSPC)``; the file is added when the error names one. Other errors: their text."""
+    import errno as _errno
+    import os as _os
+
+    if isinstance(exc, OSError) and exc.errno:
+        name = _errno.errorcode.get(exc.errno, str(exc.errno))
+        text = f"{exc.strerror or _os.strerror(exc.errno)} ({name})"
+        return f"{text}: {exc.filename}" if exc.filename else text
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -153,8 +153,17 @@ def cmd_reject(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, ctx: CliContext) -> int:
-    from recast.pipeline.jobs.publish import publish
+    from recast.pipeline.jobs.publish import publish, repair_publish
 
+    if args.repair:
+        r = repair_publish(_store(), args.job)
+        text = (
+            f"job {args.job}: removed {len(r['removed'])} interrupted publish folder(s), released "
+            f"{len(r['released'])} reservation(s) ({', '.join(r['released']) or 'none'}), hid "
+            f"{len(r['hidden'])} incomplete version(s), indexed {len(r['indexed'])} version(s)"
+        )
+        ctx.emit(r, text)
+        return 0
     m = publish(_store(), args.job, args.fill, args.by)
     ctx.emit(
         {"version": m["version"], "path": m["path"], "approved": m["approved"], "filled": m["filled"]},
@@ -234,6 +243,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("job")
     p.add_argument("--fill", choices=("plate", "none"), default="plate", help="unapproved frames: the untouched plate, or omitted")
     p.add_argument("--by", default=None)
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="publish nothing: sweep what interrupted publishes left (hidden temp folders, reservations, "
+        "incomplete vNNN folders of older versions) and index complete versions the store lacks",
+    )
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("run-chunk", parents=[common], help="run one chunk of a job (farm task)")

@@ -1,11 +1,12 @@
 """Approve, reject and publish immutable versions ``<out>/publish/vNNN``.
 
-A version folder is reserved with an exclusive ``mkdir`` (two publishers can
-never get the same number, nothing is ever overwritten), filled with copies of
-the approved takes' comp and element frames (atomic, then read-only), and
-closed by ``manifest.json`` written last. A folder without a manifest is an
-interrupted publish: it is left alone and the next publish takes the next
-number. Reviewer decisions are mirrored to ``<out>/review/approvals.json`` so
+A version number is reserved in the store (two publishers never get the same
+number; a reservation of a dead publisher is reclaimed). The version is built
+in a hidden ``publish/.vNNN.tmp-<pid>-<rand>`` folder: copies of the approved
+takes' comp and element frames (read-only, fsynced) and ``manifest.json``, then
+renamed to ``vNNN`` as the last step (never replacing anything). A visible
+``vNNN`` is therefore always complete; a crash leaves only a hidden folder,
+swept by the next publish and by ``recast publish --repair``. Reviewer decisions are mirrored to ``<out>/review/approvals.json`` so
 the store can be rebuilt from the files.
 """
 
@@ -13,17 +14,19 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import shutil
 import stat
+import time
 from pathlib import Path
 from typing import Any, Literal
 
-from recast.pipeline.atomic import atomic_path, atomic_write_json
-from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.atomic import TMP_MARK, atomic_write_json, fsync_dir
+from recast.pipeline.errors import JobError, SpecError, os_cause
 from recast.pipeline.jobs.reprocess import current_takes
-from recast.pipeline.jobs.runner import load_job
+from recast.pipeline.jobs.runner import default_worker, load_job
 from recast.pipeline.jobs.store import Store, now_iso
-from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
+from recast.pipeline.jobs.takes import JobLayout, remove_tree, frame_state, read_json, sweep_temp_dirs, worker_alive
 
 Fill = Literal["plate", "none"]
 VERSION_RE = re.compile(r"^v(\d{3,})$")
@@ -72,25 +75,45 @@ def _mirror_approvals(store: Store, job_id: str, layout: JobLayout) -> None:
     atomic_write_json(approvals_file(layout), {"schema": 1, "job": job_id, "frames": {str(k): v for k, v in ap.items()}})
 
 
-def _reserve_version(root: Path) -> tuple[str, Path]:
-    root.mkdir(parents=True, exist_ok=True)
-    nums = [int(m.group(1)) for p in root.iterdir() if (m := VERSION_RE.match(p.name))]
-    n = max(nums, default=0) + 1
-    while True:
-        name = f"v{n:03d}"
-        path = root / name
-        try:
-            os.mkdir(path)  # exclusive: fails if another publish took it
-            return name, path
-        except FileExistsError:
-            n += 1
+def _disk_numbers(root: Path) -> set[int]:
+    """Version numbers visible under ``publish/`` (complete or not: never reused)."""
+    if not root.is_dir():
+        return set()
+    return {int(m.group(1)) for p in root.iterdir() if (m := VERSION_RE.match(p.name))}
+
+
+def _reservation_stale(worker: str) -> bool:
+    return not worker_alive(worker)
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    """``rename(2)`` that never replaces ``dst`` (``renameat2(RENAME_NOREPLACE)`` where the kernel has it)."""
+    import ctypes
+    import errno
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        fn = None
+    if fn is not None:
+        at_fdcwd, noreplace = -100, 1
+        if fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), noreplace) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL):
+            raise OSError(err, os.strerror(err), str(dst))
+    if dst.exists():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.rename(src, dst)
 
 
 def _copy_readonly(src: Path, dst: Path) -> None:
-    if dst.exists():
-        raise JobError(f"{dst}: already exists; published versions are never overwritten")
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
+    """Copy into the hidden version folder (nobody sees it until the rename), fsync, read-only."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    with open(dst, "rb+") as fh:
+        os.fsync(fh.fileno())
     os.chmod(dst, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
 
 
@@ -98,12 +121,53 @@ def _seal(vdir: Path) -> None:
     """Make a finished version's folders read-only (files already are)."""
     ro_dir = stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
     for sub in sorted((p for p in vdir.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        fsync_dir(sub)
         os.chmod(sub, ro_dir)
+    fsync_dir(vdir)
     os.chmod(vdir, ro_dir)
 
 
+def repair_publish(store: Store, job_id: str) -> dict[str, Any]:
+    """Sweep what interrupted publishes left: hidden temp folders and reservations of dead
+    publishers; visible ``vNNN`` folders without a manifest (made by older versions) are
+    moved aside to hidden ``.vNNN.broken-<time>`` folders; complete versions the store
+    lacks (a publish killed after its rename) are indexed."""
+    _job, _spec, layout = load_job(store, job_id)
+    root = layout.publish_root
+    removed = [str(p) for p in sweep_temp_dirs(root)]
+    released = [r["version"] for r in store.version_reservations(job_id) if _reservation_stale(r["worker"])]
+    for v in released:
+        store.release_version(job_id, v)
+    hidden: list[str] = []
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if VERSION_RE.match(p.name) and p.is_dir() and not (p / "manifest.json").is_file():
+                dst = root / f".{p.name}.broken-{time.strftime('%Y%m%dT%H%M%S')}"
+                os.rename(p, dst)
+                hidden.append(f"{p.name} -> {dst.name}")
+    indexed = _index_unknown_versions(store, job_id, layout)
+    return {"job": job_id, "removed": removed, "released": released, "hidden": hidden, "indexed": indexed}
+
+
+def _index_unknown_versions(store: Store, job_id: str, layout: JobLayout) -> list[str]:
+    known = {v["version"] for v in store.versions(job_id)}
+    added = []
+    for m in published_versions(layout):
+        if m.get("version") not in known and m.get("job") == job_id:
+            store.add_version(job_id, str(m["version"]), Path(m["path"]), m, by=m.get("by"))
+            added.append(str(m["version"]))
+    return added
+
+
 def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = None) -> dict[str, Any]:
-    """Write the next free version of the approved frames; returns the manifest."""
+    """Write the next free version of the approved frames; returns the manifest.
+
+    The version is built in a hidden ``publish/.vNNN.tmp-<pid>-<rand>`` folder (its
+    number reserved in the store), manifest included, and renamed to ``vNNN`` as the
+    last step: a visible version is always complete. A crash leaves only the hidden
+    folder and a reservation of a dead process, both swept by the next publish or
+    ``recast publish --repair``.
+    """
     if fill not in ("plate", "none"):
         raise SpecError(f"--fill: {fill!r} is not one of plate, none")
     from recast.pipeline.sequence import PlateSequence
@@ -117,8 +181,51 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
         if frame_state(layout, int(ap["take"]), f)[0] != "done":
             raise JobError(f"job {job_id}: approved frame {f} take {ap['take']} has no finished output on disk")
     plate = PlateSequence.open(spec.plate) if fill == "plate" else None
-    version, vdir = _reserve_version(layout.publish_root)
+    root = layout.publish_root
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise JobError(f"{root}: cannot create the publish folder ({os_cause(exc)})") from None
+    sweep_temp_dirs(root)
+    _index_unknown_versions(store, job_id, layout)
+    n = store.reserve_version(job_id, _disk_numbers(root), default_worker(), _reservation_stale)
+    version = f"v{n:03d}"
+    vdir = root / version
+    tmp = root / f".{version}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        os.mkdir(tmp)
+        manifest = _build_version(store, job_id, spec, layout, base, approvals, plate, fill, by, version, vdir, tmp)
+        _seal(tmp)
+        _rename_noreplace(tmp, vdir)
+        fsync_dir(root)
+    except BaseException as exc:
+        if tmp.exists():
+            remove_tree(tmp)
+        store.release_version(job_id, version)
+        if isinstance(exc, OSError):
+            raise JobError(f"publish {version} of job {job_id}: {os_cause(exc)}") from None
+        raise
+    store.add_version(job_id, version, vdir, manifest, by=by or spec.owner)
+    return manifest
+
+
+def _build_version(
+    store: Store,
+    job_id: str,
+    spec: Any,
+    layout: JobLayout,
+    base: list[int],
+    approvals: dict[int, dict[str, Any]],
+    plate: Any,
+    fill: str,
+    by: str | None,
+    version: str,
+    vdir: Path,
+    tmp: Path,
+) -> dict[str, Any]:
+    """Fill the hidden folder ``tmp`` (paths in the manifest name ``vdir``, where it will be)."""
     vlayout = JobLayout(out=vdir, plate_name=layout.plate_name, padding=layout.padding)
+    tlayout = JobLayout(out=tmp, plate_name=layout.plate_name, padding=layout.padding)
     entries: list[dict[str, Any]] = []
     hashes: set[str] = set()
     consents: set[str] = set()
@@ -130,12 +237,12 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
             src = Path(rec.get("comp") or layout.comp_path(take, f))
             if not src.is_file():
                 src = layout.comp_path(take, f)
-            _copy_readonly(src, vlayout.comp_path(1, f))
+            _copy_readonly(src, tlayout.comp_path(1, f))
             element = None
             el_src = rec.get("element")
             if el_src and Path(el_src).is_file():
                 element = vlayout.element_path(1, f)
-                _copy_readonly(Path(el_src), element)
+                _copy_readonly(Path(el_src), tlayout.element_path(1, f))
             if rec.get("model_sha256"):
                 hashes.add(str(rec["model_sha256"]))
             if rec.get("consent_id"):
@@ -154,7 +261,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
                 }
             )
         elif plate is not None and f in set(plate.frames):
-            _copy_readonly(plate.path(f), vlayout.comp_path(1, f))
+            _copy_readonly(plate.path(f), tlayout.comp_path(1, f))
             entries.append({"frame": f, "source": "plate", "take": None, "comp": str(vlayout.comp_path(1, f)), "element": None})
     manifest = {
         "schema": 1,
@@ -173,10 +280,8 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
         "consent_ids": sorted(consents),
         "path": str(vdir),
     }
-    atomic_write_json(vdir / "manifest.json", manifest)
-    os.chmod(vdir / "manifest.json", stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    _seal(vdir)
-    store.add_version(job_id, version, vdir, manifest, by=by or spec.owner)
+    atomic_write_json(tmp / "manifest.json", manifest)
+    os.chmod(tmp / "manifest.json", stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     return manifest
 
 

@@ -42,6 +42,7 @@ from recast.pipeline.jobs.takes import (
     frame_state,
     layout_for,
     read_json,
+    sweep_temp_dirs,
     sweep_temp_files,
     worker_alive,
     write_job_file,
@@ -242,6 +243,7 @@ class Runner:
         sweep_temp_files(layout.take_root(take) / "element")
         sweep_temp_files(layout.take_root(take) / "records")
         sweep_temp_files(layout.out / "qc")  # a process killed while scoring
+        sweep_temp_dirs(layout.publish_root)  # a publish killed before its rename
         for row in rows:
             state, error = frame_state(layout, take, row["frame"])
             if state != row["status"] or row["status"] == "running":

@@ -111,6 +111,13 @@ CREATE TABLE IF NOT EXISTS versions (
     manifest TEXT NOT NULL,
     PRIMARY KEY (job_id, version)
 );
+CREATE TABLE IF NOT EXISTS version_reservations (
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    version TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (job_id, version)
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -595,7 +602,41 @@ class Store:
                 "INSERT OR REPLACE INTO versions(job_id, version, path, created, by, manifest) VALUES (?, ?, ?, ?, ?, ?)",
                 (job_id, version, str(path), str(manifest.get("created") or now_iso()), by, json.dumps(manifest, default=str)),
             )
+            con.execute("DELETE FROM version_reservations WHERE job_id = ? AND version = ?", (job_id, version))
             self._audit(con, job_id, "publish", by, {"version": version})
+
+    def reserve_version(self, job_id: str, taken: Iterable[int], worker: str, is_stale: Any) -> int:
+        """Reserve the next free version number of a job; returns it.
+
+        Free: not published in the store, not in ``taken`` (numbers on disk), not reserved
+        by a live publisher. A reservation whose worker ``is_stale(worker)`` (a publish that
+        died) is dropped first, so a crashed publish does not lose its number.
+        """
+        with self._tx() as con:
+            self._require_job(con, job_id)
+            for r in con.execute("SELECT version, worker FROM version_reservations WHERE job_id = ?", (job_id,)).fetchall():
+                if is_stale(r["worker"]):
+                    con.execute("DELETE FROM version_reservations WHERE job_id = ? AND version = ?", (job_id, r["version"]))
+            used = set(taken)
+            for table in ("versions", "version_reservations"):
+                for r in con.execute(f"SELECT version FROM {table} WHERE job_id = ?", (job_id,)):  # noqa: S608 - fixed names
+                    if str(r["version"])[1:].isdigit():
+                        used.add(int(str(r["version"])[1:]))
+            n = max(used, default=0) + 1
+            con.execute(
+                "INSERT INTO version_reservations(job_id, version, worker, created) VALUES (?, ?, ?, ?)",
+                (job_id, f"v{n:03d}", worker, now_iso()),
+            )
+        return n
+
+    def release_version(self, job_id: str, version: str) -> None:
+        with self._tx() as con:
+            con.execute("DELETE FROM version_reservations WHERE job_id = ? AND version = ?", (job_id, version))
+
+    def version_reservations(self, job_id: str) -> list[dict[str, Any]]:
+        with self._connect() as con:
+            rows = con.execute("SELECT * FROM version_reservations WHERE job_id = ? ORDER BY version", (job_id,)).fetchall()
+        return [{"version": r["version"], "worker": r["worker"], "created": r["created"]} for r in rows]
 
     def versions(self, job_id: str) -> list[dict[str, Any]]:
         with self._connect() as con:

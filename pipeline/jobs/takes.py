@@ -143,6 +143,45 @@ def worker_alive(worker: str) -> bool:
     return _pid_alive(int(pid))
 
 
+def _temp_owner_alive(name: str) -> bool:
+    """Whether the process named in a ``.<name>.tmp-<pid>-<rand>`` temp name still runs (not us)."""
+    pid_part = name.split(TMP_MARK, 1)[1].split("-", 1)[0]
+    return pid_part.isdigit() and int(pid_part) != os.getpid() and _pid_alive(int(pid_part))
+
+
+def remove_tree(path: Path) -> None:
+    """``rm -r`` of a folder that may hold read-only files and folders (a half-built version)."""
+    import shutil
+    import stat
+
+    for dirpath, dirs, _files in os.walk(path):
+        for d in dirs:
+            try:
+                os.chmod(Path(dirpath) / d, stat.S_IRWXU)
+            except OSError:
+                pass
+    try:
+        os.chmod(path, stat.S_IRWXU)
+    except OSError:
+        pass
+    shutil.rmtree(path)
+
+
+def sweep_temp_dirs(root: Path) -> list[Path]:
+    """Remove hidden temp folders (``.vNNN.tmp-<pid>-<rand>``) of dead processes directly under ``root``."""
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and not p.is_symlink() and is_temp_name(p.name) and not _temp_owner_alive(p.name):
+            try:
+                remove_tree(p)
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 def sweep_temp_files(root: Path) -> list[Path]:
     """Remove atomic-write temp files left by dead processes under ``root``; returns them."""
     removed: list[Path] = []
