@@ -384,7 +384,7 @@ def test_actor_build_cli_then_swap(
         [
             sys.executable,
             "-m",
-            "pipeline",
+            "recast",
             "actor",
             "build",
             "astro",
