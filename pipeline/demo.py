@@ -236,7 +236,7 @@ def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] 
             identity: bool = True) -> DemoResult:
     """Submit the plate as a job to the store and run it with the job runner (which scores it)."""
     from recast.pipeline.jobs.runner import Runner, RunOptions, submit
-    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.schema.job import JobSpec
     from recast.pipeline.jobs.store import Store
     from recast.pipeline.jobs.takes import layout_for, read_json
 

@@ -31,7 +31,7 @@ from recast.pipeline.composite.colormatch import ColourStats
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
 from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
-from recast.pipeline.composite.settings import SwapSettings
+from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
 from recast.pipeline.types import Face

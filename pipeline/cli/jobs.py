@@ -56,7 +56,7 @@ def _emit_run(ctx: CliContext, summary: Any) -> int:
 
 def cmd_submit(args: argparse.Namespace, ctx: CliContext) -> int:
     from recast.pipeline.jobs.runner import submit
-    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.schema.job import JobSpec
 
     spec = JobSpec.load(Path(args.spec))
     job_id = submit(_store(), spec, args.id)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from recast.pipeline.cli.context import CliContext
-from recast.pipeline.composite.settings import (
-    BLEND_METHODS,
-    COLOUR_METHODS,
-    MASK_SOURCES,
-    SELECTION_MODES,
-    absolute_reference_images,
-)
 from recast.pipeline.errors import SequenceError
+from recast.pipeline.schema.settings import SwapSettings, absolute_reference_images, settings_cli
 
 if TYPE_CHECKING:
     from recast.pipeline.outputs import OutputLayout
@@ -33,90 +27,71 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--actor", required=True, action="append", metavar="NAME", help="actor model (repeat for several actors)")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder")
     p.add_argument("--frames", metavar="RANGE", help="frames to do, e.g. 1001-1100, 1001-1100x2, 1001,1005 (default: all)")
-    p.add_argument("--selection", choices=SELECTION_MODES, help="which faces to swap (default: all)")
-    p.add_argument(
-        "--reference",
-        metavar="FRAME:INDEX|IMAGE",
-        help="reference face for --selection reference: FRAME:INDEX (faces counted left to right) or an image "
-        "(its main face; IMAGE:INDEX for another); several actors: ACTOR=FRAME:INDEX,ACTOR=IMAGE",
-    )
-    p.add_argument("--backend", help="swapper backend (default: the actor's own)")
-    p.add_argument("--analyser", help="face analyser backend (default: dlib)")
-    p.add_argument(
-        "--analyser-models", metavar="DIR", help="analyser model directory (insightface: the pack, e.g. buffalo_l)"
-    )
-    p.add_argument(
-        "--commercial-only",
-        action="store_true",
-        help="use only models cleared for commercial use (dlib: 5-point landmarks; the warp backend then refuses)",
-    )
-    p.add_argument(
-        "--enhancer",
-        metavar="KIND|FILE|KIND=FILE",
-        help="face restoration on the swapped crop: an installed enhancer (gfpgan, codeformer; "
-        "`recast actor enhancer`) or a GFPGAN/CodeFormer-class ONNX file (needs --enhancer-licence)",
-    )
-    p.add_argument("--enhancer-blend", type=float, metavar="0..1", help="enhancer mix (default 1 = fully restored)")
-    p.add_argument("--enhancer-licence", metavar="TEXT", help="licence of an --enhancer FILE")
-    p.add_argument("--mask-erode", type=float, metavar="PX", help="matte erode at a 256 px face (negative dilates)")
-    p.add_argument("--mask-blur", type=float, metavar="PX", help="matte feather at a 256 px face")
-    p.add_argument(
-        "--mask-source",
-        choices=MASK_SOURCES,
-        help="matte: union (default: landmark hull + the model's mask), auto (the model's own matte when it gives one, "
-        "else the hull), intersect, hull, model",
-    )
-    p.add_argument("--mask-forehead", type=float, metavar="0..0.6", help="matte reach above the brows, x face height")
-    p.add_argument("--color", choices=COLOUR_METHODS, help="colour match: rct (default), lct, none")
-    p.add_argument("--color-strength", type=float, metavar="0..1", help="colour match strength (default 1)")
-    p.add_argument(
-        "--color-smoothing", type=float, metavar="0..0.95", help="running average of the match along a track (default 0.6)"
-    )
-    p.add_argument("--blend", choices=BLEND_METHODS, help="blend: alpha (default), laplacian, poisson")
-    p.add_argument("--no-grain", action="store_true", help="do not regrain the swapped face")
-    p.add_argument("--clean-element", action="store_true", help="write the face element without the added grain")
-    p.add_argument("--no-highlights", action="store_true", help="do not restore the plate's out-of-range values on the face")
-    p.add_argument("--colorspace", metavar="NAME", help="plate colourspace (else metadata, else EXR = scene-linear)")
-    p.add_argument("--full-scan-every", type=int, metavar="N",
-                   help="whole-frame face detection every N frames and at cuts; windows around tracks in between (default 1)")
-    p.add_argument("--embed-every", type=int, metavar="N", help="re-embed each track every N frames (default 0: once per segment)")
+    add_settings_flags(p)
     p.add_argument("--job", metavar="ID", help="job id recorded in outputs")
     p.set_defaults(func=run_swap_cli)
 
 
+def add_settings_flags(p: argparse.ArgumentParser) -> None:
+    """One flag per field of :class:`SwapSettings` (names, help, choices and defaults from
+    the schema): ``--mask-blur PX``, booleans as ``--grain/--no-grain``, plus the
+    aliases the schema keeps for older spellings (``--commercial-only``, ``--clean-element``).
+    Unset flags stay ``None``, so only what was given overrides a job's settings."""
+    group = p.add_argument_group("swap settings (`recast schema settings`)")
+    for name, info in SwapSettings.model_fields.items():
+        cli = settings_cli(name)
+        flag = "--" + name.replace("_", "-")
+        default = info.default
+        help_text = (info.description or name) + ("" if default is None else f" (default: {_shown(default)})")
+        help_text = help_text.replace("%", "%%")
+        kind, choices = _kind(info.annotation)
+        if kind is bool:
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=name, default=None, type=kind, choices=choices,
+                               metavar=None if choices else (cli.metavar or name.upper()), help=help_text)
+        for alias, const in cli.aliases:
+            if const is None:
+                group.add_argument(alias, dest=name, default=None, type=kind, help=f"same as {flag}")
+            else:
+                group.add_argument(alias, dest=name, action="store_const", const=const, default=None,
+                                   help=f"same as {flag} {_shown(const)}")
+
+
+def _shown(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _kind(annotation: Any) -> tuple[Any, tuple[str, ...] | None]:
+    """(argparse type, choices) of a settings field's annotation."""
+    args = [annotation] if get_origin(annotation) is Literal else [a for a in get_args(annotation) if a is not type(None)]
+    first = args[0] if args else annotation
+    if get_origin(first) is Literal:
+        return str, tuple(get_args(first))
+    if first is bool:
+        return bool, None
+    if first in (int, float):
+        return first, None
+    return str, None
+
+
 def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """CLI flags -> SwapSettings fields (only the ones given)."""
-    pairs = {
-        "selection": args.selection,
-        "reference": None if args.reference is None else absolute_reference_images(args.reference, Path.cwd()),
-        "backend": args.backend,
-        "analyser": args.analyser,
-        "analyser_models": None if args.analyser_models is None else str(Path(args.analyser_models).resolve()),
-        "enhancer_blend": args.enhancer_blend,
-        "enhancer_licence": args.enhancer_licence,
-        "mask_erode": args.mask_erode,
-        "mask_blur": args.mask_blur,
-        "mask_forehead": args.mask_forehead,
-        "mask_source": args.mask_source,
-        "color": args.color,
-        "color_strength": args.color_strength,
-        "color_smoothing": args.color_smoothing,
-        "blend": args.blend,
-        "colorspace": args.colorspace,
-        "full_scan_every": args.full_scan_every,
-        "embed_every": args.embed_every,
-    }
-    out = {k: v for k, v in pairs.items() if v is not None}
-    if args.enhancer is not None:
-        out.update(enhancer_settings(args.enhancer))
-    if args.commercial_only:
-        out["allow_noncommercial_models"] = False
-    if args.no_grain:
-        out["grain"] = False
-    if args.clean_element:
-        out["element_grain"] = False
-    if args.no_highlights:
-        out["highlights"] = False
+    """CLI flags -> SwapSettings fields (only the ones given), with the schema's CLI-side
+    conversions: paths made absolute, reference images made absolute, ``--enhancer`` split."""
+    out: dict[str, Any] = {}
+    for name in SwapSettings.model_fields:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        conv = settings_cli(name).value
+        if conv == "enhancer":
+            out = {**enhancer_settings(value), **out}  # an explicit --enhancer-model wins over a FILE here
+        elif conv == "path":
+            out[name] = str(Path(value).resolve())
+        elif conv == "reference":
+            out[name] = absolute_reference_images(value, Path.cwd())
+        else:
+            out[name] = value
     return out
 
 
@@ -134,7 +109,7 @@ def enhancer_settings(value: str) -> dict[str, str]:
 
 def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
     from recast.models.actor import load_actor
-    from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+    from recast.pipeline.engine import Engine, OutputLayout
     from recast.pipeline.sequence import PlateSequence
 
     settings = SwapSettings.from_dict(settings_overrides(args))

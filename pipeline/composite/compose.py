@@ -25,7 +25,7 @@ from recast.pipeline.composite.crop import resize_to
 from recast.pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
 from recast.pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
 from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
-from recast.pipeline.composite.settings import SwapSettings
+from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import SwapError
 from recast.pipeline.outputs import Box
 from recast.pipeline.types import Face

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.errors import SwapError
-from recast.pipeline.jobs.spec import JobSpec
+from recast.pipeline.schema.job import JobSpec
 from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
 from recast.pipeline.registry import Registry
 

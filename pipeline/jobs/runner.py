@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from recast.pipeline.errors import JobError, RecastError, SpecError
 from recast.pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
-from recast.pipeline.jobs.spec import JobSpec, check_job_id, new_job_id
+from recast.pipeline.schema.job import JobSpec, check_job_id, new_job_id
 from recast.pipeline.jobs.store import Store, now_iso
 from recast.pipeline.jobs.takes import (
     JobLayout,

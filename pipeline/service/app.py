@@ -19,11 +19,11 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 
 from recast.pipeline import __version__
 from recast.pipeline.errors import ActorError, JobError, RecastError, SpecError
-from recast.pipeline.jobs.spec import JOB_ID_RE, JobSpec
+from recast.pipeline.schema.job import JOB_ID_RE, JobSpec
 from recast.pipeline.jobs.store import Store
 from recast.pipeline.service.security import (
     AccessError,
@@ -58,22 +58,8 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class JobSpecBody(_Body):
-    plate: str = Field(min_length=1, max_length=4096)
-    out: str = Field(min_length=1, max_length=4096)
-    actor: str | None = Field(default=None, max_length=64)
-    actors: dict[str, str] | None = None
-    frames: str | list[int] | None = None
-    shot: str | None = Field(default=None, max_length=200)
-    selection: str | None = Field(default=None, max_length=64)
-    settings: dict[str, Any] | None = None
-    owner: str | None = Field(default=None, max_length=200)
-    priority: int | None = Field(default=None, ge=0, le=100)
-    reference: int | None = None
-    processor: Literal["engine", "passthrough"] | None = None
-    chunk: int | None = Field(default=None, ge=1, le=100000)
-    name: str | None = Field(default=None, max_length=64)
-    qc: StrictBool | None = Field(default=None, description="false: do not score the job when its frames finish")
+# The job body is the schema's JobSpec itself (one definition: recast.pipeline.schema.job).
+JobSpecBody = JobSpec
 
 
 class FramesBody(_Body):
@@ -184,15 +170,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return {"ok": True, "version": __version__}
 
     @app.post("/jobs", status_code=201, dependencies=deps)
-    def submit_job(body: JobSpecBody) -> dict[str, str]:
+    def submit_job(body: JobSpec) -> dict[str, str]:
         from recast.pipeline.jobs.runner import submit
         from recast.pipeline.sequence import PlateSequence
 
-        raw = body.model_dump(exclude_none=True)
         inside_roots(body.plate, config.roots, "spec.plate")
-        raw["out"] = str(inside_roots(body.out, config.roots, "spec.out"))
+        out = inside_roots(str(body.out), config.roots, "spec.out")
         check_setting_paths(body.settings, config.roots, "spec.settings")
-        spec = JobSpec.from_dict(raw)
+        spec = body.replace(out=out)
         try:
             seq = PlateSequence.open(spec.plate)
             frames = seq.select(spec.frames)
