@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from recast.pipeline.plateio import Plate
     from recast.pipeline.sequence import PlateSequence
 
-__all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SwapSettings", "analysis_view", "one_line_error"]
+__all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SwapSettings", "analysis_pixels", "analysis_view", "one_line_error"]
 
 FrameCallback = Callable[[dict[str, Any]], None]
 
@@ -307,13 +307,16 @@ class Engine:
         t = time.perf_counter()
         assert self._color is not None
         space = self._color.plate_space(plate, self.settings.colorspace)
-        rgb = channels.rgb(plate.pixels)
-        clean = sanitise(rgb)
+        finite = not (rec["stats"]["nan"] or rec["stats"]["inf"])
+        clean = analysis_pixels(channels, plate.pixels, finite)
         tracked, decisions = self._faces_for(frame, clean, space)
         selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
         state.timings["detect"] = time.perf_counter() - t
+        del clean  # a view of the plate (or its sanitised copy): pasting below changes the plate
 
-        out = plate.pixels.copy()
+        # faces are pasted into the plate's own buffer (no full-frame copy): outside the
+        # mattes it stays the plate bit for bit, and nothing reads the plate after compute
+        out = plate.pixels
         conv = SpaceConverter(
             to_working=lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
@@ -624,6 +627,19 @@ def _create_enhancer(s: SwapSettings) -> Enhancer:
     if s.enhancer_model:
         kwargs.update(model=Path(s.enhancer_model), licence=s.enhancer_licence)
     return ENHANCERS.create(str(s.enhancer), **kwargs)
+
+
+def analysis_pixels(channels: PlateChannels, pixels: np.ndarray, finite: bool) -> np.ndarray:
+    """The plate's colour channels for face analysis, finite: a view of ``pixels`` when the
+    frame is all finite and its RGB channels are adjacent (no full-frame copy), else a
+    sanitised float32 copy (NaN/Inf -> 0)."""
+    idx = channels.indices
+    adjacent = len(idx) == 3 and idx[1] == idx[0] + 1 and idx[2] == idx[0] + 2
+    if finite and adjacent and pixels.dtype == np.float32:
+        return pixels[..., idx[0] : idx[0] + 3]
+    if finite:
+        return channels.rgb(pixels).astype(np.float32, copy=False)
+    return sanitise(channels.rgb(pixels))
 
 
 def analysis_view(color: ColorContext, space: str) -> Callable[[np.ndarray], np.ndarray]:

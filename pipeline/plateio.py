@@ -531,8 +531,16 @@ def _keep_writer_neutral(path: Path, spec: oiio.ImageSpec) -> None:
 def count_nonfinite(pixels: np.ndarray) -> dict[str, int]:
     """``{"nan": n, "inf": n}`` over all samples."""
     arr = np.asarray(pixels)
-    nan = int(np.count_nonzero(np.isnan(arr)))
-    inf = int(np.count_nonzero(np.isinf(arr)))
+    if arr.dtype.kind not in "fc":
+        return {"nan": 0, "inf": 0}
+    nan = inf = 0
+    rows = max(1, (1 << 22) // max(1, arr[0].size)) if arr.ndim > 1 else max(1, arr.size)
+    for y in range(0, max(1, arr.shape[0]) if arr.ndim else 1, rows):  # bounded temporaries, any frame size
+        part = arr[y : y + rows] if arr.ndim else arr
+        if np.isfinite(part).all():  # the usual case: one pass, no counts
+            continue
+        nan += int(np.count_nonzero(np.isnan(part)))
+        inf += int(np.count_nonzero(np.isinf(part)))
     return {"nan": nan, "inf": inf}
 
 

@@ -110,6 +110,7 @@ def enhancer_settings(value: str) -> dict[str, str]:
 def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
     from recast.models.actor import load_actor
     from recast.pipeline.engine import Engine, OutputLayout
+    from recast.pipeline.jobs.stages import Stages, run_stages
     from recast.pipeline.sequence import PlateSequence
 
     settings = SwapSettings.from_dict(settings_overrides(args))
@@ -120,9 +121,17 @@ def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
     actors = {name: load_actor(name) for name in args.actor}
     layout = OutputLayout(Path(args.out).resolve(), plate.name, plate.padding)
     engine = Engine(plate, actors, settings, layout, job_id=args.job)
-    records: list[dict[str, Any]] = []
-    for frame in ctx.progress(frames, total=len(frames), desc="swap"):
-        records.extend(engine.run([frame]))
+    engine.prepare()  # configuration errors: one clear line before any frame
+    # the jobs' pipeline: plates read ahead, frames computed in order, outputs written behind
+    stages = Stages(engine.load_frame, engine.compute_frame, engine.write_frame)
+    try:
+        # only what the summary needs is kept: memory does not grow with the shot's length
+        records = [
+            {"frame": r["frame"], "status": r["status"], "error": r.get("error")}
+            for r in ctx.progress(run_stages(frames, stages), total=len(frames), desc="swap")
+        ]
+    finally:
+        engine.close()
     return report(ctx, layout, records)
 
 
