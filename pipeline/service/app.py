@@ -332,6 +332,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
             ]
         }
 
+    from recast.pipeline.service.bridge_api import add_bridge_routes
+
+    add_bridge_routes(app, config, store, auth)  # host bridge: /bridge/info, versions/{v}, /preview
     return app
 
 

@@ -1,0 +1,208 @@
+"""Routes the host bridge (``recast_bridge``) needs beyond the job routes.
+
+* ``GET /bridge/info``: the vocabularies a host UI offers (selection modes, colour
+  methods, blends, swap backends) and the setting names this service accepts, so a
+  gizmo fills its pulldowns from the service and sends ``holdout`` only where the
+  settings know it.
+* ``GET /jobs/{job}/versions/{version}``: one published version (``vNNN`` or
+  ``latest``) as a host loads it: the comp sequence pattern, first/last frame and
+  the plate colourspace (read from the published comp's header, the job's
+  ``colorspace`` setting first), plus who/what from its manifest.
+* ``POST /preview``: one frame swapped with the given actor and settings, written
+  under ``out`` (inside the roots). No job, nothing in the store, nothing published.
+  The face analyser and the colour context are loaded once per service and kept warm.
+
+Kept in its own module so the shared ``app.py`` only calls :func:`add_bridge_routes`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+
+from recast.pipeline.errors import SpecError
+from recast.pipeline.jobs.spec import JOB_ID_RE, NAME_RE
+from recast.pipeline.jobs.store import Store
+from recast.pipeline.service.security import check_files_inside, check_setting_paths, inside_roots
+
+if TYPE_CHECKING:
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.faces.base import FaceAnalyser
+    from recast.pipeline.service.app import ServiceConfig
+
+JobId = Annotated[str, PathParam(pattern=JOB_ID_RE.pattern, max_length=80)]
+VersionName = Annotated[str, PathParam(pattern=r"^(v\d{3,}|latest)$", max_length=16)]
+_VERSION_RE = re.compile(r"^v(\d{3,})$")
+
+
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plate: str = Field(min_length=1, max_length=4096, description="plate sequence pattern (or one file)")
+    frame: int = Field(ge=-(10**9), le=10**9)
+    actor: str = Field(min_length=1, max_length=64)
+    out: str = Field(min_length=1, max_length=4096, description="folder for the preview's comp/element/record")
+    settings: dict[str, Any] | None = None
+    name: str | None = Field(default=None, max_length=64, description="output file name (default 'preview')")
+
+
+class _Warm:
+    """What a preview keeps loaded between requests (one per app; previews run one at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self._color: ColorContext | None = None
+        self._analysers: dict[tuple[str, str | None, bool], FaceAnalyser] = {}
+
+    def color(self) -> ColorContext:
+        if self._color is None:
+            from recast.pipeline.color import ColorContext
+
+            self._color = ColorContext()
+        return self._color
+
+    def analyser(self, name: str, models: str | None, noncommercial: bool) -> FaceAnalyser:
+        key = (name, models, noncommercial)
+        if key not in self._analysers:
+            from recast.pipeline.faces import AnalyserOptions, create_analyser
+
+            opts = AnalyserOptions(models_dir=Path(models) if models else None, allow_noncommercial_models=noncommercial)
+            self._analysers[key] = create_analyser(name, opts, lambda _text: None)
+        return self._analysers[key]
+
+
+def bridge_info() -> dict[str, Any]:
+    import dataclasses
+
+    from recast.models.base import SWAPPERS
+    from recast.pipeline import __version__
+    from recast.pipeline.composite.settings import BLEND_METHODS, COLOUR_METHODS, SELECTION_MODES, SwapSettings
+
+    names = [f.name for f in dataclasses.fields(SwapSettings)]
+    return {
+        "version": __version__,
+        "settings": names,
+        "selection_modes": list(SELECTION_MODES),
+        "colour_methods": list(COLOUR_METHODS),
+        "blend_methods": list(BLEND_METHODS),
+        "backends": sorted(SWAPPERS.names()),
+        "holdout": "holdout" in names,
+        "preview": True,
+    }
+
+
+def version_info(store: Store, job_id: str, version: str, color: Callable[[], ColorContext]) -> dict[str, Any]:
+    """One published version of ``job_id`` (``latest``: the newest) as a host loads it."""
+    from recast.pipeline.jobs.runner import load_job
+    from recast.pipeline.jobs.takes import read_json
+    from recast.pipeline.plateio import read_header
+
+    rows = store.versions(job_id)
+    if not rows:
+        raise HTTPException(status_code=404, detail=f"job {job_id}: nothing published yet")
+    if version == "latest":
+        row = max(rows, key=lambda r: int(_VERSION_RE.match(r["version"]).group(1)))  # type: ignore[union-attr]
+    else:
+        found = [r for r in rows if r["version"] == version]
+        if not found:
+            raise HTTPException(status_code=404, detail=f"job {job_id}: no version {version}")
+        row = found[0]
+    vdir = Path(row["path"])
+    manifest = read_json(vdir / "manifest.json")
+    if manifest is None:
+        raise HTTPException(status_code=404, detail=f"job {job_id} {row['version']}: {vdir / 'manifest.json'} is missing")
+    _job, spec, layout = load_job(store, job_id)
+    entries = [e for e in manifest.get("frames", []) if e.get("comp")]
+    if not entries:
+        raise HTTPException(status_code=404, detail=f"job {job_id} {row['version']}: the version holds no frames")
+    frames = sorted(int(e["frame"]) for e in entries)
+    pattern = str(vdir / "comp" / f"{layout.plate_name}.{'#' * layout.padding}.exr")
+    element = str(vdir / "element" / f"{layout.plate_name}_face.{'#' * layout.padding}.exr")
+    job_space = spec.settings.get("colorspace") if isinstance(spec.settings.get("colorspace"), str) else None
+    first_comp = Path(next(e["comp"] for e in entries if int(e["frame"]) == frames[0]))
+    colorspace = color().space_for(read_header(first_comp).spec, first_comp, job_space)
+    return {
+        "job": job_id,
+        "version": row["version"],
+        "path": str(vdir),
+        "pattern": pattern,
+        "element_pattern": element if any(e.get("element") for e in entries) else None,
+        "first": frames[0],
+        "last": frames[-1],
+        "frames": len(frames),
+        "colorspace": colorspace,
+        "actor": manifest.get("actor"),
+        "shot": manifest.get("shot"),
+        "approved": manifest.get("approved"),
+        "filled": manifest.get("filled"),
+        "created": manifest.get("created"),
+        "by": manifest.get("by"),
+    }
+
+
+def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, Any]:
+    """Swap one frame of ``body.plate`` into ``body.out`` (paths already checked)."""
+    from recast.models.actor import load_actor
+    from recast.pipeline.composite.settings import SwapSettings
+    from recast.pipeline.engine import Engine
+    from recast.pipeline.outputs import OutputLayout
+    from recast.pipeline.sequence import PlateSequence
+
+    name = body.name or "preview"
+    if not NAME_RE.match(name):
+        raise SpecError(f"name: {name!r} must be letters, digits, '_', '-', '.'")
+    settings = SwapSettings.from_dict(body.settings or {})
+    plate = PlateSequence.open(body.plate)
+    if body.frame not in plate.frames:
+        raise SpecError(f"frame {body.frame}: not on disk in {body.plate}")
+    check_files_inside([plate.path(body.frame)], roots, "preview.plate")
+    actor = load_actor(body.actor)
+    t0 = time.perf_counter()
+    with warm.lock:
+        analyser = warm.analyser(settings.analyser, settings.analyser_models, settings.allow_noncommercial_models)
+        layout = OutputLayout(root=Path(body.out), plate_name=name, padding=4)
+        engine = Engine(plate, {"default": actor}, settings, layout, analyser=analyser, color=warm.color())
+        engine.prepare()
+        rec = engine.process_frame(body.frame)
+    faces = rec.get("faces") or []
+    return {
+        "frame": body.frame,
+        "status": rec.get("status"),
+        "error": rec.get("error"),
+        "path": rec.get("comp"),
+        "element": rec.get("element"),
+        "swapped": sum(1 for f in faces if f.get("swapped")),
+        "faces": len(faces),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+def add_bridge_routes(app: FastAPI, config: ServiceConfig, store: Store, auth: Callable[..., None]) -> None:
+    deps = [Depends(auth)]
+    warm = _Warm()
+
+    @app.get("/bridge/info", dependencies=deps)
+    def info() -> dict[str, Any]:
+        return bridge_info()
+
+    @app.get("/jobs/{job_id}/versions/{version}", dependencies=deps)
+    def version(job_id: JobId, version: VersionName) -> dict[str, Any]:
+        if not store.has_job(job_id):
+            raise HTTPException(status_code=404, detail=f"job {job_id!r}: no such job")
+        inside_roots(str(store.get_job(job_id)["out"]), config.roots, f"job {job_id} out")
+        return version_info(store, job_id, version, warm.color)
+
+    @app.post("/preview", dependencies=deps)
+    def preview(body: PreviewBody) -> dict[str, Any]:
+        inside_roots(body.plate, config.roots, "preview.plate")
+        out = inside_roots(body.out, config.roots, "preview.out")
+        check_setting_paths(body.settings, config.roots, "preview.settings")
+        return run_preview(body.model_copy(update={"out": str(out)}), warm, config.roots)
