@@ -46,7 +46,7 @@ def tokens(text: str) -> list[tuple[str, str]]:
         elif m.group(2):
             out.append(("}", "}"))
         elif m.group(3) is not None:
-            out.append(("str", bytes(m.group(3), "utf-8").decode("unicode_escape")))
+            out.append(("str", re.sub(r"\\(.)", lambda e: "\n" if e.group(1) == "n" else e.group(1), m.group(3))))
         elif m.group(4):
             out.append(("word", m.group(4)))
     return out

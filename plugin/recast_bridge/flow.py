@@ -158,12 +158,12 @@ def plan_export(source: PlateSource, render_pattern: str) -> ExportPlan:
 
     if not source.file_pattern:
         return render("the input is not a file Read: rendering it")
+    if source.changed_upstream:
+        return render(f"{', '.join(source.changed_upstream)} changes pixels: rendering")
     pattern = hash_pattern(source.file_pattern)
     ext = pattern.rsplit(".", 1)[-1].lower() if "." in os.path.basename(pattern) else ""
     if ext not in DIRECT_EXTS:
         return render(f"{ext or 'no extension'} is not EXR/PNG/DPX: rendering to EXR")
-    if source.changed_upstream:
-        return render(f"{', '.join(source.changed_upstream)} changes pixels: rendering")
     on_disk = set(frames_on_disk(pattern)) if "#" in pattern else ({first} if os.path.isfile(pattern) else set())
     missing = [f for f in range(first, last + 1) if f not in on_disk] if "#" in pattern else ([] if on_disk else [first])
     if missing:

@@ -115,22 +115,19 @@ class NukeContext:
 
     # -- the graph ---------------------------------------------------------------
     def plate_source(self) -> PlateSource:
-        """Walk up from input 0 through pass-through nodes; a Read found first is the plate on disk."""
+        """Walk up input 0 to the Read; nodes on the way that are not Dot/NoOp/disabled change pixels."""
         src = self.node.input(0)
         if src is None:
             raise HostError(f"{self.node.name()}: connect a plate to the 'plate' input")
         first, last = int(src.firstFrame()), int(src.lastFrame())
         changed: List[str] = []
-        while src is not None:
+        while src is not None and src.Class() != "Read":
             disabled = "disable" in src.knobs() and bool(src["disable"].value())
-            if src.Class() in PASS_THROUGH or disabled:
-                src = src.input(0)
-                continue
-            break
-        if src is None or src.Class() != "Read":
-            if src is not None:
+            if src.Class() not in PASS_THROUGH and not disabled:
                 changed.append(src.name())
-            return PlateSource(first, last, None, changed)
+            src = src.input(0)
+        if src is None:  # no Read up there (a generator, a roto...): rendered
+            return PlateSource(first, last, None, [])
         space = str(src["colorspace"].value()) if "colorspace" in src.knobs() else ""
         raw = "raw" in src.knobs() and bool(src["raw"].value())
         colorspace = None if raw or not space or space.startswith("default") else space
