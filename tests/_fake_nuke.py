@@ -282,6 +282,17 @@ class ProgressTask:
         return ProgressTask.cancel_after is not None and self._asked > ProgressTask.cancel_after
 
 
+class Menu:
+    def __init__(self, name: str) -> None:
+        self.name, self.items = name, {}
+
+    def addMenu(self, name: str) -> Menu:  # noqa: N802
+        return self.items.setdefault(name, Menu(name))
+
+    def addCommand(self, name: str, command: str, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        self.items[name] = command
+
+
 class FakeNuke:
     """The fake; ``module`` is what ``import nuke`` returns."""
 
@@ -306,7 +317,11 @@ class FakeNuke:
         m.root = lambda: self.root_node  # type: ignore[attr-defined]
         m.execute = self.execute  # type: ignore[attr-defined]
         m.executeInMainThread = self.executeInMainThread  # type: ignore[attr-defined]
-        m.pluginAddPath = lambda path: None  # type: ignore[attr-defined]
+        self.plugin_paths: list[str] = []
+        self.menus: dict[str, Menu] = {}
+        m.pluginAddPath = self.plugin_paths.append  # type: ignore[attr-defined]
+        m.menu = lambda name: self.menus.setdefault(name, Menu(name))  # type: ignore[attr-defined]
+        m.selectedNode = lambda: self.this_node  # type: ignore[attr-defined]
         m.tprint = print  # type: ignore[attr-defined]
         m.nodes = types.SimpleNamespace(**{c: (lambda c=c: self.createNode(c)) for c in ("Read", "Write", "Grade", "Dot", "NoOp")})  # type: ignore[attr-defined]
         self.module = m
