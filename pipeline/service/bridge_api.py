@@ -80,13 +80,11 @@ class _Warm:
 
 
 def bridge_info() -> dict[str, Any]:
-    import dataclasses
-
     from recast.models.base import SWAPPERS
     from recast.pipeline import __version__
     from recast.pipeline.composite.settings import BLEND_METHODS, COLOUR_METHODS, SELECTION_MODES, SwapSettings
 
-    names = [f.name for f in dataclasses.fields(SwapSettings)]
+    names = list(SwapSettings.model_fields)
     return {
         "version": __version__,
         "settings": names,
