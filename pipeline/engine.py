@@ -16,6 +16,7 @@ the record says ``passthrough``.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -71,6 +72,15 @@ class _FrameState:
     frame: int
     record: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _SequenceState:
+    """What a frame's compute changes in the engine (see ``Engine._snapshot``)."""
+
+    stream: Any
+    votes: dict[int, Any]
+    colour: dict[int, ColourStats]
 
 
 @dataclass
@@ -262,7 +272,14 @@ class Engine:
                 raise PlateError(loaded.error or f"frame {frame}: plate not read")
             self._setup()
             state.record["licences"] = list(self._licences)
-            self._process(computed)
+            before = self._snapshot()
+            try:
+                self._process(computed)
+            except Exception:
+                # a failed frame leaves no trace in the per-sequence state: a retry of it is
+                # seen by the tracker, the selector and colour smoothing as the first time
+                self._restore(before)
+                raise
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             _mark_failed(state.record, one_line_error(exc))
             computed.pixels = computed.element = None
@@ -473,6 +490,18 @@ class Engine:
             rec["element"] = None
 
     # ------------------------------------------------------------------ helpers
+    def _snapshot(self) -> _SequenceState:
+        """The state a frame's compute advances (tracker + its smoothing, track votes,
+        colour smoothing), copied before the frame."""
+        assert self._stream is not None and self._selector is not None
+        return _SequenceState(self._stream.snapshot(), copy.deepcopy(self._selector.tracks), dict(self._colour_history))
+
+    def _restore(self, snap: _SequenceState) -> None:
+        assert self._stream is not None and self._selector is not None
+        self._stream.restore(snap.stream)
+        self._selector.tracks = copy.deepcopy(snap.votes)
+        self._colour_history = dict(snap.colour)
+
     def _notify(self, text: str) -> None:
         """A notice for the user (e.g. a non-commercial model in use): printed once per process
         (``pipeline.notices``); the engine keeps the ones it raised."""

@@ -139,3 +139,66 @@ def test_engine_write_failure_is_the_frames_failure_with_a_record(tmp_path: Path
         assert rec["settings"] and rec["faces"]  # the engine's own record: what it found and used
     assert (out / "comp").read_text() == "not a folder"
     assert store.get_job(job)["status"] == "failed"
+
+
+def _comparable(rec: dict) -> dict:
+    """What a frame decided (faces, tracks, colour match, detection), without paths and times."""
+    faces = [{k: v for k, v in f.items() if k != "swap_info"} for f in rec["faces"]]
+    return {"status": rec["status"], "faces": faces, "tracks": rec["tracks"], "detection": rec["detection"]}
+
+
+def test_compute_retry_restarts_from_the_frames_snapshot(tmp_path: Path, monkeypatch) -> None:
+    """Frame 1002's first compute fails after tracking ran (the swapper raises once); the
+    runner retries it. The tracker, the track votes and colour smoothing must see 1002 once:
+    every record equals a clean run's (no cut at 1002, same track ids, same colour match)."""
+    from recast.pipeline.jobs.processors import EngineProcessor
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("RECAST_MODELS", str(models))
+    actor = build_tom_hanks_actor(models, tmp_path)
+    pattern = _astro_plates(tmp_path / "plates", (1001, 1002, 1003))
+    settings = {"color_smoothing": 0.6}
+    calls = {"swap": 0, "failed": 0}
+
+    class FlakyOnce(EngineProcessor):
+        def __init__(self, job) -> None:
+            super().__init__(job)
+            for name, inner in list(self.engine._swappers.items()):
+                self.engine._swappers[name] = _FailSecondCall(inner, calls)
+
+    def run(name: str, factory) -> dict[int, dict]:
+        store = Store(tmp_path / name / "recast.db")
+        spec = {"plate": pattern, "actor": actor.name, "out": str(tmp_path / name / "out"), "qc": False, "settings": settings}
+        job = submit(store, JobSpec.from_dict(spec))
+        summary = Runner(store, RunOptions(retries=2, backoff_s=0.0), processor_factory=factory).run(job)
+        assert summary.status == "done" and sorted(summary.done) == [1001, 1002, 1003], summary.failed
+        attempts = {r["frame"]: r["attempts"] for r in store.frames(job)}
+        return {f: {**json.loads((tmp_path / name / "out" / "records" / f"{f}.json").read_text()), "_attempts": attempts[f]} for f in (1001, 1002, 1003)}
+
+    clean = run("clean", EngineProcessor)
+    flaky = run("flaky", FlakyOnce)
+    assert calls["failed"] == 1 and flaky[1002]["_attempts"] == 2 and clean[1002]["_attempts"] == 1
+    for f in (1001, 1002, 1003):
+        assert _comparable(flaky[f]) == _comparable(clean[f]), f
+    ids = [[face["track_id"] for face in flaky[f]["faces"] if face["swapped"]] for f in (1001, 1002, 1003)]
+    assert ids[0] == ids[1] == ids[2] and ids[0], ids  # one track through the retry, no cut
+    assert next(iter(flaky[1003]["tracks"].values()))["frames"] == 3  # the track saw each frame once
+
+
+class _FailSecondCall:
+    """A swapper that raises on the second swap call only (frame 1002's first attempt)."""
+
+    def __init__(self, inner, calls: dict) -> None:
+        self.inner, self.calls = inner, calls
+        self.name = getattr(inner, "name", "warp")
+        self.actor_backends = getattr(inner, "actor_backends", None)
+
+    def swap(self, crop, face, actor):
+        self.calls["swap"] += 1
+        if self.calls["swap"] == 2:
+            self.calls["failed"] += 1
+            raise RuntimeError("CUDA out of memory (simulated, once)")
+        return self.inner.swap(crop, face, actor)

@@ -11,7 +11,9 @@ boxes, at higher resolution than the full-frame downscale.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +39,15 @@ class FaceStream:
         self._count = 0
         self._last_embed: dict[int, int] = {}
         self.last_scan: str | None = None  # how the last frame was searched: "full" or "windows"
+
+    def snapshot(self) -> Any:
+        """The per-sequence state (tracker with its smoothing filters, scan counter, embed
+        ages), copied: :meth:`restore` puts it back so a retried frame is seen once."""
+        return copy.deepcopy((self.tracker, self._count, self._last_embed, self.last_scan))
+
+    def restore(self, snap: Any) -> None:
+        tracker, self._count, last_embed, self.last_scan = copy.deepcopy(snap)
+        self.tracker, self._last_embed = tracker, last_embed
 
     def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None) -> list[Face]:
         rgb = as_rgb(image)
