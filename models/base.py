@@ -7,8 +7,10 @@
   space: display-referred RGB float32 in [0, 1]) and the face in *crop*
   coordinates into a swapped crop of the same size plus an optional matte. Each
   backend does its own alignment inside the crop and pastes its result back.
-- Backends register by name in ``SWAPPERS`` / ``ACTOR_BUILDERS`` /
-  ``ENHANCERS``; the engine never imports a backend module directly.
+- Backends are found by name in ``SWAPPERS`` / ``ACTOR_BUILDERS`` /
+  ``ENHANCERS``: entry points of the groups ``recast.swappers``,
+  ``recast.actor_builders`` and ``recast.enhancers`` (the built-ins are declared
+  in pyproject.toml the same way); the engine never imports a backend module.
 """
 
 from __future__ import annotations
@@ -97,7 +99,6 @@ class Enhancer(Protocol):
     def enhance(self, crop: np.ndarray, face: Face) -> np.ndarray: ...
 
 
-_BUILTIN = ("recast.models.swappers",)
-SWAPPERS: Registry[Swapper] = Registry("swapper", _BUILTIN)
-ACTOR_BUILDERS: Registry[ActorBuilder] = Registry("actor builder", _BUILTIN)
-ENHANCERS: Registry[Enhancer] = Registry("enhancer", _BUILTIN)
+SWAPPERS: Registry[Swapper] = Registry("swapper", "recast.swappers")
+ACTOR_BUILDERS: Registry[ActorBuilder] = Registry("actor builder", "recast.actor_builders")
+ENHANCERS: Registry[Enhancer] = Registry("enhancer", "recast.enhancers")

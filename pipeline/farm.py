@@ -17,6 +17,11 @@ farm node whose store lacks the job indexes it from ``OUT/job.json``.
   importable the exporter writes the same job spec by hand (``<spec>`` with one
   ``Render`` layer on the ``shell`` service, ``<range>`` and ``<chunk>``), so
   farm export never needs the OpenCue stack at run time.
+
+Exporters are plugins (entry point group ``recast.farm``, :data:`FARM_EXPORTERS`):
+an exporter has a ``name``, a file ``suffix`` and ``render(store, job_id, opts)``
+returning the file's bytes (optionally ``info(opts)``: extra keys for the CLI's
+JSON). ``openjd`` and ``opencue`` are the built-ins, declared in pyproject.toml.
 """
 
 from __future__ import annotations
@@ -27,16 +32,17 @@ import sys
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import recast
 from recast.pipeline.atomic import atomic_write_bytes
 from recast.pipeline.errors import JobError, SpecError
 from recast.pipeline.jobs.store import Store, recast_home
+from recast.pipeline.registry import Registry, UnknownBackend
 from recast.pipeline.sequence import format_frames
 
 FarmFormat = Literal["openjd", "opencue"]
-FORMATS: tuple[str, ...] = ("openjd", "opencue")
+FORMATS: tuple[str, ...] = ("openjd", "opencue")  # the built-in exporters (FARM_EXPORTERS.names() lists all)
 CueWriter = Literal["auto", "pyoutline", "xml"]
 CUE_WRITERS: tuple[str, ...] = ("auto", "pyoutline", "xml")
 OPENCUE_DTD = "http://localhost:8080/spcue/dtd/cjsl-1.13.dtd"
@@ -238,17 +244,55 @@ def _shell_quote(text: str) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
+class FarmExporter(Protocol):
+    """Writes one take of a job as a farm's job description."""
+
+    name: str
+    suffix: str  # file name ending after ``<job>.tNNN.`` (e.g. "openjd.json")
+
+    def render(self, store: Store, job_id: str, opts: FarmOptions) -> bytes: ...
+
+
+FARM_EXPORTERS: Registry[FarmExporter] = Registry("farm exporter", "recast.farm")
+
+
+class OpenJDExporter:
+    """``recast.farm`` entry point ``openjd``: an Open Job Description template (JSON)."""
+
+    name = "openjd"
+    suffix = "openjd.json"
+
+    def render(self, store: Store, job_id: str, opts: FarmOptions) -> bytes:
+        return (json.dumps(openjd_template(store, job_id, opts), indent=2) + "\n").encode()
+
+
+class OpenCueExporter:
+    """``recast.farm`` entry point ``opencue``: an OpenCue job spec (XML)."""
+
+    name = "opencue"
+    suffix = "opencue.xml"
+
+    def render(self, store: Store, job_id: str, opts: FarmOptions) -> bytes:
+        return opencue_spec(store, job_id, opts)
+
+    def info(self, opts: FarmOptions) -> dict[str, Any]:
+        return {"writer": resolve_cue_writer(opts.cue_writer)}
+
+
+def exporter(fmt: str) -> FarmExporter:
+    """The exporter named ``fmt`` (SpecError listing the installed ones when unknown)."""
+    try:
+        return FARM_EXPORTERS.create(fmt)
+    except UnknownBackend:
+        raise SpecError(f"--format {fmt!r}: use one of {', '.join(FARM_EXPORTERS.names())}") from None
+
+
 def export(store: Store, job_id: str, fmt: str, opts: FarmOptions, output: Path | None = None) -> Path:
-    """Write the template for ``fmt`` (default ``<out>/farm/<job>.<fmt>...``); returns its path."""
-    if fmt not in FORMATS:
-        raise SpecError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+    """Write the job description of exporter ``fmt`` (default ``<out>/farm/<job>.tNNN.<suffix>``); returns its path."""
+    exp = exporter(fmt)
     job = store.get_job(job_id)
-    if fmt == "openjd":
-        data = (json.dumps(openjd_template(store, job_id, opts), indent=2) + "\n").encode()
-        name = f"{job_id}.t{opts.take:03d}.openjd.json"
-    else:
-        data = opencue_spec(store, job_id, opts)
-        name = f"{job_id}.t{opts.take:03d}.opencue.xml"
+    data = exp.render(store, job_id, opts)
+    name = f"{job_id}.t{opts.take:03d}.{exp.suffix}"
     path = output or Path(job["out"]) / "farm" / name
     try:
         atomic_write_bytes(path, data)

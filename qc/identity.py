@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from recast.pipeline.types import Face
-from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import Direction, MetricContext, Unavailable
 
 
 def face_from_record(entry: dict[str, Any], origin: tuple[int, int] = (0, 0), scale: float = 1.0) -> Face:
@@ -188,5 +188,3 @@ def actor_embedding(actor: str | None, probe: FaceProbe) -> tuple[np.ndarray | N
     return mean / max(float(np.linalg.norm(mean)), 1e-12), None
 
 
-METRICS.register("id_plate")(IdentityToPlate)
-METRICS.register("id_actor")(IdentityToActor)

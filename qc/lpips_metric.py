@@ -22,7 +22,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import Direction, MetricContext, Unavailable
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
@@ -134,4 +134,3 @@ class LPIPSMetric:
         return self.scorer.distance(a, b)
 
 
-METRICS.register("lpips")(LPIPSMetric)

@@ -85,8 +85,7 @@ def run_metric(metric: Metric, plate_crop: np.ndarray, out_crop: np.ndarray, ctx
     return MetricResult(float(value))
 
 
-_BUILTIN = ("recast.qc.ssim", "recast.qc.lpips_metric", "recast.qc.identity", "recast.qc.sanity")
-METRICS: Registry[Metric] = Registry("QC metric", _BUILTIN)
+METRICS: Registry[Metric] = Registry("QC metric", "recast.metrics")  # entry points; built-ins in pyproject.toml
 
 # Sequence metrics (computed from the per-frame features of a whole take).
 SEQUENCE_METRICS: tuple[MetricInfo, ...] = (

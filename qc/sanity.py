@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import Direction, MetricContext, Unavailable
 
 RANGE_TOLERANCE = 0.05  # relative headroom over the plate crop's range before a value counts as out of range
 
@@ -64,7 +64,3 @@ class Propagated:
         return 1.0 if ctx.face.get("landmarks_source") == "propagated" else 0.0
 
 
-METRICS.register("nonfinite")(NonFinite)
-METRICS.register("out_of_range")(OutOfRange)
-METRICS.register("det_score")(DetectionScore)
-METRICS.register("propagated")(Propagated)

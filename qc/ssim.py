@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recast.qc.metrics import METRICS, Direction, MetricContext, Unavailable
+from recast.qc.metrics import Direction, MetricContext, Unavailable
 
 WIN = 7
 K1, K2 = 0.01, 0.03
@@ -95,5 +95,3 @@ class SSIMOutside:
         return v
 
 
-METRICS.register("ssim_face")(SSIMFace)
-METRICS.register("ssim_outside")(SSIMOutside)

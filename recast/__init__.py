@@ -16,5 +16,7 @@ from pathlib import Path
 PARTS: tuple[str, ...] = ("pipeline", "models", "qc", "review_ui")
 
 _checkout = Path(__file__).resolve().parent.parent
+SOURCE_CHECKOUT: Path | None = None  # the checkout root when running from source (its pyproject.toml names the built-in plugins)
 if (_checkout / "pyproject.toml").is_file() and all((_checkout / p / "__init__.py").is_file() for p in PARTS):
     __path__.append(str(_checkout))  # type: ignore[name-defined]  # source checkout: parts are siblings
+    SOURCE_CHECKOUT = _checkout

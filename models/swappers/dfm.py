@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from recast.models.base import ActorModel, SwapResult
 from recast.models.sourcefaces import largest_face, make_analyser
 from recast.models.swappers._align import (
     Feather,
@@ -185,11 +185,9 @@ class DfmSwapper:
         return SwapResult(rgb, matte, info)
 
 
-@SWAPPERS.register("dfm")
-def _swapper(options: dict[str, Any] | None = None, **_: Any) -> DfmSwapper:
+def make_swapper(options: dict[str, Any] | None = None, **_: Any) -> DfmSwapper:
     return DfmSwapper(options)
 
 
-@ACTOR_BUILDERS.register("dfm")
-def _builder(**_: Any) -> DfmBuilder:
+def make_builder(**_: Any) -> DfmBuilder:
     return DfmBuilder()

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from recast.models.base import ENHANCERS
 from recast.models.hashing import sha256_file
 from recast.models.swappers._align import (
     Feather,
@@ -202,12 +201,11 @@ class OnnxEnhancer:
         return np.clip(blend(crop, rgb, matte, self.blend), 0.0, 1.0)
 
 
-def _factory(kind: str):  # -> Callable[..., OnnxEnhancer]
-    def make(**kwargs: Any) -> OnnxEnhancer:
-        return OnnxEnhancer(kind, **kwargs)
-
-    return make
+def gfpgan(**kwargs: Any) -> OnnxEnhancer:
+    """The ``recast.enhancers`` entry point ``gfpgan``."""
+    return OnnxEnhancer("gfpgan", **kwargs)
 
 
-for _kind in KINDS:
-    ENHANCERS.register(_kind)(_factory(_kind))
+def codeformer(**kwargs: Any) -> OnnxEnhancer:
+    """The ``recast.enhancers`` entry point ``codeformer``."""
+    return OnnxEnhancer("codeformer", **kwargs)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapResult
+from recast.models.base import ActorModel, SwapResult
 from recast.models.sourcefaces import largest_face, make_analyser
 from recast.models.swappers._align import (
     Feather,
@@ -229,11 +229,9 @@ class InswapperSwapper:
         return SwapResult(rgb, matte, {"backend": self.name, "model_sha256": loaded.sha256, "aligned_size": SIZE, "face_px_per_model_px": round(1.0 / scale, 3)})
 
 
-@SWAPPERS.register("inswapper")
-def _swapper(options: dict[str, Any] | None = None, **_: Any) -> InswapperSwapper:
+def make_swapper(options: dict[str, Any] | None = None, **_: Any) -> InswapperSwapper:
     return InswapperSwapper(options)
 
 
-@ACTOR_BUILDERS.register("inswapper")
-def _builder(**_: Any) -> InswapperBuilder:
+def make_builder(**_: Any) -> InswapperBuilder:
     return InswapperBuilder()

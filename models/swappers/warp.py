@@ -21,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from recast.models.base import ACTOR_BUILDERS, SWAPPERS, ActorModel, SwapperContext, SwapResult
+from recast.models.base import ActorModel, SwapperContext, SwapResult
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp_bank import (
     BANK_DIR,
@@ -365,13 +365,11 @@ class WarpSwapper:
         return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
 
 
-@ACTOR_BUILDERS.register("warp")
-def _make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:
+def make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:
     return WarpActorBuilder()
 
 
-@SWAPPERS.register("warp")
-def _make_swapper(
+def make_swapper(
     options: WarpOptions | dict[str, Any] | None = None,
     *_args: object,
     context: SwapperContext | None = None,

@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "farm",
     "qc",
     "models_cmd",
+    "plugins",
 )
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13)

@@ -1,4 +1,4 @@
-"""``recast farm export JOB --format openjd|opencue [--chunk N]``."""
+"""``recast farm export JOB --format openjd|opencue|PLUGIN [--chunk N]``."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from recast.pipeline.cli.context import CliContext
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    from recast.pipeline.farm import FarmOptions, export, resolve_cue_writer
+    from recast.pipeline.farm import FarmOptions, export, exporter
     from recast.pipeline.jobs.store import Store
 
     opts = FarmOptions(chunk=args.chunk, take=args.take, cue_writer=args.cue_writer)
+    exp = exporter(args.format)  # an unknown format: one line listing the installed exporters
     path = export(Store.open_default(), args.job, args.format, opts, args.output)
     out: dict[str, Any] = {"job": args.job, "format": args.format, "path": str(path), "chunk": args.chunk}
-    if args.format == "opencue":
-        out["writer"] = resolve_cue_writer(args.cue_writer)
+    info = getattr(exp, "info", None)
+    if callable(info):
+        out.update(info(opts))
     ctx.emit(out, str(path))
     return 0
 
@@ -27,7 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     fsub = farm.add_subparsers(dest="farm_command", metavar="ACTION")
     p = fsub.add_parser("export", parents=[common], help="write an OpenJD template or an OpenCue job spec")
     p.add_argument("job")
-    p.add_argument("--format", required=True, choices=("openjd", "opencue"))
+    p.add_argument("--format", required=True, metavar="FORMAT", help="farm exporter: openjd, opencue, or an installed recast.farm plugin (see `recast plugins`)")
     p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
     p.add_argument("--take", type=int, default=1, help="take to render (default 1)")
     p.add_argument("--output", type=Path, default=None, help="file to write (default <out>/farm/...)")

@@ -1,11 +1,11 @@
 """Faces: detect, landmark, embed, track and select faces in plates.
 
-Backends register in ``ANALYSERS`` by name; callers use ``create_analyser`` and
+Backends are found in ``ANALYSERS`` by name (entry points, group ``recast.analysers``); callers use ``create_analyser`` and
 never import a backend module directly.
 
 - ``base``: the FaceAnalyser contract and the flow backends share (detect on a
   downscale, landmarks and embeddings on full-resolution crops, pose).
-- ``dlib_backend`` / ``insight_backend``: the two analysers (``backends`` registers them).
+- ``dlib_backend`` / ``insight_backend``: the two analysers (``backends`` holds their factories).
 - ``imageprep``: sanitising, display mapping, downscales and crops; ``geometry``: keypoints, pose, IoU.
 - ``identity``: embedding distance and same-person thresholds.
 - ``tracking`` (+ ``smoothing``, ``propagation``): track ids, cuts, One-Euro, optical flow.
@@ -19,9 +19,7 @@ from recast.pipeline.faces.base import FaceAnalyser, Notify, print_notice
 from recast.pipeline.faces.options import AnalyserOptions, TrackerOptions
 from recast.pipeline.registry import Registry
 
-ANALYSERS: Registry[FaceAnalyser] = Registry(
-    "face analyser", builtin_modules=("recast.pipeline.faces.backends",)
-)
+ANALYSERS: Registry[FaceAnalyser] = Registry("face analyser", "recast.analysers")
 
 
 def create_analyser(

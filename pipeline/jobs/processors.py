@@ -3,7 +3,8 @@
 ``load`` (I/O, runs on the read-ahead thread), ``compute`` (in frame order on
 the runner's thread: tracking needs order), ``write`` (outputs then the record,
 atomically, on the write-behind thread). ``fail`` writes the record of a frame
-that could not be done. Processors register by name in :data:`PROCESSORS`:
+that could not be done. Processors are found by name in :data:`PROCESSORS`
+(entry points, group ``recast.processors``):
 
 - ``engine`` (default): :class:`pipeline.engine.Engine` swapping faces;
 - ``passthrough``: writes the untouched plate as the comp with a
@@ -50,7 +51,7 @@ class FrameProcessor(Protocol):
     def close(self) -> None: ...
 
 
-PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", ("recast.pipeline.jobs.processors",))
+PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", "recast.processors")
 
 
 def _now() -> str:
@@ -217,10 +218,6 @@ class EngineProcessor:
         close = getattr(self.engine, "close", None)
         if callable(close):
             close()
-
-
-PROCESSORS.register("passthrough")(PassthroughProcessor)
-PROCESSORS.register("engine")(EngineProcessor)
 
 
 def create_processor(job: FrameJob) -> FrameProcessor:
