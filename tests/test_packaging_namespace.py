@@ -41,7 +41,9 @@ def test_wheel_top_level_is_recast_and_bridge(tmp_path: Path) -> None:
     assert "recast/qc/thresholds.toml" in names  # package data travels
     assert "recast/__main__.py" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "recast = recast.pipeline.cli:main" in zipfile.ZipFile(_build_wheel(tmp_path / "again")).read(entry).decode()
+    eps = zipfile.ZipFile(_build_wheel(tmp_path / "again")).read(entry).decode()
+    assert "recast = recast.pipeline.cli:main" in eps
+    assert "[recast.swappers]" in eps and "warp = recast.models.swappers.warp:make_swapper" in eps
 
 
 def test_no_module_imports_the_old_top_level_names() -> None:
@@ -63,7 +65,9 @@ def test_installed_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
         z.extractall(site)
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]); import recast, recast.pipeline.cli, recast.qc.rules; "
-        "print(recast.pipeline.cli.__file__); print(recast.__path__)"
+        "print(recast.pipeline.cli.__file__); print(recast.__path__); "
+        "from recast.models.base import SWAPPERS; p = SWAPPERS.providers()['warp']; print(p.origin); "
+        "print(type(SWAPPERS.create('warp')).__module__)"
     )
     # site-packages stay on (numpy, OIIO ...); the extracted wheel comes first on sys.path
     res = subprocess.run([sys.executable, "-c", probe, str(site)], capture_output=True, text=True, cwd=tmp_path,
@@ -72,3 +76,6 @@ def test_installed_wheel_runs_outside_the_checkout(tmp_path: Path) -> None:
     out = res.stdout.splitlines()
     assert out[0].startswith(str(site)), out  # the wheel's copy, not the checkout's
     assert str(REPO) not in out[1]
+    # installed (no checkout): the built-in plugins come from the wheel's own entry points
+    assert out[2].startswith(str(site)) and out[2].endswith(".dist-info"), out
+    assert out[3] == "recast.models.swappers.warp"
