@@ -193,6 +193,8 @@ class Engine:
             opts = AnalyserOptions(
                 models_dir=Path(s.analyser_models) if s.analyser_models else None,
                 allow_noncommercial_models=s.allow_noncommercial_models,
+                detect_size=s.detect_size,
+                min_face=s.min_face,
             )
             self._analyser = create_analyser(s.analyser, opts, self._notify)
         licences = getattr(self._analyser, "licences", None)
@@ -213,7 +215,7 @@ class Engine:
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())
-        self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every))
+        self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every, tile_scan_every=s.tile_scan_every))
         self._ready = True
 
     # ------------------------------------------------------------------ running
@@ -360,6 +362,7 @@ class Engine:
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
         rec["detection"] = self._stream.last_scan if self._stream else None  # "full" frame scan or "windows" around the tracks
+        rec["detection_tiles"] = self._stream.last_tiles if self._stream else 0  # small-face pyramid tiles run
         assert self._selector is not None
         rec["tracks"] = self._selector.summary()
         swapped = any(f["swapped"] for f in faces_json)

@@ -17,13 +17,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--backend", default="dlib", help="face analyser: dlib (default, embedded) or insightface")
     p.add_argument("--models", default=None, help="model directory (insightface: the pack, e.g. buffalo_l)")
     p.add_argument("--colorspace", default=None, help="the plate's colourspace (default: metadata, else format default)")
-    p.add_argument("--detect-size", type=int, default=1024, help="long side of the detection downscale (default 1024)")
     p.add_argument("--upsample", type=int, default=0, help="dlib: upsample the detection image N times for small faces")
     p.add_argument("--commercial-only", action="store_true", help="use only models cleared for commercial use (dlib: 5-point)")
     p.add_argument("--full-scan-every", type=int, default=1, metavar="N",
                    help="scan the whole frame every N frames (and at cuts); in between only windows around each track (default 1)")
     p.add_argument("--embed-every", type=int, default=0, metavar="N",
                    help="re-embed each track every N frames (default 0: once per track segment)")
+    p.add_argument("--min-face", type=int, default=48, metavar="PX",
+                   help="smallest face (plate px, box height) full scans look for, by a pyramid of tiles (default 48; 0: downscale only)")
+    p.add_argument("--detect-size", type=int, default=1024, metavar="PX", help="long side of the detection downscale (default 1024)")
+    p.add_argument("--tile-scan-every", type=int, default=8, metavar="N",
+                   help="run the small-face tiles every N frames and at cuts; windows around tracks in between (default 8)")
     p.add_argument("--overlay", default=None, metavar="DIR", help="write PNG proxies with boxes, landmarks and ids here")
     p.set_defaults(func=cmd_faces)
 
@@ -46,6 +50,10 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
 
     if not 64 <= args.detect_size <= 8192:
         raise SpecError(f"--detect-size: {args.detect_size} is not in 64..8192")
+    if not (args.min_face == 0 or 8 <= args.min_face <= 4096):
+        raise SpecError(f"--min-face: {args.min_face} is neither 0 (off) nor in 8..4096")
+    if not 1 <= args.tile_scan_every <= 1000:
+        raise SpecError(f"--tile-scan-every: {args.tile_scan_every} is not in 1..1000")
     if not 0 <= args.upsample <= 3:
         raise SpecError(f"--upsample: {args.upsample} is not in 0..3")
     if not 1 <= args.full_scan_every <= 1000:
@@ -54,6 +62,7 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
         raise SpecError(f"--embed-every: {args.embed_every} is not in 0..1000")
     options = AnalyserOptions(
         detect_size=args.detect_size,
+        min_face=args.min_face,
         upsample=args.upsample,
         models_dir=None if args.models is None else Path(args.models),
         allow_noncommercial_models=not args.commercial_only,
@@ -64,7 +73,9 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     seq = PlateSequence.open(args.pattern)
     frames = seq.select(args.frames)
     analyser = create_analyser(args.backend, options)  # UnknownBackend / FaceModelError: one line
-    stream = FaceStream(analyser, StreamOptions(embed_every=args.embed_every, full_scan_every=args.full_scan_every))
+    stream = FaceStream(analyser, StreamOptions(
+        embed_every=args.embed_every, full_scan_every=args.full_scan_every, tile_scan_every=args.tile_scan_every
+    ))
     overlay_dir = None if args.overlay is None else Path(args.overlay)
     records: list[dict[str, Any]] = []
     failed = 0

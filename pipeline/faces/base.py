@@ -19,6 +19,7 @@ from recast.pipeline.errors import FaceModelError
 from recast.pipeline.faces.geometry import box_iou, estimate_pose
 from recast.pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
 from recast.pipeline.faces.options import AnalyserOptions
+from recast.pipeline.faces.pyramid import DetectorRange, Tile, pyramid_tiles, render_tile
 from recast.pipeline.types import Face
 
 
@@ -79,6 +80,11 @@ class FaceAnalyser(ABC):
     def licences(self) -> list[dict[str, Any]]:
         """One entry per model file this analyser uses: model, file, licence, commercial_use."""
 
+    def detector_range(self) -> DetectorRange:
+        """Face sizes the detector finds (its own input px) and the tiles it wants; the
+        small-face pyramid is derived from it and ``options.min_face``."""
+        return DetectorRange(min_px=64.0, tile=1024, level_ratio=100.0)
+
     # ---- public API ----------------------------------------------------
     def analyse(
         self,
@@ -88,21 +94,30 @@ class FaceAnalyser(ABC):
         embed: bool = True,
         regions: list[np.ndarray] | None = None,
         downscaled: Downscaled | None = None,
+        tiles: bool = True,
+        whole: bool | None = None,
     ) -> list[Face]:
         """All faces in ``image`` (full-res plate RGB, any range; NaN/Inf allowed).
 
-        ``regions`` (full-res boxes, optional) replaces the full-frame scan with a
-        search of windows around expected faces, at a higher resolution than the
-        full-frame downscale: small faces in wide shots are found without
-        upsampling the whole frame, and a frame costs only its windows.
-        ``downscaled`` reuses a detection copy the caller already made with
-        :meth:`detection_image` (one 4K resize per frame, not two).
+        A full scan (``regions`` None) detects on the whole-frame downscale and, with
+        ``tiles``, on the small-face pyramid (:meth:`detection_tiles`): every face of at
+        least ``options.min_face`` plate px is looked for at a scale the detector sees it.
+        ``regions`` (full-res boxes) replaces the pyramid with a search of windows around
+        expected faces at a higher resolution than the downscale; ``whole`` (default: no
+        regions given) adds the whole-frame downscale to it. ``downscaled`` reuses a
+        detection copy the caller already made with :meth:`detection_image`.
         """
         rgb = as_rgb(image)
         dets: list[Detection] = []
-        if regions is None:
+        if whole is None:
+            whole = regions is None
+        if whole:
             small = downscaled if downscaled is not None else self.detection_image(rgb, to_display=to_display)
-            dets = [_scaled(d, 1.0 / small.scale, (0.0, 0.0)) for d in self._detect(small.pixels)]
+            dets = self._detect_whole(small)
+        if regions is None:
+            if tiles:
+                for tile in self.detection_tiles(rgb.shape[:2]):
+                    dets.extend(self._detect_tile(rgb, tile, to_display))
         else:
             for region in regions:
                 dets.extend(self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
@@ -115,6 +130,23 @@ class FaceAnalyser(ABC):
         faces.sort(key=lambda f: (float(f.box[0]), float(f.box[1])))
         return faces
 
+    def detection_tiles(self, shape: tuple[int, int]) -> list[Tile]:
+        """The small-face pyramid's tiles for a plate of ``shape`` (H, W): empty when the
+        whole-frame downscale already sees faces of ``options.min_face`` px."""
+        return pyramid_tiles((int(shape[0]), int(shape[1])), self.options.detect_size, self.options.min_face, self.detector_range())
+
+    def _detect_whole(self, small: Downscaled) -> list[Detection]:
+        """Level 0: the whole-frame downscale (the pyramid's edge tiles reach past the frame)."""
+        return [_scaled(d, 1.0 / small.scale, (0.0, 0.0)) for d in self._detect(small.pixels)]
+
+    def _detect_tile(self, rgb: np.ndarray, tile: Tile, to_display: ToDisplay | None) -> list[Detection]:
+        pixels = render_tile(rgb, tile, to_display)
+        sx = pixels.shape[1] / (tile.box[2] - tile.box[0])
+        floor = self.detector_range().tile_min_score
+        found = [_scaled(d, 1.0 / sx, (tile.box[0], tile.box[1])) for d in self._detect(pixels) if d.score >= floor]
+        # a face the coarser level sees at its own size is that level's call (fewer false hits)
+        return [d for d in found if max(d.box[2] - d.box[0], d.box[3] - d.box[1]) < tile.max_face]
+
     def detection_image(self, image: np.ndarray, *, to_display: ToDisplay | None = None) -> Downscaled:
         """The display-referred uint8 downscale full-frame detection runs on."""
         return downscale(as_rgb(image), self.options.detect_size, to_display)
@@ -126,7 +158,7 @@ class FaceAnalyser(ABC):
         if face is None:
             raise FaceModelError(
                 f"fit_landmarks: box {np.round(box, 1).tolist()} is outside the image "
-                f"or smaller than min_face ({self.options.min_face} px)"
+                f"or smaller than drop_below ({self.options.drop_below} px)"
             )
         return face
 
@@ -168,7 +200,7 @@ class FaceAnalyser(ABC):
         embed: bool,
     ) -> Face | None:
         opts = self.options
-        if max(float(box[2] - box[0]), float(box[3] - box[1])) < opts.min_face:
+        if max(float(box[2] - box[0]), float(box[3] - box[1])) < opts.drop_below:
             return None
         crop = crop_around(rgb, box, opts.crop_margin, opts.crop_max_size, to_display)
         if crop is None:
@@ -219,12 +251,22 @@ def _scaled(det: Detection, inv_scale: float, origin: tuple[float, float]) -> De
     return Detection(box.reshape(4), det.score, kps)
 
 
-def _nms(dets: list[Detection], iou_max: float) -> list[Detection]:
+def _nms(dets: list[Detection], iou_max: float, inside_max: float = 0.7) -> list[Detection]:
+    """Best score first; a box overlapping a kept one by more than ``iou_max`` IoU, or lying
+    mostly (``inside_max`` of its area) inside it, is the same face seen again (tiles, levels)."""
     kept: list[Detection] = []
     for d in sorted(dets, key=lambda x: -x.score):
-        if all(box_iou(d.box, k.box) <= iou_max for k in kept):
+        if all(box_iou(d.box, k.box) <= iou_max and _inside(d.box, k.box) <= inside_max for k in kept):
             kept.append(d)
     return kept
+
+
+def _inside(a: np.ndarray, b: np.ndarray) -> float:
+    """Fraction of the smaller of boxes ``a`` and ``b`` covered by their intersection."""
+    iw = max(0.0, min(float(a[2]), float(b[2])) - max(float(a[0]), float(b[0])))
+    ih = max(0.0, min(float(a[3]), float(b[3])) - max(float(a[1]), float(b[1])))
+    small = min((float(a[2]) - float(a[0])) * (float(a[3]) - float(a[1])), (float(b[2]) - float(b[0])) * (float(b[3]) - float(b[1])))
+    return iw * ih / small if small > 0 else 0.0
 
 
 __all__ = ["Detection", "FaceAnalyser", "Fit"]

@@ -18,6 +18,7 @@ from recast.pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
 from recast.pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
 from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from recast.pipeline.faces.options import AnalyserOptions
+from recast.pipeline.faces.pyramid import DetectorRange
 
 PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
 PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
@@ -124,6 +125,14 @@ class DlibAnalyser(FaceAnalyser):
                 }
             )
         return out
+
+    def detector_range(self) -> DetectorRange:
+        # HOG's 80 px window finds face boxes from about 60 px (measured on lfw/astronaut);
+        # each upsample step halves that. Its own pyramid covers every larger size in a tile.
+        # Small-face hits below a 0.3 SVM margin are mostly texture (badges, folds).
+        return DetectorRange(
+            min_px=64.0 / (2 ** int(self.options.upsample)), tile=2048, level_ratio=100.0, tile_min_score=0.3
+        )
 
     # ---- hooks -------------------------------------------------------------
     def _detect(self, pixels: np.ndarray) -> list[Detection]:

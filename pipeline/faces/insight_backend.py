@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from recast.pipeline.errors import FaceModelError
+from recast.pipeline.faces.pyramid import DetectorRange
 from recast.pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
 from recast.pipeline.faces.geometry import kps5_from_insight106
 from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
@@ -100,6 +101,10 @@ class InsightAnalyser(FaceAnalyser):
             }
             for task, path in sorted(self.files.items())
         ]
+
+    def detector_range(self) -> DetectorRange:
+        # SCRFD letterboxes every image to 640 px and finds faces from about 16 px there
+        return DetectorRange(min_px=16.0, tile=640, level_ratio=4.0, fixed_input=True)
 
     # ---- hooks -------------------------------------------------------------
     def _detect(self, pixels: np.ndarray) -> list[Detection]:

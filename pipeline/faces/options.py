@@ -31,7 +31,10 @@ class AnalyserOptions:
     models_dir: Path | None = None  # dlib: dir with the .dat files; insightface: the pack dir
     crop_margin: float = 0.35  # crop = box grown by this fraction on each side
     crop_max_size: int = 800  # faces larger than this are fitted on a downscaled crop
-    min_face: int = 16  # faces smaller than this (full-res px) are dropped
+    # the smallest face (plate px, box height) a full scan looks for: the detection pyramid's
+    # finest level is scaled so such a face reaches the detector's minimum (0 = downscale only)
+    min_face: int = 48
+    drop_below: int = 16  # faces smaller than this (full-res px) are dropped
     embed_jitters: int = 0  # dlib: >0 averages jittered crops (slower, steadier)
     use_gpu: bool = True  # insightface: CUDA only when usable
     threads: int = 0  # ONNX Runtime intra-op threads, 0 = default
@@ -64,6 +67,7 @@ class AnalyserOptions:
         checks: list[tuple[bool, str, str]] = [
             (isinstance(self.detect_size, int) and 64 <= self.detect_size <= 8192, "detect_size", "must be an int in 64..8192"),
             (isinstance(self.upsample, int) and 0 <= self.upsample <= 3, "upsample", "must be an int in 0..3"),
+            (isinstance(self.min_face, int) and (self.min_face == 0 or 8 <= self.min_face <= 4096), "min_face", "must be 0 (off) or an int in 8..4096"),
             (self.detector in ("hog", "cnn"), "detector", "must be 'hog' or 'cnn'"),
             (self.landmarks in ("auto", "68", "5"), "landmarks", "must be 'auto', '68' or '5'"),
             (0.0 <= float(self.crop_margin) <= 2.0, "crop_margin", "must be in 0..2"),

@@ -28,6 +28,9 @@ from recast.pipeline.types import Face
 class StreamOptions:
     embed_every: int = 0  # 0 = once per track segment; N = re-embed every N frames
     full_scan_every: int = 1  # 1 = full-frame detection every frame; N = windows in between
+    # the small-face pyramid's tiles run on every Nth frame (and at cuts); full scans in
+    # between detect on the whole-frame downscale plus windows around the live tracks
+    tile_scan_every: int = 8
     tracker: TrackerOptions = field(default_factory=TrackerOptions)
 
 
@@ -39,6 +42,7 @@ class FaceStream:
         self._count = 0
         self._last_embed: dict[int, int] = {}
         self.last_scan: str | None = None  # how the last frame was searched: "full" or "windows"
+        self.last_tiles = 0  # small-face pyramid tiles the last frame ran (0: downscale/windows only)
 
     def snapshot(self) -> Any:
         """The per-sequence state (tracker with its smoothing filters, scan counter, embed
@@ -53,17 +57,27 @@ class FaceStream:
         rgb = as_rgb(image)
         o = self.options
         full = o.full_scan_every <= 1 or self._count % o.full_scan_every == 0 or not self.tracker.active_tracks
+        tiles = o.tile_scan_every <= 1 or self._count % o.tile_scan_every == 0
         self._count += 1
         # one downscale per frame: full-frame detection, cut detection and optical flow share it
         small = self.analyser.detection_image(rgb, to_display=to_display)
         gray = small.pixels.mean(axis=2).astype(np.uint8)
         if self.tracker.check_cut(frame, gray):
-            full = True  # a new shot: scan the whole frame
-        self.last_scan = "full" if full else "windows"
-        if full:
-            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small)
+            full = tiles = True  # a new shot: scan the whole frame, small faces too
+        regions = self.tracker.predicted_boxes(frame)
+        if full and (tiles or not regions):
+            self.last_scan = "full"
+            self.last_tiles = len(self.analyser.detection_tiles(rgb.shape[:2])) if tiles else 0
+            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small, tiles=tiles)
+        elif full:
+            self.last_scan = "full"  # the whole-frame downscale + windows around the tracks
+            self.last_tiles = 0
+            faces = self.analyser.analyse(
+                rgb, to_display=to_display, embed=False, downscaled=small, regions=regions, whole=True
+            )
         else:
-            regions = self.tracker.predicted_boxes(frame)
+            self.last_scan = "windows"
+            self.last_tiles = 0
             faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, regions=regions)
         for f in faces:
             track = self.tracker.would_match(frame, f)

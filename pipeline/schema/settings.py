@@ -115,6 +115,14 @@ class SwapSettings(BaseModel):
         1, ge=1, le=1000, description="whole-frame face detection every N frames and at cuts; windows around tracks in between")
     embed_every: Annotated[Int, Cli("N")] = Field(
         0, ge=0, le=1000, description="re-embed each track every N frames (0: once per track segment)")
+    min_face: Annotated[Int, Cli("PX")] = Field(
+        48, ge=0, le=4096, description="smallest face (plate px, box height) full scans look for, by a pyramid of "
+        "tiles over the detection downscale (0: the downscale only)")
+    detect_size: Annotated[Int, Cli("PX")] = Field(
+        1024, ge=64, le=8192, description="long side of the whole-frame face detection downscale")
+    tile_scan_every: Annotated[Int, Cli("N")] = Field(
+        8, ge=1, le=1000, description="run the small-face tiles every N frames and at cuts; the downscale and "
+        "windows around tracks in between")
     crop_scale: Annotated[Float, Cli("X")] = Field(2.0, ge=1.2, le=6.0, description="swap crop side = face size x this")
     mask_erode: Annotated[Float, Cli("PX")] = Field(4.0, ge=-64.0, le=64.0, description="matte erode at a 256 px face (negative dilates)")
     mask_blur: Annotated[Float, Cli("PX")] = Field(12.0, ge=0.0, le=128.0, description="matte feather at a 256 px face")
@@ -175,6 +183,8 @@ class SwapSettings(BaseModel):
     # ---------------------------------------------------------------- checks
     @model_validator(mode="after")
     def _cross_checks(self) -> SwapSettings:
+        if 0 < self.min_face < 8:
+            raise SpecError(f"settings.min_face: {self.min_face} is neither 0 (off) nor in 8..4096 px")
         if self.selection == "reference" and not self.reference:
             raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX or an image")
         if self.reference:
