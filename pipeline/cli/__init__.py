@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service",
     "farm",
     "qc",
+    "review",
     "models_cmd",
     "plugins",
 )

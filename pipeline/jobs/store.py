@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS flags (
     note TEXT,
     author TEXT,
     created TEXT NOT NULL,
-    take INTEGER
+    take INTEGER,
+    strokes TEXT
 );
 CREATE TABLE IF NOT EXISTS reference_frames (
     job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
@@ -154,6 +155,8 @@ def _migrate(con: sqlite3.Connection) -> None:
     cols = {r[1] for r in con.execute("PRAGMA table_info(flags)")}
     if "take" not in cols:  # flags gained a take (auto flags belong to the take QC scored)
         con.execute("ALTER TABLE flags ADD COLUMN take INTEGER")
+    if "strokes" not in cols:  # reviewer flags gained freehand strokes (JSON list, plate pixel coordinates)
+        con.execute("ALTER TABLE flags ADD COLUMN strokes TEXT")
 
 
 class Store:
@@ -502,8 +505,12 @@ class Store:
         *,
         take: int | None = None,
         created: str | None = None,
+        strokes: list[dict[str, Any]] | None = None,
     ) -> int:
-        """Add a flag (``source`` auto|reviewer) on ``frame`` (of ``take``, when known); returns its id."""
+        """Add a flag (``source`` auto|reviewer) on ``frame`` (of ``take``, when known); returns its id.
+
+        ``strokes``: a reviewer's freehand marks on the frame (see ``pipeline.jobs.review``).
+        """
         if source not in FLAG_SOURCES:
             raise SpecError(f"flag source: {source!r} is not one of {', '.join(FLAG_SOURCES)}")
         if not reason or not str(reason).strip():
@@ -511,11 +518,25 @@ class Store:
         with self._tx() as con:
             self._require_job(con, job_id)
             cur = con.execute(
-                "INSERT INTO flags(job_id, frame, source, reason, note, author, created, take) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, int(frame), source, _one_line(reason), note, author, created or now_iso(), None if take is None else int(take)),
+                "INSERT INTO flags(job_id, frame, source, reason, note, author, created, take, strokes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    int(frame),
+                    source,
+                    _one_line(reason),
+                    note,
+                    author,
+                    created or now_iso(),
+                    None if take is None else int(take),
+                    json.dumps(strokes) if strokes else None,
+                ),
             )
             if source == "reviewer":
-                self._audit(con, job_id, "flag", author, {"frame": int(frame), "reason": _one_line(reason)})
+                detail: dict[str, Any] = {"frame": int(frame), "reason": _one_line(reason)}
+                if strokes:
+                    detail["strokes"] = len(strokes)
+                self._audit(con, job_id, "flag", author, detail)
             return int(cur.lastrowid or 0)
 
     def clear_auto_flags(self, job_id: str, frames: list[int] | None = None, *, take: int | None = None) -> None:
@@ -535,13 +556,30 @@ class Store:
             else:
                 con.executemany(f"DELETE FROM flags WHERE {where} AND frame = ?", [(*args, int(f)) for f in frames])
 
+    def remove_flag(self, job_id: str, flag_id: int, who: str | None = None) -> dict[str, Any]:
+        """Delete one reviewer flag (auto flags belong to QC and change only when it rescores); returns it."""
+        with self._tx() as con:
+            self._require_job(con, job_id)
+            row = con.execute("SELECT * FROM flags WHERE job_id = ? AND id = ?", (job_id, int(flag_id))).fetchone()
+            if row is None:
+                raise JobError(f"job {job_id}: no flag {flag_id}")
+            if row["source"] != "reviewer":
+                raise JobError(f"job {job_id}: flag {flag_id} is a QC auto flag; only reviewer flags can be removed")
+            con.execute("DELETE FROM flags WHERE id = ?", (int(flag_id),))
+            self._audit(con, job_id, "unflag", who, {"frame": int(row["frame"]), "flag": int(flag_id)})
+            return self._flag_dict(row)
+
+    @staticmethod
+    def _flag_dict(r: sqlite3.Row) -> dict[str, Any]:
+        d = {k: r[k] for k in ("id", "frame", "take", "source", "reason", "note", "author", "created")}
+        d["strokes"] = json.loads(r["strokes"]) if r["strokes"] else []
+        return d
+
     def flags(self, job_id: str) -> list[dict[str, Any]]:
         with self._connect() as con:
             self._require_job(con, job_id)
             rows = con.execute("SELECT * FROM flags WHERE job_id = ? ORDER BY frame, id", (job_id,)).fetchall()
-        return [
-            {k: r[k] for k in ("id", "frame", "take", "source", "reason", "note", "author", "created")} for r in rows
-        ]
+        return [self._flag_dict(r) for r in rows]
 
     # -- reference frames, approvals, versions, audit -----------------------
 

@@ -75,12 +75,27 @@ class ReprocessBody(_Body):
     by: str | None = Field(default=None, max_length=200)
 
 
+class StrokeBody(_Body):
+    points: list[tuple[float, float]] = Field(min_length=1, max_length=5000, description="[x, y] in plate image pixels")
+    color: str = Field(default="#ff3b30", pattern=r"^#[0-9a-fA-F]{6}$")
+    width: float = Field(default=3.0, ge=0.5, le=200)
+
+
 class FlagBody(_Body):
     frame: int = Field(ge=-(10**9), le=10**9)
     reason: str = Field(min_length=1, max_length=2000)
     note: str | None = Field(default=None, max_length=10000)
     author: str = Field(min_length=1, max_length=200)
     take: int | None = Field(default=None, ge=1, le=100000, description="the take the flag is about (default: none named)")
+    strokes: list[StrokeBody] | None = Field(default=None, max_length=200, description="freehand marks on the frame")
+
+
+class ReviewFlagBody(_Body):
+    frames: str | list[int] = Field(description="a frame list ('1001-1010,1020') or a list of frames")
+    by: str = Field(min_length=1, max_length=200)
+    note: str | None = Field(default=None, max_length=10000)
+    take: int | None = Field(default=None, ge=1, le=100000)
+    strokes: list[StrokeBody] | None = Field(default=None, max_length=200)
 
 
 class ReferenceBody(_Body):
@@ -270,10 +285,92 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/flags", status_code=201, dependencies=deps)
     def add_flag(job_id: JobId, body: FlagBody) -> dict[str, int]:
+        from recast.pipeline.jobs.review import mirror_flags, validate_strokes
+
         job = job_or_404(job_id)
         if body.frame not in _job_frames(store, job_id):
             raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job['id']}")
-        return {"id": store.add_flag(job_id, body.frame, "reviewer", body.reason, body.note, body.author, take=body.take)}
+        strokes = validate_strokes([s.model_dump() for s in body.strokes]) if body.strokes else None
+        fid = store.add_flag(job_id, body.frame, "reviewer", body.reason, body.note, body.author, take=body.take, strokes=strokes)
+        _mirror(job_id, mirror_flags)
+        return {"id": fid}
+
+    def _mirror(job_id: str, fn: Any) -> None:
+        try:
+            inside_roots(str(store.get_job(job_id)["out"]), config.roots, f"job {job_id} out")
+        except AccessError:
+            return  # the store row stands; files outside the roots are not this service's to write
+        fn(store, job_id)
+
+    @app.post("/jobs/{job_id}/review/flags", status_code=201, dependencies=deps)
+    def review_flags(job_id: JobId, body: ReviewFlagBody) -> dict[str, Any]:
+        from recast.pipeline.jobs.review import add_reviewer_flags
+
+        job_files(job_id)
+        frames = _frames_of(body.frames) or _job_frames(store, job_id)
+        strokes = [s.model_dump() for s in body.strokes] if body.strokes else None
+        return {"ids": add_reviewer_flags(store, job_id, frames, body.by, body.note, strokes, body.take)}
+
+    @app.delete("/jobs/{job_id}/flags/{flag_id}", dependencies=deps)
+    def remove_flag(job_id: JobId, flag_id: int = PathParam(ge=1, le=2**62), by: str = Query(min_length=1, max_length=200)) -> dict[str, Any]:
+        from recast.pipeline.jobs.review import remove_reviewer_flags
+
+        job_files(job_id)
+        return {"removed": remove_reviewer_flags(store, job_id, [flag_id], by)}
+
+    @app.get("/jobs/{job_id}/review", dependencies=deps)
+    def review(job_id: JobId) -> dict[str, Any]:
+        from recast.pipeline.jobs.review import review_state
+
+        job_or_404(job_id)
+        return review_state(store, job_id) | {"busy": pool.busy(job_id)}
+
+    @app.get("/jobs/{job_id}/qc", dependencies=deps)
+    def qc(job_id: JobId, take: int = Query(default=1, ge=1, le=100000)) -> dict[str, Any]:
+        from recast.pipeline.jobs.review import qc_overview
+
+        job = job_files(job_id)
+        return qc_overview(Path(job["out"]), take)
+
+    @app.get("/jobs/{job_id}/audit", dependencies=deps)
+    def audit(job_id: JobId) -> dict[str, Any]:
+        job_or_404(job_id)
+        return {"audit": store.audit_log(job_id)}
+
+    @app.get(
+        "/jobs/{job_id}/frames/{frame}/linear",
+        dependencies=deps,
+        responses={200: {"content": {"application/octet-stream": {}}}},
+        response_class=Response,
+    )
+    def linear_proxy(
+        job_id: JobId,
+        frame: Frame,
+        take: int = Query(default=1, ge=1, le=100000),
+        kind: Literal["plate", "comp", "matte"] = Query(default="comp"),
+        max_side: int = Query(default=2048, ge=16, le=8192),
+    ) -> Response:
+        """A review proxy: scene-linear float16 pixels (NumPy .npz with ``pixels`` and ``meta``)."""
+        from recast.pipeline.jobs.runner import load_job
+        from recast.pipeline.sequence import PlateSequence
+        from recast.pipeline.service.proxy import cached_review_proxy
+
+        job_files(job_id)
+        _job, spec, layout = load_job(store, job_id)
+        if kind == "plate":
+            if frame not in _job_frames(store, job_id):
+                raise HTTPException(status_code=404, detail=f"job {job_id}: no frame {frame}")
+            path = inside_roots(str(PlateSequence.open(spec.plate).path(frame)), config.roots, "plate")
+        else:
+            path = layout.comp_path(take, frame) if kind == "comp" else layout.element_path(take, frame)
+        if not path.is_file():
+            raise HTTPException(status_code=404, detail=f"job {job_id}: no {kind} for frame {frame} take {take}")
+        from recast.pipeline.jobs.review import plate_colorspace
+        from recast.pipeline.jobs.takes import read_json
+
+        colorspace = plate_colorspace(read_json(layout.record_path(take if kind != "plate" else 1, frame)), spec.settings)
+        proxy = cached_review_proxy(path, kind, max_side, colorspace)
+        return Response(content=proxy.to_bytes(), media_type="application/octet-stream")
 
     @app.post("/jobs/{job_id}/reference", dependencies=deps)
     def set_reference(job_id: JobId, body: ReferenceBody) -> dict[str, Any]:
