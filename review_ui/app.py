@@ -16,10 +16,18 @@ def qt_app(offscreen: bool = False) -> Any:
     """The QApplication (created once); ``offscreen`` when there is no display to draw on."""
     if offscreen or (not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and sys.platform.startswith("linux")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5.QtCore import QtMsgType, qInstallMessageHandler
     from PyQt5.QtWidgets import QApplication
+
+    def quiet(kind: Any, _ctx: Any, msg: str) -> None:
+        # Qt's platform chatter (no XDG_RUNTIME_DIR, offscreen size hints) is not the user's business;
+        # real failures still reach stderr
+        if kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg) or os.environ.get("RECAST_QT_DEBUG"):
+            print(f"qt: {msg}", file=sys.stderr)
 
     app = QApplication.instance()
     if app is None:
+        qInstallMessageHandler(quiet)
         app = QApplication(["recast-review"])
         app.setApplicationName("Recast review")
     return app
@@ -121,6 +129,7 @@ def screenshot(client: ReviewClient, job_id: str, png: Path, frame: int | None =
                           "image": [r.x() + off.x(), r.y() + off.y(), r.width(), r.height()]})
         b = win.viewer.bundle
         return {
+            "platform": str(app.platformName()),
             "png": str(png), "job": job_id, "frame": win.frame, "mode": mode, "size": [image.width(), image.height()],
             "a": b.key.a.label, "b": b.key.b.label, "panes": panes,
             "proxy": {"scale": b.a_lin.scale, "display_window": list(b.a_lin.display_window)},

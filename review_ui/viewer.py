@@ -79,7 +79,7 @@ class Viewer(QWidget):
     def panes(self) -> list[QRectF]:
         r = QRectF(self.rect())
         if self.mode == "side":
-            half = (r.width() - 4) / 2
+            half = float(int((r.width() - 4) // 2))  # whole pixels: both panes resample alike
             return [QRectF(r.left(), r.top(), half, r.height()), QRectF(r.left() + half + 4, r.top(), half, r.height())]
         return [r]
 

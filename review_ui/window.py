@@ -54,8 +54,17 @@ class Calls(QObject):
         super().__init__()
         self._n = 0
         self._lock = threading.Lock()
-        self._done.connect(lambda cb, res: cb(res) if cb else None)
-        self._error.connect(lambda cb, msg: cb(msg) if cb else None)
+        self._done.connect(self._finish)
+        self._error.connect(self._finish)
+
+    def _finish(self, cb: Callable[[Any], None] | None, value: Any) -> None:
+        """On the UI thread: the callback first, then the call stops counting as busy."""
+        try:
+            if cb is not None:
+                cb(value)
+        finally:
+            with self._lock:
+                self._n -= 1
 
     def busy(self) -> bool:
         with self._lock:
@@ -76,9 +85,6 @@ class Calls(QObject):
                 self._error.emit(on_error, msg)
             else:
                 self._done.emit(on_done, res)
-            finally:
-                with self._lock:
-                    self._n -= 1
 
         threading.Thread(target=work, name="recast-review-call", daemon=True).start()
 
@@ -512,6 +518,8 @@ class ReviewWindow(QMainWindow):
             note = fl.get("note") or fl.get("reason") or ""
             lines.append(f"⚑ <i>{kind}</i>: {note[:160]}" + (f" ({len(fl['strokes'])} strokes)" if fl.get("strokes") else ""))
         self.info.setText("<br>".join(lines))
+        self.viewer.saved_strokes = [s for fl in flags for s in fl.get("strokes") or []]
+        self.viewer.update()
         self.strip.current = f
         self.strip.selection = self.selection
         self.strip.set_data(self._strip_data())
@@ -608,10 +616,20 @@ class ReviewWindow(QMainWindow):
         frames = self.selected_frames()
         if not frames:
             return
-        explicit = self.b_choice.startswith("take ")
-        take = int(self.b_choice.split()[1]) if explicit else None
-        self.calls.run(lambda: self.client.approve(self.job_id, frames, take, state),
-                       self._after(f"{state} {len(frames)} frame(s)" + (f" at take {take}" if take else "")), self._error)
+        # B names a take: frames that have it get it; the others keep their current take
+        take = int(self.b_choice.split()[1]) if self.b_choice.startswith("take ") else None
+        at_take = [f for f in frames if take is not None and take in self.takes_of(f)]
+        current = [f for f in frames if f not in at_take]
+
+        def work() -> dict[int, int]:
+            picks: dict[int, int] = {}
+            if at_take:
+                picks |= self.client.approve(self.job_id, at_take, take, state)
+            if current:
+                picks |= self.client.approve(self.job_id, current, None, state)
+            return picks
+
+        self.calls.run(work, self._after(f"{state} {len(frames)} frame(s)" + (f" at take {take}" if at_take else "")), self._error)
 
     def reprocess_flagged(self, frames: list[int] | None = None, reference: int | None = None) -> None:
         """A new take of the flagged frames (or the selection) against the reference; progress in the panel."""
