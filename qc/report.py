@@ -3,8 +3,10 @@
 Summary (frames, pass/warn/fail, flagged frames, actor, backend, model, licences,
 consent, the job's published versions ``vNNN`` and the software versions), one
 plot per metric over frames with its thresholds,
-plate | comp | difference thumbnails of flagged frames and a contact sheet, all
-through the OCIO display transform.
+plate | comp | difference thumbnails of flagged frames, the reviewers' flags
+(note, author and their freehand strokes drawn on the frame, from
+``<out>/review/flags.json``) and a contact sheet, all through the OCIO display
+transform.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import base64
 import html
 import io
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,56 @@ class ReportImages:
     plots: list[tuple[str, Figure]]
     flagged: list[tuple[dict[str, Any], np.ndarray]]
     contact: list[tuple[dict[str, Any], np.ndarray]]
+    reviewer: list[tuple[dict[str, Any], np.ndarray | None]] = field(default_factory=list)
+
+
+def _hex_rgb(colour: str) -> tuple[int, int, int]:
+    c = colour.lstrip("#")
+    try:
+        return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    except (ValueError, IndexError):
+        return 255, 59, 48
+
+
+def draw_strokes(rgb_u8: np.ndarray, strokes: list[dict[str, Any]], display_window: tuple[int, int, int, int]) -> np.ndarray:
+    """Strokes (plate image pixels) drawn on a thumbnail of the display window ``(x0, y0, x1, y1)``."""
+    import cv2
+
+    img = np.ascontiguousarray(rgb_u8.copy())
+    x0, y0, x1, y1 = display_window
+    sx, sy = img.shape[1] / max(x1 - x0, 1), img.shape[0] / max(y1 - y0, 1)
+    for st in strokes:
+        pts = np.array([[(p[0] - x0) * sx, (p[1] - y0) * sy] for p in st.get("points") or []], np.float64)
+        if len(pts) == 0:
+            continue
+        width = max(1, round(float(st.get("width", 3.0)) * sx))
+        poly = np.round(pts).astype(np.int32).reshape(-1, 1, 2)
+        cv2.polylines(img, [poly], False, _hex_rgb(str(st.get("color", "#ff3b30"))), width, cv2.LINE_AA)
+        if len(pts) == 1:
+            cv2.circle(img, tuple(int(v) for v in poly[0, 0]), width, _hex_rgb(str(st.get("color", "#ff3b30"))), -1, cv2.LINE_AA)
+    return img
+
+
+def _reviewer_images(doc: dict[str, Any], th: Thumbnailer) -> list[tuple[dict[str, Any], np.ndarray | None]]:
+    """Each reviewer flag with the frame's comp and the flag's strokes on it (None when the comp is unreadable)."""
+    from recast.pipeline.jobs.review import read_reviewer_flags
+    from recast.qc.cropio import image_info
+
+    if not doc.get("out"):
+        return []
+    comps = {f["frame"]: f.get("comp") for f in doc["frames"]}
+    out: list[tuple[dict[str, Any], np.ndarray | None]] = []
+    for fl in read_reviewer_flags(Path(str(doc["out"]))):
+        comp = comps.get(fl["frame"])
+        img = None
+        if comp and Path(comp).is_file():
+            try:
+                disp = (th.display_of(comp) * 255 + 0.5).clip(0, 255).astype(np.uint8)
+                img = draw_strokes(disp, list(fl.get("strokes") or []), image_info(comp).display_window)
+            except QCError:
+                img = None
+        out.append((fl, img))
+    return out
 
 
 def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> ReportImages:
@@ -193,7 +245,7 @@ def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> Report
     small = Thumbnailer(width=max(96, options.thumb_width // 2), job_space=th.job_space)
     contact = [(f, label((small.display_of(f["comp"]) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
                for f in _pick_contact(doc["frames"], options.contact_frames)]
-    return ReportImages(plots, flagged, contact)
+    return ReportImages(plots, flagged, contact, _reviewer_images(doc, th))
 
 
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;background:#f6f6f4;color:#222}
@@ -226,6 +278,15 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
     parts.append("</section><section><h2>Failing frames: plate | comp | difference ×4 (whole frame, then the face)</h2><div class='grid'>")
     parts += [f"<figure>{_img(png_bytes(im), str(f['frame']))}<figcaption class='fail'>{f['frame']}: {e('; '.join(f['reasons'])[:300])}</figcaption></figure>" for f, im in imgs.flagged]
     if not imgs.flagged:
+        parts.append("<p>None.</p>")
+    parts.append("</div></section><section><h2>Reviewer flags: notes and strokes</h2><div class='grid'>")
+    for fl, im in imgs.reviewer:
+        cap = f"{fl['frame']}: {e(str(fl.get('author') or ''))} — {e(str(fl.get('note') or fl.get('reason') or ''))[:300]}"
+        if fl.get("strokes"):
+            cap += f" ({len(fl['strokes'])} stroke{'s' if len(fl['strokes']) != 1 else ''})"
+        body = _img(png_bytes(im), f"reviewer flag {fl['frame']}") if im is not None else ""
+        parts.append(f"<figure class='reviewer' data-frame='{fl['frame']}'>{body}<figcaption>{cap}</figcaption></figure>")
+    if not imgs.reviewer:
         parts.append("<p>None.</p>")
     parts.append("</div></section><section><h2>Contact sheet (comp)</h2><div class='grid'>")
     parts += [f"<figure>{_img(png_bytes(im), str(f['frame']))}</figure>" for f, im in imgs.contact]
@@ -268,6 +329,16 @@ def _pdf(path: Path, doc: dict[str, Any], imgs: ReportImages, lic: list[str]) ->
             for j, (name, fig) in enumerate(imgs.plots[i : i + 4]):
                 ax = page.add_subplot(4, 1, j + 1)
                 ax.imshow(_rgb_of(fig))
+                ax.axis("off")
+            pdf.savefig(page)
+        shown = [(f, im) for f, im in imgs.reviewer if im is not None]
+        for i in range(0, len(shown), 4):
+            page = Figure(figsize=(8.27, 11.69))
+            FigureCanvasAgg(page)
+            for j, (fl, im) in enumerate(shown[i : i + 4]):
+                ax = page.add_subplot(4, 1, j + 1)
+                ax.imshow(im)
+                ax.set_title(f"reviewer flag, frame {fl['frame']} ({fl.get('author') or ''}): {str(fl.get('note') or fl.get('reason') or '')[:90]}", fontsize=7)
                 ax.axis("off")
             pdf.savefig(page)
         for i in range(0, len(imgs.flagged), 4):

@@ -359,3 +359,28 @@ def test_real_window_under_xvfb(review_job: tuple[str, Path], tmp_path: Path) ->
     assert info["platform"] == "xcb"  # a real X server drew it, not the offscreen plugin
     img = cv2.imread(str(png))
     assert img is not None and img.std() > 20
+
+
+def test_qc_report_shows_strokes_beside_the_frame(review_job: tuple[str, Path], tmp_path: Path) -> None:
+    import base64
+    import re
+
+    from recast.qc.report import write_report
+    from recast.qc.scoring import read_scores
+
+    job, out = review_job
+    client = LocalClient(reviewer="kim")
+    box = _swapped_box(out, 1002)
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    stroke = {"points": [[cx - 30, cy], [cx, cy + 20], [cx + 30, cy]], "color": "#00ff00", "width": 4}
+    client.flag(job, [1002], "chin edge shimmers", [stroke])
+    html = write_report(read_scores(out, 1), tmp_path / "report")[0].read_text()
+    fig = re.search(r"<figure class='reviewer' data-frame='1002'>(.*?)</figure>", html, re.S)
+    assert fig is not None and "chin edge shimmers" in fig.group(1) and "kim" in fig.group(1) and "1 stroke" in fig.group(1)
+    png = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", fig.group(1)).group(1))
+    img = cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(int)
+    green = (img[..., 1] > 200) & (img[..., 0] < 80) & (img[..., 2] < 80)
+    ys, xs = np.nonzero(green)
+    assert green.sum() > 20
+    sx = img.shape[1] / 480  # the thumbnail covers the 480x270 display window
+    assert abs(xs.mean() / sx - cx) < 8 and abs(ys.mean() / sx - (cy + 8)) < 12  # drawn where the reviewer drew it
