@@ -250,13 +250,12 @@ def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] 
     meta = read_json(out.resolve() / "job.json") or {}
     layout = layout_for(meta)
     records = [rec for f in meta.get("frames", []) if (rec := read_json(layout.record_path(1, int(f)))) is not None]
-    plate_name = layout.plate_name
     return DemoResult(
         out=out.resolve(),
         actor=actor.name,
         plate_pattern=plate_pattern,
-        comp_pattern=str(layout.out / "comp" / f"{plate_name}.{'#' * layout.padding}.exr"),
-        element_pattern=str(layout.out / "element" / f"{plate_name}_face.{'#' * layout.padding}.exr"),
+        comp_pattern=layout.take(1).comp_pattern,
+        element_pattern=layout.take(1).element_pattern,
         records_dir=str(layout.records_dir(1)),
         records=records,
         job=job_id,

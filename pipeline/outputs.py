@@ -6,12 +6,13 @@
 - element: ``<root>/element/<plate>_face.####.exr`` RGBA half, premultiplied,
   alpha = matte, data window = union of the swapped faces' matte boxes, display
   window = the plate's.
-- record: ``<root>/records/<frame>.json`` (schema ``RECORD_SCHEMA``), atomic.
+- record: ``<root>/records/<frame>.json`` (:mod:`recast.pipeline.schema.record`), validated, atomic.
+
+Paths come from the schema's layout (:mod:`recast.pipeline.schema.layout`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,40 +21,12 @@ import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.errors import PlateError
+from recast.pipeline.schema.layout import OutputLayout
+from recast.pipeline.schema.record import RECORD_SCHEMA, RECORD_STATUSES, TIMING_KEYS, check_record, new_record, now_iso
 
-RECORD_SCHEMA = 1
-RECORD_STATUSES = ("done", "passthrough", "failed")
-TIMING_KEYS = ("read", "detect", "swap", "composite", "write", "total")
+__all__ = ["RECORD_SCHEMA", "RECORD_STATUSES", "TIMING_KEYS", "Box", "OutputLayout", "base_record", "jsonable", "now_iso",
+           "offset_face_json", "write_element", "write_record"]
 
-
-@dataclass(frozen=True)
-class OutputLayout:
-    """File names of one take's outputs under ``root``."""
-
-    root: Path
-    plate_name: str
-    padding: int = 4
-
-    def _num(self, frame: int) -> str:
-        sign = "-" if frame < 0 else ""
-        return f"{sign}{abs(int(frame)):0{self.padding}d}"
-
-    def comp_path(self, frame: int) -> Path:
-        return Path(self.root) / "comp" / f"{self.plate_name}.{self._num(frame)}.exr"
-
-    def element_path(self, frame: int) -> Path:
-        return Path(self.root) / "element" / f"{self.plate_name}_face.{self._num(frame)}.exr"
-
-    def record_path(self, frame: int) -> Path:
-        return Path(self.root) / "records" / f"{self._num(frame)}.json"
-
-    @property
-    def comp_pattern(self) -> str:
-        return str(Path(self.root) / "comp" / f"{self.plate_name}.{'#' * self.padding}.exr")
-
-    @property
-    def element_pattern(self) -> str:
-        return str(Path(self.root) / "element" / f"{self.plate_name}_face.{'#' * self.padding}.exr")
 
 
 @dataclass(frozen=True)
@@ -127,39 +100,13 @@ def write_element(
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
-    atomic_write_json(path, record)
-
-
-def now_iso() -> str:
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+    """Validate ``record`` against the schema (:class:`FrameRecord`), then write it atomically."""
+    atomic_write_json(path, check_record(record))
 
 
 def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path) -> dict[str, Any]:
     """A record with every schema key present (status 'failed' until filled in)."""
-    return {
-        "schema": RECORD_SCHEMA,
-        "frame": int(frame),
-        "take": int(take),
-        "status": "failed",
-        "error": None,
-        "job": job,
-        "plate": str(Path(plate).resolve()),
-        "comp": str(Path(comp).resolve()),
-        "element": None,
-        "actor": None,  # the first swapped face's actor (else the job's first); see "actors"
-        "actors": [],  # every actor swapped into the frame, in face order (else the job's)
-        "backend": None,
-        "model_sha256": None,
-        "consent_id": None,
-        "settings": {},
-        "licences": [],  # the face analyser's models: model, file, licence, commercial_use
-        "coords": "image",  # boxes/landmarks in the EXR's pixel space (data window origin added)
-        "faces": [],
-        "tracks": {},  # per-track selection summary: actor, frames, votes, last distance and reason
-        "stats": {"nan": 0, "inf": 0},
-        "timings": {k: 0.0 for k in TIMING_KEYS},
-        "created": now_iso(),
-    }
+    return new_record(frame, take, job, Path(plate).resolve(), Path(comp).resolve())
 
 
 def offset_face_json(entry: dict[str, Any], dx: int, dy: int) -> None:

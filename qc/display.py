@@ -16,14 +16,10 @@ from typing import Any
 import numpy as np
 
 from recast.pipeline.errors import ColorError
+from recast.pipeline.finite import sanitise
 
 BUILTIN_CONFIG = "cg-config-latest"
 SCENE_LINEAR_ROLE = "scene_linear"
-
-
-def sanitise(rgb: np.ndarray) -> np.ndarray:
-    """NaN → 0, ±Inf → clipped; returns float32."""
-    return np.nan_to_num(np.asarray(rgb, np.float32), nan=0.0, posinf=65504.0, neginf=-65504.0)
 
 
 def guess_space(attributes: dict[str, Any], is_float: bool, job_value: str | None = None) -> str:

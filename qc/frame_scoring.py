@@ -22,6 +22,7 @@ import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.errors import QCError
+from recast.pipeline.schema.layout import JobLayout
 from recast.qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
 from recast.qc.display import BakedDisplay, guess_space
 from recast.qc.identity import FaceProbe, actor_embedding, face_from_record
@@ -51,7 +52,8 @@ class QCOptions:
 
 
 def take_dir(out: Path, take: int) -> Path:
-    return out if take == 1 else out / "takes" / f"t{take:03d}"
+    """The root of take ``take``'s outputs (the schema's layout)."""
+    return JobLayout(Path(out)).take_root(take)
 
 
 @dataclass
@@ -116,6 +118,7 @@ class FrameScorer:
 
     def __init__(self, out: Path, options: QCOptions, analyser: str = "dlib") -> None:
         self.out = Path(out)
+        self.layout = JobLayout.discover(self.out)  # record names padded like the plate
         self.options = options
         names = options.metrics if options.metrics is not None else tuple(METRICS.names())
         self.metrics: list[Metric] = [METRICS.create(n, options.lpips) if n == "lpips" else METRICS.create(n) for n in names]
@@ -129,7 +132,7 @@ class FrameScorer:
     # -- cache ---------------------------------------------------------------
 
     def cache_path(self, frame: int) -> Path:
-        return self.out / "qc" / "frames" / f"t{self.options.take:03d}" / f"{frame}.json"
+        return self.layout.qc_cache_path(self.options.take, frame)
 
     def _key(self, record_path: Path | None, rec: dict[str, Any]) -> dict[str, Any]:
         return {"options": self.fingerprint, "record": _stat(record_path), "plate": _stat(rec.get("plate")),
@@ -139,7 +142,7 @@ class FrameScorer:
         """The cached score when its inputs are unchanged, else score and cache it."""
         frame = int(rec["frame"])
         if record_path is None:
-            record_path = take_dir(self.out, self.options.take) / "records" / f"{frame:04d}.json"
+            record_path = self.layout.record_path(self.options.take, frame)
             if not record_path.is_file():
                 record_path = None
         key = self._key(record_path, rec)

@@ -23,6 +23,7 @@ import OpenImageIO as oiio
 
 from recast.pipeline.atomic import atomic_path, atomic_write_json
 from recast.pipeline.errors import QCError
+from recast.pipeline.schema.layout import OutputLayout, frame_token
 
 Glitch = Literal["shift", "colour", "missing"]
 
@@ -91,6 +92,7 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
     detector = dlib.get_frontal_face_detector()
     predictor = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))
     out = spec.out
+    layout = OutputLayout(out, spec.plate_name, 4)  # the sample plate is written 4-digit padded
     records: list[dict[str, Any]] = []
     prev_box: np.ndarray | None = None
     for k, rgb8 in enumerate(frames):
@@ -111,7 +113,7 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
         lm = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
         kps5 = np.stack([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]])
         plate = srgb_to_linear(rgb8.astype(np.float32) / 255.0)
-        plate_path = out / "plate" / f"{spec.plate_name}.{frame:04d}.exr"
+        plate_path = out / "plate" / f"{spec.plate_name}.{frame_token(frame, 4)}.exr"
         _write_exr(plate_path, plate, ["R", "G", "B"], (w, h), fps=spec.fps)
 
         glitch = spec.glitches.get(frame)
@@ -133,9 +135,9 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
         else:
             comp, matte = plate.copy(), np.zeros_like(matte)
         comp = np.where(matte[..., None] > 0, comp, plate).astype(np.float32)  # outside the matte: the plate, bit for bit
-        comp_path = out / "comp" / f"{spec.plate_name}.{frame:04d}.exr"
+        comp_path = layout.comp_path(frame)
         _write_exr(comp_path, comp, ["R", "G", "B"], (w, h), fps=spec.fps)
-        elem_path = out / "element" / f"{spec.plate_name}_face.{frame:04d}.exr"
+        elem_path = layout.element_path(frame)
         ys, xs = np.nonzero(matte > 0)
         matte_box = None
         if swapped and len(xs):
@@ -158,6 +160,6 @@ def build_sample_job(frames: list[np.ndarray], spec: SampleJobSpec) -> list[dict
             "faces": [face] if swapped else [], "stats": {"nan": 0, "inf": 0},
             "timings": {}, "created": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        atomic_write_json(out / "records" / f"{frame:04d}.json", rec)
+        atomic_write_json(layout.record_path(frame), rec)
         records.append(rec)
     return records

@@ -26,7 +26,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
-from recast.pipeline.errors import QCError
+from recast.pipeline.errors import QCError, SpecError
+from recast.pipeline.schema.layout import JobLayout
+from recast.pipeline.schema.record import upgrade_record
+from recast.pipeline.schema.scores import SCORES_SCHEMA, check_scores
 from recast.qc.frame_scoring import FrameScore, FrameScorer, QCOptions, take_dir
 from recast.qc.metrics import SEQUENCE_METRICS, Direction, Metric, MetricInfo, MetricResult
 from recast.qc.rules import Rules, evaluate, worst
@@ -34,7 +37,7 @@ from recast.qc.temporal import temporal_scores
 
 __all__ = ["QCOptions", "ScoreStore", "index_scores", "load_records", "read_scores", "score_job", "scores_path", "take_dir"]
 
-SCHEMA = 1
+SCHEMA = SCORES_SCHEMA
 AUTO_FLAG_SOURCE = "auto"
 
 
@@ -58,12 +61,12 @@ def job_shot(out: Path) -> str | None:
 
 
 def scores_path(out: Path, take: int = 1) -> Path:
-    return out / "qc" / ("scores.json" if take == 1 else f"scores_t{take:03d}.json")
+    return JobLayout(Path(out)).scores_path(take)
 
 
 def load_record_files(out: Path, take: int = 1) -> dict[int, tuple[Path, dict[str, Any]]]:
     """frame -> (record path, record); QCError naming the file for a bad record."""
-    rdir = take_dir(out, take) / "records"
+    rdir = JobLayout(Path(out)).records_dir(take)
     if not rdir.is_dir():
         raise QCError(f"{rdir}: no records directory (is {out} a job output folder?)")
     records: dict[int, tuple[Path, dict[str, Any]]] = {}
@@ -71,10 +74,12 @@ def load_record_files(out: Path, take: int = 1) -> dict[int, tuple[Path, dict[st
         if p.name.startswith("."):
             continue  # temp files of an interrupted write
         try:
-            rec = json.loads(p.read_text())
+            rec = upgrade_record(json.loads(p.read_text()))  # schema 1 or 2, every key of the current schema
             frame = int(rec["frame"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise QCError(f"{p}: not a frame record ({type(exc).__name__}: {exc})") from None
+        except SpecError as exc:
+            raise QCError(f"{p}: not a frame record ({exc})") from None
         records[frame] = (p, rec)
     if not records:
         raise QCError(f"{rdir}: no frame records")
@@ -83,7 +88,8 @@ def load_record_files(out: Path, take: int = 1) -> dict[int, tuple[Path, dict[st
 
 def expected_frames(out: Path, take: int, recorded: list[int]) -> list[int]:
     """The frames take ``take`` of the output ``out`` should have (see the module doc), plus any recorded."""
-    meta = out / "job.json" if take == 1 else take_dir(out, take) / "take.json"
+    lay = JobLayout(Path(out))
+    meta = lay.job_file if take == 1 else lay.take_file(take)
     listed: list[int] | None = None
     try:
         raw = json.loads(meta.read_text())
@@ -194,7 +200,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
         "frames": frames_doc,
     }
     doc["job_info"]["lpips_trunk"] = "random (test only)" if options.lpips.trunk == "random" else options.lpips.trunk or "torch hub cache"
-    atomic_write_json(scores_path(out, options.take), doc)
+    atomic_write_json(scores_path(out, options.take), check_scores(doc))
     if store is not None and doc["job"]:
         index_scores(store, str(doc["job"]), doc)
     return doc

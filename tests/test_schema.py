@@ -137,3 +137,229 @@ def test_swap_flags_are_generated_from_the_settings_model(tmp_path: Path, monkey
                                                 "--enhancer", "gfpgan", "--enhancer-model", "m.onnx"]))
     assert got == {"grain": True, "element_grain": False, "seed": 7, "crop_scale": 3.0, "enhancer": "gfpgan",
                    "enhancer_model": str(tmp_path / "m.onnx")}
+
+
+def test_one_sanitise_rule_for_engine_compositing_and_qc() -> None:
+    import numpy as np
+
+    from recast.pipeline.composite import compose
+    from recast.pipeline.faces import imageprep
+    from recast.pipeline.finite import sanitise
+    from recast.qc import display
+
+    assert compose.sanitise is sanitise and imageprep.sanitise is sanitise and display.sanitise is sanitise
+    plate = np.array([[[np.nan, np.inf, -np.inf], [0.25, 3.5, -0.5]]], np.float32)
+    before = plate.copy()
+    clean = sanitise(plate)
+    # NaN -> 0, +Inf -> the brightest finite value, -Inf -> the darkest; the plate is untouched
+    assert clean.tolist() == [[[0.0, 3.5, -0.5], [0.25, 3.5, -0.5]]] and clean.dtype == np.float32
+    assert np.array_equal(np.isnan(plate), np.isnan(before)) and np.isposinf(plate).sum() == 1
+    assert sanitise(np.full((2, 2), np.inf, np.float32)).tolist() == [[0.0, 0.0], [0.0, 0.0]]
+
+
+# ------------------------------------------------------------- JSON Schemas against real documents
+
+
+def _schema_cli(name: str) -> dict:
+    import json
+
+    from tests.test_job_support import recast
+
+    res = recast("schema", name, "--json", check=True)
+    return json.loads(res.stdout)
+
+
+def _validator(doc: dict):  # noqa: ANN202
+    import jsonschema_rs
+
+    assert jsonschema_rs.meta.is_valid(doc), "not a valid JSON Schema"
+    return jsonschema_rs.validator_for(doc)
+
+
+@pytest.fixture(scope="module")
+def engine_take(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A real swap (Tom Hanks warp actor on the astronaut plate, two frames) written by the engine."""
+    import os
+
+    from _engine_fixtures import astronaut_linear, build_tom_hanks_actor, write_aov_plate
+    from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+    from recast.pipeline.sequence import PlateSequence
+
+    root = tmp_path_factory.mktemp("schema_swap")
+    saved = os.environ.get("RECAST_MODELS")
+    try:
+        actor = build_tom_hanks_actor(root / "models", root)
+        (root / "plate").mkdir()
+        for i in range(2):
+            write_aov_plate(root / "plate" / f"shot.{1001 + i:04d}.exr", astronaut_linear(9 * i))
+        seq = PlateSequence.open(str(root / "plate" / "shot.####.exr"))
+        layout = OutputLayout(root / "out", seq.name, seq.padding)
+        records = Engine(seq, {actor.name: actor}, SwapSettings(selection="largest"), layout, job_id="s1").run(seq.frames)
+    finally:
+        if saved is not None:
+            os.environ["RECAST_MODELS"] = saved
+    return {"root": root, "layout": layout, "records": records}
+
+
+def test_recast_schema_json_validates_real_engine_records(engine_take: dict) -> None:
+    import json
+
+    from recast.pipeline.schema.record import RECORD_SCHEMA, read_record
+
+    record_schema, settings_schema = _schema_cli("record"), _schema_cli("settings")
+    rec_v, set_v = _validator(record_schema), _validator(settings_schema)
+    layout = engine_take["layout"]
+    for rec in engine_take["records"]:
+        on_disk = json.loads(layout.record_path(rec["frame"]).read_text())
+        assert on_disk["schema"] == RECORD_SCHEMA and on_disk["status"] == "done", on_disk.get("error")
+        errors = [e.message for e in rec_v.iter_errors(on_disk)]
+        assert errors == [], errors
+        assert set_v.is_valid(on_disk["settings"])  # the record's settings are valid settings
+        assert read_record(on_disk).faces[0].swapped
+    # the agreed colourspace object validates; a malformed one does not
+    good = dict(on_disk, colorspace={"plate": "Linear Rec.709 (sRGB)", "source": "default",
+                                      "config": "ocio://cg-config-latest", "working": "sRGB Encoded Rec.709 (sRGB)"})
+    assert rec_v.is_valid(good) and read_record(good).colorspace is not None
+    bad = dict(on_disk, colorspace={"plate": "ACEScg"})
+    assert not rec_v.is_valid(bad)
+    with pytest.raises(SpecError, match=r"^record.colorspace.source: required"):
+        read_record(bad)
+    # a record with a wrong type names the key in one line
+    with pytest.raises(SpecError, match=r"^record.frame: "):
+        read_record(dict(on_disk, frame="ten"))
+    assert not rec_v.is_valid(dict(on_disk, status="maybe"))
+
+
+def test_schema_1_records_still_read_and_validate(engine_take: dict) -> None:
+    import json
+
+    from recast.pipeline.schema.record import read_record, upgrade_record
+
+    rec_v = _validator(_schema_cli("record"))
+    layout = engine_take["layout"]
+    on_disk = json.loads(layout.record_path(1001).read_text())
+    # what the passthrough processor wrote under schema 1 (no actors, licences, coords, tracks, detection)
+    old = {k: v for k, v in on_disk.items() if k not in ("actors", "licences", "coords", "tracks", "detection", "colorspace")}
+    old["schema"] = 1
+    assert rec_v.is_valid(old)
+    up = upgrade_record(old)
+    assert up["schema"] == 1 and up["actors"] == [] and up["coords"] == "image" and up["colorspace"] is None
+    assert up["faces"][0]["box"] == on_disk["faces"][0]["box"]
+    with pytest.raises(SpecError, match="newer than this Recast"):
+        read_record(dict(on_disk, schema=99))
+
+
+def test_job_spec_and_settings_schemas_validate_what_recast_writes(tmp_path: Path) -> None:
+    import json
+
+    from recast.pipeline.jobs.runner import submit
+    from recast.pipeline.jobs.store import Store
+    from recast.pipeline.schema import JobSpec
+    from tests.test_job_support import make_plate
+
+    job_v, set_v = _validator(_schema_cli("job")), _validator(_schema_cli("settings"))
+    pattern = make_plate(tmp_path / "plates", range(1, 3))
+    spec = JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(tmp_path / "out"), "processor": "passthrough",
+                              "frames": "1-2", "settings": {"mask_blur": 6.0, "color": "lct"}})
+    submit(Store(tmp_path / "db" / "recast.db"), spec)
+    written = json.loads((tmp_path / "out" / "job.json").read_text())["spec"]
+    assert job_v.is_valid(written), [e.message for e in job_v.iter_errors(written)]
+    assert not job_v.is_valid({**written, "settings": {"mask_blur": 999}})  # the embedded settings schema applies
+    assert not job_v.is_valid({**written, "bogus": 1}) and not job_v.is_valid({**written, "priority": 500})
+    assert set_v.is_valid(spec.settings) and not set_v.is_valid({"color": "purple"})
+
+
+def test_qc_scores_document_validates(engine_take: dict) -> None:
+    import json
+
+    from recast.qc.scoring import QCOptions, score_job
+
+    out = engine_take["root"] / "out"
+    doc = score_job(out, QCOptions(identity=False, metrics=("ssim_face", "nonfinite"), cache=False))
+    scores_v = _validator(_schema_cli("scores"))
+    on_disk = json.loads((out / "qc" / "scores.json").read_text())
+    assert on_disk == json.loads(json.dumps(doc))
+    assert scores_v.is_valid(on_disk), [e.message for e in scores_v.iter_errors(on_disk)]
+    assert [f["frame"] for f in on_disk["frames"]] == [1001, 1002]
+
+
+OLD_RECORD_KEYS = ("schema", "frame", "take", "status", "error", "job", "plate", "comp", "element", "actor", "backend",
+                   "model_sha256", "consent_id", "settings", "faces", "stats", "timings", "created")  # schema 1, passthrough
+
+
+def test_a_schema_1_job_folder_reindexes_scores_and_publishes(tmp_path: Path) -> None:
+    import json
+
+    from recast.pipeline.jobs.publish import publish, set_approval
+    from recast.pipeline.jobs.reindex import reindex
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.jobs.store import Store
+    from recast.pipeline.schema import JobSpec
+    from recast.pipeline.schema.layout import JobLayout
+    from recast.qc.scoring import QCOptions, score_job
+    from tests.test_job_support import make_plate
+
+    pattern = make_plate(tmp_path / "plates", range(1, 4))
+    out = tmp_path / "out"
+    store = Store(tmp_path / "old" / "recast.db")
+    job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(out), "processor": "passthrough", "qc": False}))
+    Runner(store, RunOptions(pipelined=False)).run(job)
+    layout = JobLayout.discover(out)
+    assert (layout.plate_name, layout.padding) == ("shot", 4)
+    for f in (1, 2, 3):  # turn the folder into what an older Recast wrote: schema-1 records
+        path = layout.record_path(1, f)
+        rec = json.loads(path.read_text())
+        assert rec["schema"] == 2
+        path.write_text(json.dumps({k: rec[k] for k in OLD_RECORD_KEYS} | {"schema": 1}))
+    fresh = Store(tmp_path / "fresh" / "recast.db")
+    res = reindex(fresh, out)
+    assert res["job"] == job and res["frames"]["done"] == 3
+    doc = score_job(out, QCOptions(identity=False, metrics=("nonfinite",), cache=False), job_id=job, store=fresh)
+    assert [f["record_status"] for f in doc["frames"]] == ["passthrough"] * 3
+    set_approval(fresh, job, [1, 3], "kim")
+    manifest = publish(fresh, job, "plate", "kim")
+    vdir = Path(manifest["path"])
+    assert sorted(p.name for p in (vdir / "comp").iterdir()) == ["shot.0001.exr", "shot.0002.exr", "shot.0003.exr"]
+    assert (manifest["approved"], manifest["filled"]) == (2, 1)
+    assert [(e["frame"], e["source"]) for e in manifest["frames"]] == [(1, "approved"), (2, "plate"), (3, "approved")]
+
+
+def test_layout_is_one_place_and_padding_comes_from_the_plate(tmp_path: Path) -> None:
+    from recast.pipeline import outputs
+    from recast.pipeline.jobs import takes
+    from recast.pipeline.schema.layout import JobLayout, OutputLayout
+    from recast.qc import frame_scoring, scoring
+
+    assert outputs.OutputLayout is OutputLayout and takes.JobLayout is JobLayout
+    assert _classes_with_fields("root", "plate_name", "padding") == ["pipeline/schema/layout.py:OutputLayout"]
+    assert _classes_with_fields("out", "plate_name", "padding") == ["pipeline/schema/layout.py:JobLayout"]
+    lay = JobLayout(tmp_path, "sh", padding=6)
+    assert lay.record_path(2, -7) == tmp_path / "takes" / "t002" / "records" / "-000007.json"
+    assert lay.comp_path(1, 1001) == tmp_path / "comp" / "sh.001001.exr"
+    assert lay.take(3).element_pattern == str(tmp_path / "takes" / "t003" / "element" / "sh_face.######.exr")
+    assert scoring.scores_path(tmp_path, 2) == lay.scores_path(2) == tmp_path / "qc" / "scores_t002.json"
+    assert frame_scoring.take_dir(tmp_path, 2) == lay.take_root(2)
+    # QC finds a 6-digit padded record (no job.json: the padding is read off the files)
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "001001.json").write_text("{}")
+    scorer = frame_scoring.FrameScorer(tmp_path, frame_scoring.QCOptions(identity=False, metrics=()))
+    assert scorer.layout.padding == 6 and scorer.layout.record_path(1, 1001).is_file()
+
+
+def test_engine_and_passthrough_records_start_from_the_same_blank(tmp_path: Path) -> None:
+    from recast.pipeline import outputs
+    from recast.pipeline.jobs import processors
+    from recast.pipeline.schema import JobSpec
+    from recast.pipeline.schema.layout import JobLayout
+    from recast.pipeline.schema.record import FrameRecord, check_record
+
+    spec = JobSpec.from_dict({"plate": "/p/a.####.exr", "actors": {"l": "ada", "r": "bo"}, "out": str(tmp_path)})
+    fjob = processors.FrameJob("j1", spec, JobLayout(tmp_path, "a"), take=2)
+    passthrough = processors.base_record(fjob, 7, tmp_path / "a.0007.exr")
+    engine = outputs.base_record(7, 2, "j1", tmp_path / "a.0007.exr", tmp_path / "c.exr")
+    keys = {f.alias or n for n, f in FrameRecord.model_fields.items()}
+    assert set(passthrough) == set(engine) == keys
+    assert passthrough["actors"] == ["ada", "bo"] and check_record(passthrough) is passthrough
+    with pytest.raises(SpecError, match=r"^record.status: 'maybe' is not one of"):
+        outputs.write_record(tmp_path / "r.json", dict(engine, status="maybe"))
+    assert not (tmp_path / "r.json").exists()  # an invalid record is never written

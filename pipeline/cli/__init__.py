@@ -45,6 +45,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "review",
     "models_cmd",
     "plugins",
+    "schema_cmd",
 )
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE (13)

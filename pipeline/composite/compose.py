@@ -25,9 +25,10 @@ from recast.pipeline.composite.crop import resize_to
 from recast.pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
 from recast.pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
 from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
-from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import SwapError
+from recast.pipeline.finite import sanitise
 from recast.pipeline.outputs import Box
+from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.types import Face
 
 Convert = Callable[[np.ndarray], np.ndarray]
@@ -71,11 +72,6 @@ class FaceComposite:
     box: Box | None  # matte box in crop coordinates (None: nothing to paste)
     colour: ColourStats | None
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def sanitise(img: np.ndarray) -> np.ndarray:
-    """Finite float32 copy (NaN/Inf -> 0) for analysis and maths."""
-    return np.nan_to_num(img.astype(np.float32, copy=True), nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def compose_face(

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from recast.pipeline.errors import PlateError
+from recast.pipeline.finite import sanitise
 
 ToDisplay = Callable[[np.ndarray], np.ndarray]
 
@@ -37,11 +38,6 @@ def as_rgb(image: np.ndarray, where: str = "image") -> np.ndarray:
     if c == 2:  # luminance + alpha
         return np.repeat(arr[:, :, :1], 3, axis=2)
     return arr[:, :, :3]
-
-
-def sanitise(rgb: np.ndarray) -> np.ndarray:
-    """NaN -> 0, +Inf -> 1, -Inf -> 0 (a copy; the plate is never modified)."""
-    return np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0).astype(np.float32, copy=False)
 
 
 def default_to_display(rgb: np.ndarray) -> np.ndarray:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.errors import SwapError
 from recast.pipeline.schema.job import JobSpec
 from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
+from recast.pipeline.outputs import write_record
 from recast.pipeline.registry import Registry
+from recast.pipeline.schema.record import new_record
 
 
 @dataclass(frozen=True)
@@ -54,31 +54,11 @@ class FrameProcessor(Protocol):
 PROCESSORS: Registry[FrameProcessor] = Registry("frame processor", "recast.processors")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
 def base_record(job: FrameJob, frame: int, plate_path: Path) -> dict[str, Any]:
-    return {
-        "schema": 1,
-        "frame": frame,
-        "take": job.take,
-        "status": "failed",
-        "error": None,
-        "job": job.job_id,
-        "plate": str(plate_path),
-        "comp": str(job.layout.comp_path(job.take, frame)),
-        "element": None,
-        "actor": job.spec.actor,
-        "backend": None,
-        "model_sha256": None,
-        "consent_id": None,
-        "settings": {**job.spec.settings, **job.overrides},
-        "faces": [],
-        "stats": {"nan": 0, "inf": 0},
-        "timings": {},
-        "created": _now(),
-    }
+    """The schema's blank record (every key), for this job's take and frame."""
+    return new_record(frame, job.take, job.job_id, plate_path, job.layout.comp_path(job.take, frame),
+                      actor=job.spec.actor, actors=list(dict.fromkeys(job.spec.actors.values())),
+                      settings={**job.spec.settings, **job.overrides}, timings={})
 
 
 def reference_record(job: FrameJob) -> Path | None:
@@ -86,7 +66,7 @@ def reference_record(job: FrameJob) -> Path | None:
     ref = job.reference_frame
     if ref is None:
         return None
-    approvals = (read_json(job.layout.out / "review" / "approvals.json") or {}).get("frames") or {}
+    approvals = (read_json(job.layout.approvals_file) or {}).get("frames") or {}
     ap = approvals.get(str(ref))
     candidates = ([int(ap["take"])] if ap and ap.get("state") == "approved" else []) + list(range(job.take - 1, 0, -1))
     for take in candidates:
@@ -131,13 +111,13 @@ class PassthroughProcessor:
             stats=count_nonfinite(plate.pixels),
             timings={"read": round(t_read, 4), "write": round(time.perf_counter() - t0, 4)},
         )
-        atomic_write_json(self.job.layout.record_path(self.job.take, frame), rec)
+        write_record(self.job.layout.record_path(self.job.take, frame), rec)
         return rec
 
     def fail(self, frame: int, error: str) -> dict[str, Any]:
         rec = base_record(self.job, frame, self.plate.path(frame))
         rec.update(status="failed", error=error, comp=None)
-        atomic_write_json(self.job.layout.record_path(self.job.take, frame), rec)
+        write_record(self.job.layout.record_path(self.job.take, frame), rec)
         return rec
 
     def close(self) -> None:
@@ -211,7 +191,7 @@ class EngineProcessor:
             return rec  # the engine recorded the failure with its details
         rec = base_record(self.job, frame, self.plate.path(frame))
         rec.update(status="failed", error=error, comp=None)
-        atomic_write_json(path, rec)
+        write_record(path, rec)
         return rec
 
     def close(self) -> None:

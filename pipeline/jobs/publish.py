@@ -33,7 +33,7 @@ VERSION_RE = re.compile(r"^v(\d{3,})$")
 
 
 def approvals_file(layout: JobLayout) -> Path:
-    return layout.out / "review" / "approvals.json"
+    return layout.approvals_file
 
 
 def set_approval(

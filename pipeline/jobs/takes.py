@@ -12,63 +12,19 @@ from __future__ import annotations
 import json
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from recast.pipeline.atomic import TMP_MARK, atomic_write_json, is_temp_name
 from recast.pipeline.errors import JobError
+from recast.pipeline.schema.layout import JOB_FILE, TAKE_FILE, JobLayout
 
-JOB_FILE = "job.json"
-TAKE_FILE = "take.json"
 DONE_STATES = ("done", "passthrough")
-
-
-@dataclass(frozen=True)
-class JobLayout:
-    """Paths of a job's outputs (same names as pipeline.engine.OutputLayout)."""
-
-    out: Path
-    plate_name: str
-    padding: int = 4
-
-    def take_root(self, take: int) -> Path:
-        if take < 1:
-            raise JobError(f"take {take}: takes start at 1")
-        return self.out if take == 1 else self.out / "takes" / f"t{take:03d}"
-
-    def _num(self, frame: int) -> str:
-        return f"{frame:0{self.padding}d}" if frame >= 0 else f"-{-frame:0{self.padding}d}"
-
-    def comp_path(self, take: int, frame: int) -> Path:
-        return self.take_root(take) / "comp" / f"{self.plate_name}.{self._num(frame)}.exr"
-
-    def element_path(self, take: int, frame: int) -> Path:
-        return self.take_root(take) / "element" / f"{self.plate_name}_face.{self._num(frame)}.exr"
-
-    def records_dir(self, take: int) -> Path:
-        return self.take_root(take) / "records"
-
-    def record_path(self, take: int, frame: int) -> Path:
-        return self.records_dir(take) / f"{self._num(frame)}.json"
-
-    @property
-    def job_file(self) -> Path:
-        return self.out / JOB_FILE
-
-    def take_file(self, take: int) -> Path:
-        return self.out / "takes" / f"t{take:03d}" / TAKE_FILE
-
-    @property
-    def publish_root(self) -> Path:
-        return self.out / "publish"
 
 
 def layout_for(job: dict[str, Any]) -> JobLayout:
     """The layout recorded in a job file or store row (``plate_name``, ``padding``, ``out``)."""
-    meta = job.get("layout") or {}
-    out = Path(job.get("out") or job["spec"]["out"])
-    return JobLayout(out=out, plate_name=str(meta.get("plate_name") or "plate"), padding=int(meta.get("padding") or 4))
+    return JobLayout.for_job(job)
 
 
 def write_job_file(layout: JobLayout, job_id: str, spec: dict[str, Any], frames: list[int], created: str) -> None:
@@ -83,7 +39,7 @@ def write_job_file(layout: JobLayout, job_id: str, spec: dict[str, Any], frames:
             "created": created,
             "spec": spec,
             "frames": frames,
-            "layout": {"plate_name": layout.plate_name, "padding": layout.padding},
+            "layout": layout.to_json(),
         },
     )
 
@@ -117,7 +73,7 @@ def frame_state(layout: JobLayout, take: int, frame: int) -> tuple[str, str | No
 def list_takes(layout: JobLayout) -> list[int]:
     """Take numbers found on disk (1 plus every ``takes/tNNN`` with a take.json)."""
     found = [1]
-    root = layout.out / "takes"
+    root = layout.takes_root
     if root.is_dir():
         for p in sorted(root.iterdir()):
             if p.name.startswith("t") and p.name[1:].isdigit() and (p / TAKE_FILE).is_file():

@@ -96,7 +96,7 @@ class JobSpec(BaseModel):
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", title="RecastJobSpec",
-        json_schema_extra={"$id": "https://recast.invalid/schema/job.json", "x-recast-schema": JOB_SCHEMA},
+        json_schema_extra={"x-recast-schema": JOB_SCHEMA},
     )
     SCHEMA: ClassVar[int] = JOB_SCHEMA
 

@@ -96,7 +96,7 @@ class SwapSettings(BaseModel):
 
     model_config = ConfigDict(
         frozen=True, extra="forbid", allow_inf_nan=False, title="RecastSwapSettings",
-        json_schema_extra={"$id": "https://recast.invalid/schema/settings.json", "x-recast-schema": SETTINGS_SCHEMA},
+        json_schema_extra={"x-recast-schema": SETTINGS_SCHEMA},
     )
     SCHEMA: ClassVar[int] = SETTINGS_SCHEMA
 
