@@ -664,7 +664,7 @@ def _create_enhancer(s: SwapSettings) -> Enhancer:
 def analysis_pixels(channels: PlateChannels, pixels: np.ndarray, finite: bool) -> np.ndarray:
     """The plate's colour channels for face analysis, finite: a view of ``pixels`` when the
     frame is all finite and its RGB channels are adjacent (no full-frame copy), else a
-    sanitised float32 copy (NaN/Inf -> 0)."""
+    sanitised float32 copy (pipeline.finite: NaN -> 0, Inf -> the finite range)."""
     idx = channels.indices
     adjacent = len(idx) == 3 and idx[1] == idx[0] + 1 and idx[2] == idx[0] + 2
     if finite and adjacent and pixels.dtype == np.float32:
