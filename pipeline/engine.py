@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from recast.pipeline.plateio import Plate
     from recast.pipeline.sequence import PlateSequence
 
-__all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SwapSettings", "analysis_pixels", "analysis_view", "one_line_error"]
+__all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SequenceShape", "SwapSettings", "analysis_pixels", "analysis_view", "one_line_error"]
 
 FrameCallback = Callable[[dict[str, Any]], None]
 
@@ -160,6 +160,7 @@ class Engine:
         self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
         self._compose = ComposeOptions.from_settings(settings)
+        self._shape: SequenceShape | None = None  # what every frame must look like (the first frame on disk)
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -183,6 +184,8 @@ class Engine:
         """Create analyser, face stream, swappers, selection and colour context once (lazily)."""
         if self._ready:
             return
+        if self._shape is None:
+            self._shape = SequenceShape.of(self.plate)
         from recast.pipeline.color import ColorContext
         from recast.pipeline.faces import AnalyserOptions, create_analyser
         from recast.pipeline.faces.selection import TrackSelector
@@ -255,8 +258,12 @@ class Engine:
         from recast.pipeline.plateio import read_plate
 
         t = time.perf_counter()
+        path = self.plate.path(frame)
+        if frame not in self.plate.frames and not path.exists():
+            why = f"frame {frame}: missing on disk ({path}); --missing skip|black or --frames leave it out"
+            return LoadedFrame(frame, None, why, time.perf_counter() - t)
         try:
-            return LoadedFrame(frame, read_plate(self.plate.path(frame)), None, time.perf_counter() - t)
+            return LoadedFrame(frame, read_plate(path), None, time.perf_counter() - t)
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure by compute_frame
             return LoadedFrame(frame, None, one_line_error(exc), time.perf_counter() - t)
 
@@ -272,6 +279,9 @@ class Engine:
         try:
             if loaded.plate is None:
                 raise PlateError(loaded.error or f"frame {frame}: plate not read")
+            if self._shape is None:
+                self._shape = SequenceShape.of(self.plate)
+            self._shape.check(frame, loaded.plate)
             self._setup()
             state.record["licences"] = list(self._licences)
             before = self._snapshot()
@@ -311,6 +321,27 @@ class Engine:
             write_record(self.layout.record_path(state.frame), rec)
         except OSError as exc:
             _mark_failed(rec, f"{self.layout.record_path(state.frame)}: cannot write record ({exc.strerror or exc})")
+        return rec
+
+    def black_frame(self, frame: int) -> dict[str, Any]:
+        """A frame missing on disk, filled with black (``--missing black``, like Nuke's Read):
+        a comp of zeros in the format of the sequence's first frame; the record says so."""
+        from recast.pipeline.plateio import read_plate, write_plate
+
+        rec = base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame))
+        rec["settings"] = self.settings.to_dict()
+        rec["missing"] = "black"
+        self._fill_actor_fields(rec)
+        try:
+            like = read_plate(self.plate.path(self.plate.first))
+            attrs = {"recast/synthetic": 0, "recast/version": __version__, "recast/job": self.job_id or "",
+                     "recast/take": self.take, "recast/frame": frame, "recast/status": "black"}
+            write_plate(self.layout.comp_path(frame), like, np.zeros_like(like.pixels), attrs=attrs)
+            self.layout.element_path(frame).unlink(missing_ok=True)
+            rec.update(status="passthrough", error=None, comp=str(self.layout.comp_path(frame).resolve()))
+        except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure
+            _mark_failed(rec, one_line_error(exc))
+        write_record(self.layout.record_path(frame), rec)
         return rec
 
     # ------------------------------------------------------------------ stages
@@ -626,6 +657,48 @@ class Engine:
                     except (KeyError, ValueError, TypeError):
                         return None
         return None
+
+
+@dataclass(frozen=True)
+class SequenceShape:
+    """Display size and channels every frame of a sequence must have: those of its first
+    frame on disk. A frame that differs fails (a 256x256 comp inside a 512x512 sequence is
+    never written); a sequence without colour channels is refused before any frame."""
+
+    frame: int
+    width: int
+    height: int
+    channels: tuple[str, ...]
+
+    @classmethod
+    def of(cls, seq: PlateSequence) -> SequenceShape:
+        from recast.pipeline.plateio import colour_channel_indices, no_colour_reason, read_header
+
+        first = seq.first
+        hdr = read_header(seq.path(first))
+        names = [str(c) for c in hdr.spec.channelnames]
+        alpha = _alpha_of(names, int(hdr.spec.alpha_channel))
+        if colour_channel_indices(names, alpha) is None:
+            raise PlateError(f"{seq.pattern}: {no_colour_reason(names)}")
+        return cls(first, int(hdr.spec.full_width), int(hdr.spec.full_height), tuple(names))
+
+    def check(self, frame: int, plate: Plate) -> None:
+        problems = []
+        if (plate.width, plate.height) != (self.width, self.height):
+            problems.append(f"size {plate.width}x{plate.height} differs from the sequence's {self.width}x{self.height}")
+        if tuple(plate.channel_names) != self.channels:
+            problems.append(f"channels {','.join(plate.channel_names)} differ from the sequence's {','.join(self.channels)}")
+        if problems:
+            raise PlateError(
+                f"frame {frame}: {'; '.join(problems)} (frame {self.frame}); fix the plate or leave the frame out with --frames"
+            )
+
+
+def _alpha_of(names: list[str], spec_alpha: int) -> int | None:
+    for n in ("A", "a", "alpha"):
+        if n in names:
+            return names.index(n)
+    return spec_alpha if 0 <= spec_alpha < len(names) else None
 
 
 def _reference_image(path: Path) -> np.ndarray:

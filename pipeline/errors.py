@@ -6,6 +6,9 @@ traceback unless ``--debug``.
 
 from __future__ import annotations
 
+EXIT_FRAMES_FAILED = 1  # a command ran, but one or more frames failed (the summary names them)
+EXIT_NO_SWAP = 4  # swap / job run: frames ran, none failed, but no face was swapped in any frame
+
 
 class RecastError(Exception):
     """Base of every error meant for a user. ``str(err)`` is one line."""

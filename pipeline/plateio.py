@@ -172,6 +172,12 @@ class Plate:
             raise PlateError(f"{self.path}: no RGB channels (channels: {', '.join(self.channel_names)})")
         return np.ascontiguousarray(self.pixels[..., list(idx)])
 
+    @property
+    def colour_indices(self) -> tuple[int, ...] | None:
+        """R, G, B indices, or one grey channel's; None when the plate has no colour (see
+        :func:`colour_channel_indices`)."""
+        return colour_channel_indices(self.channel_names, self.alpha_index)
+
     def display_pixels(self, fill: float = 0.0) -> np.ndarray:
         """Pixels placed in the display window (H, W, C); outside the data window = ``fill``."""
         fx, fy, fw, fh = self.display_window
@@ -209,6 +215,44 @@ def _find_trio(names: list[str], trios: tuple[tuple[str, str, str], ...]) -> tup
             if all(n in names for n in full):
                 return (names.index(full[0]), names.index(full[1]), names.index(full[2]))
     return None
+
+
+# Channels that are never colour: depth, alpha/coverage, ids, vectors, masks. A plate whose
+# only channels are these (a Z-only EXR) has nothing to swap and is refused at set-up.
+_NON_COLOUR = frozenset(
+    {"z", "zback", "depth", "a", "alpha", "ar", "ag", "ab", "id", "objectid", "materialid", "mask", "matte",
+     "u", "v", "w", "x", "y_motion", "x_motion", "motion", "velocity", "vel", "n", "nx", "ny", "nz", "p", "px", "py", "pz"}
+)
+_GREY_NAMES = frozenset({"y", "l", "grey", "gray", "luminance", "lum", "r", "g", "b", "v0", "channel0", "i", "intensity"})
+
+
+def colour_channel_indices(names: list[str], alpha: int | None) -> tuple[int, ...] | None:
+    """The plate's colour channels: (R, G, B) indices, or one grey channel's index; None when it has none.
+
+    Grey: a channel named like luminance (``Y``, ``L``, ``grey``...) or, in a one- or
+    two-channel image, any channel that is not alpha, depth, an id or a vector.
+    """
+    rgb = _find_trio(names, _RGB_NAMES)
+    if rgb is not None:
+        return tuple(rgb)
+    for i, name in enumerate(names):
+        if i != alpha and name.split(".")[-1].lower() in _GREY_NAMES:
+            if name.split(".")[-1].lower() in {"r", "g", "b"} and "." in name:
+                layer = name.rsplit(".", 1)[0].split(".")[-1].lower()
+                if layer in _NON_COLOUR or layer.startswith(("depth", "motion", "normal", "position")):
+                    continue
+            return (i,)
+    colour = [
+        i for i, n in enumerate(names)
+        if i != alpha and n.split(".")[-1].lower() not in _NON_COLOUR and not n.lower().startswith(("depth", "z."))
+    ]
+    if len(names) <= 2 and colour:
+        return (colour[0],)
+    return None
+
+
+def no_colour_reason(names: list[str]) -> str:
+    return f"no colour channels to analyse or swap (channels: {', '.join(names) or 'none'}); give a plate with R,G,B or one grey channel"
 
 
 def pixel_type_of(spec: oiio.ImageSpec) -> str:

@@ -35,8 +35,10 @@ def _runner(store: Any, args: argparse.Namespace) -> Any:
 
 
 def _summary_text(s: dict[str, Any]) -> str:
+    from recast.pipeline.sequence import format_frames
+
     failed = s["failed"]
-    extra = f", {len(failed)} failed" if failed else ""
+    extra = f", {len(failed)} failed: frames {format_frames([int(f) for f in failed])}" if failed else ""
     text = f"job {s['job']} take {s['take']}: {s['status']} ({s['done']} done, {s['skipped']} already done{extra})"
     for take, q in (s.get("qc") or {}).items():
         text += f"; QC take {take}: {q['pass']} pass, {q['warn']} warn, {q['fail']} fail"
@@ -45,10 +47,36 @@ def _summary_text(s: dict[str, Any]) -> str:
     return text
 
 
-def _emit_run(ctx: CliContext, summary: Any) -> int:
+def _emit_run(ctx: CliContext, summary: Any, store: Any = None, allow_passthrough: bool = True) -> int:
+    """Exit 1 when a frame failed (a farm task with a failed frame fails); with a ``store``
+    and not ``allow_passthrough``: EXIT_NO_SWAP when the engine swapped no face in any frame
+    of the take."""
+    from recast.pipeline.errors import EXIT_FRAMES_FAILED, EXIT_NO_SWAP
+
     d = summary.to_dict()
-    ctx.emit(d, _summary_text(d))
-    return 1 if d["failed"] else 0  # a farm task with a failed frame fails
+    no_swap = False
+    if store is not None and not d["failed"] and not d["cancelled"] and d["status"] == "done":
+        no_swap = _no_face_swapped(store, d["job"], int(d["take"]))
+    d["no_swap"] = no_swap
+    text = _summary_text(d)
+    if no_swap and not allow_passthrough:
+        text += f"\nno face was swapped in any frame (exit {EXIT_NO_SWAP}; --allow-passthrough accepts this)"
+    ctx.emit(d, text)
+    if d["failed"]:
+        return EXIT_FRAMES_FAILED
+    return EXIT_NO_SWAP if no_swap and not allow_passthrough else 0
+
+
+def _no_face_swapped(store: Any, job_id: str, take: int) -> bool:
+    """The engine ran every frame of the take and none of their records has a swap."""
+    from recast.pipeline.jobs.runner import load_job
+    from recast.pipeline.jobs.takes import read_json
+
+    _job, spec, layout = load_job(store, job_id)
+    if spec.processor != "engine":
+        return False
+    statuses = [(read_json(layout.record_path(take, r["frame"])) or {}).get("status") for r in store.frames(job_id, take)]
+    return bool(statuses) and "done" not in statuses
 
 
 # -- handlers ---------------------------------------------------------------------
@@ -66,12 +94,12 @@ def cmd_submit(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     store = _store()
-    return _emit_run(ctx, _runner(store, args).run(args.job))
+    return _emit_run(ctx, _runner(store, args).run(args.job), store, args.allow_passthrough)
 
 
 def cmd_resume(args: argparse.Namespace, ctx: CliContext) -> int:
     store = _store()
-    return _emit_run(ctx, _runner(store, args).resume(args.job))
+    return _emit_run(ctx, _runner(store, args).resume(args.job), store, args.allow_passthrough)
 
 
 def _job_brief(job: dict[str, Any]) -> dict[str, Any]:
@@ -207,6 +235,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         q = jsub.add_parser(name, parents=[common], help=helptext)
         q.add_argument("job")
         _run_opts(q)
+        q.add_argument(
+            "--allow-passthrough",
+            action="store_true",
+            help="exit 0 even when the engine swapped no face in any frame (default: exit 4)",
+        )
         q.set_defaults(func=fn)
     q = jsub.add_parser("list", parents=[common], help="list jobs, newest first")
     q.add_argument("--since", default=None, help="only jobs updated since this ISO-8601 time")

@@ -293,7 +293,15 @@ def check_plate(
     # a gap counts only inside the checked range: --frames 1001-1010 is not blamed for a hole at 1050
     lo, hi = (min(frames), max(frames)) if frames else (0, -1)
     missing = [f for f in seq.missing if lo <= f <= hi]
-    clean = not (unreadable or nonfinite or mismatched or missing)
+    no_colour = None
+    if reference is not None:
+        from recast.pipeline.plateio import colour_channel_indices, no_colour_reason
+
+        names = list(reference[2])
+        alpha = next((names.index(n) for n in ("A", "a", "alpha") if n in names), None)
+        if colour_channel_indices(names, alpha) is None:
+            no_colour = no_colour_reason(names)
+    clean = not (unreadable or nonfinite or mismatched or missing or no_colour)
     return {
         "pattern": seq.pattern,
         "frames": frames,
@@ -301,6 +309,7 @@ def check_plate(
         "unreadable": unreadable,
         "nonfinite": nonfinite,
         "mismatched": mismatched,
+        "no_colour": no_colour,
         "clean": clean,
     }
 
@@ -322,6 +331,8 @@ def cmd_check(args: argparse.Namespace, ctx: CliContext) -> int:
         lines.append(f"frame {nf['frame']}: {nf['nan']} NaN, {nf['inf']} Inf samples")
     for mm in report["mismatched"]:
         lines.append(f"frame {mm['frame']}: {mm['reason']}")
+    if report["no_colour"]:
+        lines.append(report["no_colour"])
     lines.append("clean" if report["clean"] else "NOT clean")
     ctx.emit(report, "\n".join(lines))
     return 0 if report["clean"] else 1

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from recast.pipeline.cli.context import CliContext
-from recast.pipeline.errors import SequenceError
+from recast.pipeline.errors import EXIT_FRAMES_FAILED, EXIT_NO_SWAP, SequenceError
 from recast.pipeline.schema.settings import SwapSettings, absolute_reference_images, settings_cli
+from recast.pipeline.sequence import format_frames
 
 if TYPE_CHECKING:
     from recast.pipeline.outputs import OutputLayout
+
+MISSING_POLICIES = ("fail", "skip", "black")
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -29,6 +32,18 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", metavar="RANGE", help="frames to do, e.g. 1001-1100, 1001-1100x2, 1001,1005 (default: all)")
     add_settings_flags(p)
     p.add_argument("--job", metavar="ID", help="job id recorded in outputs")
+    p.add_argument(
+        "--missing",
+        choices=MISSING_POLICIES,
+        default="fail",
+        help="frames missing on disk between the first and last (or asked for by --frames): fail them (default; "
+        "the exit is then non-zero), skip them, or write black frames (like Nuke's Read)",
+    )
+    p.add_argument(
+        "--allow-passthrough",
+        action="store_true",
+        help=f"exit 0 even when no face was swapped in any frame (default: exit {EXIT_NO_SWAP})",
+    )
     p.set_defaults(func=run_swap_cli)
 
 
@@ -115,34 +130,78 @@ def run_swap_cli(args: argparse.Namespace, ctx: CliContext) -> int:
 
     settings = SwapSettings.from_dict(settings_overrides(args))
     plate = PlateSequence.open(args.pattern)
-    frames = plate.select(args.frames) if args.frames else list(plate.frames)
+    frames, absent = frames_to_do(plate, args.frames, args.missing)
     if not frames:
         raise SequenceError(f"{args.pattern}: no frames to process")
     actors = {name: load_actor(name) for name in args.actor}
     layout = OutputLayout(Path(args.out).resolve(), plate.name, plate.padding)
     engine = Engine(plate, actors, settings, layout, job_id=args.job)
-    engine.prepare()  # configuration errors: one clear line before any frame
+    engine.prepare()  # configuration errors (a plate without colour channels): one clear line before any frame
+    black = sorted(absent) if args.missing == "black" else []
     # the jobs' pipeline: plates read ahead, frames computed in order, outputs written behind
     stages = Stages(engine.load_frame, engine.compute_frame, engine.write_frame)
+    todo = [f for f in frames if f not in set(black)]
     try:
         # only what the summary needs is kept: memory does not grow with the shot's length
         records = [
             {"frame": r["frame"], "status": r["status"], "error": r.get("error")}
-            for r in ctx.progress(run_stages(frames, stages), total=len(frames), desc="swap")
+            for r in ctx.progress(run_stages(todo, stages), total=len(todo), desc="swap")
         ]
+        for f in black:
+            r = engine.black_frame(f)
+            records.append({"frame": r["frame"], "status": r["status"], "error": r.get("error"), "missing": r.get("missing")})
     finally:
         engine.close()
-    return report(ctx, layout, records)
+    records.sort(key=lambda r: r["frame"])
+    skipped = sorted(absent) if args.missing == "skip" else []
+    return report(ctx, layout, records, skipped=skipped, allow_passthrough=args.allow_passthrough)
 
 
-def report(ctx: CliContext, layout: OutputLayout, records: list[dict[str, Any]]) -> int:
+def frames_to_do(plate: Any, frames_arg: str | None, missing: str) -> tuple[list[int], set[int]]:
+    """The frames to process and which of them are missing on disk.
+
+    Without ``--frames``: every frame from the first to the last on disk, gaps included
+    (``--missing`` says what becomes of them; by default they fail). With ``--frames``:
+    those frames; ones missing on disk are an error unless ``--missing skip|black``.
+    """
+    from recast.pipeline.sequence import parse_frames
+
+    have = set(plate.frames)
+    if frames_arg:
+        if missing == "fail":
+            wanted = plate.select(frames_arg)  # SequenceError names frames not on disk
+        else:
+            wanted = parse_frames(frames_arg)
+    else:
+        wanted = list(range(plate.first, plate.last + 1)) if plate.frames else []
+    absent = {f for f in wanted if f not in have}
+    if missing == "skip":
+        wanted = [f for f in wanted if f not in absent]
+    return wanted, absent
+
+
+def report(
+    ctx: CliContext,
+    layout: OutputLayout,
+    records: list[dict[str, Any]],
+    *,
+    skipped: list[int] | None = None,
+    allow_passthrough: bool = False,
+) -> int:
+    """Print the summary; exit 1 when a frame failed, EXIT_NO_SWAP when no face was swapped
+    in any frame (unless ``allow_passthrough``), else 0."""
     counts = Counter(r["status"] for r in records)
     failed = [r for r in records if r["status"] == "failed"]
+    no_swap = bool(records) and not failed and counts.get("done", 0) == 0
     summary = {
         "frames": len(records),
         "done": counts.get("done", 0),
         "passthrough": counts.get("passthrough", 0),
         "failed": counts.get("failed", 0),
+        "failed_frames": [r["frame"] for r in failed],
+        "skipped_missing": list(skipped or []),
+        "black": [r["frame"] for r in records if r.get("missing") == "black"],
+        "no_swap": no_swap,
         "comp": layout.comp_pattern,
         "element": layout.element_pattern,
         "records": str(Path(layout.root) / "records"),
@@ -155,6 +214,16 @@ def report(ctx: CliContext, layout: OutputLayout, records: list[dict[str, Any]])
         f"element: {summary['element']}",
         f"records: {summary['records']}",
     ]
+    if failed:
+        lines.append(f"failed frames: {format_frames(summary['failed_frames'])}")
+    if summary["skipped_missing"]:
+        lines.append(f"skipped (missing on disk): {format_frames(summary['skipped_missing'])}")
+    if summary["black"]:
+        lines.append(f"black (missing on disk): {format_frames(summary['black'])}")
     lines += [f"frame {e['frame']} failed: {e['error']}" for e in summary["errors"][:10]]
+    if no_swap and not allow_passthrough:
+        lines.append(f"no face was swapped in any frame (exit {EXIT_NO_SWAP}; --allow-passthrough accepts this)")
     ctx.emit(summary, "\n".join(lines))
-    return 1 if failed else 0
+    if failed:
+        return EXIT_FRAMES_FAILED
+    return EXIT_NO_SWAP if no_swap and not allow_passthrough else 0

@@ -34,18 +34,12 @@ class PlateChannels:
 
     @classmethod
     def of(cls, plate: Plate) -> PlateChannels:
-        rgb = plate.rgb_indices
-        if rgb is not None:
-            return cls(tuple(rgb))
-        alpha = plate.alpha_index
-        names = plate.channel_names
-        for i, name in enumerate(names):
-            if i != alpha and name.split(".")[-1].upper() in {"Y", "L", "G", "GRAY", "GREY", "R"}:
-                return cls((i,))
-        colour = [i for i in range(len(names)) if i != alpha]
-        if len(names) <= 2 and colour:
-            return cls((colour[0],))
-        raise PlateError(f"{plate.path}: no colour channels to swap (channels: {', '.join(names)})")
+        from recast.pipeline.plateio import no_colour_reason
+
+        idx = plate.colour_indices
+        if idx is None:
+            raise PlateError(f"{plate.path}: {no_colour_reason(plate.channel_names)}")
+        return cls(tuple(idx))
 
     def rgb(self, pixels: np.ndarray) -> np.ndarray:
         if self.grey:

@@ -129,7 +129,12 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
 
     try:
         plate = PlateSequence.open(spec.plate)
-        frames = plate.select(spec.frames)
+        # no frame list: first to last on disk, gaps included (they fail, named, instead of vanishing)
+        frames = plate.select(spec.frames) if spec.frames is not None else list(range(plate.first, plate.last + 1))
+        if spec.processor == "engine":
+            from recast.pipeline.engine import SequenceShape
+
+            SequenceShape.of(plate)  # a plate without colour channels is refused now
     except RecastError as exc:
         raise SpecError(f"spec.plate: {exc}") from None
     check_settings(spec)
