@@ -45,7 +45,7 @@ if str(PLUGIN) not in sys.path:
     sys.path.insert(0, str(PLUGIN))
 
 from recast_bridge import flow  # noqa: E402
-from recast_bridge.client import BridgeConfig, Client, ServiceProcess, start_service  # noqa: E402
+from recast_bridge.client import BridgeConfig, Client, ensure_service  # noqa: E402
 from recast_bridge.errors import BridgeError, ServiceDown, ServiceError  # noqa: E402
 
 # -- stdlib only, Python 3.9 ------------------------------------------------------------
@@ -189,6 +189,25 @@ def test_spec_from_knobs_and_the_holdout_rule(tmp_path: Path) -> None:
         flow.build_spec(plan, flow.SwapKnobs("(press Refresh)"), "/s/out", "sh010")
 
 
+def test_open_review_opens_the_qc_report(tmp_path: Path) -> None:
+    opened: list[str] = []
+    job = {"id": "sh010-1", "out": str(tmp_path)}
+    with pytest.raises(BridgeError, match=r"job sh010-1: no review report yet at .*index.html \(run `recast qc report sh010-1`\)"):
+        flow.open_review(job, opened.append)
+    report = tmp_path / "qc" / "report" / "index.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<html></html>")
+    assert flow.open_review(job, opened.append) == str(report) and opened == ["file://" + str(report)]
+
+
+def test_job_folders_never_share_a_folder(tmp_path: Path) -> None:
+    a = flow.job_folders(str(tmp_path), "sh 010/a", stamp="20260101_000000")
+    os.makedirs(a.root)
+    b = flow.job_folders(str(tmp_path), "sh 010/a", stamp="20260101_000000")
+    assert a.root.endswith("sh_010_a_20260101_000000") and b.root == a.root + "_2"
+    assert a.plate == os.path.join(a.root, "plate", "sh_010_a.####.exr") and a.out == os.path.join(a.root, "out")
+
+
 # -- a real `recast serve` -------------------------------------------------------------------
 
 
@@ -211,7 +230,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         write_image(plates / f"astro.{f:04d}.exr", rgb, spec)
     env = dict(os.environ, RECAST_HOME=str(root / "home"), RECAST_MODELS=str(root / "models"), PYTHONPATH=str(REPO))
     env.pop("RECAST_TOKEN", None)
-    service = start_service([sys.executable, "-m", "recast"], roots=[str(root)], env=env, log_path=str(root / "serve.log"))
+    # nothing listens on the configured URL: ensure_service starts `recast serve` (port 0: the OS picks)
+    config = BridgeConfig(server="http://127.0.0.1:0", serve_command=[sys.executable, "-m", "recast"], serve_roots=[str(root)])
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        service = ensure_service(config)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert service is not None and config.server == service.url != "http://127.0.0.1:0"
+    assert ensure_service(config) is None  # up now: nothing more is started
     try:
         yield {"root": root, "url": service.url, "actor": actor.name, "plates": plates, "service": service}
     finally:

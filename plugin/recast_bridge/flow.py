@@ -138,6 +138,10 @@ def job_folders(work_dir: str, shot: str, stamp: Optional[str] = None) -> JobFol
     safe = re.sub(r"[^A-Za-z0-9_-]+", "_", shot).strip("_") or "shot"
     stamp = stamp or datetime.datetime.now().strftime("%Y%m%d_%H%M%S")
     root = os.path.join(os.path.abspath(work_dir), f"{safe}_{stamp}")
+    n = 1
+    while stamp != "preview" and os.path.exists(root):  # two submits within a second never share a folder
+        n += 1
+        root = os.path.join(os.path.abspath(work_dir), f"{safe}_{stamp}_{n}")
     return JobFolders(
         root=root,
         plate=os.path.join(root, "plate", f"{safe}.####.exr"),
