@@ -192,12 +192,16 @@ def test_spec_from_knobs_and_the_holdout_rule(tmp_path: Path) -> None:
 def test_open_review_opens_the_qc_report(tmp_path: Path) -> None:
     opened: list[str] = []
     job = {"id": "sh010-1", "out": str(tmp_path)}
-    with pytest.raises(BridgeError, match=r"job sh010-1: no review report yet at .*index.html \(run `recast qc report sh010-1`\)"):
-        flow.open_review(job, opened.append)
+    with pytest.raises(BridgeError, match=r"job sh010-1: no review report yet at .*index.html \(run `recast qc report sh010-1`"):
+        flow.open_review(job, opener=opened.append)
     report = tmp_path / "qc" / "report" / "index.html"
     report.parent.mkdir(parents=True)
     report.write_text("<html></html>")
-    assert flow.open_review(job, opened.append) == str(report) and opened == ["file://" + str(report)]
+    assert flow.open_review(job, opener=opened.append) == str(report) and opened == ["file://" + str(report)]
+    launched: list[list[str]] = []
+    got = flow.open_review(job, ["/opt/recast/bin/recast"], "http://127.0.0.1:8765", opened.append, lambda argv, **kw: launched.append(argv))
+    assert launched == [["/opt/recast/bin/recast", "review", "sh010-1", "--server", "http://127.0.0.1:8765"]]
+    assert got == " ".join(launched[0]) and len(opened) == 1
 
 
 def test_job_folders_never_share_a_folder(tmp_path: Path) -> None:

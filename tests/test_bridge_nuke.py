@@ -109,6 +109,21 @@ def test_submit_review_approve_load_approved_round_trip(fake_nuke: FakeNuke, wor
     assert fake.executed == []  # a Read of EXRs through a Dot: its files are the plate, nothing rendered
     text = _pump_until_done(fake, node)
     assert text.startswith(f"job {job}: done, 2/2 frames done"), text
+    # Open review: launches the review app on this job (RECAST_SERVE names the recast executable; a stub here)
+    stub, seen = world["root"] / "recast_stub", world["root"] / "review_argv.txt"
+    stub.write_text(f'#!/bin/sh\necho "$@" > {seen}\n')
+    stub.chmod(0o755)
+    import os
+
+    os.environ["RECAST_SERVE"] = str(stub)
+    try:
+        node["open_review"].execute()
+    finally:
+        del os.environ["RECAST_SERVE"]
+    deadline = time.monotonic() + 30
+    while not (seen.is_file() and seen.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert seen.read_text().split() == ["review", job, "--server", world["server"].url], node["status"].value()
     # review approval through the API (as the review app does), then publish
     client = Client(BridgeConfig(server=world["server"].url))
     assert client.job(job)["spec"]["plate"] == str(plates / "astro.####.exr")

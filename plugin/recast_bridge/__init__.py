@@ -12,5 +12,10 @@ Layers, each usable alone:
 Nothing here imports numpy or any ``recast.*`` module.
 """
 
+import sys
+
 __version__ = "0.1.0"
-MIN_PYTHON = (3, 9)
+MIN_PYTHON = (3, 9)  # the oldest Python the bridge claims (tests import it on 3.9 in isolated mode)
+
+if sys.version_info < MIN_PYTHON:
+    raise ImportError("recast_bridge needs Python 3.9 or newer (this host runs %d.%d)" % sys.version_info[:2])

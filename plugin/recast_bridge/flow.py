@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import subprocess
 import threading
 import time
 import webbrowser
@@ -345,11 +346,29 @@ def version_label(version: Mapping[str, Any]) -> str:
     return f"{version.get('job')}\n{version.get('version')}\n{version.get('actor') or ''}".rstrip()
 
 
-def open_review(job: Mapping[str, Any], opener: Callable[[str], Any] = webbrowser.open) -> str:
-    """Open the job's QC report (``<out>/qc/report/index.html``); returns what was opened."""
+def open_review(
+    job: Mapping[str, Any],
+    recast_command: Optional[List[str]] = None,
+    server: Optional[str] = None,
+    opener: Callable[[str], Any] = webbrowser.open,
+    launch: Callable[..., Any] = subprocess.Popen,
+) -> str:
+    """Open the job in the review app (``recast review JOB --server URL``) when a recast
+    executable is configured (RECAST_SERVE), else its QC report; returns what was opened."""
+    job_id = str(job.get("id"))
+    if recast_command:
+        argv = list(recast_command) + ["review", job_id] + (["--server", server] if server else [])
+        try:
+            launch(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as exc:
+            raise BridgeError(f"cannot start `{' '.join(argv[:2])}`: {exc.strerror or exc}") from None
+        return " ".join(argv)
     out = str(job.get("out") or "")
     report = os.path.join(out, "qc", "report", "index.html")
     if not os.path.isfile(report):
-        raise BridgeError(f"job {job.get('id')}: no review report yet at {report} (run `recast qc report {job.get('id')}`)")
+        raise BridgeError(
+            f"job {job_id}: no review report yet at {report} (run `recast qc report {job_id}`, "
+            "or set RECAST_SERVE to a recast executable to open the review app)"
+        )
     opener("file://" + report)
     return report

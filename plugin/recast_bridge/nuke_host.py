@@ -335,7 +335,10 @@ def do_open_review(ctx: NukeContext) -> str:
     job_id = str(ctx.knob("job_id").value() or "")
     if not job_id:
         raise BridgeError("no job on this node yet: Submit first")
-    return open_report(ctx.client().job(job_id))
+    client = ctx.client()
+    opened = open_report(client.job(job_id), ctx.config.serve_command, client.server)
+    ctx.set_status(f"job {job_id}: opened {opened}")
+    return opened
 
 
 def do_load_approved(ctx: NukeContext) -> Any:
