@@ -19,6 +19,9 @@ $(APP_STAMP): pyproject.toml Makefile
 	if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
 	  $(BIN)/python -m pip uninstall -q -y onnxruntime && \
 	  $(BIN)/python -m pip install -q onnxruntime-gpu==1.32.0 ; fi
+	# MediaPipe's Apache-2.0 face models: the pinned wheel downloaded (not installed), the
+	# model files extracted and sha256-checked into $(VENV)/share/recast/mediapipe
+	$(BIN)/python -m recast.pipeline.faces.mediapipe_models
 	touch $@
 
 $(DEV_STAMP): $(APP_STAMP)

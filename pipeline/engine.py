@@ -215,6 +215,10 @@ class Engine:
                     f"{actor.backend!r} backend; leave backend unset to use the actor's own"
                 )
             self._swappers[name] = swapper
+            used = getattr(swapper, "licences", None)  # the models the swap itself runs (e.g. warp's landmarks)
+            if callable(used):
+                have = {(lic.get("model"), lic.get("file")) for lic in self._licences}
+                self._licences += [lic for lic in jsonable(used()) if (lic.get("model"), lic.get("file")) not in have]
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())

@@ -333,8 +333,11 @@ def test_bad_options_and_inputs_are_one_line_errors(
         WarpSwapper({"nonsense": 1})
     from recast.models.base import SwapperContext
 
+    # without non-commercial models the warp reads the 68-point layout off the face mesh
+    strict = SWAPPERS.create("warp", context=SwapperContext(allow_noncommercial_models=False))
+    assert strict.landmarker.kind == "mesh68"
     with pytest.raises(SpecError, match="allow_noncommercial_models is false.*68-point"):
-        SWAPPERS.create("warp", context=SwapperContext(allow_noncommercial_models=False))
+        WarpSwapper(landmarker=Landmarker(kind="dlib68"), context=SwapperContext(allow_noncommercial_models=False))
     with pytest.raises(ActorError, match="takes no model file"):
         WarpActorBuilder().build(tmp_path, [(Path("a.png"), faces["hanks"])], {"model_file": tmp_path / "x.onnx"})
     face = Face(box=np.array([10.0, 10, 100, 100]), score=1.0, kps5=np.zeros((5, 2)))

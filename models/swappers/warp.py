@@ -223,9 +223,9 @@ class WarpSwapper:
     ) -> None:
         self.options = options if isinstance(options, WarpOptions) else WarpOptions.from_dict(options)
         ctx = context or SwapperContext()
-        if landmarker is None:  # refuses here (SpecError) when non-commercial models are not allowed
+        if landmarker is None:  # without non-commercial models: the face mesh's 68-point layout
             landmarker = Landmarker(allow_noncommercial_models=ctx.allow_noncommercial_models, notify=ctx.notify)
-        elif not ctx.allow_noncommercial_models:
+        elif not ctx.allow_noncommercial_models and landmarker.kind == "dlib68":
             raise SpecError(NEEDS_68)
         self.landmarker = landmarker
         self.name: str = "warp"
@@ -298,12 +298,26 @@ class WarpSwapper:
         }
         return SwapResult(rgb=out.astype(np.float32), matte=matte, info=info)
 
+    def licences(self) -> list[dict[str, Any]]:
+        """The models the swap itself runs (its landmarker's), for the frame record."""
+        return self.landmarker.licences()
+
     def _landmarks(self, crop: np.ndarray, face: Face) -> tuple[np.ndarray, str]:
         lm = face.landmarks
         if (
             lm is not None
+            and face.landmark_kind == "mesh468"
+            and lm.shape[0] == 468
+            and np.isfinite(lm).all()
+        ):
+            from recast.pipeline.faces.mesh import mesh_to_68
+
+            return mesh_to_68(lm), "given_mesh68"
+        if (
+            lm is not None
             and lm.shape == (ws.N68, 2)
             and face.landmark_kind in (None, "dlib68")
+            and self.landmarker.kind == "dlib68"
             and np.isfinite(lm).all()
         ):
             return lm.astype(np.float64), "given"
@@ -316,7 +330,7 @@ class WarpSwapper:
             c = kps.mean(axis=0)
             half = 1.1 * float(np.ptp(kps, axis=0).max())
             box = np.array([c[0] - half, c[1] - half, c[0] + half, c[1] + half])
-        return self.landmarker.fit(crop, box), "fitted_dlib68"
+        return self.landmarker.fit(crop, box), f"fitted_{self.landmarker.kind}"
 
     def _matte(
         self,

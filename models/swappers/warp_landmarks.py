@@ -34,25 +34,38 @@ NEEDS_68 = (
 
 @dataclass
 class Landmarker:
-    """The dlib analyser in 68-point mode, created on first use and kept per instance.
+    """68-point landmarks for the warp backend, from one of two analysers (created on first use):
 
-    The 68-point model's training data excludes commercial use: with
-    ``allow_noncommercial_models`` false the Landmarker refuses at creation
-    (SpecError naming the setting) rather than on the first face.
+    - ``dlib68``: dlib's 68-point predictor, whose training data excludes commercial use:
+      with ``allow_noncommercial_models`` false it refuses at creation (SpecError naming the
+      setting) rather than on the first face;
+    - ``mesh68``: MediaPipe's Apache-2.0 face mesh (468 points) read in the 68-point layout
+      (:func:`recast.pipeline.faces.mesh.mesh_to_68`);
+    - ``auto`` (default): ``dlib68`` when non-commercial models are allowed, else ``mesh68``.
     """
 
     options: AnalyserOptions = field(default_factory=lambda: AnalyserOptions(landmarks="68", upsample=1))
     allow_noncommercial_models: bool = True
     notify: Notify | None = None
+    kind: str = "auto"
     _analyser: FaceAnalyser | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if not (self.allow_noncommercial_models and self.options.allow_noncommercial_models):
+        allowed = self.allow_noncommercial_models and self.options.allow_noncommercial_models
+        if self.kind == "auto":
+            self.kind = "dlib68" if allowed else "mesh68"
+        if self.kind not in ("dlib68", "mesh68"):
+            raise SpecError(f"warp.landmarks: {self.kind!r} must be 'auto', 'dlib68' or 'mesh68'")
+        if self.kind == "dlib68" and not allowed:
             raise SpecError(NEEDS_68)
 
     def analyser(self) -> FaceAnalyser:
         if self._analyser is None:
-            self._analyser = create_analyser("dlib", self.options, self.notify)
+            if self.kind == "mesh68":
+                opts = self.options.replace(landmarks="auto", allow_noncommercial_models=False, upsample=0)
+                self._analyser = create_analyser("mediapipe", opts, self.notify)
+            else:
+                self._analyser = create_analyser("dlib", self.options, self.notify)
         return self._analyser
 
     def licences(self) -> list[dict[str, Any]]:
@@ -72,9 +85,13 @@ class Landmarker:
 
 def _lm68(face: Face) -> np.ndarray:
     lm = face.landmarks
+    if lm is not None and face.landmark_kind == "mesh468" and lm.shape[0] == 468:
+        from recast.pipeline.faces.mesh import mesh_to_68
+
+        return mesh_to_68(lm)
     if lm is None or lm.shape != (68, 2) or face.landmark_kind != "dlib68":
         raise FaceModelError(
-            "warp: needs dlib 68-point landmarks; the dlib analyser returned "
+            "warp: needs 68-point landmarks (dlib68, or the face mesh's mesh68); the analyser returned "
             f"{face.landmark_kind or 'none'} (allow_noncommercial_models must be true for the 68-point model)"
         )
     return np.asarray(lm, np.float64)

@@ -19,3 +19,10 @@ def insightface_analyser(options: AnalyserOptions | None = None, notify: Notify 
     from recast.pipeline.faces.insight_backend import InsightAnalyser
 
     return InsightAnalyser(options, notify)
+
+
+
+def mediapipe_analyser(options: AnalyserOptions | None = None, notify: Notify | None = None) -> FaceAnalyser:
+    from recast.pipeline.faces.mediapipe_backend import MediaPipeAnalyser
+
+    return MediaPipeAnalyser(options, notify)

@@ -49,6 +49,7 @@ class Fit:
     landmark_kind: str | None
     state: Any = None  # backend data reused by _embed_crop (e.g. a dlib shape)
     box: np.ndarray | None = None  # the face box in crop coordinates
+    confidence: float | None = None  # the landmark model's own face presence (0..1), when it has one
 
 
 class FaceAnalyser(ABC):
@@ -208,6 +209,8 @@ class FaceAnalyser(ABC):
         box_c = _box_to_crop(crop, box)
         det_c = None if det is None else _to_crop_det(crop, det)
         fit = self._fit_crop(crop.pixels, box_c, det_c)
+        if det is not None and fit.confidence is not None and fit.confidence < 0.5:
+            return None  # the landmark model finds no face where the detector saw one
         kps5 = crop.to_image(fit.kps5)
         landmarks = None if fit.landmarks is None else crop.to_image(fit.landmarks)
         face = Face(
@@ -222,6 +225,8 @@ class FaceAnalyser(ABC):
         face.extra["analyser"] = self.name
         if det is None:
             face.extra["fitted_box"] = True
+        if fit.confidence is not None:
+            face.extra["landmark_confidence"] = round(float(fit.confidence), 4)
         if embed:
             face.embedding = _normalise(self._embed_crop(crop.pixels, fit))
             face.embedding_kind = self.embedding_kind
