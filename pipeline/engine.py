@@ -33,7 +33,7 @@ from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, co
 from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from recast.pipeline.schema.settings import SwapSettings
-from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError
+from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError, os_cause
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
 from recast.pipeline.types import Face
 
@@ -54,6 +54,8 @@ def one_line_error(exc: BaseException) -> str:
     """A single-line description: the RecastError message, else ``Type: message``."""
     if isinstance(exc, RecastError):
         return str(exc)
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{type(exc).__name__}: {os_cause(exc)}"  # names the cause: No space left on device (ENOSPC)
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -324,7 +326,7 @@ class Engine:
         try:
             write_record(self.layout.record_path(state.frame), rec)
         except OSError as exc:
-            _mark_failed(rec, f"{self.layout.record_path(state.frame)}: cannot write record ({exc.strerror or exc})")
+            _mark_failed(rec, f"{self.layout.record_path(state.frame)}: cannot write record ({os_cause(exc)})")
         return rec
 
     def black_frame(self, frame: int) -> dict[str, Any]:

@@ -74,3 +74,14 @@ def os_cause(exc: BaseException) -> str:
         text = f"{exc.strerror or _os.strerror(exc.errno)} ({name})"
         return f"{text}: {exc.filename}" if exc.filename else text
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """One line for any exception: a RecastError's message; an OSError with its cause named
+    (``OSError: No space left on device (ENOSPC): path``); else ``Type: message``."""
+    if isinstance(exc, RecastError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.errno:
+        return f"{type(exc).__name__}: {os_cause(exc)}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

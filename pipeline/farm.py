@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol
 
 import recast
 from recast.pipeline.atomic import atomic_write_bytes
-from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.errors import JobError, SpecError, os_cause
 from recast.pipeline.jobs.store import Store, recast_home
 from recast.pipeline.registry import Registry, UnknownBackend
 from recast.pipeline.sequence import format_frames
@@ -297,5 +297,5 @@ def export(store: Store, job_id: str, fmt: str, opts: FarmOptions, output: Path 
     try:
         atomic_write_bytes(path, data)
     except OSError as exc:
-        raise JobError(f"{path}: cannot write farm template ({exc.strerror or exc})") from None
+        raise JobError(f"{path}: cannot write farm template ({os_cause(exc)})") from None
     return path

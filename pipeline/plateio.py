@@ -37,7 +37,7 @@ import numpy as np
 import OpenImageIO as oiio
 
 from recast.pipeline.atomic import atomic_path
-from recast.pipeline.errors import PlateError
+from recast.pipeline.errors import PlateError, os_cause
 
 RECAST_PREFIX = "recast/"
 
@@ -299,8 +299,13 @@ def _clean_reason(path: Path, msg: str) -> str:
 
 def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
     p = Path(path)
-    if not p.exists():
-        raise PlateError(f"{p}: file not found")
+    try:
+        os.stat(p)
+    except FileNotFoundError:
+        raise PlateError(f"{p}: file not found") from None
+    except OSError as exc:  # ELOOP, EACCES on a folder above, EIO, ENAMETOOLONG...
+        exc.filename = None
+        raise PlateError(f"{p}: cannot read ({os_cause(exc)})") from None
     if p.is_dir():
         raise PlateError(f"{p}: is a directory, not an image")
     if not p.is_file():  # a FIFO or device would block or never end
@@ -308,7 +313,7 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise PlateError(f"{p}: cannot stat ({exc.strerror})") from None
+        raise PlateError(f"{p}: cannot stat ({os_cause(exc)})") from None
     if size == 0:
         raise PlateError(f"{p}: empty file")
     if not os.access(p, os.R_OK):
@@ -479,26 +484,62 @@ def write_parts(path: str | os.PathLike[str], parts: list[tuple[np.ndarray, oiio
     if not parts:
         raise PlateError(f"{p}: nothing to write")
     prepared = [_prepare(p, px, sp) for px, sp in parts]
-    with atomic_path(p) as tmp:
-        out = oiio.ImageOutput.create(str(tmp))
-        if out is None:
-            raise PlateError(f"{p}: no writer for this file type ({_clean_reason(tmp, _oiio_error())})")
-        if len(prepared) > 1 and not out.supports("multiimage"):
-            raise PlateError(f"{p}: this file type cannot hold {len(prepared)} parts")
-        specs = [sp for _, sp in prepared]
-        ok = out.open(str(tmp), specs) if len(specs) > 1 else out.open(str(tmp), specs[0])
-        if not ok:
-            raise PlateError(f"{p}: cannot open for writing ({_clean_reason(tmp, _oiio_error(out))})")
-        for k, (arr, sp) in enumerate(prepared):
-            if k and not out.open(str(tmp), sp, "AppendSubimage"):
-                raise PlateError(f"{p}: cannot add part {k} ({_clean_reason(tmp, _oiio_error(out))})")
-            if not out.write_image(arr):
-                msg = _clean_reason(tmp, _oiio_error(out))
-                out.close()
-                raise PlateError(f"{p}: write failed ({msg})")
-        if not out.close():
-            raise PlateError(f"{p}: write failed on close ({_clean_reason(tmp, _oiio_error(out))})")
+    try:
+        with atomic_path(p) as tmp:
+            _write_prepared(p, tmp, prepared)
+    except OSError as exc:  # the temp's fsync/rename, the folder's creation
+        raise PlateError(f"{p}: write failed ({os_cause(exc)})") from None
 
+
+def _write_prepared(p: Path, tmp: Path, prepared: list[tuple[np.ndarray, oiio.ImageSpec]]) -> None:
+    def fail(what: str, out: Any = None) -> PlateError:
+        msg = _clean_reason(tmp, _oiio_error(out))
+        if out is not None:
+            out.close()
+        cause = write_failure_cause(tmp)  # OIIO does not say why a write failed; the OS does
+        return PlateError(f"{p}: {what} ({msg}{'; ' + cause if cause else ''})")
+
+    out = oiio.ImageOutput.create(str(tmp))
+    if out is None:
+        raise PlateError(f"{p}: no writer for this file type ({_clean_reason(tmp, _oiio_error())})")
+    if len(prepared) > 1 and not out.supports("multiimage"):
+        raise PlateError(f"{p}: this file type cannot hold {len(prepared)} parts")
+    specs = [sp for _, sp in prepared]
+    ok = out.open(str(tmp), specs) if len(specs) > 1 else out.open(str(tmp), specs[0])
+    if not ok:
+        raise fail("cannot open for writing", out)
+    for k, (arr, sp) in enumerate(prepared):
+        if k and not out.open(str(tmp), sp, "AppendSubimage"):
+            raise fail(f"cannot add part {k}", out)
+        if not out.write_image(arr):
+            raise fail("write failed", out)
+    if not out.close():
+        raise fail("write failed on close")
+
+
+def write_failure_cause(tmp: Path) -> str | None:
+    """Why the OS refused a write into ``tmp``'s folder, found by asking it: a read-only
+    file system (EROFS), then a probe that opens ``tmp`` and appends and fsyncs up to 1 MiB
+    (EACCES, ENOSPC, EDQUOT, EFBIG, EIO come back as the errno they are). None when the
+    probe succeeds (the failure was not the OS's)."""
+    import errno
+
+    try:
+        if os.statvfs(tmp.parent).f_flag & os.ST_RDONLY:
+            return os_cause(OSError(errno.EROFS, os.strerror(errno.EROFS)))
+    except OSError as exc:
+        return os_cause(exc)
+    block = b"\0" * 65536
+    try:
+        with open(tmp, "ab") as fh:
+            for _ in range(16):
+                fh.write(block)
+                fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        exc.filename = None
+        return os_cause(exc)
+    return None
 
 def write_image(path: str | os.PathLike[str], pixels: np.ndarray, spec: oiio.ImageSpec) -> None:
     """Atomically write ``pixels`` (H, W, C, any float/int dtype) with ``spec`` (format by extension)."""

@@ -104,6 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("recast: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the OS refused (ELOOP, EACCES, ENOSPC, EROFS...): its cause, one line
+        if debug:
+            traceback.print_exc()
+        from recast.pipeline.errors import describe
+
+        print(f"recast: error: {describe(exc)}", file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, no traceback
         return _internal_error(exc, debug)
 

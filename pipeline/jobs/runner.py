@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recast.pipeline.errors import JobError, RecastError, SpecError
+from recast.pipeline.errors import JobError, RecastError, SpecError, describe, os_cause
 from recast.pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
 from recast.pipeline.schema.job import JobSpec, check_job_id, new_job_id
 from recast.pipeline.jobs.store import Store, now_iso
@@ -149,7 +149,7 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     try:
         write_job_file(layout, job_id, spec_d, frames, now_iso())
     except OSError as exc:
-        raise SpecError(f"spec.out: cannot write {layout.job_file} ({exc.strerror})") from None
+        raise SpecError(f"spec.out: cannot write {layout.job_file} ({os_cause(exc)})") from None
     store.create_job(job_id, spec_d, frames)
     return job_id
 
@@ -311,7 +311,7 @@ class Runner:
             self.store.set_job_status(job_id, "failed", str(exc), who=self.options.worker)
             raise
         except Exception as exc:  # the job must not stay "running" with nobody running it
-            msg = " ".join(f"internal error: {type(exc).__name__}: {exc}".split())
+            msg = f"internal error: {describe(exc)}"
             self.store.set_job_status(job_id, "failed", msg, who=self.options.worker)
             raise
         finally:
@@ -456,7 +456,7 @@ class Runner:
                     except RecastError as exc:
                         err = str(exc)
                     except Exception as exc:  # noqa: BLE001 - one frame never stops the others
-                        err = " ".join(f"{type(exc).__name__}: {exc}".split())
+                        err = describe(exc)
                     if k < opts.retries:
                         self.sleep(opts.backoff_s * (2**k))
                 finish(frame, "failed", err, attempts, self._fail(proc, frame, err))
@@ -497,7 +497,7 @@ class Runner:
             except RecastError as exc:
                 err = str(exc)
             except Exception as exc:  # noqa: BLE001 - one frame never stops the others
-                err = " ".join(f"{type(exc).__name__}: {exc}".split())
+                err = describe(exc)
             if k < opts.retries:
                 self.sleep(opts.backoff_s * (2**k))
         return None, opts.retries + 1, err

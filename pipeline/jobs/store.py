@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from recast.pipeline.errors import JobError, SpecError
+from recast.pipeline.errors import JobError, SpecError, os_cause
 
 FrameStatus = Literal["pending", "running", "done", "failed"]
 FRAME_STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
@@ -175,7 +175,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise JobError(f"{self.path}: cannot open job store ({exc})") from None
         except OSError as exc:
-            raise JobError(f"{self.path}: cannot create job store ({exc.strerror})") from None
+            raise JobError(f"{self.path}: cannot create job store ({os_cause(exc)})") from None
 
     @classmethod
     def open_default(cls) -> Store:

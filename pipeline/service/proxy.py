@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from recast.pipeline.errors import PlateError
+from recast.pipeline.errors import PlateError, os_cause
 
 
 def proxy_png(path: Path, max_side: int = 1024, colorspace: str | None = None) -> bytes:
@@ -146,7 +146,7 @@ def cached_review_proxy(path: Path, kind: str, max_side: int = 2048, colorspace:
     try:
         st = Path(path).stat()
     except OSError as exc:
-        raise PlateError(f"{path}: cannot read ({exc.strerror})") from None
+        raise PlateError(f"{path}: cannot read ({os_cause(exc)})") from None
     key = hashlib.sha1(f"{Path(path).resolve()}|{st.st_size}|{st.st_mtime_ns}|{kind}|{max_side}|{colorspace}".encode()).hexdigest()
     root = cache or proxy_cache_dir()
     file = root / key[:2] / f"{key}.npz"
