@@ -29,8 +29,9 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
 from recast.pipeline.errors import SpecError
-from recast.pipeline.jobs.spec import JOB_ID_RE, NAME_RE
 from recast.pipeline.jobs.store import Store
+from recast.pipeline.schema.job import JOB_ID_RE, NAME_RE
+from recast.pipeline.schema.layout import OutputLayout
 from recast.pipeline.service.security import check_files_inside, check_setting_paths, inside_roots
 
 if TYPE_CHECKING:
@@ -122,8 +123,8 @@ def version_info(store: Store, job_id: str, version: str, color: Callable[[], Co
     if not entries:
         raise HTTPException(status_code=404, detail=f"job {job_id} {row['version']}: the version holds no frames")
     frames = sorted(int(e["frame"]) for e in entries)
-    pattern = str(vdir / "comp" / f"{layout.plate_name}.{'#' * layout.padding}.exr")
-    element = str(vdir / "element" / f"{layout.plate_name}_face.{'#' * layout.padding}.exr")
+    version_layout = OutputLayout(vdir, layout.plate_name, layout.padding)  # a version is laid out like take 1
+    pattern, element = version_layout.comp_pattern, version_layout.element_pattern
     job_space = spec.settings.get("colorspace") if isinstance(spec.settings.get("colorspace"), str) else None
     first_comp = Path(next(e["comp"] for e in entries if int(e["frame"]) == frames[0]))
     colorspace = color().space_for(read_header(first_comp).spec, first_comp, job_space)
@@ -149,9 +150,8 @@ def version_info(store: Store, job_id: str, version: str, color: Callable[[], Co
 def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, Any]:
     """Swap one frame of ``body.plate`` into ``body.out`` (paths already checked)."""
     from recast.models.actor import load_actor
-    from recast.pipeline.composite.settings import SwapSettings
+    from recast.pipeline.schema.settings import SwapSettings
     from recast.pipeline.engine import Engine
-    from recast.pipeline.outputs import OutputLayout
     from recast.pipeline.sequence import PlateSequence
 
     name = body.name or "preview"
@@ -166,7 +166,7 @@ def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, 
     t0 = time.perf_counter()
     with warm.lock:
         analyser = warm.analyser(settings.analyser, settings.analyser_models, settings.allow_noncommercial_models)
-        layout = OutputLayout(root=Path(body.out), plate_name=name, padding=4)
+        layout = OutputLayout(root=Path(body.out), plate_name=name, padding=plate.padding)
         engine = Engine(plate, {"default": actor}, settings, layout, analyser=analyser, color=warm.color())
         engine.prepare()
         rec = engine.process_frame(body.frame)
