@@ -31,6 +31,8 @@ from recast.pipeline import __version__
 from recast.pipeline.composite.colormatch import ColourStats
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
 from recast.pipeline.composite.crop import crop_box_for, shift_face
+from recast.pipeline.composite.holdout import HoldoutReader, parse_holdout
+from recast.pipeline.composite.matte import matte_box
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError, os_cause
@@ -162,6 +164,9 @@ class Engine:
         self._licences: list[dict[str, Any]] = []  # the analyser's models and their licences
         self._ready = False
         self._compose = ComposeOptions.from_settings(settings)
+        self._holdout: HoldoutReader | None = None
+        if settings.holdout:
+            self._holdout = HoldoutReader(parse_holdout(settings.holdout))
         self._shape: SequenceShape | None = None  # what every frame must look like (the first frame on disk)
 
     # ------------------------------------------------------------------ set-up
@@ -378,12 +383,18 @@ class Engine:
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
         )
         element = ElementBuilder(out.shape[:2])
+        hold: np.ndarray | None = None
+        if self._holdout is not None and selected:
+            hold, hold_path = self._holdout.read(frame, plate)
+            if hold.shape != out.shape[:2]:
+                raise PlateError(f"holdout {hold_path}: {hold.shape[1]}x{hold.shape[0]} does not match the plate")
+            rec["holdout"] = {**self._holdout.spec.to_json(), "file": str(hold_path.resolve())}
         faces_json: list[dict[str, Any]] = []
         swap_time = 0.0
         t = time.perf_counter()
         decided = {id(f): d for f, d in zip(tracked, decisions, strict=True)}
         for index, (face, actor_name) in enumerate(selected):
-            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index)
+            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index, hold)
             entry["selection"] = decided[id(face)].to_json()
             faces_json.append(entry)
             swap_time += dt
@@ -454,6 +465,7 @@ class Engine:
         element: ElementBuilder,
         frame: int,
         index: int,
+        hold: np.ndarray | None = None,
     ) -> tuple[dict[str, Any], float]:
         entry: dict[str, Any] = face.to_json()
         # "label": the job's actor-map key that selected this face; "actor" (provenance, below): the model's name
@@ -488,8 +500,15 @@ class Engine:
         for key in ("grain", "highlights_restored"):
             if key in comp.info:
                 entry[key] = comp.info[key]
+        if hold is not None and comp.box is not None:
+            # the holdout keeps the plate where it is 1: in the comp and in the element's alpha
+            keep = 1.0 - hold[ys, xs]
+            held = int(((comp.alpha > 0) & (keep < 1.0)).sum())
+            comp.alpha = (comp.alpha * keep).astype(np.float32)
+            comp.box = matte_box(comp.alpha)
+            entry["holdout"] = {"held_pixels": held}
         if comp.box is None:
-            entry["swap_info"]["skipped"] = "empty matte"
+            entry["swap_info"]["skipped"] = "empty matte" if hold is None else "held out"
             return entry, swap_seconds[0]
         paste_face(out, channels, comp, box)
         fg = comp.fg if self.settings.element_grain else comp.fg_clean

@@ -103,6 +103,10 @@ def settings_overrides(args: argparse.Namespace) -> dict[str, Any]:
             out = {**enhancer_settings(value), **out}  # an explicit --enhancer-model wins over a FILE here
         elif conv == "path":
             out[name] = str(Path(value).resolve())
+        elif conv == "holdout":
+            from recast.pipeline.composite.holdout import absolute_holdout
+
+            out[name] = absolute_holdout(value, Path.cwd())
         elif conv == "reference":
             out[name] = absolute_reference_images(value, Path.cwd())
         else:

@@ -117,6 +117,9 @@ class FrameRecord(_Open):
     faces: list[FaceRecord] = Field(default_factory=list)
     tracks: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-track selection summary")
     detection: Literal["full", "windows"] | None = Field(None, description="whole-frame scan, or windows around the tracks")
+    detection_tiles: int = Field(0, ge=0, description="small-face pyramid tiles the frame's scan ran (settings.min_face)")
+    holdout: dict[str, Any] | None = Field(
+        None, description="the holdout matte frame used (settings.holdout): pattern, channel and file; null without one")
     stats: Stats = Field(default_factory=Stats, description="non-finite pixels in the plate")
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
     colorspace: ColorspaceInfo | None = Field(None, description="the plate's resolved colourspace and its OCIO config (schema 2)")

@@ -52,7 +52,7 @@ class Cli:
 
     metavar: str | None = None
     aliases: tuple[tuple[str, Any], ...] = ()
-    value: Literal["plain", "path", "reference", "enhancer"] = "plain"
+    value: Literal["plain", "path", "reference", "enhancer", "holdout"] = "plain"
 
 
 # -- value types (lenient where JSON/CLI text is common, never silently wrong) ----------------
@@ -147,6 +147,9 @@ class SwapSettings(BaseModel):
         None, description="use this enhancer ONNX instead of the installed one (needs its licence)")
     enhancer_licence: Annotated[OptText, Cli("TEXT")] = Field(None, description="licence of an enhancer model file")
     enhancer_blend: Annotated[Float, Cli("0..1")] = Field(1.0, ge=0.0, le=1.0, description="enhancer mix (1 = fully restored)")
+    holdout: Annotated[OptText, Cli("PATTERN[:CHANNEL]", value="holdout")] = Field(
+        None, description="holdout matte sequence (EXR/PNG; channel default alpha): where it is 1 the plate pixel is "
+        "kept (hands, glasses, hair rotoscoped over the face); the element's alpha includes it")
     colorspace: Annotated[OptText, Cli("NAME")] = Field(
         None, description="plate colourspace (else metadata, else the format's default: EXR = scene-linear)")
     seed: Annotated[Int, Cli("N")] = Field(0, description="grain noise seed (mixed with the frame number)")
@@ -189,6 +192,10 @@ class SwapSettings(BaseModel):
             raise SpecError("settings.reference: selection 'reference' needs reference FRAME:INDEX or an image")
         if self.reference:
             parse_reference_items(self.reference)
+        if self.holdout:
+            from recast.pipeline.composite.holdout import parse_holdout
+
+            parse_holdout(self.holdout)
         if self.enhancer_model and not self.enhancer:
             raise SpecError("settings.enhancer: enhancer_model is set but no enhancer kind is named")
         if self.enhancer_model and not self.enhancer_licence:

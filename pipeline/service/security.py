@@ -129,6 +129,9 @@ def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path
                 if key == "reference" and isinstance(value, str):
                     _check_reference_images(value, roots, f"{where}.{key}")
                     continue
+                if key == "holdout" and isinstance(value, str):
+                    _check_holdout(value, roots, f"{where}.{key}")
+                    continue
                 stack.append((f"{where}.{key}", value, isinstance(key, str) and is_path_setting(key)))
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", v, is_path) for i, v in enumerate(node))
@@ -138,6 +141,19 @@ def check_setting_paths(settings: Mapping[str, Any] | None, roots: Sequence[Path
             if not isinstance(node, str):
                 raise AccessError(f"{where}: a path is expected, got {type(node).__name__}")
             inside_roots(node, roots, where)
+
+
+def _check_holdout(text: str, roots: Sequence[Path], where: str) -> None:
+    """``settings.holdout`` (PATTERN[:CHANNEL]) names a matte sequence: its pattern must be inside ``roots``."""
+    from recast.pipeline.composite.holdout import parse_holdout
+
+    if not text:
+        return
+    try:
+        spec = parse_holdout(text)
+    except SpecError:
+        return  # left to the settings validation (a 4xx naming it)
+    inside_roots(spec.pattern, roots, where)
 
 
 def _check_reference_images(text: str, roots: Sequence[Path], where: str) -> None:
