@@ -36,6 +36,14 @@ Round trip plate -> working -> plate, measured with the pinned config and OCIO 2
   LOSSLESS 5.9e-4, DEFAULT, with its fast log/exp/pow, 2.7e-2);
 - ACEScc clamps its toe, so its shadows do not come back.
 
+The decision is made once, here, and written down: the engine puts a
+:class:`PlateColour` (space, how it was decided, config, working space) into every
+frame record (``record["colorspace"]``) and the space into the comp's
+``recast/colorspace`` attribute. Every later reader (QC scores, thumbnails,
+reports, preview movies, review proxies) takes it from there through
+:class:`PlateColours`, with the same config and processors as the engine; an old
+record without it falls back to the same resolver on the plate's header.
+
 Processors are built once per (src, dst) with lossless optimisation (exact maths,
 adjacent matrices combined) and cached on the context; applying them is thread-safe.
 """
@@ -44,9 +52,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import PyOpenColorIO as ocio
@@ -83,6 +92,39 @@ CHROMATICITY_SPACES: tuple[tuple[tuple[float, ...], tuple[str, ...]], ...] = (
 )
 CHROMATICITY_TOLERANCE = 2e-3
 ROUND_TRIP_PROBES = (0.0, 0.18, 1.0, 2.0, 8.0, 64.0, -0.05)
+
+
+ColourSource = Literal["setting", "attribute", "metadata", "chromaticities", "default"]
+COLOUR_SOURCES: tuple[str, ...] = ("setting", "attribute", "metadata", "chromaticities", "default")
+ATTRIBUTE_KEY = "recast/colorspace"  # what Recast writes (comps, elements, imported plates)
+
+
+@dataclass(frozen=True)
+class PlateColour:
+    """A plate's colour as decided once by the engine (``record["colorspace"]``).
+
+    ``source`` says how: ``setting`` (the job's ``colorspace``), ``attribute`` (the
+    file's ``recast/colorspace``), ``metadata`` (another colourspace attribute),
+    ``chromaticities`` (EXR primaries) or ``default`` (per format).
+    """
+
+    plate: str
+    source: str
+    config: str
+    working: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"plate": self.plate, "source": self.source, "config": self.config, "working": self.working}
+
+    @classmethod
+    def from_json(cls, data: object) -> PlateColour | None:
+        """The record's ``colorspace`` entry, or None when absent/incomplete (old records)."""
+        if not isinstance(data, Mapping):
+            return None
+        vals = [data.get(k) for k in ("plate", "source", "config", "working")]
+        if not all(isinstance(v, str) and v for v in vals):
+            return None
+        return cls(*vals)  # type: ignore[arg-type]
 
 
 class ColorContext:
@@ -234,17 +276,36 @@ class ColorContext:
 
     def space_for(self, spec: oiio.ImageSpec, path: Path, job_value: str | None = None) -> str:
         """:meth:`plate_space` from a header alone (spec + file name)."""
+        return self.plate_colour(spec, path, job_value).plate
+
+    def plate_colour(self, spec: oiio.ImageSpec, path: Path, job_value: str | None = None) -> PlateColour:
+        """The plate's colour and how it was decided, from its header (what records carry)."""
+        formats = {str(f) for f in spec.channelformats} or {str(spec.format)}
+        return self.decide(spec.getattribute, formats, path, job_value)
+
+    def decide(
+        self, attribute: Callable[[str], Any], formats: set[str], path: str | Path, job_value: str | None = None
+    ) -> PlateColour:
+        """The one colour resolver: job value, file metadata, EXR chromaticities, format default.
+
+        ``attribute(name)`` reads a header attribute (None when absent); ``formats``
+        are the channel formats ("half", "uint8", ...).
+        """
+
+        def made(space: str, source: str) -> PlateColour:
+            return PlateColour(space, source, self.config_name, self.working_space)
+
         if job_value:
-            return self.resolve(job_value)
+            return made(self.resolve(job_value), "setting")
         for key in METADATA_KEYS:
-            value = spec.getattribute(key)
+            value = attribute(key)
             if isinstance(value, str) and value and self.has(value):
-                return self.resolve(value)
+                return made(self.resolve(value), "attribute" if key == ATTRIBUTE_KEY else "metadata")
         if Path(path).suffix.lower() == ".exr":
-            by_primaries = self._space_from_chromaticities(spec.getattribute("chromaticities"))
+            by_primaries = self._space_from_chromaticities(attribute("chromaticities"))
             if by_primaries:
-                return by_primaries
-        return self.default_space(spec, path)
+                return made(by_primaries, "chromaticities")
+        return made(self._default_for(formats, path), "default")
 
     def _space_from_chromaticities(self, value: object) -> str | None:
         if not isinstance(value, (tuple, list)) or len(value) != 8:
@@ -260,9 +321,75 @@ class ColorContext:
     def default_space(self, spec: oiio.ImageSpec, path: Path) -> str:
         """EXR and other float images: scene-linear Rec.709; integer images: sRGB."""
         formats = {str(f) for f in spec.channelformats} or {str(spec.format)}
-        if Path(path).suffix.lower() == ".exr" or formats <= set(FLOAT_FORMATS):
+        return self._default_for(formats, path)
+
+    def _default_for(self, formats: set[str], path: str | Path) -> str:
+        if Path(path).suffix.lower() == ".exr" or (formats and formats <= set(FLOAT_FORMATS)):
             return self.scene_linear
         return self.working_space
+
+
+class PlateColours:
+    """The plate colour for readers of the engine's outputs (QC, thumbnails, reports, movies, proxies).
+
+    First found: the frame record's ``colorspace`` (decided by the engine), the file's
+    ``recast/colorspace`` attribute (comps and elements carry it), else the engine's own
+    resolver (:meth:`ColorContext.decide`) on the file's header with the job's
+    ``colorspace`` setting. One :class:`ColorContext` per config, so readers use the
+    config and processors the engine used. An explicit object: one per reader.
+    """
+
+    def __init__(self, job_value: str | None = None) -> None:
+        self.job_value = job_value or None
+        self._contexts: dict[str, ColorContext] = {}
+        self._lock = threading.Lock()
+
+    def context(self, config: str | None = None) -> ColorContext:
+        """The ColorContext of ``config`` (None: ``$OCIO`` or the pinned built-in, as the engine)."""
+        key = config or os.environ.get("OCIO") or BUILTIN_CONFIG
+        with self._lock:
+            ctx = self._contexts.get(key)
+        if ctx is None:
+            ctx = ColorContext(key)
+            with self._lock:
+                ctx = self._contexts.setdefault(key, ctx)
+        return ctx
+
+    def of_record(self, rec: Mapping[str, Any]) -> PlateColour:
+        """What the record says; an old record (no ``colorspace``): decided from its plate (else comp) file."""
+        found = PlateColour.from_json(rec.get("colorspace"))
+        if found is not None:
+            return found
+        settings = rec.get("settings") if isinstance(rec.get("settings"), Mapping) else {}
+        job_value = (settings or {}).get("colorspace") or self.job_value
+        for key in ("plate", "comp"):
+            path = rec.get(key)
+            if isinstance(path, str) and path and Path(path).is_file():
+                return self.of_file(path, job_value)
+        raise ColorError(f"frame {rec.get('frame')}: no colorspace in the record and no plate file to decide it from")
+
+    def of_file(self, path: str | Path, job_value: str | None = None) -> PlateColour:
+        """Decided from the file's header, as the engine decides it."""
+        import OpenImageIO as oiio
+
+        inp = oiio.ImageInput.open(str(path))
+        if inp is None:
+            raise ColorError(f"{path}: cannot open to read its colourspace")
+        try:
+            spec = inp.spec()
+        finally:
+            inp.close()
+        return self.context().plate_colour(spec, Path(path), job_value if job_value is not None else self.job_value)
+
+    def of_header(self, attributes: Mapping[str, object], formats: set[str], path: str | Path) -> PlateColour:
+        """Decided from an already-read header (attributes by name + channel formats)."""
+        return self.context().decide(attributes.get, formats, path, self.job_value)
+
+    def display(self, colour: PlateColour) -> Callable[[np.ndarray], np.ndarray]:
+        """The exact display transform of ``colour`` (its config's default display/view), as the engine's."""
+        ctx = self.context(colour.config)
+        space = ctx.resolve(colour.plate)
+        return lambda rgb: ctx.to_display(rgb, space)
 
 
 def _first_line(exc: BaseException) -> str:

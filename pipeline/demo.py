@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from recast.pipeline.errors import ActorError, PlateError, SpecError
+from recast.pipeline.progress import Progress
 
 DEMO_ACTOR = "demo-astronaut"
 PLATE_NAME = "demo_plate"
@@ -233,7 +234,7 @@ def prepare_folder(out: Path) -> None:
 
 
 def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] | None = None,
-            identity: bool = True) -> DemoResult:
+            identity: bool = True, progress: Progress | None = None) -> DemoResult:
     """Submit the plate as a job to the store and run it with the job runner (which scores it)."""
     from recast.pipeline.jobs.runner import Runner, RunOptions, submit
     from recast.pipeline.schema.job import JobSpec
@@ -246,7 +247,7 @@ def run_job(out: Path, plate_pattern: str, actor: Any, settings: dict[str, Any] 
          "settings": settings or {}, "owner": "recast demo"}
     )
     job_id = submit(store, spec)
-    Runner(store, RunOptions(qc_options=_qc_options(identity))).run(job_id)
+    Runner(store, RunOptions(qc_options=_qc_options(identity)), progress=progress).run(job_id)
     meta = read_json(out.resolve() / "job.json") or {}
     layout = layout_for(meta)
     records = [rec for f in meta.get("frames", []) if (rec := read_json(layout.record_path(1, int(f)))) is not None]
@@ -407,7 +408,8 @@ def summary_text(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> dict[str, Any]:
+def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True, progress: Progress | None = None) -> dict[str, Any]:
+    """The whole demo; ``progress`` shows the job's frames (the CLI's terminal bar)."""
     out = Path(opts.out).resolve()
     prepare_folder(out)
     actor = make_actor(out)
@@ -415,7 +417,7 @@ def run_demo(opts: DemoOptions = DemoOptions(), check_identity: bool = True) -> 
     # the warp backend's own matte (inset outline, the plate's open mouth kept) gives the
     # cleanest edge; the default union with the landmark hull also pastes its hair fringe
     settings = {"selection": "reference", "reference": reference_for(plate), "mask_source": "auto"}
-    result = run_job(out, plate.pattern, actor, settings, identity=check_identity)
+    result = run_job(out, plate.pattern, actor, settings, identity=check_identity, progress=progress)
     result.qc = run_qc(result, identity=check_identity)
     if check_identity:
         result.identity = identity_check(result)

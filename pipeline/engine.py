@@ -367,7 +367,10 @@ class Engine:
 
         t = time.perf_counter()
         assert self._color is not None
-        space = self._color.plate_space(plate, self.settings.colorspace)
+        # the plate's colour is decided once, here, and written down for every later reader
+        colour = self._color.plate_colour(plate.spec, plate.path, self.settings.colorspace)
+        rec["colorspace"] = colour.to_json()
+        space = colour.plate
         finite = not (rec["stats"]["nan"] or rec["stats"]["inf"])
         clean = analysis_pixels(channels, plate.pixels, finite)
         tracked, decisions = self._faces_for(frame, clean, space)
@@ -536,6 +539,8 @@ class Engine:
             "recast/frame": frame,
             "recast/status": rec["status"],
         }
+        if isinstance(rec.get("colorspace"), dict):  # the plate's resolved colourspace travels with the comp
+            attrs["recast/colorspace"] = rec["colorspace"]["plate"]
         comp_path = self.layout.comp_path(frame)
         write_plate(comp_path, plate, computed.pixels, attrs=attrs, keep_parts=True)
         el_path = self.layout.element_path(frame)

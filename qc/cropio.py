@@ -28,6 +28,7 @@ class ImageInfo:
     display_window: Box
     channels: list[str]
     attributes: dict[str, object]
+    formats: frozenset[str] = frozenset()  # channel data formats ("half", "uint8", ...): the colour resolver's format default
 
     def index(self, names: tuple[str, ...]) -> int | None:
         low = [c.lower() for c in self.channels]
@@ -72,6 +73,7 @@ def image_info(path: str | Path) -> ImageInfo:
             display_window=(s.full_x, s.full_y, s.full_x + s.full_width, s.full_y + s.full_height),
             channels=list(s.channelnames),
             attributes=attrs,
+            formats=frozenset(str(f) for f in s.channelformats) or frozenset({str(s.format)}),
         )
     finally:
         inp.close()

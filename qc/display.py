@@ -1,78 +1,37 @@
 """Display transform for everything QC looks at (scores, thumbnails, movies).
 
-Linear plates are viewed through an OCIO display/view, never clipped raw. The
-project's :class:`pipeline.color.ColorContext` is used when present; otherwise
-the same kind of transform is built here from ``$OCIO`` or a pinned built-in
-OCIO config, so QC never silently shows raw linear values.
+QC decides no colour of its own: the plate's colourspace and OCIO config come
+from the frame record (``record["colorspace"]``, written by the engine), else the
+comp's ``recast/colorspace`` attribute, else the engine's own resolver on the
+plate header, all through :class:`recast.pipeline.color.PlateColours`. The
+display transform is the engine's ``ColorContext.to_display`` (the config's
+default display/view); :class:`BakedDisplay` is a fast LUT copy of it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from recast.pipeline.errors import ColorError
+from recast.pipeline.color import PlateColour, PlateColours
 from recast.pipeline.finite import sanitise
-
-BUILTIN_CONFIG = "cg-config-latest"
-SCENE_LINEAR_ROLE = "scene_linear"
-
-
-def guess_space(attributes: dict[str, Any], is_float: bool, job_value: str | None = None) -> str:
-    """Job value, else the file's colour-space metadata, else a default per data type."""
-    if job_value:
-        return job_value
-    meta = attributes.get("oiio:ColorSpace") or attributes.get("colorspace")
-    if isinstance(meta, str) and meta.strip():
-        return meta.strip()
-    return SCENE_LINEAR_ROLE if is_float else "sRGB Encoded Rec.709 (sRGB)"
 
 
 @dataclass
 class DisplayTransform:
-    """Callable mapping float RGB in ``src`` to display-referred [0, 1] float32."""
+    """Callable mapping float RGB in the plate colour ``colour`` to display-referred [0, 1] float32."""
 
-    src: str
+    colour: PlateColour
+    colours: PlateColours = field(default_factory=PlateColours, repr=False)
     _fn: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         if self._fn is None:
-            self._fn = _build(self.src)
+            self._fn = self.colours.display(self.colour)
         return np.clip(self._fn(sanitise(rgb)), 0.0, 1.0).astype(np.float32, copy=False)
-
-
-def _build(src: str) -> Callable[[np.ndarray], np.ndarray]:
-    try:
-        from recast.pipeline.color import ColorContext  # the project's colour contract
-    except ImportError:
-        return _ocio_display(src)
-    cc = ColorContext()
-    return lambda rgb: np.asarray(cc.to_display(rgb, src), np.float32)
-
-
-def _ocio_display(src: str) -> Callable[[np.ndarray], np.ndarray]:
-    import PyOpenColorIO as ocio  # type: ignore[import-untyped]
-
-    try:
-        env = os.environ.get("OCIO")
-        config = ocio.Config.CreateFromFile(env) if env else ocio.Config.CreateFromBuiltinConfig(BUILTIN_CONFIG)
-        display = config.getDefaultDisplay()
-        view = config.getDefaultView(display)
-        tr = ocio.DisplayViewTransform(src=src, display=display, view=view)
-        cpu = config.getProcessor(tr).getDefaultCPUProcessor()
-    except Exception as exc:  # noqa: BLE001 - OCIO raises its own Exception type
-        raise ColorError(f"colour space {src!r}: no display transform ({str(exc).splitlines()[0]})") from None
-
-    def apply(rgb: np.ndarray) -> np.ndarray:
-        out = np.ascontiguousarray(rgb[..., :3], np.float32).copy()
-        cpu.applyRGB(out)
-        return out
-
-    return apply
 
 
 @dataclass
@@ -87,7 +46,8 @@ class BakedDisplay:
     plate and comp go through the same LUT, so untouched pixels stay identical.
     """
 
-    src: str
+    colour: PlateColour
+    colours: PlateColours = field(default_factory=PlateColours, repr=False)
     grid: int = 65
     lo: float = -14.0
     hi: float = 8.0
@@ -101,7 +61,7 @@ class BakedDisplay:
     def _bake(self) -> Any:
         import PyOpenColorIO as ocio  # type: ignore[import-untyped]
 
-        exact = DisplayTransform(self.src)
+        exact = DisplayTransform(self.colour, self.colours)
         g = np.linspace(0.0, 1.0, self.grid, dtype=np.float64)
         r, gg, b = np.meshgrid(g, g, g, indexing="ij")  # OCIO's layout: blue varies fastest
         shaped = np.stack([r, gg, b], -1).reshape(-1, 3)

@@ -21,10 +21,11 @@ import cv2
 import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
-from recast.pipeline.errors import QCError
+from recast.pipeline.color import PlateColour, PlateColours
+from recast.pipeline.errors import QCError, RecastError
 from recast.pipeline.schema.layout import JobLayout
 from recast.qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
-from recast.qc.display import BakedDisplay, guess_space
+from recast.qc.display import BakedDisplay
 from recast.qc.identity import FaceProbe, actor_embedding, face_from_record
 from recast.qc.lpips_metric import LpipsOptions
 from recast.qc.metrics import METRICS, Metric, MetricContext, MetricResult, run_metric
@@ -123,7 +124,9 @@ class FrameScorer:
         names = options.metrics if options.metrics is not None else tuple(METRICS.names())
         self.metrics: list[Metric] = [METRICS.create(n, options.lpips) if n == "lpips" else METRICS.create(n) for n in names]
         self.probe = FaceProbe(analyser) if options.identity else None
-        self.display: BakedDisplay | None = None
+        self.display: BakedDisplay | None = None  # the current record's (see score)
+        self.colours = PlateColours()  # the engine's colour decision, read from each record
+        self._displays: dict[PlateColour, BakedDisplay] = {}
         self.plate_info: ImageInfo | None = None
         self.actor_emb: dict[str, tuple[np.ndarray | None, str | None]] = {}
         self.fingerprint = options.fingerprint()
@@ -135,7 +138,8 @@ class FrameScorer:
         return self.layout.qc_cache_path(self.options.take, frame)
 
     def _key(self, record_path: Path | None, rec: dict[str, Any]) -> dict[str, Any]:
-        return {"options": self.fingerprint, "record": _stat(record_path), "plate": _stat(rec.get("plate")),
+        # "display": scores from before QC took the engine's colour decision are recomputed
+        return {"options": self.fingerprint, "display": 2, "colorspace": rec.get("colorspace"), "record": _stat(record_path), "plate": _stat(rec.get("plate")),
                 "comp": _stat(rec.get("comp")), "element": _stat(rec.get("element"))}
 
     def score_cached(self, rec: dict[str, Any], record_path: Path | None = None) -> FrameScore:
@@ -176,10 +180,15 @@ class FrameScorer:
         self.computed += 1
         if errors and not errors[-1].startswith(f"frame {frame}: comp has"):
             return FrameScore(frame, errors, faces)
-        if self.plate_info is None or self.display is None:
+        if self.plate_info is None:
             self.plate_info = image_info(rec["plate"])
-            src = guess_space(self.plate_info.attributes, True, (rec.get("settings") or {}).get("colorspace"))
-            self.display = BakedDisplay(src)
+        try:
+            colour = self.colours.of_record(rec)  # the engine's decision (old records: its resolver)
+        except RecastError as exc:
+            return FrameScore(frame, [*errors, str(exc)], faces)
+        self.display = self._displays.get(colour)
+        if self.display is None:
+            self.display = self._displays[colour] = BakedDisplay(colour, self.colours)
         for i, face in enumerate(rec.get("faces") or []):
             if not face.get("swapped"):
                 continue

@@ -19,7 +19,9 @@ import cv2
 import numpy as np
 
 from recast.pipeline.atomic import atomic_path
-from recast.pipeline.errors import QCError
+from recast.pipeline.color import PlateColour, PlateColours
+from recast.pipeline.errors import QCError, RecastError
+from recast.pipeline.progress import NoProgress, Progress
 from recast.qc.cropio import image_info
 from recast.qc.scoring import expected_frames, job_shot, load_records, scores_path
 from recast.qc.thumbs import STATUS_BGR, Thumbnailer, to_u8
@@ -111,7 +113,7 @@ def compose_frame(plate: np.ndarray, comp: np.ndarray | None, size: tuple[int, i
     return img
 
 
-def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None = None) -> MovieInfo:
+def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None = None, progress: Progress | None = None) -> MovieInfo:
     """Encode the take's frames of job output ``out`` into ``dest`` (atomically)."""
     import av
 
@@ -150,26 +152,46 @@ def write_movie(out: str | Path, dest: str | Path, options: MovieOptions | None 
     suffix = dest.suffix or (".mov" if options.codec == "prores" else ".mp4")
     dest = dest if dest.suffix else dest.with_suffix(suffix)
     n = 0
-    with atomic_path(dest) as tmp, av.open(str(tmp), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
-        assert isinstance(stream, av.VideoStream)
-        stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
-        stream.options = dict(opts)
-        for frame in expected_frames(out, options.take, frames):
-            rec = records.get(frame)
-            plate_p = rec.get("plate") if rec else None
-            if not plate_p or not Path(plate_p).is_file():
-                plate = np.zeros((h, half, 3), np.float32)
-            else:
-                plate = th.display_of(plate_p)
-            comp_p = rec.get("comp") if rec else None
-            comp = th.display_of(comp_p) if comp_p and Path(comp_p).is_file() else None
-            status = statuses.get(frame, "unscored" if rec else "fail")
-            img = compose_frame(plate, comp, size, {"shot": shot, "frame": str(frame), "version": version}, status)
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            for pkt in stream.encode(vf):
+    bar = progress or NoProgress()
+    todo = expected_frames(out, options.take, frames)
+    bar.start(len(todo), f"movie take {options.take}")
+    try:
+        with atomic_path(dest) as tmp, av.open(str(tmp), "w") as container:
+            stream = container.add_stream(codec, rate=fps)
+            assert isinstance(stream, av.VideoStream)
+            stream.width, stream.height, stream.pix_fmt = size[0], size[1], pix_fmt
+            stream.options = dict(opts)
+            for frame in todo:
+                rec = records.get(frame)
+                plate_p = rec.get("plate") if rec else None
+                colour = _record_colour(th, rec)  # the engine's decision, for both halves
+                if not plate_p or not Path(plate_p).is_file():
+                    plate = np.zeros((h, half, 3), np.float32)
+                else:
+                    plate = th.display_of(plate_p, colour)
+                comp_p = rec.get("comp") if rec else None
+                comp = th.display_of(comp_p, colour) if comp_p and Path(comp_p).is_file() else None
+                status = statuses.get(frame, "unscored" if rec else "fail")
+                img = compose_frame(plate, comp, size, {"shot": shot, "frame": str(frame), "version": version}, status)
+                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+                for pkt in stream.encode(vf):
+                    container.mux(pkt)
+                n += 1
+                bar.advance()
+            for pkt in stream.encode():
                 container.mux(pkt)
-            n += 1
-        for pkt in stream.encode():
-            container.mux(pkt)
+    finally:
+        bar.close()
     return MovieInfo(dest, n, float(fps), size, codec)
+
+
+def _record_colour(th: Thumbnailer, rec: dict[str, Any] | None) -> PlateColour | None:
+    """The record's plate colour (old records: the engine's resolver on its plate); None when undecidable."""
+    if not rec:
+        return None
+    if th.colours is None:
+        th.colours = PlateColours(th.job_space)
+    try:
+        return th.colours.of_record(rec)
+    except RecastError:
+        return None

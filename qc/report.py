@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from recast.pipeline.atomic import atomic_path, atomic_write_bytes
+from recast.pipeline.color import PlateColour
 from recast.pipeline.errors import QCError
 from recast.qc.rules import Rules
 from recast.qc.thumbs import Thumbnailer, label, png_bytes
@@ -234,16 +235,17 @@ def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> Report
         if not (f.get("plate") and f.get("comp") and Path(f["plate"]).is_file() and Path(f["comp"]).is_file()):
             continue
         try:
-            whole = th.triptych(f["plate"], f["comp"])
+            colour = PlateColour.from_json(f.get("colorspace"))  # the engine's decision (old scores: from the files)
+            whole = th.triptych(f["plate"], f["comp"], colour=colour)
             if f.get("faces"):  # the face up close under the whole frame
-                close = th.triptych(f["plate"], f["comp"], f["faces"][0]["box"])
+                close = th.triptych(f["plate"], f["comp"], f["faces"][0]["box"], colour=colour)
                 pad = np.full((close.shape[0], max(0, whole.shape[1] - close.shape[1]), 3), 255, np.uint8)
                 whole = np.concatenate([whole, np.concatenate([close[:, : whole.shape[1]], pad], axis=1)], axis=0)
             flagged.append((f, whole))
         except QCError:
             continue  # an unreadable comp is already the frame's reason
     small = Thumbnailer(width=max(96, options.thumb_width // 2), job_space=th.job_space)
-    contact = [(f, label((small.display_of(f["comp"]) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
+    contact = [(f, label((small.display_of(f["comp"], PlateColour.from_json(f.get("colorspace"))) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
                for f in _pick_contact(doc["frames"], options.contact_frames)]
     return ReportImages(plots, flagged, contact, _reviewer_images(doc, th))
 

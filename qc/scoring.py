@@ -27,6 +27,7 @@ import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.errors import QCError, SpecError
+from recast.pipeline.progress import NoProgress, Progress
 from recast.pipeline.schema.layout import JobLayout
 from recast.pipeline.schema.record import upgrade_record
 from recast.pipeline.schema.scores import SCORES_SCHEMA, check_scores
@@ -132,8 +133,9 @@ def metric_infos(metrics: list[Metric]) -> list[MetricInfo]:
     return sorted(infos, key=lambda i: (rank.get(i.name, len(rank)), i.name))
 
 
-def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | None = None, store: ScoreStore | None = None) -> dict[str, Any]:
-    """Score every frame of a take; write and return the scores document."""
+def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | None = None, store: ScoreStore | None = None,
+              progress: Progress | None = None) -> dict[str, Any]:
+    """Score every frame of a take; write and return the scores document (``progress``: frames scored)."""
     options = options or QCOptions()
     out = Path(out)
     t_start = time.perf_counter()
@@ -146,12 +148,18 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
 
     all_frames = expected_frames(out, options.take, sorted(files))
     scores: dict[int, FrameScore] = {}
-    for frame in all_frames:
-        if frame in files:
-            path, rec = files[frame]
-            scores[frame] = scorer.score_cached(rec, path)
-        else:
-            scores[frame] = FrameScore(frame, [f"frame {frame}: no record (missing frame)"], [])
+    bar = progress or NoProgress()
+    bar.start(len(all_frames), f"QC take {options.take}")
+    try:
+        for frame in all_frames:
+            if frame in files:
+                path, rec = files[frame]
+                scores[frame] = scorer.score_cached(rec, path)
+            else:
+                scores[frame] = FrameScore(frame, [f"frame {frame}: no record (missing frame)"], [])
+            bar.advance()
+    finally:
+        bar.close()
     results: dict[int, dict[str, MetricResult]] = {}
     for frame, sc in scores.items():
         face_res = [f.results for f in sc.faces]
@@ -181,6 +189,7 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
             "frame": frame, "take": options.take, "status": "pass" if status == "na" else status,
             "reasons": reasons, "record_status": rec.get("status", "missing"),
             "plate": rec.get("plate"), "comp": rec.get("comp"), "element": rec.get("element"),
+            "colorspace": rec.get("colorspace"),  # the engine's plate colour: reports show the frame through it
             "metrics": metrics_doc, "faces": [{k: v for k, v in f.to_json().items() if k != "residual"} for f in scores[frame].faces],
         })
     counts = {s: sum(1 for f in frames_doc if f["status"] == s) for s in ("pass", "warn", "fail")}

@@ -6,9 +6,12 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from recast.pipeline.progress import Progress
 
 T = TypeVar("T")
 
@@ -22,6 +25,12 @@ class CliContext:
     def show_progress(self) -> bool:
         """A progress bar only for people: hidden with --json or when stderr is not a TTY."""
         return not self.json and sys.stderr.isatty()
+
+    def frame_progress(self) -> Progress:
+        """A frames-done bar for long work (runner, QC, movies): tqdm on a TTY, silent with --json or off a TTY."""
+        from recast.pipeline.progress import terminal_progress
+
+        return terminal_progress(quiet=self.json)
 
     def progress(self, items: Iterable[T], total: int | None = None, desc: str = "") -> Iterator[T]:
         if not self.show_progress:

@@ -28,6 +28,7 @@ def _demo(args: argparse.Namespace, ctx: CliContext) -> int:
     if not 1 <= args.frames <= 240:
         raise SpecError(f"--frames: {args.frames} is outside 1..240")
     ctx.info(f"recast demo: building actor and plate, running the job and QC under {args.out.resolve()} ...")
-    result = run_demo(DemoOptions(out=args.out, frames=args.frames), check_identity=not args.no_identity)
+    result = run_demo(DemoOptions(out=args.out, frames=args.frames), check_identity=not args.no_identity,
+                      progress=ctx.frame_progress())
     ctx.emit(result, summary_text(result))
     return 1 if result["failed"] else 0

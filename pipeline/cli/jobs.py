@@ -27,11 +27,11 @@ def _frames(text: str) -> list[int]:
         raise SpecError(f"--frames: {exc}") from None
 
 
-def _runner(store: Any, args: argparse.Namespace) -> Any:
+def _runner(store: Any, args: argparse.Namespace, ctx: CliContext | None = None) -> Any:
     from recast.pipeline.jobs.runner import Runner, RunOptions
 
     opts = RunOptions(chunk=getattr(args, "chunk", None), retries=getattr(args, "retries", 2), qc=not getattr(args, "no_qc", False))
-    return Runner(store, opts)
+    return Runner(store, opts, progress=ctx.frame_progress() if ctx is not None else None)
 
 
 def _summary_text(s: dict[str, Any]) -> str:
@@ -94,12 +94,12 @@ def cmd_submit(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def cmd_run(args: argparse.Namespace, ctx: CliContext) -> int:
     store = _store()
-    return _emit_run(ctx, _runner(store, args).run(args.job), store, args.allow_passthrough)
+    return _emit_run(ctx, _runner(store, args, ctx).run(args.job), store, args.allow_passthrough)
 
 
 def cmd_resume(args: argparse.Namespace, ctx: CliContext) -> int:
     store = _store()
-    return _emit_run(ctx, _runner(store, args).resume(args.job), store, args.allow_passthrough)
+    return _emit_run(ctx, _runner(store, args, ctx).resume(args.job), store, args.allow_passthrough)
 
 
 def _job_brief(job: dict[str, Any]) -> dict[str, Any]:
@@ -155,7 +155,7 @@ def cmd_reprocess(args: argparse.Namespace, ctx: CliContext) -> int:
 
     store = _store()
     summary = reprocess(
-        store, _runner(store, args), args.job, _frames(args.frames), args.reference, parse_overrides(args.set or []), args.by
+        store, _runner(store, args, ctx), args.job, _frames(args.frames), args.reference, parse_overrides(args.set or []), args.by
     )
     return _emit_run(ctx, summary)
 
@@ -207,7 +207,7 @@ def cmd_run_chunk(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.job_dir and not store.has_job(args.job):
         reindex(store, Path(args.job_dir))  # a farm node with an empty store: the files say what the job is
     frames = _frames(args.frames)
-    summary = _runner(store, args).run_take(args.job, args.take, frames, within=True)
+    summary = _runner(store, args, ctx).run_take(args.job, args.take, frames, within=True)
     return _emit_run(ctx, summary)
 
 

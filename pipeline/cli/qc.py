@@ -89,7 +89,7 @@ def _scores(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.cached:
         doc = read_scores(out, args.take)
     else:
-        doc = score_job(out, _options(args, identity=not args.no_identity), job_id=job_id, store=store)
+        doc = score_job(out, _options(args, identity=not args.no_identity), job_id=job_id, store=store, progress=ctx.frame_progress())
     frames = [{k: f[k] for k in ("frame", "take", "status", "metrics", "reasons")} for f in doc["frames"]]
     s = doc["summary"]
     lines = [f"{f['frame']}  {f['status']:<4}  {'; '.join(f['reasons'])}" for f in frames]
@@ -104,7 +104,7 @@ def _report(args: argparse.Namespace, ctx: CliContext) -> int:
 
     job_id, out, store = resolve_job(args.job)
     opts = replace(_options(args, identity=not args.no_identity), cache=not args.rescore)
-    doc = score_job(out, opts, job_id, store)
+    doc = score_job(out, opts, job_id, store, progress=ctx.frame_progress())
     paths = write_report(doc, args.out, pdf=args.pdf, options=ReportOptions(thresholds=args.thresholds))
     ctx.emit({"report": [str(p) for p in paths], "summary": doc["summary"]}, "\n".join(str(p) for p in paths))
     return 0
@@ -118,7 +118,8 @@ def _movie(args: argparse.Namespace, ctx: CliContext) -> int:
         raise QCError(f"--fps: must be > 0, got {args.fps}")
     if args.width < 16:
         raise QCError(f"--width: must be >= 16, got {args.width}")
-    info = write_movie(out, args.out, MovieOptions(codec=args.codec, fps=args.fps, take=args.take, proxy_width=args.width))
+    info = write_movie(out, args.out, MovieOptions(codec=args.codec, fps=args.fps, take=args.take, proxy_width=args.width),
+                       progress=ctx.frame_progress())
     data = {"movie": str(info.path), "frames": info.frames, "fps": info.fps, "size": list(info.size), "codec": info.codec}
     ctx.emit(data, f"{info.path}: {info.frames} frames, {info.size[0]}x{info.size[1]} @ {info.fps:g} fps ({info.codec})")
     return 0

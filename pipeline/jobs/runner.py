@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from recast.pipeline.errors import JobError, RecastError, SpecError, describe, os_cause
 from recast.pipeline.jobs.processors import FrameJob, FrameProcessor, create_processor
+from recast.pipeline.progress import NoProgress, Progress
 from recast.pipeline.schema.job import JobSpec, check_job_id, new_job_id
 from recast.pipeline.jobs.store import Store, now_iso
 from recast.pipeline.jobs.takes import (
@@ -179,6 +180,7 @@ class Runner:
         stop: threading.Event | None = None,
         on_frame: Callable[[dict[str, Any]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.options = options or RunOptions()
@@ -187,6 +189,7 @@ class Runner:
         self.stop_event = stop or threading.Event()  # shutdown: the job stays resumable ("queued")
         self.on_frame = on_frame
         self.sleep = sleep
+        self.progress: Progress = progress or NoProgress()  # frames finished per take (the CLI's bar)
 
     # public entry points ------------------------------------------------------
 
@@ -295,6 +298,7 @@ class Runner:
         try:
             if todo:
                 processor = self.processor_factory(fjob)
+                self.progress.start(len(todo), f"job {job_id} take {take}")
             chunk = max(1, self.options.chunk or spec.chunk)
             for i in range(0, len(todo), chunk):
                 if self._cancelled(job_id):
@@ -315,6 +319,7 @@ class Runner:
             self.store.set_job_status(job_id, "failed", msg, who=self.options.worker)
             raise
         finally:
+            self.progress.close()
             if processor is not None:
                 processor.close()
         qc_error = self._auto_qc(fjob, summary)
@@ -442,6 +447,7 @@ class Runner:
                     summary.done.append(frame)
                 else:
                     summary.failed[frame] = error or "failed"
+            self.progress.advance()
             if self.on_frame is not None and rec is not None:
                 self.on_frame(rec)
 

@@ -44,7 +44,7 @@ class ColorspaceInfo(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plate: str = Field(description="the plate's resolved colourspace name (in `config`)")
-    source: str = Field(description="what decided it: settings, metadata, chromaticities, attribute (recast/colorspace) or default")
+    source: str = Field(description="what decided it: setting (the job's colorspace), attribute (recast/colorspace), metadata, chromaticities or default")
     config: str = Field(description="the OCIO config: a built-in URI such as ocio://cg-config-latest, or a file path ($OCIO)")
     working: str = Field(description="the working space the face models were given")
 

@@ -256,6 +256,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         kind: Literal["comp", "element", "plate"] = Query(default="comp"),
     ) -> Response:
         from recast.pipeline.jobs.runner import load_job
+        from recast.pipeline.jobs.takes import read_json
         from recast.pipeline.sequence import PlateSequence
         from recast.pipeline.service.proxy import proxy_png
 
@@ -270,7 +271,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         if not path.is_file():
             raise HTTPException(status_code=404, detail=f"job {job_id}: no {kind} for frame {frame} take {take}")
         colorspace = spec.settings.get("colorspace") if isinstance(spec.settings.get("colorspace"), str) else None
-        return Response(content=proxy_png(path, config.proxy_max, colorspace), media_type="image/png")
+        record = read_json(layout.record_path(take, frame))  # the engine's colour decision for this frame
+        return Response(content=proxy_png(path, config.proxy_max, colorspace, record), media_type="image/png")
 
     @app.get("/jobs/{job_id}/scores", dependencies=deps)
     def scores(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:

@@ -21,11 +21,15 @@ import numpy as np
 from recast.pipeline.errors import PlateError, os_cause
 
 
-def proxy_png(path: Path, max_side: int = 1024, colorspace: str | None = None) -> bytes:
-    """Read ``path`` with OIIO, convert its RGB to display through OCIO, downscale, encode PNG."""
+def proxy_png(path: Path, max_side: int = 1024, colorspace: str | None = None, record: dict[str, Any] | None = None) -> bytes:
+    """Read ``path`` with OIIO, convert its RGB to display through OCIO, downscale, encode PNG.
+
+    The colour is the engine's decision: the frame ``record``'s ``colorspace`` when
+    given, else the engine's resolver on the file (a comp's ``recast/colorspace``, the
+    job's ``colorspace`` setting, metadata, chromaticities, format default)."""
     import cv2
 
-    from recast.pipeline.color import ColorContext
+    from recast.pipeline.color import PlateColours
     from recast.pipeline.plateio import read_plate
 
     plate = read_plate(path)
@@ -35,8 +39,11 @@ def proxy_png(path: Path, max_side: int = 1024, colorspace: str | None = None) -
         rgb = px[..., list(idx)]
     else:
         rgb = np.repeat(px[..., :1], 3, axis=2)
-    color = ColorContext()
-    disp = color.to_display(np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0), color.plate_space(plate, colorspace))
+    colours = PlateColours(colorspace)
+    colour = colours.of_record(record) if record and record.get("colorspace") else None
+    if colour is None:
+        colour = colours.context().plate_colour(plate.spec, plate.path, colorspace)
+    disp = colours.display(colour)(np.nan_to_num(rgb, nan=0.0, posinf=1.0, neginf=0.0))
     h, w = disp.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
