@@ -365,3 +365,34 @@ def test_engine_and_passthrough_records_start_from_the_same_blank(tmp_path: Path
     with pytest.raises(SpecError, match=r"^record.status: 'maybe' is not one of"):
         outputs.write_record(tmp_path / "r.json", dict(engine, status="maybe"))
     assert not (tmp_path / "r.json").exists()  # an invalid record is never written
+
+
+def test_service_serves_the_schemas_and_upgraded_records(tmp_path: Path) -> None:
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.schema import JobSpec
+    from recast.pipeline.schema.export import json_schema
+    from recast.pipeline.service.app import ServiceConfig, create_app
+    from tests.test_job_support import make_plate
+
+    config = ServiceConfig(roots=[tmp_path], store_path=tmp_path / "db" / "recast.db", recover=False, token="t0k")
+    app = create_app(config)
+    pattern = make_plate(tmp_path / "plates", range(1, 3))
+    job = submit(app.state.store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(tmp_path / "out"),
+                                                     "processor": "passthrough", "qc": False}))
+    Runner(app.state.store, RunOptions(pipelined=False)).run(job)
+    path = tmp_path / "out" / "records" / "0001.json"
+    rec = json.loads(path.read_text())
+    path.write_text(json.dumps({k: rec[k] for k in OLD_RECORD_KEYS} | {"schema": 1}))  # as an older Recast wrote it
+    with TestClient(app) as c:
+        auth = {"Authorization": "Bearer t0k"}
+        assert c.get("/schema/record").status_code == 401
+        for name in ("settings", "job", "record", "scores"):
+            assert c.get(f"/schema/{name}", headers=auth).json() == json.loads(json.dumps(json_schema(name)))
+        assert c.get("/schema/nonsense", headers=auth).status_code == 422
+        got = c.get(f"/jobs/{job}/frames/1/record", headers=auth).json()
+        assert got["schema"] == 1 and got["actors"] == [] and got["coords"] == "image" and got["colorspace"] is None
+        assert got["status"] == "passthrough" and got["comp"] == rec["comp"]

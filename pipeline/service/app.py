@@ -184,6 +184,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def health() -> dict[str, Any]:
         return {"ok": True, "version": __version__}
 
+    @app.get("/schema/{name}", dependencies=deps)
+    def schema(name: Literal["settings", "job", "record", "scores"]) -> dict[str, Any]:
+        """The JSON Schema of settings, job specs, frame records or QC scores (as `recast schema NAME --json`)."""
+        from recast.pipeline.schema.export import json_schema
+
+        return json_schema(name)
+
     @app.post("/jobs", status_code=201, dependencies=deps)
     def submit_job(body: JobSpec) -> dict[str, str]:
         from recast.pipeline.jobs.runner import submit
@@ -241,7 +248,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         rec = read_json(layout.record_path(take, frame))
         if rec is None:
             raise HTTPException(status_code=404, detail=f"job {job_id}: no record for frame {frame} take {take}")
-        return rec
+        from recast.pipeline.schema.record import upgrade_record
+
+        return upgrade_record(rec)  # every key of the current schema, whichever schema wrote it
 
     @app.get(
         "/jobs/{job_id}/frames/{frame}/proxy",
