@@ -286,6 +286,8 @@ def test_cli_round_trip_in_isolated_mode(served: dict) -> None:
     v = json.loads(latest.stdout)
     assert {"version", "path", "first", "last", "colorspace"} <= set(v)
     assert (v["version"], v["path"], v["first"], v["last"]) == ("v001", pub["path"], 1, 2)
+    # what the engine resolved, from the frame record once the engine writes it there (record schema 2), else the header
+    assert v["colorspace_source"] in ("record (chromaticities)", "comp header")
     assert v["colorspace"] == "Linear Rec.709 (sRGB)" and v["pattern"] == str(Path(pub["path"]) / "comp" / "astro.####.exr")
     for f in (1, 2):
         out = oiio.ImageBuf(v["pattern"].replace("####", f"{f:04d}")).get_pixels(oiio.FLOAT)
@@ -515,3 +517,16 @@ def test_resolve_render_submit_publish_import_round_trip(served: dict) -> None:
     assert again["version"] == "v002" and len(project.pool.root.subs) == 1
     assert project.timeline.markers[10]["customData"] == f"recast:{job}:v002" and len(project.timeline.markers) == 1
     assert pick_exr_codec({"a": "RGBFloat"}) == "RGBFloat"
+
+
+def test_version_colourspace_comes_from_the_frame_record_when_it_carries_one(tmp_path: Path) -> None:
+    from recast.pipeline.schema.layout import JobLayout
+    from recast.pipeline.service.bridge_api import _record_colorspace
+
+    layout = JobLayout(out=tmp_path, plate_name="p", padding=4)
+    rec = layout.record_path(2, 1005)
+    rec.parent.mkdir(parents=True)
+    rec.write_text(json.dumps({"colorspace": {"plate": "ACEScg", "source": "metadata", "config": "ocio://x", "working": "sRGB"}}))
+    assert _record_colorspace(layout, {"source": "approved", "take": 2, "frame": 1005}) == ("ACEScg", "record (metadata)")
+    assert _record_colorspace(layout, {"source": "plate", "take": None, "frame": 1005}) == (None, None)
+    assert _record_colorspace(layout, {"source": "approved", "take": 1, "frame": 1005}) == (None, None)  # no record there

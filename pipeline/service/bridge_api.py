@@ -125,9 +125,14 @@ def version_info(store: Store, job_id: str, version: str, color: Callable[[], Co
     frames = sorted(int(e["frame"]) for e in entries)
     version_layout = OutputLayout(vdir, layout.plate_name, layout.padding)  # a version is laid out like take 1
     pattern, element = version_layout.comp_pattern, version_layout.element_pattern
-    job_space = spec.settings.get("colorspace") if isinstance(spec.settings.get("colorspace"), str) else None
-    first_comp = Path(next(e["comp"] for e in entries if int(e["frame"]) == frames[0]))
-    colorspace = color().space_for(read_header(first_comp).spec, first_comp, job_space)
+    first = next(e for e in entries if int(e["frame"]) == frames[0])
+    colorspace, source = _record_colorspace(layout, first)
+    if colorspace is None:  # a plate-filled frame or a schema-1 record: resolve it as the engine does
+        raw_space = spec.settings.get("colorspace")
+        job_space = raw_space if isinstance(raw_space, str) and raw_space else None
+        first_comp = Path(first["comp"])
+        colorspace = color().space_for(read_header(first_comp).spec, first_comp, job_space)
+        source = "settings" if job_space else "comp header"
     return {
         "job": job_id,
         "version": row["version"],
@@ -138,6 +143,7 @@ def version_info(store: Store, job_id: str, version: str, color: Callable[[], Co
         "last": frames[-1],
         "frames": len(frames),
         "colorspace": colorspace,
+        "colorspace_source": source,
         "actor": manifest.get("actor"),
         "shot": manifest.get("shot"),
         "approved": manifest.get("approved"),
@@ -145,6 +151,19 @@ def version_info(store: Store, job_id: str, version: str, color: Callable[[], Co
         "created": manifest.get("created"),
         "by": manifest.get("by"),
     }
+
+
+def _record_colorspace(layout: Any, entry: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The plate colourspace the engine resolved for a published frame, from its frame record."""
+    from recast.pipeline.jobs.takes import read_json
+
+    if entry.get("source") != "approved" or not entry.get("take"):
+        return None, None
+    rec = read_json(layout.record_path(int(entry["take"]), int(entry["frame"]))) or {}
+    cs = rec.get("colorspace")
+    if isinstance(cs, dict) and isinstance(cs.get("plate"), str):
+        return cs["plate"], f"record ({cs.get('source')})"
+    return None, None
 
 
 def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, Any]:
