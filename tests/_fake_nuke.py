@@ -406,6 +406,8 @@ class FakeNuke:
             out = oiio.ImageOutput.create(path)
             if out is None or not out.open(path, spec):
                 raise RuntimeError(f"Write {node.name()}: cannot open {path}")
-            out.write_image(px.astype(np.float32))
+            ok = out.write_image(np.ascontiguousarray(px, dtype=np.float32))
             out.close()
+            if not ok:
+                raise RuntimeError(f"Write {node.name()}: {path}: {out.geterror()}")
             self.executed.append((node.name(), f, f))

@@ -50,7 +50,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict]:
         spec.alpha_channel = 3
         write_image(plates / f"astro.{f:04d}.exr", px, spec)
     matte = np.zeros((320, 320, 4), np.float32)
-    matte[200:320, 100:220, 3] = 1.0  # a "hand" in the lower middle
+    matte[150:320, 90:240, 3] = 1.0  # a "hand" over the lower half of the face
     for f in (1001, 1002):
         spec = oiio.ImageSpec(320, 320, 4, oiio.HALF)
         spec.channelnames = ("R", "G", "B", "A")
@@ -186,6 +186,10 @@ def test_submit_renders_a_changed_plate_and_the_holdout(fake_nuke: FakeNuke, wor
     text = _pump_until_done(fake, node)
     assert ": done, 1/1 frames done" in text
     submitted.poller.stop()
+    if "holdout" in submitted.spec["settings"]:  # the swap kept the plate under the matte, changed the face above it
+        comp = oiio.ImageBuf(str(Path(submitted.spec["out"]) / "comp" / "sh010.1001.exr")).get_pixels(oiio.FLOAT)
+        np.testing.assert_array_equal(comp[150:, 90:240], got[150:, 90:240])
+        assert np.abs(comp[:150] - got[:150]).max() > 0.05
 
 
 def test_preview_frame_swaps_one_frame_without_a_job(fake_nuke: FakeNuke, world: dict) -> None:
