@@ -384,3 +384,23 @@ def test_qc_report_shows_strokes_beside_the_frame(review_job: tuple[str, Path], 
     assert green.sum() > 20
     sx = img.shape[1] / 480  # the thumbnail covers the 480x270 display window
     assert abs(xs.mean() / sx - cx) < 8 and abs(ys.mean() / sx - (cy + 8)) < 12  # drawn where the reviewer drew it
+
+
+def test_job_list_without_a_job(qtbot: Any, review_job: tuple[str, Path]) -> None:
+    from recast.review_ui.app import job_list
+
+    job, _out = review_job
+    win = job_list(LocalClient(reviewer="kim"))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.table.rowCount() == 1 and not win.calls.busy(), timeout=60_000)
+    row = {win.table.horizontalHeaderItem(c).text(): win.table.item(0, c).text() for c in range(win.table.columnCount())}
+    scores = json.loads((_out / "qc" / "scores.json").read_text())["summary"]
+    assert (row["job"], row["shot"], row["actor"], row["status"]) == (job, "demo", "demo-astronaut", "done")
+    assert (int(row["pass"]), int(row["warn"]), int(row["fail"])) == (scores["pass"], scores["warn"], scores["fail"])
+    assert row["last change"][:4].isdigit()
+    # double-click opens the job's review window
+    win.table.cellDoubleClicked.emit(0, 0)
+    assert len(win.windows) == 1 and win.windows[0].job_id == job
+    qtbot.addWidget(win.windows[0])
+    qtbot.waitUntil(win.windows[0].settled, timeout=120_000)

@@ -41,7 +41,13 @@ def cmd_review(args: argparse.Namespace, ctx: CliContext) -> int:
             raise SpecError("--screenshot needs a job (recast review JOB --screenshot out.png)")
         from recast.review_ui.app import screenshot
 
-        res = screenshot(client, job_id, Path(args.screenshot), args.frame, args.mode, overlay=args.overlay)
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            raise SpecError(f"--size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1600x1000") from None
+        if not (320 <= w <= 8192 and 240 <= h <= 8192):
+            raise SpecError(f"--size {args.size}: width 320..8192 and height 240..8192")
+        res = screenshot(client, job_id, Path(args.screenshot), args.frame, args.mode, size=(w, h), overlay=args.overlay)
         ctx.emit(res, f"wrote {res['png']} (job {job_id} frame {res['frame']}, {res['mode']}: {res['a']} | {res['b']})")
         return 0
     from recast.review_ui.app import run_app
@@ -64,6 +70,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--screenshot", metavar="PNG", help="render the window offscreen to PNG and exit")
     p.add_argument("--frame", type=int, help="with --screenshot: the frame shown")
     p.add_argument("--mode", choices=MODES, default="side", help="with --screenshot: the view mode")
+    p.add_argument("--size", default="1600x1000", help="with --screenshot: window size WIDTHxHEIGHT")
     p.add_argument("--overlay", action="store_true", help="with --screenshot: face boxes, landmarks and track ids")
     p.add_argument("--otio", metavar="FILE", help="with `export`: the OpenTimelineIO file to write")
     p.add_argument("--rate", type=float, default=24.0, help="with `export`: frame rate of the clip")
