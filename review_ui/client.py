@@ -102,8 +102,8 @@ class ReviewClient(ABC):
     def approve(self, job_id: str, frames: list[int], take: int | None, state: str = "approved") -> dict[int, int]: ...
 
     @abstractmethod
-    def reprocess(self, job_id: str, frames: list[int], reference: int | None) -> int:
-        """Start a new take of ``frames`` against ``reference``; returns its number at once."""
+    def reprocess(self, job_id: str, frames: list[int], reference: int | None, overrides: dict[str, Any] | None = None) -> int:
+        """Start a new take of ``frames`` against ``reference`` (with settings ``overrides``: a variant); returns its number at once."""
 
     @abstractmethod
     def progress(self, job_id: str, take: int) -> TakeProgress: ...
@@ -230,13 +230,13 @@ class LocalClient(ReviewClient):
         with self._lock:
             return any(k[0] == job_id and t.is_alive() for k, t in self._runs.items())
 
-    def reprocess(self, job_id: str, frames: list[int], reference: int | None) -> int:
+    def reprocess(self, job_id: str, frames: list[int], reference: int | None, overrides: dict[str, Any] | None = None) -> int:
         from recast.pipeline.jobs.reprocess import create_take
         from recast.pipeline.jobs.runner import Runner
 
         if self._busy(job_id):
             raise JobError(f"job {job_id} already has a reprocess in progress")
-        take = create_take(self.store, job_id, sorted(set(frames)), reference, {}, self.reviewer)
+        take = create_take(self.store, job_id, sorted(set(frames)), reference, dict(overrides or {}), self.reviewer)
         key = (job_id, take)
 
         def run() -> None:
@@ -372,8 +372,8 @@ class HttpClient(ReviewClient):
         res = self._json("POST", f"/jobs/{job_id}/{'approve' if state == 'approved' else 'reject'}", json=body)
         return {int(f): int(t) for f, t in res["frames"].items()}
 
-    def reprocess(self, job_id: str, frames: list[int], reference: int | None) -> int:
-        body = {"frames": sorted(set(frames)), "reference": reference, "by": self.reviewer}
+    def reprocess(self, job_id: str, frames: list[int], reference: int | None, overrides: dict[str, Any] | None = None) -> int:
+        body = {"frames": sorted(set(frames)), "reference": reference, "by": self.reviewer, "set": dict(overrides or {})}
         return int(self._json("POST", f"/jobs/{job_id}/reprocess", json=body)["take"])
 
     def progress(self, job_id: str, take: int) -> TakeProgress:
@@ -382,9 +382,8 @@ class HttpClient(ReviewClient):
         if t is None:
             raise JobError(f"job {job_id}: no take {take}")
         c = t["frames"]
-        total = sum(c.values())
-        finished = not job.get("busy") or (c.get("done", 0) + c.get("failed", 0) == total and not job.get("busy"))
-        return TakeProgress(take, c.get("done", 0), c.get("failed", 0), total, bool(finished), job.get("error") if finished else None)
+        finished = not job.get("busy")  # the service's worker holds the job until the take (and its QC) ends
+        return TakeProgress(take, c.get("done", 0), c.get("failed", 0), sum(c.values()), bool(finished), None)
 
     def publish(self, job_id: str) -> dict[str, Any]:
         return dict(self._json("POST", f"/jobs/{job_id}/publish", json={"fill": "plate", "by": self.reviewer}))

@@ -211,7 +211,8 @@ class ReviewWindow(QMainWindow):
         side.addWidget(self.info, 1)
         for text, slot in (("Flag… (F)", self.flag_dialog), ("Unflag (Shift+F)", self.unflag), ("Reference (R)", self.set_reference),
                            ("Approve (A)", lambda: self.approve("approved")), ("Reject (X)", lambda: self.approve("rejected")),
-                           ("Reprocess flagged against reference", self.reprocess_flagged), ("Publish approved", self.publish)):
+                           ("Reprocess flagged against reference", self.reprocess_flagged),
+                           ("Variant take… (settings)", self.variant_dialog), ("Publish approved", self.publish)):
             side.addWidget(self._button(text, slot))
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -264,14 +265,16 @@ class ReviewWindow(QMainWindow):
     def reload(self, then: Callable[[], None] | None = None) -> None:
         """Fetch job, decisions and every take's QC on a worker, then refresh the timeline."""
 
-        def fetch() -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, Any]]]:
+        def fetch() -> tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, Any]], DisplayPipeline | None]:
             job = self.client.job(self.job_id)
             state = self.client.state(self.job_id)
             qc = {int(t["take"]): self.client.qc(self.job_id, int(t["take"])) for t in job["takes"]}
-            return job, state, qc
+            return job, state, qc, self._record_pipeline(state)
 
-        def apply(res: tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, Any]]]) -> None:
-            self.job, self.state, self.qc = res
+        def apply(res: tuple[dict[str, Any], dict[str, Any], dict[int, dict[str, Any]], DisplayPipeline | None]) -> None:
+            self.job, self.state, self.qc, pipe = res
+            if pipe is not None:
+                self._use_pipeline(pipe)
             first = not self.frames
             self.frames = [int(f) for f in self.state["frames"]]
             self.slider.setRange(0, max(0, len(self.frames) - 1))
@@ -288,6 +291,32 @@ class ReviewWindow(QMainWindow):
                 then()
 
         self.calls.run(fetch, apply, self._error)
+
+    def _record_pipeline(self, state: dict[str, Any]) -> DisplayPipeline | None:
+        """The OCIO config the frame records name (``colorspace.config``), when it is not the one in use (worker)."""
+        frames = state.get("frames") or []
+        if not frames or self._loaded:
+            return None
+        rec = self.client.record(self.job_id, int(frames[0]), 1) or {}
+        cs = rec.get("colorspace")
+        config = cs.get("config") if isinstance(cs, dict) else None
+        if not isinstance(config, str) or not config or config == self.pipe.color.config_name:
+            return None
+        from recast.pipeline.errors import ColorError
+
+        try:
+            return DisplayPipeline(config)
+        except ColorError as exc:
+            self.message.emit(f"display: the records' OCIO config is not usable here ({exc}); showing {self.pipe.color.config_name}")
+            return None
+
+    def _use_pipeline(self, pipe: DisplayPipeline) -> None:
+        self.pipe = pipe
+        self.loader.pipe = pipe
+        self.loader.forget_take()
+        self._fill(self.display_box, pipe.displays(), pipe.color.display)
+        self._fill(self.view_box, pipe.views(pipe.color.display), pipe.color.view)
+        self.settings = DisplaySettings(**{**self.settings.__dict__, "display": None, "view": None})
 
     def _fill(self, box: QComboBox, items: list[str], keep: str) -> None:
         box.blockSignals(True)
@@ -631,7 +660,25 @@ class ReviewWindow(QMainWindow):
 
         self.calls.run(work, self._after(f"{state} {len(frames)} frame(s)" + (f" at take {take}" if at_take else "")), self._error)
 
-    def reprocess_flagged(self, frames: list[int] | None = None, reference: int | None = None) -> None:
+    def variant_dialog(self) -> None:
+        text, ok = QInputDialog.getText(self, "Variant take", "Settings for a take of every frame (key=value …), e.g. mask_blur=20 color_strength=0.5:")
+        if ok and text.strip():
+            self.variant(text.split())
+
+    def variant(self, settings: list[str], frames: list[int] | None = None) -> None:
+        """The whole shot (or ``frames``) again as a new take with other settings: a variant to A/B for a director."""
+        from recast.pipeline.errors import RecastError
+        from recast.pipeline.jobs.reprocess import parse_overrides
+
+        try:
+            overrides = parse_overrides(settings)
+        except RecastError as exc:
+            self._error(str(exc))
+            return
+        self.reprocess_flagged(frames or list(self.frames), None, overrides)
+
+    def reprocess_flagged(self, frames: list[int] | None = None, reference: int | None = None,
+                          overrides: dict[str, Any] | None = None) -> None:
         """A new take of the flagged frames (or the selection) against the reference; progress in the panel."""
         if self.reprocessing is not None:
             self.message.emit(f"take {self.reprocessing} is still running")
@@ -639,17 +686,20 @@ class ReviewWindow(QMainWindow):
         frames = frames or (self.selected_frames() if self.selection else self.flagged())
         refs = self.state.get("references") or []
         ref = reference if reference is not None else (self.last_reference if self.last_reference is not None else (refs[-1] if refs else None))
+        if overrides:
+            ref = reference  # a variant is the shot under other settings, not a fix anchored to a frame
         if not frames:
             self.message.emit("nothing flagged to reprocess (flag frames with F, or select a range)")
             return
-        frames = [f for f in frames if f != ref] or frames
+        if not overrides:
+            frames = [f for f in frames if f != ref] or frames
         self.progress.setVisible(True)
         self.progress.setRange(0, len(frames))
         self.progress.setValue(0)
         self.reprocessing = -1
 
         def work() -> None:
-            take = self.client.reprocess(self.job_id, frames, ref)
+            take = self.client.reprocess(self.job_id, frames, ref, overrides)
             self.reprocessing = take
             while True:
                 p = self.client.progress(self.job_id, take)

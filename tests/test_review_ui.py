@@ -404,3 +404,60 @@ def test_job_list_without_a_job(qtbot: Any, review_job: tuple[str, Path]) -> Non
     assert len(win.windows) == 1 and win.windows[0].job_id == job
     qtbot.addWidget(win.windows[0])
     qtbot.waitUntil(win.windows[0].settled, timeout=120_000)
+
+
+def test_record_colorspace_drives_the_display(qtbot: Any, review_job: tuple[str, Path]) -> None:
+    job, out = review_job
+    win = _open(qtbot, LocalClient(reviewer="kim"), job)
+    default_a8 = win.viewer.bundle.a8.copy()
+    assert win.viewer.bundle.a_lin.colorspace == "Linear Rec.709 (sRGB)"  # resolved from the file, as the engine does
+    win.close()
+    # a record that names its plate colourspace and OCIO config (record schema 2 'colorspace')
+    for f in FRAMES:
+        p = out / "records" / f"{f}.json"
+        rec = json.loads(p.read_text())
+        rec["colorspace"] = {"plate": "ACEScg", "source": "job", "config": "ocio://cg-config-latest", "working": "sRGB - Texture"}
+        p.write_text(json.dumps(rec))
+    win = _open(qtbot, LocalClient(reviewer="kim", proxy_cache=out.parent / "cache2"), job)
+    assert win.pipe.color.config_name == "ocio://cg-config-latest"
+    assert win.viewer.bundle.a_lin.colorspace == "ACEScg" and win.viewer.bundle.b_lin.colorspace == "ACEScg"
+    # the same pixels read as ACEScg look different (wider primaries: more saturated) than as linear Rec.709
+    assert np.abs(win.viewer.bundle.a8.astype(int) - default_a8.astype(int)).mean() > 2
+    win.close()
+
+
+def test_variant_take_and_playback(qtbot: Any, review_job: tuple[str, Path]) -> None:
+    job, out = review_job
+    win = _open(qtbot, LocalClient(reviewer="dir"), job)
+    # J/K/L: play forwards to the end, stop, play backwards
+    qtbot.keyClick(win, Qt.Key_L)
+    qtbot.waitUntil(lambda: win.frame == 1003, timeout=30_000)
+    qtbot.keyClick(win, Qt.Key_K)
+    assert win._play == 0
+    qtbot.keyClick(win, Qt.Key_J)
+    qtbot.waitUntil(lambda: win.frame == 1001, timeout=30_000)
+    qtbot.keyClick(win, Qt.Key_K)
+    # a settings variant of the whole shot, run as a take for a director's choice
+    win.variant(["mask_blur=40", "color_strength=0.3"])
+    qtbot.waitUntil(lambda: win.reprocessing is None and win.settled(), timeout=300_000)
+    assert win.last_error == ""
+    t2 = next(t for t in _store().takes(job) if t["take"] == 2)
+    assert t2["overrides"] == {"mask_blur": 40, "color_strength": 0.3} and t2["frames"]["done"] == 3
+    rec = json.loads((out / "takes" / "t002" / "records" / "1002.json").read_text())
+    assert rec["settings"]["mask_blur"] == 40
+    assert (win.a_choice, win.b_choice) == ("take 1", "take 2")
+    win.goto_frame(1002)
+    _idle(qtbot, win)
+    b = win.viewer.bundle
+    assert (b.key.a.take, b.key.b.take) == (1, 2) and int(b.diff8.max()) > 0  # the variants differ
+    win.set_sources("take 1", "take 1")
+    _idle(qtbot, win)
+    assert int(win.viewer.bundle.diff8.max()) == 0  # and a take against itself does not
+    # the director picks take 1 for the whole shot
+    win.select_range(1001, 1003)
+    qtbot.keyClick(win, Qt.Key_A)
+    _idle(qtbot, win)
+    assert {f: a["take"] for f, a in _store().approvals(job).items()} == {1001: 1, 1002: 1, 1003: 1}
+    bad = win.last_error
+    win.variant(["oops"])
+    assert win.last_error != bad and "--set 'oops'" in win.last_error
