@@ -57,7 +57,7 @@ def job(tmp_path: Path) -> dict[str, object]:
 
 def _bar(seen: str, desc: str) -> bool:
     """A tqdm bar for ``desc`` that reached FRAMES/FRAMES with a rate."""
-    return desc in seen and f"{FRAMES}/{FRAMES}" in seen and "frame/s" in seen
+    return desc in seen and f"{FRAMES}/{FRAMES}" in seen and ("frame/s" in seen or "s/frame" in seen)
 
 
 def test_job_run_and_run_chunk_show_a_bar_on_a_terminal(job: dict[str, object]) -> None:
@@ -69,7 +69,7 @@ def test_job_run_and_run_chunk_show_a_bar_on_a_terminal(job: dict[str, object]) 
     assert out.strip().startswith(f"job {job_id} take 1: done")  # stdout keeps only the summary
     # run-chunk of the same frames again (nothing to do: no bar), then reprocess-like run of a range
     code, _, seen = on_pty("run-chunk", job_id, "--frames", f"1001-{1000 + FRAMES}", "--take", "1", home=home)  # type: ignore[arg-type]
-    assert code == 0 and "frame/s" not in seen, seen
+    assert code == 0 and "%|" not in seen, seen
 
 
 def test_qc_commands_show_a_bar_on_a_terminal(job: dict[str, object], tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_qc_commands_show_a_bar_on_a_terminal(job: dict[str, object], tmp_path: 
     assert code == 0 and _bar(seen, "movie take 1"), seen
     # --json on the same terminal: nothing but the JSON
     code, out, seen = on_pty("qc", "movie", job_id, "--out", str(tmp_path / "m2.mp4"), "--width", "32", "--json", home=home)  # type: ignore[arg-type]
-    assert code == 0 and "frame/s" not in seen and json.loads(out)["frames"] == FRAMES, seen
+    assert code == 0 and "%|" not in seen and json.loads(out)["frames"] == FRAMES, seen
 
 
 def test_quiet_when_not_a_terminal_or_json(job: dict[str, object]) -> None:
@@ -89,7 +89,7 @@ def test_quiet_when_not_a_terminal_or_json(job: dict[str, object]) -> None:
     res = recast("job", "run", job_id, home=home)  # type: ignore[arg-type]  # stderr is a pipe
     assert res.returncode == 0 and res.stderr == "", res.stderr
     code, out, seen = on_pty("job", "resume", job_id, "--json", home=home)  # type: ignore[arg-type]
-    assert code == 0 and "frame/s" not in seen and json.loads(out)["status"] == "done", seen
+    assert code == 0 and "%|" not in seen and json.loads(out)["status"] == "done", seen
 
 
 def test_resume_and_run_chunk_count_what_is_left(job: dict[str, object]) -> None:
@@ -112,3 +112,15 @@ def test_terminal_progress_picks_the_bar_by_tty_and_json(tmp_path: Path) -> None
         assert isinstance(terminal_progress(quiet=True, stream=tty), NoProgress)
         assert isinstance(terminal_progress(stream=log), NoProgress)
     os.close(master)
+
+
+def test_demo_shows_the_jobs_bar_and_one_licence_notice(tmp_path: Path) -> None:
+    """`recast demo` on a terminal: the job's frames bar, and the 68-point licence notice once
+    (it used to print once per component: analyser, swapper, QC probe, identity check ...)."""
+    from recast.pipeline.faces.dlib_backend import NONCOMMERCIAL_NOTICE
+
+    code, out, seen = on_pty("demo", "--out", str(tmp_path / "demo"), "--frames", "2", home=tmp_path / "home", timeout=600)
+    assert code == 0, seen
+    assert "take 1" in seen and "2/2" in seen and "%|" in seen, seen
+    assert seen.count(NONCOMMERCIAL_NOTICE) == 1, seen
+    assert "swapped 2 of 2 frames" in out
