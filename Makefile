@@ -25,7 +25,7 @@ $(APP_STAMP): pyproject.toml Makefile
 	touch $@
 
 $(DEV_STAMP): $(APP_STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,train]'
 	touch $@
 
 sysdeps:

@@ -63,6 +63,10 @@ class QCError(RecastError):
     """QC scoring or reporting failed."""
 
 
+class TrainError(RecastError):
+    """Actor training cannot start, resume or export (missing extra, bad data, no checkpoint)."""
+
+
 def os_cause(exc: BaseException) -> str:
     """The operating system's cause of a failed read or write, named: ``No space left on
     device (ENOSPC)``; the file is added when the error names one. Other errors: their text."""

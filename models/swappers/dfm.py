@@ -109,7 +109,9 @@ class DfmBuilder:
             largest_face(analyser, path, image)  # names the image without a face
         store_model(model, root / MODEL_FILE, link=bool(options.get("link_models")))
         licence = str(options.get("licence") or DFM_LICENCE)
+        extra = {"training": dict(options["training"])} if isinstance(options.get("training"), dict) else {}
         return {
+            **extra,
             "model_files": [{"path": MODEL_FILE, "role": "swapper", "original": str(model.resolve()), "licence": licence}],
             "licences": [{"model": "dfm", "file": MODEL_FILE, "licence": licence, "commercial_use": None}, *analyser.licences()],
             "dfm": {"resolution": layout.resolution, "face_type": face_type, "amp": layout.morph is not None, "morph": morph},

@@ -11,7 +11,7 @@ from recast.pipeline.errors import ConsentError, IntegrityError
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("actor", help="actor models: build, list, show, verify", parents=[common])
+    p = sub.add_parser("actor", help="actor models: build, train, list, show, verify", parents=[common])
     asub = p.add_subparsers(dest="actor_command", metavar="ACTION", required=True)
 
     b = asub.add_parser("build", help="build an actor model from images + a consent record", parents=[common])
@@ -51,6 +51,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("--consent-scope", metavar="TEXT")
     c.add_argument("--consent-when", metavar="DATE")
     c.set_defaults(func=_consent)
+
+    from recast.pipeline.cli import actor_train
+
+    actor_train.register(asub, common)
 
     e = asub.add_parser("enhancer", help="install a face-restoration ONNX (gfpgan/codeformer class)", parents=[common])
     e.add_argument("kind", help="enhancer name to install it as (gfpgan, codeformer)")
