@@ -204,17 +204,20 @@ def _check_comp(out: Path, plate_files: list[Path], frames: list[int]) -> int:
 
 
 def test_trained_actor_swaps_through_the_cli_and_a_job(runs: Runs) -> None:
-    frames = [1001, 1002, 1003]
+    with np.load(runs.work / "faces" / "dst.npz") as z:  # plate frames the analyser found a face in
+        frames = sorted({int(o["frame"]) for o in json.loads(str(z["origins"]))})[:3]
+    assert len(frames) == 3
+    wanted = ",".join(map(str, frames))
     out = runs.root / "swap_out"
-    proc = _cli(["swap", runs.plate, "--actor", "astro", "--frames", "1001-1003", "--out", str(out), "--json"], runs.env)
+    proc = _cli(["swap", runs.plate, "--actor", "astro", "--frames", wanted, "--out", str(out), "--json"], runs.env)
     assert proc.returncode == 0, proc.stderr
-    rec = json.loads((out / "records" / "1001.json").read_text())
+    rec = json.loads((out / "records" / f"{frames[0]}.json").read_text())
     assert rec["backend"] == "dfm" and rec["model_sha256"] == runs.final["actor"]["model_sha256"]
     assert _check_comp(out, runs.plate_files, frames) >= 2
 
     job_out = runs.root / "job_out"
     spec = runs.root / "job.json"
-    spec.write_text(json.dumps({"plate": runs.plate, "actor": "astro", "out": str(job_out), "shot": "mm010", "frames": "1001-1003"}))
+    spec.write_text(json.dumps({"plate": runs.plate, "actor": "astro", "out": str(job_out), "shot": "mm010", "frames": wanted}))
     job = json.loads(_cli(["submit", str(spec), "--json"], runs.env).stdout)["job"]
     run = _cli(["job", "run", job, "--json"], runs.env)
     assert run.returncode == 0, run.stderr

@@ -129,20 +129,39 @@ def _prepare_workdir(opts: TrainOptions, work: WorkDir) -> Path | None:
     return None
 
 
-def _batch(data: TrainData, rng: np.random.Generator, n: int, aug: AugmentOptions, device: torch.device) -> tuple[torch.Tensor, ...]:
+def make_batch(data: TrainData, rng: np.random.Generator, n: int, aug: AugmentOptions, device: torch.device) -> tuple[torch.Tensor, ...]:
     s = sample_batch(data.src, rng, n, aug)
     d = sample_batch(data.dst, rng, n, aug)
     arrays = (s.inputs, s.targets, s.masks, s.parts, d.inputs, d.targets, d.masks, d.parts)
     return tuple(torch.from_numpy(a).to(device, non_blocking=True) for a in arrays)
 
 
+def train_step(model: DFModel, optim: torch.optim.Optimizer, scaler: Any, tensors: tuple[torch.Tensor, ...]) -> tuple[float, float]:
+    """One AdamW step on a (src, dst) batch; mixed precision when a CUDA scaler is given. Returns the two losses."""
+    ts, tt, tm, tp, ds, dt, dm, dp = tensors
+    with torch.autocast(device_type=ts.device.type, dtype=torch.float16, enabled=scaler is not None):
+        out = model(ts, ds)
+    ps, pms, pd, pmd = (o.float() for o in out)  # losses in float32
+    loss_src = face_loss(ps, pms, tt, tm, tp)
+    loss_dst = face_loss(pd, pmd, dt, dm, dp)
+    loss = loss_src + loss_dst
+    optim.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optim)
+        scaler.update()
+    else:
+        loss.backward()
+        optim.step()
+    return float(loss_src.detach()), float(loss_dst.detach())
+
+
 def render_preview(model: DFModel, data: TrainData, device: torch.device) -> np.ndarray:
     """uint8 RGB grid: dst | swapped | dst recon | src | src recon | swap mask (first faces, no augmentation)."""
     n = min(PREVIEW_ROWS, len(data.dst))
-    ns = min(n, len(data.src))
-    dst = torch.from_numpy(data.dst.images[:n].astype(np.float32) / 255.0).permute(0, 3, 1, 2).to(device)
-    src_idx = np.arange(n) % ns
-    src = torch.from_numpy(data.src.images[src_idx].astype(np.float32) / 255.0).permute(0, 3, 1, 2).to(device)
+    spread = lambda count: np.linspace(0, count - 1, n).round().astype(int)  # noqa: E731 - rows across the whole set
+    dst = torch.from_numpy(data.dst.images[spread(len(data.dst))].astype(np.float32) / 255.0).permute(0, 3, 1, 2).to(device)
+    src = torch.from_numpy(data.src.images[spread(len(data.src))].astype(np.float32) / 255.0).permute(0, 3, 1, 2).to(device)
     model.eval()
     with torch.no_grad():
         z_dst, z_src = model.latent(dst), model.latent(src)
@@ -189,8 +208,7 @@ def _run(opts: TrainOptions, notify: Notify, color: ColorContext | None) -> Trai
     torch.manual_seed(opts.seed)
     model = DFModel(net_cfg).to(device)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, betas=(0.5, 0.999), weight_decay=1e-4)
-    amp = device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda") if amp else None
+    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None  # mixed precision on CUDA only
     batch = int(resumed_cfg["batch"]) if resumed_cfg else opts.batch
     config = {"net": net_cfg.to_json(), "batch": batch, "lr": opts.lr, "seed": opts.seed, "face_type": data.record["face_type"], "data_key": data.record["key"], "recast_version": __version__}
     if resume_from is not None:
@@ -210,10 +228,10 @@ def _run(opts: TrainOptions, notify: Notify, color: ColorContext | None) -> Trai
     def checkpoint() -> Path:
         path = work.checkpoints / checkpoint_name(it)
         st = TrainState(it, np.asarray(history, np.float32).reshape(-1, 2), rng.bit_generator.state)
-        save_checkpoint(path, model, optim, scaler, st, config)
         png = render_preview(model, data, device)
-        write_png(path.with_suffix(".png"), png)
+        write_png(path.with_suffix(".png"), png)  # before the checkpoint: a checkpoint never lacks its preview
         write_png(work.preview, png)
+        save_checkpoint(path, model, optim, scaler, st, config)
         prune(work.checkpoints, opts.keep)
         return path
 
@@ -228,23 +246,9 @@ def _run(opts: TrainOptions, notify: Notify, color: ColorContext | None) -> Trai
             if stop.requested:
                 status = "interrupted"
                 break
-            ts, tt, tm, tp, ds, dt, dm, dp = _batch(data, rng, batch, aug, device)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
-                out = model(ts, ds)
-            ps, pms, pd, pmd = (o.float() for o in out)
-            loss_src = face_loss(ps, pms, tt, tm, tp)
-            loss_dst = face_loss(pd, pmd, dt, dm, dp)
-            loss = loss_src + loss_dst
-            optim.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(optim)
-                scaler.update()
-            else:
-                loss.backward()
-                optim.step()
+            loss_src, loss_dst = train_step(model, optim, scaler, make_batch(data, rng, batch, aug, device))
             it += 1
-            history.append((float(loss_src.detach()), float(loss_dst.detach())))
+            history.append((loss_src, loss_dst))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(src=f"{history[-1][0]:.4f}", dst=f"{history[-1][1]:.4f}")
