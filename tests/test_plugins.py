@@ -156,3 +156,53 @@ def test_register_in_code_refuses_a_taken_name() -> None:
     assert "mine" in reg.names() and reg.get("mine") is mine
     with pytest.raises(UnknownBackend, match="unknown swapper backend 'nope'; known: .*warp"):
         reg.get("nope")
+
+
+# A third-party farm exporter: one shell script per chunk, using recast's own chunking.
+SCRIPT_EXPORTER = '''
+from recast.pipeline.farm import FarmOptions, chunks
+
+
+class ShellExporter:
+    name = "shell"
+    suffix = "chunks.sh"
+
+    def render(self, store, job_id, opts: FarmOptions) -> bytes:
+        frames = [r["frame"] for r in store.frames(job_id, opts.take)]
+        lines = ["#!/bin/sh", "set -e"]
+        for c in chunks(frames, opts.chunk):
+            lines.append(f"{opts.python} -m recast run-chunk {job_id} --frames {c[0]}-{c[-1]} --take {opts.take}")
+        return ("\\n".join(lines) + "\\n").encode()
+
+    def info(self, opts):
+        return {"exporter": "recast-shellfarm"}
+'''
+
+
+def test_third_party_farm_exporter_writes_a_job(tmp_path: Path) -> None:
+    from tests.test_job_support import make_plate, write_spec
+
+    site = tmp_path / "site"
+    install_dist(site, "recast-shellfarm", "0.3", "recast_shellfarm", {"__init__.py": SCRIPT_EXPORTER},
+                 {"recast.farm": {"shell": "recast_shellfarm:ShellExporter"}})
+    home = tmp_path / "home"
+    pattern = make_plate(tmp_path / "plates", range(1001, 1006))
+    spec = write_spec(tmp_path / "s.json", plate=pattern, actor="ada", out=str(tmp_path / "out"), processor="passthrough")
+    env_home = {"RECAST_HOME": str(home)}
+
+    def run(*args: str, with_site: bool = True) -> subprocess.CompletedProcess[str]:
+        paths = [str(REPO)] + ([str(site)] if with_site else [])
+        env = {**os.environ, **env_home, "PYTHONPATH": os.pathsep.join(paths)}
+        return subprocess.run([sys.executable, "-m", "recast", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+    job = json.loads(run("submit", str(spec), "--json").stdout)["job"]
+    res = run("farm", "export", job, "--format", "shell", "--chunk", "2", "--json")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    assert doc["exporter"] == "recast-shellfarm" and doc["path"].endswith(f"{job}.t001.chunks.sh")
+    script = Path(doc["path"]).read_text().splitlines()
+    assert [line.split("--frames ")[1].split()[0] for line in script[2:]] == ["1001-1002", "1003-1004", "1005-1005"]
+    # the built-ins still work beside it, and without the distribution the format is unknown, in one line
+    assert run("farm", "export", job, "--format", "openjd").returncode == 0
+    res = run("farm", "export", job, "--format", "shell", with_site=False)
+    assert res.returncode != 0 and res.stderr.strip().splitlines()[-1] == "recast: error: --format 'shell': use one of opencue, openjd"
