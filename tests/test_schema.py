@@ -217,7 +217,9 @@ def test_recast_schema_json_validates_real_engine_records(engine_take: dict) -> 
         errors = [e.message for e in rec_v.iter_errors(on_disk)]
         assert errors == [], errors
         assert set_v.is_valid(on_disk["settings"])  # the record's settings are valid settings
-        assert read_record(on_disk).faces[0].swapped
+        parsed = read_record(on_disk)
+        assert parsed.faces[0].swapped
+        assert parsed.colorspace is not None and parsed.colorspace.config  # the engine fills the agreed object
     # the agreed colourspace object validates; a malformed one does not
     good = dict(on_disk, colorspace={"plate": "Linear Rec.709 (sRGB)", "source": "default",
                                       "config": "ocio://cg-config-latest", "working": "sRGB Encoded Rec.709 (sRGB)"})

@@ -208,7 +208,7 @@ def report(
         "no_swap": no_swap,
         "comp": layout.comp_pattern,
         "element": layout.element_pattern,
-        "records": str(Path(layout.root) / "records"),
+        "records": str(layout.records_dir),
         "errors": [{"frame": r["frame"], "error": r["error"]} for r in failed],
     }
     lines = [
