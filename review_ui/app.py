@@ -143,6 +143,9 @@ def run_app(client: ReviewClient, job_id: str | None) -> int:
     """The event loop: a job's window, or the job list."""
     from recast.review_ui.window import ReviewWindow
 
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        raise JobError("no display to open a window on (DISPLAY is not set); use --screenshot PNG to render offscreen")
     app = qt_app()
     win = ReviewWindow(client, job_id) if job_id else job_list(client)
     win.show()

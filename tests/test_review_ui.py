@@ -342,6 +342,10 @@ def test_bad_targets_are_one_line_errors(tmp_path: Path) -> None:
         res = subprocess.run([sys.executable, "-m", "recast", "review", *args], cwd=REPO, capture_output=True, text=True,
                              env=dict(os.environ), timeout=120)
         assert res.returncode == 2 and needle in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    # no display and no --screenshot: one clear line, not an invisible window
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    res = subprocess.run([sys.executable, "-m", "recast", "review"], cwd=REPO, capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2 and "no display" in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
 
 
 def test_real_window_under_xvfb(review_job: tuple[str, Path], tmp_path: Path) -> None:
