@@ -529,3 +529,25 @@ def test_version_colourspace_comes_from_the_frame_record_when_it_carries_one(tmp
     assert _record_colorspace(layout, {"source": "approved", "take": 2, "frame": 1005}) == ("ACEScg", "record (metadata)")
     assert _record_colorspace(layout, {"source": "plate", "take": None, "frame": 1005}) == (None, None)
     assert _record_colorspace(layout, {"source": "approved", "take": 1, "frame": 1005}) == (None, None)  # no record there
+
+
+def test_wait_polls_until_the_job_ends_or_times_out() -> None:
+    from recast_bridge.errors import WaitTimeout
+
+    class Jobs:
+        def __init__(self, states: list[tuple[str, bool]]) -> None:
+            self.states, self.calls = states, 0
+
+        def job(self, job_id: str) -> dict:
+            status, busy = self.states[min(self.calls, len(self.states) - 1)]
+            self.calls += 1
+            return {"id": job_id, "status": status, "busy": busy, "frames": {"done": self.calls}}
+
+    seen: list[str] = []
+    # "done" while a task still runs (a reprocess) is not finished yet
+    done = flow.wait(Jobs([("running", True), ("done", True), ("done", False)]), "j", 10, 0.001, on_update=lambda j: seen.append(j["status"]))
+    assert done["status"] == "done" and seen == ["running", "done", "done"]
+    with pytest.raises(WaitTimeout, match=r"^job j: still running after 0.05s$"):
+        flow.wait(Jobs([("running", False)]), "j", 0.05, 0.01)
+    assert flow.status_line({"id": "j", "status": "done", "frames": {"done": 3, "failed": 1, "pending": 0},
+                             "versions": [{"version": "v002"}]}) == "job j: done, 3/4 frames done, 1 failed, published v002"
