@@ -109,12 +109,36 @@ def _dist_origin(dist: md.Distribution) -> str:
     return str(path) if path is not None else str(dist.locate_file(""))
 
 
-def discover(group: str) -> list[Provider]:
-    """Every provider of ``group``: the checkout's built-ins, then installed distributions (sys.path order).
+class EntryPointScan:
+    """One pass over the installed distributions' entry points, shared by every group.
 
-    The same distribution found twice on sys.path with the same value counts once.
+    Reading every ``entry_points.txt`` costs ~0.1 s; the scan is kept per ``sys.path``
+    (a changed path scans again), so the seven registries of a run pay for it once.
     """
-    providers, from_checkout = _checkout_providers(group)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[str, ...] | None = None
+        self._found: list[Provider] = []
+
+    def clear(self) -> None:
+        """Scan again on next use (a distribution was installed while running)."""
+        with self._lock:
+            self._key = None
+
+    def providers(self) -> list[Provider]:
+        import sys
+
+        key = tuple(sys.path)
+        with self._lock:
+            if key != self._key:
+                self._found, self._key = _scan_installed(), key
+            return list(self._found)
+
+
+def _scan_installed() -> list[Provider]:
+    """Every ``recast.*`` entry point of the installed distributions (sys.path order, shadowed copies skipped)."""
+    out: list[Provider] = []
     seen_dists: set[str] = set()
     for dist in md.distributions():
         try:
@@ -125,11 +149,29 @@ def discover(group: str) -> list[Provider]:
         if key in seen_dists:  # shadowed by an earlier sys.path entry (what import would use)
             continue
         seen_dists.add(key)
-        if from_checkout and key == _norm(DIST_NAME):
+        try:
+            eps = [ep for ep in dist.entry_points if ep.group.startswith("recast.")]
+        except Exception:  # noqa: BLE001 - an unreadable entry_points.txt: that distribution offers nothing
+            continue
+        out += [Provider(ep.name, ep.group, ep.value, dname, dist.version, _dist_origin(dist)) for ep in eps]
+    return out
+
+
+SCAN = EntryPointScan()  # the process's scan (an explicit object; tests may make their own)
+
+
+def discover(group: str, scan: EntryPointScan | None = None) -> list[Provider]:
+    """Every provider of ``group``: the checkout's built-ins, then installed distributions (sys.path order).
+
+    The same distribution found twice on sys.path counts once (the first, as import would).
+    """
+    providers, from_checkout = _checkout_providers(group)
+    for p in (scan or SCAN).providers():
+        if p.group != group:
+            continue
+        if from_checkout and _norm(p.dist) == _norm(DIST_NAME):
             continue  # the checkout's pyproject.toml names the built-ins
-        for ep in dist.entry_points:
-            if ep.group == group:
-                providers.append(Provider(ep.name, group, ep.value, dname, dist.version, _dist_origin(dist)))
+        providers.append(p)
     return providers
 
 
@@ -148,6 +190,7 @@ class Registry(Generic[T]):
         """Forget what discovery found (a distribution was installed while running)."""
         with self._lock:
             self._found = None
+        SCAN.clear()
 
     # -- discovery -------------------------------------------------------------------------
     def providers(self) -> dict[str, Provider]:

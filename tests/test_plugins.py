@@ -206,3 +206,20 @@ def test_third_party_farm_exporter_writes_a_job(tmp_path: Path) -> None:
     assert run("farm", "export", job, "--format", "openjd").returncode == 0
     res = run("farm", "export", job, "--format", "shell", with_site=False)
     assert res.returncode != 0 and res.stderr.strip().splitlines()[-1] == "recast: error: --format 'shell': use one of opencue, openjd"
+
+
+def test_discovery_is_scanned_once_and_follows_sys_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One scan serves every group; a distribution put on sys.path later is found (the scan is per sys.path)."""
+    from recast.pipeline.registry import EntryPointScan, discover
+
+    scan = EntryPointScan()
+    before = {p.name for p in discover("recast.swappers", scan)}
+    assert "mirror" not in before and {"warp", "dfm"} <= before
+    site = tmp_path / "site"
+    install_dist(site, "recast-mirror", "1.2.0", "recast_mirror", {"__init__.py": MIRROR_SWAPPER},
+                 {"recast.swappers": {"mirror": "recast_mirror:make_swapper"}})
+    monkeypatch.syspath_prepend(str(site))
+    reg: Registry[object] = Registry("swapper", "recast.swappers")
+    assert "mirror" in {p.name for p in discover("recast.swappers", scan)}
+    assert "mirror" in reg.names()
+    assert type(reg.create("mirror")).__name__ == "MirrorSwapper"
