@@ -414,7 +414,16 @@ def test_record_colorspace_drives_the_display(qtbot: Any, review_job: tuple[str,
     job, out = review_job
     win = _open(qtbot, LocalClient(reviewer="kim"), job)
     default_a8 = win.viewer.bundle.a8.copy()
-    assert win.viewer.bundle.a_lin.colorspace == "Linear Rec.709 (sRGB)"  # resolved from the file, as the engine does
+    assert win.viewer.bundle.a_lin.colorspace == "Linear Rec.709 (sRGB)"  # as the engine resolved it
+    # pixel values under the cursor, in plate space (scene-linear, the plate's colourspace)
+    pane = win.viewer.image_rect(win.viewer.panes()[1])
+    pos = QPointF(pane.left() + pane.width() * 0.25, pane.top() + pane.height() * 0.75)
+    QApplication.sendEvent(win.viewer, QMouseEvent(QEvent.MouseMove, pos, Qt.NoButton, Qt.NoButton, Qt.NoModifier))
+    text = win.pixel_label.text()
+    x, y = (float(v) for v in text.split()[1:4:2])
+    assert abs(x - 480 * 0.25) <= 1.5 and abs(y - 270 * 0.75) <= 1.5, text
+    plate_px = win.viewer.bundle.a_lin.pixels[int(y), int(x)].astype(float)
+    assert f"A {plate_px[0]:.4f} {plate_px[1]:.4f} {plate_px[2]:.4f}" in text and "(Linear Rec.709 (sRGB))" in text
     win.close()
     # a record that names its plate colourspace and OCIO config (record schema 2 'colorspace')
     for f in FRAMES:
