@@ -168,6 +168,8 @@ class Engine:
         if settings.holdout:
             self._holdout = HoldoutReader(parse_holdout(settings.holdout))
         self._shape: SequenceShape | None = None  # what every frame must look like (the first frame on disk)
+        self._initial: _SequenceState | None = None  # the temporal state before any frame
+        self._next_frame: int | None = None  # the frame the temporal state is ready for
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -230,6 +232,8 @@ class Engine:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())
         self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every, tile_scan_every=s.tile_scan_every))
+        self._initial = self._snapshot()  # what each history block restarts from
+        self._next_frame = None
         self._ready = True
 
     # ------------------------------------------------------------------ running
@@ -287,25 +291,24 @@ class Engine:
         state.record["settings"] = self.settings.to_dict()
         computed = ComputedFrame(state, loaded.plate)
         t0 = time.perf_counter()
+        aligned = False
         try:
+            self._setup()
+            self._bring_history_to(frame)
+            aligned = True
             if loaded.plate is None:
                 raise PlateError(loaded.error or f"frame {frame}: plate not read")
             if self._shape is None:
                 self._shape = SequenceShape.of(self.plate)
             self._shape.check(frame, loaded.plate)
-            self._setup()
             state.record["licences"] = list(self._licences)
-            before = self._snapshot()
-            try:
-                self._process(computed)
-            except Exception:
-                # a failed frame leaves no trace in the per-sequence state: a retry of it is
-                # seen by the tracker, the selector and colour smoothing as the first time
-                self._restore(before)
-                raise
+            self._advance(computed)
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             _mark_failed(state.record, one_line_error(exc))
             computed.pixels = computed.element = None
+        finally:
+            if aligned:  # a frame computed or failed: the state is now the next frame's
+                self._next_frame = frame + 1
         state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
         computed.status = str(state.record["status"])
@@ -554,6 +557,54 @@ class Engine:
             rec["element"] = None
 
     # ------------------------------------------------------------------ helpers
+    def _advance(self, computed: ComputedFrame) -> None:
+        """Process a loaded frame; a failure leaves no trace in the per-sequence state (a
+        retry is seen by the tracker, the selector and colour smoothing as the first time)."""
+        before = self._snapshot()
+        try:
+            self._process(computed)
+        except Exception:
+            self._restore(before)
+            raise
+
+    def _block_start(self, frame: int) -> int:
+        first, n = self.plate.first, max(1, int(self.settings.history_block))
+        return first + ((frame - first) // n) * n
+
+    def _bring_history_to(self, frame: int) -> None:
+        """Make the temporal state the one ``frame`` has in every run: restarted at its
+        history block's first frame ``b`` after replaying ``history_frames`` before ``b``,
+        then advanced through ``b .. frame-1``. Frames replayed are computed (not written)
+        from the plate, so an uninterrupted run, a resume and a farm chunk starting
+        anywhere give ``frame`` the same state, hence the same pixels."""
+        b = self._block_start(frame)
+        nxt = self._next_frame
+        if nxt == frame and frame != b:
+            return  # the usual case: the previous frame of the block was just computed
+        if nxt is not None and b < nxt < frame:
+            start = nxt  # a step forward inside the block: catch up on the frames between
+        else:
+            assert self._initial is not None
+            self._restore(self._initial)
+            start = max(self.plate.first, b - max(0, int(self.settings.history_frames)))
+        for g in range(start, frame):
+            self._replay(g)
+            self._next_frame = g + 1
+
+    def _replay(self, frame: int) -> None:
+        """Advance the temporal state by ``frame`` without writing anything (a frame that
+        cannot be read or computed changes nothing, as in a run)."""
+        loaded = self.load_frame(frame)
+        if loaded.plate is None:
+            return
+        rec = base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame))
+        try:
+            assert self._shape is not None
+            self._shape.check(frame, loaded.plate)
+            self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate))
+        except Exception:  # noqa: BLE001, S110 - the frame's own run reports it
+            pass
+
     def _snapshot(self) -> _SequenceState:
         """The state a frame's compute advances (tracker + its smoothing, track votes,
         colour smoothing), copied before the frame."""
@@ -670,10 +721,13 @@ class Engine:
         return Selection("reference", references=refs, threshold=selection.threshold, one_face_per_actor=len(chosen) == 1)
 
     def _reference_colour(self, frame: int) -> ColourStats | None:
-        """Colour-match statistics of the reference frame's record (first swapped face)."""
+        """Colour-match statistics of the reference frame's record (first swapped face).
+
+        Only an earlier take's record counts: this take's own record of the frame exists or
+        not depending on where a run started, and a frame's result must not."""
         import json
 
-        for path in (self._reference_record, self.layout.record_path(frame)):
+        for path in (self._reference_record,):
             if path is None:
                 continue
             try:
