@@ -286,6 +286,15 @@ def test_otio_export_reads_back(review_job: tuple[str, Path], tmp_path: Path) ->
     decided = {f: (d["kind"], d["take"]) for f, _n, _c, d in marks if d["kind"] in ("approved", "rejected")}
     assert decided == {1001: ("approved", 1), 1002: ("approved", 1), 1003: ("rejected", 1)}
     assert json.loads(res.stdout)["markers"] == len(marks)
+    # files are the truth: a store rebuilt from the job folder has the reviewer flag, note and strokes
+    from recast.pipeline.jobs.reindex import reindex
+
+    fresh = Store(tmp_path / "fresh.db")
+    assert reindex(fresh, out)["reviewer_flags"] == 1
+    keep = ("frame", "author", "note", "reason", "strokes", "created", "take")
+    strip = [{k: f[k] for k in keep} for f in _store().flags(job) if f["source"] == "reviewer"]
+    assert [{k: f[k] for k in keep} for f in fresh.flags(job) if f["source"] == "reviewer"] == strip
+    assert reindex(fresh, out)["reviewer_flags"] == 0  # a second reindex adds nothing
 
 
 def test_review_over_http(qtbot: Any, review_job: tuple[str, Path], tmp_path: Path) -> None:

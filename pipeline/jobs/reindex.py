@@ -68,6 +68,7 @@ def reindex(store: Store, out_dir: Path) -> dict[str, Any]:
     for m in versions:
         store.add_version(job_id, str(m["version"]), Path(m["path"]), m, by=m.get("by"))
     qc = _restore_scores(store, job_id, layout, [int(t["take"]) for t in takes])
+    reviewer_flags = _restore_reviewer_flags(store, job_id, layout)
     return {
         "job": job_id,
         "status": status,
@@ -75,7 +76,30 @@ def reindex(store: Store, out_dir: Path) -> dict[str, Any]:
         "frames": {s: sum(1 for r in rows if r["status"] == s) for s in ("done", "failed", "pending")},
         "versions": [m["version"] for m in versions],
         "qc": qc,
+        "reviewer_flags": reviewer_flags,
     }
+
+
+def _restore_reviewer_flags(store: Store, job_id: str, layout: JobLayout) -> int:
+    """Index the reviewer flags (notes, strokes) mirrored in ``review/flags.json`` that the store lacks; returns how many."""
+    from recast.pipeline.jobs.review import read_reviewer_flags, validate_strokes
+
+    have = {(f["frame"], f["author"], f["created"], f["note"]) for f in store.flags(job_id) if f["source"] == "reviewer"}
+    added = 0
+    for fl in read_reviewer_flags(layout.out):
+        key = (fl["frame"], fl.get("author"), fl.get("created"), fl.get("note"))
+        if key in have or not isinstance(fl.get("reason"), str) or not fl["reason"].strip():
+            continue
+        try:
+            strokes = validate_strokes(fl.get("strokes") or None)
+        except RecastError:
+            strokes = []  # a damaged stroke list never costs the note
+        store.add_flag(job_id, int(fl["frame"]), "reviewer", fl["reason"], fl.get("note"), fl.get("author"),
+                       take=fl.get("take") if isinstance(fl.get("take"), int) else None,
+                       created=fl.get("created") if isinstance(fl.get("created"), str) else None, strokes=strokes or None)
+        have.add(key)
+        added += 1
+    return added
 
 
 def _approvals(layout: JobLayout) -> dict[int, dict[str, Any]]:
