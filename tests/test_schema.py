@@ -398,3 +398,17 @@ def test_service_serves_the_schemas_and_upgraded_records(tmp_path: Path) -> None
         got = c.get(f"/jobs/{job}/frames/1/record", headers=auth).json()
         assert got["schema"] == 1 and got["actors"] == [] and got["coords"] == "image" and got["colorspace"] is None
         assert got["status"] == "passthrough" and got["comp"] == rec["comp"]
+
+
+def test_recast_schema_without_json_lists_every_field() -> None:
+    from recast.pipeline.schema import SwapSettings
+    from tests.test_job_support import recast
+
+    res = recast("schema", "settings", check=True)
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("RecastSwapSettings (schema 1")
+    fields = [ln.split(":")[0].strip() for ln in lines[1:] if ln.startswith("  ") and not ln.startswith("      ")]
+    assert fields == list(SwapSettings.model_fields)
+    assert "  mask_blur: number 0.0..128.0 = 12.0" in lines
+    bad = recast("schema", "nonsense")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

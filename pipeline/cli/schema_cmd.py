@@ -33,7 +33,7 @@ def run_schema(args: argparse.Namespace, ctx: CliContext) -> int:
         return 0
     lines = [f"{doc.get('title', args.name)} (schema {doc.get('x-recast-schema')}; {doc['$id']})"]
     for row in describe(args.name):
-        default = "" if row["required"] else f" = {json.dumps(row['default'])}"
+        default = f" = {json.dumps(row['default'])}" if row["has_default"] else ""
         lines.append(f"  {row['field']}: {row['type']}{' (required)' if row['required'] else default}")
         if row["description"]:
             lines.append(f"      {row['description']}")

@@ -47,7 +47,8 @@ def describe(name: str) -> list[dict[str, Any]]:
     rows = []
     for key, prop in doc.get("properties", {}).items():
         rows.append({"field": key, "type": _type_text(prop, doc), "required": key in required,
-                     "default": prop.get("default"), "description": prop.get("description", "")})
+                     "has_default": "default" in prop, "default": prop.get("default"),
+                     "description": prop.get("description", "")})
     return rows
 
 
