@@ -131,6 +131,7 @@ class Knob:
     def __init__(self, fake: FakeNuke, name: str, value: Any = "", values: list[str] | None = None, script: str | None = None) -> None:
         self._fake, self._name, self._value, self._values, self.script = fake, name, value, values, script
         self.executed = 0
+        self.owner: Node | None = None
 
     def name(self) -> str:
         return self._name
@@ -157,7 +158,12 @@ class Knob:
     def execute(self) -> None:
         self.executed += 1
         if self.script:
-            exec(self.script, {"nuke": self._fake.module})  # noqa: S102 - the gizmo's own button script
+            # as in Nuke, a gizmo's button runs with the gizmo's group as the current context
+            self._fake.context.append(self.owner)
+            try:
+                exec(self.script, {"nuke": self._fake.module})  # noqa: S102 - the gizmo's own button script
+            finally:
+                self._fake.context.pop()
 
 
 _COMMON = {"disable": False, "label": ""}
@@ -177,6 +183,7 @@ class Node:
         self._inputs: list[Node | None] = []
         self._knobs: dict[str, Knob] = {}
         self._xy = (0, 0)
+        self.parent_name = fake.context[-1].name() if getattr(fake, "context", None) else ""
         if cls == "Recast":
             for kname, k in parse_gizmo(GIZMO.read_text())["knobs"].items():
                 default = k["default"]
@@ -196,6 +203,8 @@ class Node:
             for kname, default in {**_COMMON, **_CLASS_KNOBS.get(cls, {})}.items():
                 self._knobs[kname] = Knob(fake, kname, default)
             self._max_inputs = 0 if cls in ("Read", "Root") else 1
+        for knob in self._knobs.values():
+            knob.owner = self
 
     def Class(self) -> str:  # noqa: N802 - Nuke's name
         return self._cls
@@ -228,8 +237,17 @@ class Node:
         self._fake.assert_main_thread("setInput")
         while len(self._inputs) <= i:
             self._inputs.append(None)
+        if node is not None and node.parent_name != self.parent_name:
+            raise ValueError(f"cannot connect {node.name()} ({node.parent_name}) to {self._name} ({self.parent_name}): different groups")
         self._inputs[i] = node
         return True
+
+    def __enter__(self) -> Node:
+        self._fake.context.append(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._fake.context.pop()
 
     def firstFrame(self) -> int:  # noqa: N802
         if self._cls == "Read":
@@ -303,7 +321,9 @@ class FakeNuke:
         self.current_frame = 1
         self.this_node: Node | None = None
         self.executed: list[tuple[str, int, int]] = []
+        self.context: list[Node] = []
         self.root_node = Node(self, "Root", "Root")
+        self.context.append(self.root_node)
         ProgressTask.instances = []
         ProgressTask.cancel_after = None
         m = types.ModuleType("nuke")

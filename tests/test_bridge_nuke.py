@@ -160,7 +160,8 @@ def test_submit_renders_a_changed_plate_and_the_holdout(fake_nuke: FakeNuke, wor
     node.setInput(1, _read(fake, str(plates / "hand.####.exr"), 1001, 1001))
     import recast_bridge.nuke_host as host
 
-    submitted = host.do_submit(host.NukeContext.for_node(node), poll=True, interval=0.2)
+    with node:  # what the Submit button does: its script runs inside the gizmo's group
+        submitted = host.do_submit(host.NukeContext.for_node(node), poll=True, interval=0.2)
     assert not submitted.plan.direct and "Grade1 changes pixels" in submitted.plan.reason
     rendered = Path(submitted.spec["plate"].replace("####", "1001"))
     assert rendered.is_file() and rendered.parent.name == "plate" and world["root"] in rendered.parents
@@ -172,7 +173,7 @@ def test_submit_renders_a_changed_plate_and_the_holdout(fake_nuke: FakeNuke, wor
     np.testing.assert_allclose(got[..., :3], src[..., :3] * 1.5, rtol=2e-3, atol=2e-3)  # the Grade is in the plate
     assert [t.title for t in ProgressTask.instances] == ["Recast: plate for sh010", "Recast: holdout for sh010"]
     assert all(t.progress[-1] == 100 for t in ProgressTask.instances)
-    assert not fake.allNodes("Write")  # the temporary Writes are gone
+    assert not fake.allNodes("Write")  # the temporary Writes (made next to the node, not inside the gizmo) are gone
     holdout = Path(submitted.spec["plate"]).parents[1] / "holdout" / "sh010_holdout.1001.exr"
     assert holdout.is_file()
     if "holdout" in submitted.spec["settings"]:  # the service knows the setting (issue 14 landed)
@@ -200,6 +201,7 @@ def test_preview_frame_swaps_one_frame_without_a_job(fake_nuke: FakeNuke, world:
     node["preview"].execute()
     shown = fake.toNode(f"{node.name()}_preview")
     assert shown is not None, node["status"].value()
+    assert shown.parent_name == "Root"  # created next to the node, not inside the gizmo the button ran in
     assert (shown["first"].value(), shown["last"].value()) == (1002, 1002)
     out = Path(shown["file"].value())
     assert out.is_file() and world["root"] in out.parents

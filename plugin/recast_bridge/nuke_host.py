@@ -138,7 +138,8 @@ class NukeContext:
         nuke = self.nuke
         src = self.node.input(input_index)
         os.makedirs(os.path.dirname(pattern), exist_ok=True)
-        write = nuke.nodes.Write()
+        with self.parent():  # next to the node (a button runs inside the gizmo's group)
+            write = nuke.nodes.Write()
         task = nuke.ProgressTask(title)
         try:
             write.setInput(0, src)
@@ -156,7 +157,8 @@ class NukeContext:
             raise HostError(f"{title}: {' '.join(str(exc).split())}") from None
         finally:
             del task
-            nuke.delete(write)
+            with self.parent():
+                nuke.delete(write)
         missing = [f for f in frames if not os.path.isfile(frame_path(pattern, f))]
         if missing:
             raise HostError(f"{title}: frame {missing[0]} was not written to {pattern}")
@@ -165,11 +167,12 @@ class NukeContext:
     def ensure_read(self, name: str, pattern: str, first: int, last: int, colorspace: Optional[str], label: str) -> Any:
         """Create (or update) the Read ``name`` on ``pattern`` with range, colourspace and label."""
         nuke = self.nuke
-        read = nuke.toNode(name)
-        if read is None or read.Class() != "Read":
-            read = nuke.nodes.Read()
-            read.setName(name)
-            read.setXYpos(int(self.node.xpos()) + 150, int(self.node.ypos()))
+        with self.parent():  # next to the node (a button runs inside the gizmo's group)
+            read = nuke.toNode(name)
+            if read is None or read.Class() != "Read":
+                read = nuke.nodes.Read()
+                read.setName(name)
+                read.setXYpos(int(self.node.xpos()) + 150, int(self.node.ypos()))
         read["file"].setValue(pattern)
         for key, value in (("first", first), ("last", last), ("origfirst", first), ("origlast", last)):
             read[key].setValue(int(value))
@@ -182,6 +185,16 @@ class NukeContext:
         if "reload" in read.knobs():
             read["reload"].execute()
         return read
+
+    def parent(self) -> Any:
+        """The group holding the node (Root at the top level), usable as ``with ctx.parent():``."""
+        full = str(self.node.fullName())
+        if "." in full:
+            with self.nuke.root():
+                group = self.nuke.toNode(full.rsplit(".", 1)[0])
+            if group is not None:
+                return group
+        return self.nuke.root()
 
     def dispatch(self, fn: Callable[..., None], *args: Any) -> None:
         self.nuke.executeInMainThread(fn, args=args)
