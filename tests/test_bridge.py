@@ -46,7 +46,7 @@ if str(PLUGIN) not in sys.path:
 
 from recast_bridge import flow  # noqa: E402
 from recast_bridge.client import BridgeConfig, Client, ensure_service  # noqa: E402
-from recast_bridge.errors import BridgeError, ServiceDown, ServiceError  # noqa: E402
+from recast_bridge.errors import BridgeError, ServiceDown, ServiceError, WaitTimeout  # noqa: E402
 
 # -- stdlib only, Python 3.9 ------------------------------------------------------------
 
@@ -511,8 +511,12 @@ def test_resolve_render_submit_publish_import_round_trip(served: dict) -> None:
     assert project.pool.imports[-1] == [{"FilePath": got["pattern"].replace("########", "%08d"), "StartIndex": 86410, "EndIndex": 86410}]
     marker = project.timeline.markers[10]
     assert marker["customData"] == f"recast:{job}:v001" and f"job {job} v001" in marker["note"]
+    naps: list[float] = []
+    host.sleep = naps.append
+    with pytest.raises(WaitTimeout, match=f"job {job}: nothing new published within 0s"):
+        host.import_when_published(job, seen=["v001"], timeout=0)
     client.publish(job, fill="none", by="kim")
-    again = host.import_published(job)  # v002: the same bin, the item's Recast marker replaced
+    again = host.import_when_published(job, seen=["v001"], timeout=60)  # v002: the same bin, the item's marker replaced
     assert again["version"] == "v002" and len(project.pool.root.subs) == 1
     assert project.timeline.markers[10]["customData"] == f"recast:{job}:v002" and len(project.timeline.markers) == 1
     assert pick_exr_codec({"a": "RGBFloat"}) == "RGBFloat"

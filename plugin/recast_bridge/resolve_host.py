@@ -6,11 +6,12 @@ From Resolve's console (or an external script with the scripting modules on the 
     host = resolve_host.ResolveHost(resolve)          # `resolve` is given in the console
     job = host.submit_current_item(actor="ada", work_dir="/shows/x/recast")
     host.import_published(job)                        # after review approval and publish
+    host.import_when_published(job)                   # or: wait for the next publish, then import it
 
 Submitting renders the current timeline item's range to an EXR sequence through
 the render settings (MarkIn/MarkOut/TargetDir/CustomName, AddRenderJob,
 StartRendering, polling GetRenderJobStatus), then submits it as a job.
-Importing puts the newest published version into a "Recast" bin and drops a
+Importing (now, or when the job is next published) puts the version into a "Recast" bin and drops a
 timeline marker carrying the job id. Scripting Resolve 21.1 and later needs
 Resolve Studio.
 """
@@ -20,10 +21,10 @@ from __future__ import annotations
 import getpass
 import os
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .client import BridgeConfig, Client, ensure_service
-from .errors import HostError
+from .errors import HostError, WaitTimeout
 from .flow import SwapKnobs, build_spec, frames_on_disk, job_folders, plan_export, PlateSource, printf_pattern, sequence_in_folder
 
 BIN = "Recast"
@@ -171,3 +172,18 @@ class ResolveHost:
         if not timeline.AddMarker(at, "Green", f"Recast {v['version']}", note, 1, f"recast:{job_id}:{v['version']}"):
             raise HostError(f"Resolve: cannot add a marker at frame {at} (one may already be there)")
         return {**v, "clips": len(clips), "marker": at}
+
+    def import_when_published(
+        self, job_id: str, seen: Optional[List[str]] = None, timeout: Optional[float] = None, interval: float = 5.0
+    ) -> Dict[str, Any]:
+        """Wait until ``job_id`` has a version not in ``seen`` (default: none yet), then import it."""
+        client = self.client()
+        known = set(seen or [])
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            fresh = [v["version"] for v in client.versions(job_id) if v["version"] not in known]
+            if fresh:
+                return self.import_published(job_id, max(fresh, key=lambda name: int(name[1:])))
+            if deadline is not None and time.monotonic() >= deadline:
+                raise WaitTimeout(f"job {job_id}: nothing new published within {timeout:g}s")
+            self.sleep(interval)
