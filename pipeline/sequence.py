@@ -130,6 +130,11 @@ def _list_names(directory: Path) -> list[str]:
         raise SequenceError(f"{directory}: not a directory") from None
     except PermissionError:
         raise SequenceError(f"{directory}: permission denied") from None
+    except OSError as exc:  # ELOOP (a symlink loop), EIO, ENAMETOOLONG...
+        from recast.pipeline.errors import os_cause
+
+        exc.filename = None
+        raise SequenceError(f"{directory}: cannot list ({os_cause(exc)})") from None
 
 
 def _discover(template: FrameTemplate) -> list[int]:

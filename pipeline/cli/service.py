@@ -23,6 +23,8 @@ def cmd_serve(args: argparse.Namespace, ctx: CliContext) -> int:
         store_path=default_db_path(),
         token=os.environ.get("RECAST_TOKEN") or None,
         workers=args.workers,
+        recover=not args.no_resume,
+        max_body=args.max_body,
     )
     running = make_server(config, args.host, args.port)
     info = {"url": running.url, "roots": [str(r) for r in config.roots], "token": bool(config.token), "workers": args.workers}
@@ -40,4 +42,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     p.add_argument("--workers", type=int, default=2, help="jobs run at once")
     p.add_argument("--root", action="append", type=Path, help="allowed root folder for plates and outputs (repeatable; default $RECAST_ROOTS or the current folder)")
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="do not resume jobs a previous service left queued, running or interrupted (default: resume them at start)",
+    )
+    p.add_argument("--max-body", type=int, default=1_000_000, metavar="BYTES",
+                   help="largest request body accepted, counted while it streams in (default 1000000)")
     p.set_defaults(func=cmd_serve)

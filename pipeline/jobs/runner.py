@@ -111,7 +111,19 @@ def check_settings(spec: JobSpec) -> None:
     merged = dict(spec.settings)
     if spec.selection is not None:
         merged["selection"] = spec.selection
-    SwapSettings.from_dict(merged)
+    settings = SwapSettings.from_dict(merged)
+    # what the engine would refuse at its first frame, refused now (the CLI and the service alike)
+    if len(spec.actors) > 1 and settings.selection != "reference":
+        raise SpecError(
+            f"spec.selection: {len(spec.actors)} actors need selection 'reference' with settings.reference "
+            "ACTOR=FRAME:INDEX,... (which face gets which actor)"
+        )
+    if settings.colorspace:
+        from recast.pipeline.color import ColorContext
+
+        cc = ColorContext()
+        if not cc.has(settings.colorspace):
+            raise SpecError(f"settings.colorspace: {settings.colorspace!r} is not a colourspace of the OCIO config {cc.config_name}")
 
 
 def check_actors(spec: JobSpec) -> None:

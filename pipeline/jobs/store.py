@@ -282,7 +282,7 @@ class Store:
             "owner": row["owner"],
             "priority": row["priority"],
             "out": row["out"],
-            "status": row["status"],
+            "status": self._shown_status(con, row),
             "error": row["error"],
             "created": row["created"],
             "updated": row["updated"],
@@ -290,6 +290,31 @@ class Store:
             "frames": dict(base),
             "takes": takes,
         }
+
+    @staticmethod
+    def _shown_status(con: sqlite3.Connection, row: sqlite3.Row) -> str:
+        """The job's status as people should see it: ``interrupted`` for a job marked
+        ``running`` whose runner (and every worker holding its frames) is gone (kill -9,
+        a crash, a power cut); ``recast job resume`` or a restarted ``recast serve``
+        continues it."""
+        status = str(row["status"])
+        if status != "running":
+            return status
+        from recast.pipeline.jobs.takes import worker_alive
+
+        workers = {
+            str(r["worker"])
+            for r in con.execute("SELECT DISTINCT worker FROM frames WHERE job_id = ? AND status = 'running'", (row["id"],))
+            if r["worker"]
+        }
+        last = con.execute(
+            "SELECT who FROM audit WHERE job_id = ? AND action = 'status:running' ORDER BY id DESC LIMIT 1", (row["id"],)
+        ).fetchone()
+        if last is not None and last["who"]:
+            workers.add(str(last["who"]))
+        if workers and not any(worker_alive(w) for w in workers):
+            return "interrupted"
+        return status
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         """The job with its spec, status and per-take frame counts (JobError if unknown)."""

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from recast.pipeline import __version__
-from recast.pipeline.errors import ActorError, JobError, RecastError, SpecError
+from recast.pipeline.errors import ActorError, JobError, RecastError, SpecError, describe
 from recast.pipeline.schema.job import JOB_ID_RE, JobSpec
 from recast.pipeline.jobs.store import Store
 from recast.pipeline.service.security import (
@@ -33,6 +33,7 @@ from recast.pipeline.service.security import (
     inside_roots,
     token_ok,
 )
+from recast.pipeline.service.guard import RequestGuard
 from recast.pipeline.service.workers import Task, WorkerPool
 
 log = logging.getLogger("recast.service")
@@ -48,6 +49,7 @@ class ServiceConfig:
     workers: int = 2
     proxy_max: int = 1024  # longest side of review proxies
     recover: bool = True  # resume interrupted jobs at start-up
+    max_body: int = 1_000_000  # bytes a request body may have (counted while it streams in)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -158,9 +160,17 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.store = store
     app.state.pool = pool
 
+    app.add_middleware(RequestGuard, token=config.token, max_body=config.max_body)
+
     @app.exception_handler(RecastError)
     async def _recast_error(_request: Request, exc: RecastError) -> JSONResponse:
         return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
+
+    @app.exception_handler(OSError)
+    async def _os_error(_request: Request, exc: OSError) -> JSONResponse:
+        # a path the OS refuses (a symlink loop, permissions, a vanished folder): the request's
+        # problem, named with its cause, never a 500
+        return JSONResponse(status_code=400, content={"detail": describe(exc)})
 
     def auth(authorization: str | None = Header(default=None), x_recast_token: str | None = Header(default=None)) -> None:
         presented = bearer(authorization) or x_recast_token
@@ -176,6 +186,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """A job whose files this service may read or write: its ``out`` must lie inside the roots."""
         job = job_or_404(job_id)
         inside_roots(str(job["out"]), config.roots, f"job {job_id} out")
+        plate = job["spec"].get("plate") if isinstance(job.get("spec"), dict) else None
+        if isinstance(plate, str):
+            inside_roots(plate, config.roots, f"job {job_id} plate")
         return job
 
     deps = [Depends(auth)]
@@ -222,7 +235,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/cancel", dependencies=deps)
     def cancel_job(job_id: JobId) -> dict[str, str]:
-        job_or_404(job_id)
+        job_files(job_id)
         return {"job": job_id, "status": store.cancel_job(job_id)}
 
     @app.post("/jobs/{job_id}/resume", status_code=202, dependencies=deps)
@@ -298,7 +311,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def add_flag(job_id: JobId, body: FlagBody) -> dict[str, int]:
         from recast.pipeline.jobs.review import mirror_flags, validate_strokes
 
-        job = job_or_404(job_id)
+        job = job_files(job_id)
         if body.frame not in _job_frames(store, job_id):
             raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job['id']}")
         strokes = validate_strokes([s.model_dump() for s in body.strokes]) if body.strokes else None
@@ -385,7 +398,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.post("/jobs/{job_id}/reference", dependencies=deps)
     def set_reference(job_id: JobId, body: ReferenceBody) -> dict[str, Any]:
-        job_or_404(job_id)
+        job_files(job_id)
         if body.frame not in _job_frames(store, job_id):
             raise HTTPException(status_code=422, detail=f"frame {body.frame}: not a frame of job {job_id}")
         store.set_reference(job_id, body.frame, body.by)

@@ -100,7 +100,7 @@ class WorkerPool:
         """Queue the jobs a previous process left queued or running; returns their ids."""
         picked: list[str] = []
         for job in self.store.list_jobs():
-            if job["status"] in ("queued", "running"):
+            if job["status"] in ("queued", "running", "interrupted"):
                 try:
                     self.submit(Task(job["id"], "resume", priority=int(job["priority"] or 0)))
                     picked.append(job["id"])
