@@ -135,6 +135,7 @@ class Engine:
         analyser: FaceAnalyser | None = None,
         color: ColorContext | None = None,
         reference_record: Path | None = None,
+        swapper_factory: Callable[[str, SwapperContext], Swapper] | None = None,
     ) -> None:
         if not actors:
             raise ActorError("engine: no actor given")
@@ -152,6 +153,7 @@ class Engine:
         self.take = int(take)
         self.reference_frame = reference_frame
         self._reference_record = reference_record
+        self._swapper_factory = swapper_factory or _create_swapper  # a warm service passes its cache
         self._analyser = analyser
         self._color = color
         self._stream: FaceStream | None = None
@@ -216,7 +218,7 @@ class Engine:
         context = SwapperContext(s.allow_noncommercial_models, self._notify)
         for name, actor in self.actors.items():
             backend = s.backend or actor.backend
-            swapper = _create_swapper(backend, context)
+            swapper = self._swapper_factory(backend, context)
             accepts = tuple(getattr(swapper, "actor_backends", None) or (backend,))
             if actor.backend not in accepts:  # would fail every frame: refuse once, here
                 raise SpecError(

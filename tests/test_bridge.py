@@ -555,3 +555,36 @@ def test_wait_polls_until_the_job_ends_or_times_out() -> None:
         flow.wait(Jobs([("running", False)]), "j", 0.05, 0.01)
     assert flow.status_line({"id": "j", "status": "done", "frames": {"done": 3, "failed": 1, "pending": 0},
                              "versions": [{"version": "v002"}]}) == "job j: done, 3/4 frames done, 1 failed, published v002"
+
+
+def test_a_warm_preview_equals_a_cold_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The service keeps the analyser and swappers loaded between previews; what they remember of an
+    earlier preview (tracks, the warp's view history) must not change the next one."""
+    from recast.pipeline.service.bridge_api import PreviewBody, _Warm, run_preview
+
+    monkeypatch.setenv("RECAST_MODELS", str(tmp_path / "models"))
+    actor = build_tom_hanks_actor(tmp_path / "models", tmp_path)
+    plates = tmp_path / "plates"
+    plates.mkdir()
+    for i, f in enumerate((1, 2)):
+        rgb = astronaut_linear(shift=9 * i)[:320, 64:384]
+        spec = oiio.ImageSpec(320, 320, 3, oiio.HALF)
+        spec.channelnames = ("R", "G", "B")
+        write_image(plates / f"astro.{f:04d}.exr", rgb, spec)
+
+    def preview(warm: _Warm, frame: int, out: str) -> np.ndarray:
+        body = PreviewBody(plate=str(plates / "astro.####.exr"), frame=frame, actor=actor.name, out=str(tmp_path / out))
+        res = run_preview(body, warm, [tmp_path])
+        assert res["status"] == "done" and res["swapped"] == 1, res
+        return oiio.ImageBuf(res["path"]).get_pixels(oiio.FLOAT)
+
+    from recast.models.base import SwapperContext
+
+    warm = _Warm()
+    preview(warm, 1, "warm")
+    loaded = warm.swapper("warp", SwapperContext())
+    second = preview(warm, 2, "warm")
+    assert loaded._last_entry  # the warp remembers the view it used per track...
+    assert warm.swapper("warp", SwapperContext()) is loaded and not loaded._last_entry  # ...until the next preview
+    cold = preview(_Warm(), 2, "cold")
+    np.testing.assert_array_equal(second, cold)

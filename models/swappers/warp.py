@@ -233,6 +233,10 @@ class WarpSwapper:
         # Bank view each (actor, face track) used last, for switch hysteresis.
         self._last_entry: dict[tuple[Path, int], int] = {}
 
+    def reset_sequence(self) -> None:
+        """Forget the per-track view history (a new, unrelated sequence follows); banks stay loaded."""
+        self._last_entry.clear()
+
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)
         try:

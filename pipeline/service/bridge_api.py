@@ -10,7 +10,8 @@
   ``colorspace`` setting first), plus who/what from its manifest.
 * ``POST /preview``: one frame swapped with the given actor and settings, written
   under ``out`` (inside the roots). No job, nothing in the store, nothing published.
-  The face analyser and the colour context are loaded once per service and kept warm.
+  The face analyser, the swappers and the colour context are loaded once per service
+  and kept warm (a swapper's per-sequence state is reset before each preview).
 
 Kept in its own module so the shared ``app.py`` only calls :func:`add_bridge_routes`.
 """
@@ -35,6 +36,7 @@ from recast.pipeline.schema.layout import OutputLayout
 from recast.pipeline.service.security import check_files_inside, check_setting_paths, inside_roots
 
 if TYPE_CHECKING:
+    from recast.models.base import Swapper, SwapperContext
     from recast.pipeline.color import ColorContext
     from recast.pipeline.faces.base import FaceAnalyser
     from recast.pipeline.service.app import ServiceConfig
@@ -62,6 +64,20 @@ class _Warm:
         self.lock = threading.Lock()
         self._color: ColorContext | None = None
         self._analysers: dict[tuple[str, str | None, bool], FaceAnalyser] = {}
+        self._swappers: dict[tuple[str, bool], Swapper] = {}
+
+    def swapper(self, backend: str, context: SwapperContext) -> Swapper:
+        """The backend's swapper, loaded once (its own landmarker, banks); per-sequence state reset."""
+        key = (backend, context.allow_noncommercial_models)
+        if key not in self._swappers:
+            from recast.models.base import SWAPPERS
+
+            self._swappers[key] = SWAPPERS.create(backend, context=context)
+        swapper = self._swappers[key]
+        reset = getattr(swapper, "reset_sequence", None)
+        if callable(reset):
+            reset()
+        return swapper
 
     def color(self) -> ColorContext:
         if self._color is None:
@@ -186,7 +202,8 @@ def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, 
     with warm.lock:
         analyser = warm.analyser(settings.analyser, settings.analyser_models, settings.allow_noncommercial_models)
         layout = OutputLayout(root=Path(body.out), plate_name=name, padding=plate.padding)
-        engine = Engine(plate, {"default": actor}, settings, layout, analyser=analyser, color=warm.color())
+        engine = Engine(plate, {"default": actor}, settings, layout, analyser=analyser, color=warm.color(),
+                        swapper_factory=warm.swapper)
         engine.prepare()
         rec = engine.process_frame(body.frame)
     faces = rec.get("faces") or []
