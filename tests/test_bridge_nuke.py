@@ -229,3 +229,13 @@ def test_buttons_report_one_line_errors_on_the_node(fake_nuke: FakeNuke, world: 
     node["refresh"].execute()
     status = node["status"].value()
     assert status.startswith("error: recast service not reachable at http://127.0.0.1:9") and "\n" not in status
+    # the menu's "Recast node": created even when the service is down, saying so on the node
+    import recast_bridge.nuke_host as host
+
+    monkeypatch.setenv("RECAST_SERVER", "http://127.0.0.1:9")
+    down = host.create_node()
+    assert down["status"].value().startswith("service not reached (recast service not reachable at http://127.0.0.1:9")
+    monkeypatch.setenv("RECAST_SERVER", world["server"].url)
+    up = host.create_node()
+    assert up.Class() == "Recast" and up["actor"].value() == world["actor"].name
+    assert up["status"].value().startswith("1 actor(s) from ")
