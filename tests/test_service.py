@@ -448,6 +448,9 @@ def test_service_killed_mid_job_resumes_on_restart(tmp_path: Path, root: Path) -
         proc.wait()  # type: ignore[attr-defined]
     before = {p.name: p.stat().st_mtime_ns for p in records.glob("[0-9]*.json")}
     assert 5 <= len(before) < n
+    deadline = time.monotonic() + 10  # the job's worker process dies with the service (a few ms later)
+    while Store(home / "recast.db").get_job(job)["status"] != "interrupted" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert Store(home / "recast.db").get_job(job)["status"] == "interrupted"  # its runner is gone
     proc, url = _serve(root, home)  # a fresh service resumes what the files say is unfinished
     try:

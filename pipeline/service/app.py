@@ -50,6 +50,7 @@ class ServiceConfig:
     proxy_max: int = 1024  # longest side of review proxies
     recover: bool = True  # resume interrupted jobs at start-up
     max_body: int = 1_000_000  # bytes a request body may have (counted while it streams in)
+    worker_processes: bool = True  # run each job in its own process (False: threads of this one; the API then shares its GIL)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -143,7 +144,7 @@ def _frames_of(value: str | list[int]) -> list[int] | None:
 def create_app(config: ServiceConfig) -> FastAPI:
     """The app; its store and worker pool live on ``app.state`` (no module globals)."""
     store = Store(config.store_path)
-    pool = WorkerPool(store, config.workers)
+    pool = WorkerPool(store, config.workers, processes=config.worker_processes)
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if config.recover:
@@ -172,7 +173,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
         # problem, named with its cause, never a 500
         return JSONResponse(status_code=400, content={"detail": describe(exc)})
 
-    def auth(authorization: str | None = Header(default=None), x_recast_token: str | None = Header(default=None)) -> None:
+    async def auth(authorization: str | None = Header(default=None), x_recast_token: str | None = Header(default=None)) -> None:
+        # async: no thread-pool hop for a header compare (RequestGuard already checked it)
         presented = bearer(authorization) or x_recast_token
         if not token_ok(config.token, presented):
             raise HTTPException(status_code=401, detail="missing or wrong token (Authorization: Bearer <RECAST_TOKEN>)")
@@ -225,7 +227,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return {"job": job_id}
 
     @app.get("/jobs", dependencies=deps)
-    def list_jobs() -> dict[str, Any]:
+    async def list_jobs() -> dict[str, Any]:
+        # on the event loop: one short read of the WAL store (~1 ms), no thread-pool hop; the
+        # jobs themselves run in other processes, so nothing here waits on their GIL
         return {"jobs": [_brief(j) for j in store.list_jobs()]}
 
     @app.get("/jobs/{job_id}", dependencies=deps)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,9 +36,10 @@ class Task:
 
 
 class WorkerPool:
-    def __init__(self, store: Store, workers: int = 2, options: RunOptions | None = None) -> None:
+    def __init__(self, store: Store, workers: int = 2, options: RunOptions | None = None, *, processes: bool = True) -> None:
         self.store = store
         self.options = options or RunOptions()
+        self.processes = processes  # each task in its own process: the service's event loop never waits on the GIL
         self._cond = threading.Condition()
         self._queue: list[tuple[int, int, Task]] = []
         self._seq = itertools.count()
@@ -78,23 +81,32 @@ class WorkerPool:
                     self._cond.notify_all()
 
     def _work(self, task: Task) -> None:
-        runner = Runner(self.store, self.options, stop=self._stop)
-        try:
-            if task.kind == "run":
-                s = runner.run(task.job_id)
-            elif task.kind == "resume":
-                s = runner.resume(task.job_id)
-            else:
-                s = runner.run_take(task.job_id, task.take)
-            log.info("job %s take %s: %s (%d done, %d failed)", s.job, s.take, s.status, len(s.done), len(s.failed))
-            for take, qc in sorted(s.qc.items()):
-                log.info("job %s take %s: QC %d pass, %d warn, %d fail", s.job, take, qc["pass"], qc["warn"], qc["fail"])
-            for msg in s.qc_errors.values():
-                log.warning("job %s: %s", s.job, msg)
-        except RecastError as exc:
-            log.warning("job %s: %s", task.job_id, exc)
-        except Exception as exc:  # noqa: BLE001 - a worker thread never dies silently
-            log.error("job %s: internal error %s: %s", task.job_id, type(exc).__name__, " ".join(str(exc).split()))
+        if self.processes:
+            self._work_in_process(task)
+        else:
+            run_task(self.store, self.options, task, self._stop)
+
+    def _work_in_process(self, task: Task) -> None:
+        """Run the task in a child process (spawned: no fork of a threaded server); the pool's
+        stop is passed on as SIGTERM, on which the child stops after its current frame."""
+        import multiprocessing as mp
+        import signal
+
+        proc = mp.get_context("spawn").Process(
+            target=_child_main, args=(str(self.store.path), self.options, task), name=f"recast-job-{task.job_id}", daemon=True
+        )
+        proc.start()
+        signalled = False
+        while proc.is_alive():
+            proc.join(0.2)
+            if self._stop.is_set() and not signalled and proc.pid is not None:
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                signalled = True
+        if proc.exitcode not in (0, None):
+            log.error("job %s: its worker process ended with exit code %s", task.job_id, proc.exitcode)
 
     def recover(self) -> list[str]:
         """Queue the jobs a previous process left queued or running; returns their ids."""
@@ -121,3 +133,53 @@ class WorkerPool:
             self._cond.notify_all()
         for t in self._threads:
             t.join()
+
+
+def run_task(store: Store, options: RunOptions, task: Task, stop: threading.Event) -> None:
+    """One task through the Runner (in this process); errors are logged, never raised."""
+    runner = Runner(store, options, stop=stop)
+    try:
+        if task.kind == "run":
+            s = runner.run(task.job_id)
+        elif task.kind == "resume":
+            s = runner.resume(task.job_id)
+        else:
+            s = runner.run_take(task.job_id, task.take)
+        log.info("job %s take %s: %s (%d done, %d failed)", s.job, s.take, s.status, len(s.done), len(s.failed))
+        for take, qc in sorted(s.qc.items()):
+            log.info("job %s take %s: QC %d pass, %d warn, %d fail", s.job, take, qc["pass"], qc["warn"], qc["fail"])
+        for msg in s.qc_errors.values():
+            log.warning("job %s: %s", s.job, msg)
+    except RecastError as exc:
+        log.warning("job %s: %s", task.job_id, exc)
+    except Exception as exc:  # noqa: BLE001 - a worker thread never dies silently
+        log.error("job %s: internal error %s: %s", task.job_id, type(exc).__name__, " ".join(str(exc).split()))
+
+
+def _child_main(store_path: str, options: RunOptions, task: Task) -> None:
+    """Entry point of a task's process: its own store connection, its own worker id."""
+    import dataclasses
+    import signal
+
+    from recast.pipeline.jobs.runner import default_worker
+
+    _die_with_parent()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    run_task(Store(Path(store_path)), dataclasses.replace(options, worker=default_worker()), task, stop)
+
+
+def _die_with_parent() -> None:
+    """A killed service takes its job processes with it (Linux PR_SET_PDEATHSIG): their
+    frames stay ``running`` by a dead worker, the job shows ``interrupted`` and the next
+    ``recast serve`` resumes it, instead of an orphan racing the new service."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the orphan finishes its job, a resume skips what it did
+        return
+    if os.getppid() == 1:  # the parent died before the call
+        os._exit(1)
