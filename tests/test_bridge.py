@@ -252,11 +252,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         service.stop()
 
 
-def _cli(*args: str, server: str | None) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, server: str | None, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     """The stdlib CLI as `python -I -S` with only plugin/ on sys.path (no site-packages, no PYTHONPATH)."""
     pre = ["--server", server] if server else []
     code = "import sys, runpy; sys.path.insert(0, sys.argv.pop(1)); runpy.run_module('recast_bridge', run_name='__main__')"
-    return subprocess.run([sys.executable, "-I", "-S", "-c", code, str(PLUGIN), *pre, *args],
+    return subprocess.run([python, "-I", "-S", "-c", code, str(PLUGIN), *pre, *args],
                           capture_output=True, text=True, timeout=600, cwd=str(REPO))
 
 
@@ -294,6 +294,11 @@ def test_cli_round_trip_in_isolated_mode(served: dict) -> None:
         assert np.abs(out - plate).max() > 0.05  # a face was swapped
     text = _cli("latest", job, server=url)
     assert text.returncode == 0 and text.stdout.split()[:2] == ["v001", v["pattern"]]
+    py39 = _py39()
+    if py39 is not None:  # the oldest Python the bridge claims gives the same answers
+        for cmd in (("latest", job, "--json"), ("versions", job, "--json"), ("status", "no-such-job")):
+            new, old = _cli(*cmd, server=url, python=py39), _cli(*cmd, server=url)
+            assert (new.returncode, new.stdout, new.stderr) == (old.returncode, old.stdout, old.stderr), cmd
 
 
 def test_cli_errors_are_one_line_with_an_exit_code(served: dict, tmp_path: Path) -> None:
