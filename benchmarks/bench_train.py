@@ -9,7 +9,7 @@ Prints it/s per resolution and the cost ratio against the smallest resolution me
 in the same run (the floor), plus the hours 20k iterations would take. Target: none for
 CPU (CPU training is for smoke tests and tiny previews); on a GPU, the README's figures.
 
-Run: .venv/bin/python benchmarks/bench_train.py [RES ...] [--iters N] [--threads N] [--device cpu|cuda]
+Run: .venv/bin/python benchmarks/bench_train.py [RES ...] [--iters N] [--threads N] [--dims E,AE,D,M] [--batch N] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ def faces_at(res: int, image: np.ndarray, face: object) -> FaceSet:
     return FaceSet(rgb[None], mask[None], parts[None], [{}])
 
 
-def rate(res: int, iters: int, batch: int, device: torch.device, image: np.ndarray, face: object) -> float:
+def rate(res: int, dims: tuple[int, ...], iters: int, batch: int, device: torch.device, image: np.ndarray, face: object) -> float:
     fs = faces_at(res, image, face)
     td = TrainData(fs, fs, {}, [])
     torch.manual_seed(0)
-    model = DFModel(NetConfig(res, *DEFAULT_DIMS)).to(device)
+    model = DFModel(NetConfig(res, *dims)).to(device)
     optim = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.5, 0.999), weight_decay=1e-4)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" else None
     rng = np.random.default_rng(0)
@@ -66,18 +66,20 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--dims", default=",".join(map(str, DEFAULT_DIMS)), help="E,AE,D,M widths")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    dims = tuple(int(v) for v in args.dims.split(","))
     image = data.astronaut().astype(np.float32) / 255.0
     face = create_analyser("dlib").analyse(image, embed=False)[0]
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} torch threads"
-    print(f"device: {name}; widths {DEFAULT_DIMS}, batch {args.batch}, {args.iters} timed iterations each")
+    print(f"device: {name}; widths {dims}, batch {args.batch}, {args.iters} timed iterations each")
     floor = None
     for res in args.res:
-        r = rate(res, args.iters, args.batch, device, image, face)
+        r = rate(res, dims, args.iters, args.batch, device, image, face)
         floor = floor or r
         print(f"{res:4d} px: {r:8.3f} it/s  ({1 / r:7.2f} s/it; 20k iterations = {20000 / r / 3600:7.1f} h); cost x{floor / r:.1f} vs {args.res[0]} px")
 

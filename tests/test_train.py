@@ -272,3 +272,22 @@ def test_no_torch_says_how_to_add_it_and_no_consent_means_no_training(tmp_path: 
     proc = _cli(["actor", "train", "x", "--actor-footage", str(tmp_path), "--plate", str(tmp_path)], {**os.environ, "PYTHONPATH": str(REPO)})
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("recast: error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "no consent record" in errors[0]
+
+
+def test_movie_footage_goes_through_the_movie_import(tmp_path: Path, test_media: Path) -> None:
+    from recast.models.train.sources import iter_frames, resolve_footage
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.faces import create_analyser
+
+    color = ColorContext()
+    movie = test_media / "Megamind.avi"
+    src = resolve_footage(str(movie), tmp_path, [24, 25], color)
+    assert src.kind == "movie" and src.originals == [movie] and [f.frame for f in src.frames] == [24, 25]
+    pngs = [f.path for f in src.frames]
+    assert all(p.is_file() and p.suffix == ".png" for p in pngs)
+    stamps = [p.stat().st_mtime_ns for p in pngs]
+    again = resolve_footage(str(movie), tmp_path, [24, 25], color)  # same movie + frames: the import is reused
+    assert [f.path for f in again.frames] == pngs and [p.stat().st_mtime_ns for p in pngs] == stamps
+    faces, report = extract_faces(iter_frames(src, color), create_analyser("dlib"), ExtractOptions(64, largest_only=True), "src")
+    assert report.frames == 2 and report.kept == len(faces) >= 1
+    assert {o["frame"] for o in faces.origins} <= {24, 25}
