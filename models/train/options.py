@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,7 +45,6 @@ class TrainOptions:
     workdir: Path | None = None
     export: bool = True
     progress: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         for name in ("iterations", "batch", "preview_every", "save_every", "keep"):
