@@ -55,6 +55,11 @@ class SwapResult:
     rgb: np.ndarray  # (H, W, 3) float32, same size as the crop, working space
     matte: np.ndarray | None = None  # (H, W) float32 in [0, 1]: where the model put a face
     info: dict[str, Any] = field(default_factory=dict)  # goes into the frame record
+    # (H, W) float32: where the face is skin on both sides (colour is matched there); None: the matte
+    skin: np.ndarray | None = None
+    # True: ``matte`` bounds the face (the swapper knows where its pixels are the actor's face
+    # and not hair, background or clothes): the default "union" matte stays inside it
+    matte_bound: bool = False
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,10 @@ class WarpOptions:
     carry_mouth: bool = True
     carry_eyes: bool = True
     keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
+    # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
+    eye_relative: bool = True
+    mouth_shape: float = 0.7  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
+    skin_colour: bool = True  # colour matched on skin only (eyes, brows, mouth left out)
     expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
     mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
     switch_penalty: float = 5.0  # degrees a tracked face pays to change bank view from last frame
@@ -90,6 +94,7 @@ class WarpOptions:
             ("matte_erode", 0.0 <= self.matte_erode <= 0.3, "must be in 0..0.3"),
             ("matte_inset", 0.0 <= self.matte_inset <= 0.3, "must be in 0..0.3"),
             ("matte_blur", 0.0 <= self.matte_blur <= 0.3, "must be in 0..0.3"),
+            ("mouth_shape", 0.0 <= self.mouth_shape <= 1.0, "must be in 0..1"),
         ]
         for name, ok, msg in checks:
             if not ok:
@@ -232,6 +237,8 @@ class WarpSwapper:
         self._banks: dict[Path, tuple[float, FaceBank]] = {}
         # Bank view each (actor, face track) used last, for switch hysteresis.
         self._last_entry: dict[tuple[Path, int], int] = {}
+        # Each track's open-eye reference (its recent widest eye opening), for blinks.
+        self._eye_ref: dict[tuple[Path, int], float] = {}
 
     def reset_sequence(self) -> None:
         """Forget the per-track view history (a new, unrelated sequence follows); banks stay loaded."""
@@ -273,11 +280,16 @@ class WarpSwapper:
         if track is not None:
             self._last_entry[track] = pick.entry.id
         entry = pick.entry
+        eye_ratio = self._eye_ratio(track, expr.eye_open) if opts.eye_relative else None
         if opts.target_shape == "plate":
             target = plate_ext
         else:
             target, _ = ws.build_target(
-                entry.extended(), plate_ext, ws.TargetOptions(opts.contour_blend, opts.carry_mouth, opts.carry_eyes)
+                entry.extended(),
+                plate_ext,
+                ws.TargetOptions(
+                    opts.contour_blend, opts.carry_mouth, opts.carry_eyes, eye_ratio=eye_ratio, mouth_shape=opts.mouth_shape
+                ),
             )
         src_pts = entry.extended()
         tri = shared_triangles(src_pts, target)
@@ -286,6 +298,10 @@ class WarpSwapper:
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
         matte = self._matte(target, lm, matte_heights, warped.coverage, expr, (h, w))
+        oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
+        if oval is not None:  # never past the plate's own face oval (the mesh's outline)
+            matte = (matte * oval).astype(np.float32)
+        skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
         out[warped.coverage] = warped.image[warped.coverage]
         info = {
@@ -299,8 +315,18 @@ class WarpSwapper:
             "expression_distance": round(pick.expression_distance, 4),
             "plate_pose": [round(v, 2) for v in pose],
             "landmarks": lm_source,
+            "eye_ratio": None if eye_ratio is None else round(eye_ratio, 3),
+            "matte_oval": oval is not None,
         }
-        return SwapResult(rgb=out.astype(np.float32), matte=matte, info=info)
+        return SwapResult(rgb=out.astype(np.float32), matte=matte, info=info, skin=skin, matte_bound=True)
+
+    def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float) -> float | None:
+        """The plate's eye opening over its track's open-eye reference (a slowly fading maximum)."""
+        if track is None:
+            return None
+        ref = max(float(eye_open), 0.995 * self._eye_ref.get(track, float(eye_open)))
+        self._eye_ref[track] = ref
+        return float(np.clip(eye_open / ref, 0.0, 1.0)) if ref > 1e-6 else 1.0
 
     def licences(self) -> list[dict[str, Any]]:
         """The models the swap itself runs (its landmarker's), for the frame record."""
@@ -381,6 +407,38 @@ class WarpSwapper:
             soft = cv2.GaussianBlur(soft, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
         matte[y0:y1, x0:x1] = soft
         return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
+
+
+def _mesh_oval(face: Face, shape: tuple[int, int], length: float) -> np.ndarray | None:
+    """Soft mask of the face mesh's oval (when the face has a mesh), grown by 3 % of the face length."""
+    lm = face.landmarks
+    if lm is None or face.landmark_kind != "mesh468" or len(lm) != 468 or not np.isfinite(lm).all():
+        return None
+    from recast.pipeline.faces.mesh import FACE_OVAL
+
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.asarray(lm)[FACE_OVAL] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    grow = max(1, round(0.03 * length))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
+    return np.clip(soft, 0.0, 1.0)
+
+
+def _skin_mask(target: np.ndarray, plate: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Where both faces show skin: inside the jaw and brows, less the eyes, brows and mouth of either."""
+    _, _, length = ws.face_frame(plate)
+    mask = np.zeros(shape, np.uint8)
+    outline = np.concatenate([plate[ws.JAW], plate[ws.BROWS][::-1]])
+    cv2.fillPoly(mask, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    pad = max(1, round(0.06 * length))
+    for pts in (target, plate):
+        for part in (pts[36:42], pts[42:48], pts[48:60]):
+            hull = cv2.convexHull(np.round(part).astype(np.int32))
+            cv2.fillConvexPoly(mask, hull, 0)
+            cv2.polylines(mask, [hull], True, 0, 2 * pad)
+        for brow in (pts[17:22], pts[22:27]):
+            cv2.polylines(mask, [np.round(brow).astype(np.int32)], False, 0, 2 * pad)
+    return mask.astype(np.float32) / 255.0
 
 
 def make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:

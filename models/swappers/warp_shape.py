@@ -252,6 +252,10 @@ class TargetOptions:
     contour_blend: float = 0.5  # 0 = actor's jaw/forehead, 1 = plate's
     carry_mouth: bool = True
     carry_eyes: bool = True
+    # the plate's eye opening relative to its own open eyes (1 = open, 0 = shut), applied to
+    # the actor's own opening; None: carry the plate's opening as a fraction of eye width
+    eye_ratio: float | None = None
+    mouth_shape: float = 0.0  # 0: carry only the opening; 1: the plate's whole lip shape, scaled to the actor
 
 
 def build_target(actor_ext: np.ndarray, plate_ext: np.ndarray, opts: TargetOptions) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +271,12 @@ def build_target(actor_ext: np.ndarray, plate_ext: np.ndarray, opts: TargetOptio
     plate = plate_ext[:N68]
     if opts.carry_eyes:
         for upper, lower, c0, c1 in (([37, 38], [41, 40], 36, 39), ([43, 44], [47, 46], 42, 45)):
-            _carry_opening(tgt, plate, upper, lower, c0, c1, move_lower=False, norm="eye")
+            if opts.eye_ratio is None:
+                _carry_opening(tgt, plate, upper, lower, c0, c1, move_lower=False, norm="eye")
+            else:
+                _scale_opening(tgt, upper, lower, c0, c1, float(opts.eye_ratio))
+    if opts.carry_mouth and opts.mouth_shape > 0.0:
+        _carry_lip_shape(tgt, plate, float(np.clip(opts.mouth_shape, 0.0, 1.0)))
     if opts.carry_mouth:
         moved = _carry_opening(tgt, plate, [61, 62, 63], [67, 66, 65], 48, 54, move_lower=True, norm="iod")
         # The lower lip and chin follow the jaw: move them with the opening.
@@ -282,6 +291,34 @@ def build_target(actor_ext: np.ndarray, plate_ext: np.ndarray, opts: TargetOptio
     # The ring follows the blended outline.
     tgt[N68 + N_FOREHEAD :] = _ring(tgt[JAW], tgt[N68 : N68 + N_FOREHEAD], RING_SCALE)
     return tgt, m
+
+
+def _scale_opening(tgt: np.ndarray, upper: list[int], lower: list[int], c0: int, c1: int, ratio: float) -> None:
+    """Lower the upper lid so the eye's opening is ``ratio`` of the actor's own (a blink closes it)."""
+    have = np.maximum(_gaps(tgt, upper, lower, c0, c1), 0.0)
+    axis = tgt[c1] - tgt[c0]
+    n = np.array([-axis[1], axis[0]]) / max(float(np.hypot(*axis)), 1e-6)
+    tgt[upper] += np.outer(have * (1.0 - float(np.clip(ratio, 0.0, 1.25))), n)
+
+
+def _carry_lip_shape(tgt: np.ndarray, plate: np.ndarray, weight: float) -> None:
+    """Blend the lips (48-67) towards the plate's lip shape, moved into the actor's face (mouth
+    centre, eye-line angle, interocular scale): a smile, a pucker or an 'o' carries over."""
+    def eye_angle(p: np.ndarray) -> float:
+        v = p[45] - p[36]
+        return float(np.arctan2(v[1], v[0]))
+
+    k = interocular(tgt) / interocular(plate)
+    a = eye_angle(tgt) - eye_angle(plate)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * k
+    pc, tc = plate[[48, 54]].mean(axis=0), tgt[[48, 54]].mean(axis=0)
+    lips = (plate[48:68] - pc) @ rot.T + tc
+    old = tgt[48:68].copy()
+    tgt[48:68] = (1.0 - weight) * tgt[48:68] + weight * lips
+    # the chin follows the lower lip
+    drop = (tgt[[56, 57, 58]] - old[[8, 9, 10]]).mean(axis=0)
+    chin_w = np.array([0.2, 0.4, 0.7, 0.9, 0.7, 0.4, 0.2])
+    tgt[5:12] += np.outer(chin_w, drop)
 
 
 def _carry_opening(

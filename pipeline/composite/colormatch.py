@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 _EPS = 1e-4
+_LAB_STD_FLOOR = np.array([1.0, 1.5, 1.5])  # L, a, b units: below this a source channel counts as flat
 Matrix = tuple[tuple[float, ...], ...]
 
 
@@ -154,7 +155,8 @@ def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
     sm, dm = np.array(stats.src_mean), np.array(stats.dst_mean)
     if stats.method == "rct":
         ss, ds = np.array(stats.src_std), np.array(stats.dst_std)
-        out_lab = (_to_lab(src) - sm) * (ds / np.maximum(ss, _EPS)) + dm
+        # a flat source channel (a greyscale actor's a/b) must not amplify noise into colour
+        out_lab = (_to_lab(src) - sm) * (ds / np.maximum(ss, _LAB_STD_FLOOR)) + dm
         return cv2.cvtColor(out_lab.astype(np.float32), cv2.COLOR_Lab2RGB)
     if stats.src_cov is None or stats.dst_cov is None:
         raise ValueError("lct statistics need covariances")

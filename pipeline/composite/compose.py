@@ -13,6 +13,7 @@ the engine composites ``alpha * fg + (1 - alpha) * plate`` and only where
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +91,17 @@ def compose_face(
     working = clip_working(conv.to_working(plate))
     result = swap(working, face)
     rgb, model_matte = _check_swap(result, (h, w))
-    matte = build_matte((h, w), face, model_matte, opts.matte)
+    matte_opts = opts.matte
+    if result.matte_bound and model_matte is not None and matte_opts.source == "union":
+        # the swapper's own matte is the bound, already eroded and feathered to the face's size
+        matte_opts = dataclasses.replace(matte_opts, source="auto", erode=0.0, blur=0.0)
+    matte = build_matte((h, w), face, model_matte, matte_opts)
     box = matte_box(matte)
-    matched, stats = colour_match(rgb, working, matte, opts.color, opts.color_strength, locked_colour, smooth_colour)
+    weight = matte
+    skin = _skin_weights(result, (h, w))
+    if skin is not None and int((skin * matte >= 0.5).sum()) >= 64:
+        weight = skin * matte  # the plate's skin against the actor's: eyes, brows and mouth left out
+    matched, stats = colour_match(rgb, working, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
     blended = blend(matched, working, matte, opts.blend)
     fg = conv.from_working(blended).astype(np.float32)
     info: dict[str, Any] = {"swap_info": dict(result.info)}
@@ -108,6 +117,16 @@ def compose_face(
         fg = (fg + grain).astype(np.float32)
         info["grain"] = {"plate": GrainProfile.to_json(target), "swap": GrainProfile.to_json(present)}
     return FaceComposite(fg=fg, fg_clean=fg_clean, alpha=matte, box=box, colour=stats, info=info)
+
+
+def _skin_weights(result: SwapResult, hw: tuple[int, int]) -> np.ndarray | None:
+    skin = getattr(result, "skin", None)
+    if skin is None:
+        return None
+    arr = np.asarray(skin, dtype=np.float32)
+    if arr.shape != hw:
+        return None
+    return np.clip(np.nan_to_num(arr), 0.0, 1.0)
 
 
 def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,0 +1,129 @@
+"""The warp reads as a film swap: the plate's blinks and lip shapes carried over, the matte
+bounded by the warp's own face region (and the mesh's face oval), colour matched on skin.
+
+Real faces: the actor is built from insightface's Tom Hanks sample (a studio portrait);
+the plate is skimage's astronaut graded dim and warm, as a restaurant scene would be.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from _engine_fixtures import build_tom_hanks_actor
+from recast.models.swappers import warp_shape as ws
+from recast.models.swappers.warp import WarpSwapper
+from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
+from recast.pipeline.composite.crop import crop_box_for, shift_face
+from recast.pipeline.composite.settings import SwapSettings
+from recast.pipeline.faces import AnalyserOptions, create_analyser
+from tests._faces_fixtures import astronaut
+
+WARM_DIM = np.array([0.55, 0.36, 0.22], np.float32)
+
+
+@pytest.fixture(scope="module")
+def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    work = tmp_path_factory.mktemp("actor")
+    with pytest.MonkeyPatch.context():
+        return build_tom_hanks_actor(work / "models", work)
+
+
+@pytest.fixture(scope="module")
+def plate_crop() -> tuple[np.ndarray, Any]:
+    img = np.clip(astronaut() * WARM_DIM, 0, 1).astype(np.float32)
+    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
+    face = max(an.analyse(img, embed=False), key=lambda f: f.size)
+    box = crop_box_for(face, img.shape[:2], 2.0)
+    ys, xs = box.slices()
+    return img[ys, xs].copy(), shift_face(face, -box.x0, -box.y0)
+
+
+def _lab_mean(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(np.clip(rgb, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)
+    return lab[mask].mean(axis=0)
+
+
+def test_blink_closes_the_actor_eyes_and_lips_follow_the_plate() -> None:
+    """build_target: an eye ratio of 0.1 leaves a tenth of the actor's opening; the lip
+    shape moves towards the plate's (a wide smile widens the actor's mouth)."""
+    rng = np.random.default_rng(0)
+    actor = ws.extend_points(_face68(), ws.hairline_heights(None, _face68(), 0.55, False))
+    plate68 = _face68()
+    plate68[48:68, 0] = (plate68[48:68, 0] - plate68[48:68, 0].mean()) * 1.4 + plate68[48:68, 0].mean()  # wider mouth
+    plate = ws.extend_points(plate68 + rng.normal(0, 0.2, plate68.shape), ws.hairline_heights(None, plate68, 0.55, False))
+    open_t, _ = ws.build_target(actor, plate, ws.TargetOptions(0.3, True, True, eye_ratio=1.0, mouth_shape=0.0))
+    shut_t, _ = ws.build_target(actor, plate, ws.TargetOptions(0.3, True, True, eye_ratio=0.1, mouth_shape=0.7))
+    assert ws.expression(shut_t).eye_open < 0.15 * ws.expression(open_t).eye_open
+    assert ws.expression(shut_t).mouth_width > 1.15 * ws.expression(open_t).mouth_width
+
+
+def _face68() -> np.ndarray:
+    """A plausible frontal 68-point face (dlib layout) in a 200 px frame."""
+    jaw = np.array([[40 + 120 * t, 90 + 70 * np.sin(np.pi * t)] for t in np.linspace(0, 1, 17)])
+    brows = np.array([[55 + 9 * i, 70 - 4 * np.sin(np.pi * i / 4)] for i in range(5)] + [[110 + 9 * i, 70 - 4 * np.sin(np.pi * i / 4)] for i in range(5)])
+    nose = np.array([[100, 80], [100, 92], [100, 104], [100, 116], [90, 122], [95, 124], [100, 125], [105, 124], [110, 122]])
+    eye = lambda cx: np.array([[cx - 12, 88], [cx - 5, 83], [cx + 5, 83], [cx + 12, 88], [cx + 5, 92], [cx - 5, 92]])  # noqa: E731
+    outer = np.array([[80, 140], [87, 136], [94, 134], [100, 135], [106, 134], [113, 136], [120, 140], [113, 146], [106, 149], [100, 150], [94, 149], [87, 146]])
+    inner = np.array([[84, 140], [94, 139], [100, 139], [106, 139], [116, 140], [106, 141], [100, 141], [94, 141]])
+    return np.concatenate([jaw, brows, nose, eye(75), eye(125), outer, inner]).astype(np.float64)
+
+
+def test_tracked_blink_ratio_per_track(actor: Any, plate_crop: tuple[np.ndarray, Any]) -> None:
+    crop, face = plate_crop
+    sw = WarpSwapper()
+    face.track_id = 7
+    first = sw.swap(crop, face, actor)
+    assert first.info["eye_ratio"] == pytest.approx(1.0)
+    shut = face.landmarks.copy()
+    for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+        shut[upper] = shut[lower] - np.array([0.0, 0.5])  # the lids meet
+    face.landmarks = shut
+    blink = sw.swap(crop, face, actor)
+    assert blink.info["eye_ratio"] < 0.2
+
+
+def test_matte_is_bounded_and_colour_sits_in_a_dim_warm_scene(actor: Any, plate_crop: tuple[np.ndarray, Any]) -> None:
+    crop, face = plate_crop
+    face.track_id = None
+    sw = WarpSwapper()
+    result = sw.swap(crop, face, actor)
+    assert result.matte_bound and result.skin is not None
+    conv = SpaceConverter(lambda a: a, lambda a: a)
+    opts = ComposeOptions.from_settings(SwapSettings(grain=False))  # default matte source: union
+    comp = compose_face(crop, face, lambda c, f: sw.swap(c, f, actor), conv, opts)
+    # never past the warp's own face region (its hairline/outline): no actor hair or background
+    assert (comp.alpha <= result.matte + 1e-3).all()
+    assert (comp.alpha > 0.5).sum() > 0.3 * (result.matte > 0.5).sum()
+    # the studio-lit actor's skin takes the plate's dim, warm skin (Lab means within a few units)
+    skin = (result.skin > 0.5) & (comp.alpha > 0.9)
+    plate_skin, comp_skin = _lab_mean(crop, skin), _lab_mean(comp.fg_clean, skin)
+    actor_raw = _lab_mean(result.rgb, skin)
+    assert np.abs(comp_skin - plate_skin).max() < 4.0, (comp_skin, plate_skin)
+    assert np.abs(actor_raw - plate_skin).max() > 8.0  # (so the match did real work)
+
+
+def test_mesh_oval_bounds_the_matte(actor: Any) -> None:
+    from recast.pipeline.faces.mediapipe_models import missing
+
+    if missing():
+        pytest.skip("MediaPipe model files not set up")
+    img = np.clip(astronaut() * WARM_DIM, 0, 1).astype(np.float32)
+    mp = create_analyser("mediapipe", AnalyserOptions(), notify=lambda _t: None)
+    face = mp.analyse(img, embed=False)[0]
+    box = crop_box_for(face, img.shape[:2], 2.0)
+    ys, xs = box.slices()
+    crop, fc = img[ys, xs], shift_face(face, -box.x0, -box.y0)
+    sw = WarpSwapper(context=None)
+    res = sw.swap(crop, fc, actor)
+    assert res.info["matte_oval"] and res.info["landmarks"] == "given_mesh68"
+    from recast.pipeline.faces.mesh import FACE_OVAL
+
+    oval = np.zeros(crop.shape[:2], np.uint8)
+    cv2.fillPoly(oval, [np.round(fc.landmarks[FACE_OVAL]).astype(np.int32)], 255)
+    grown = cv2.dilate(oval, np.ones((25, 25), np.uint8)) > 0
+    assert res.matte[~grown].max() < 0.05
