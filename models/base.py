@@ -60,6 +60,9 @@ class SwapResult:
     # True: ``matte`` bounds the face (the swapper knows where its pixels are the actor's face
     # and not hair, background or clothes): the default "union" matte stays inside it
     matte_bound: bool = False
+    # (H, W) float32: pixels already in the plate's own colour (e.g. its mouth interior warped
+    # into the actor's mouth): left out of the colour match; None: every pixel is the actor's
+    ungraded: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class WarpOptions:
     keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
-    mouth_shape: float = 0.7  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
+    mouth_shape: float = 0.4  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
     skin_colour: bool = True  # colour matched on skin only (eyes, brows, mouth left out)
     expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
     mirror_penalty: float = 6.0  # degrees added to mirrored views when choosing
@@ -132,6 +132,9 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
     )
     return np.clip(crop, 0.0, 1.0), ws.apply(m, lm), m
 
+
+OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
+SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
 
 BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
 
@@ -267,9 +270,11 @@ class WarpSwapper:
         lm, lm_source = self._landmarks(crop, face)
         h, w = crop.shape[:2]
         heights = ws.hairline_heights(crop, lm, opts.forehead, opts.scan_hairline)
-        plate_ext = ws.extend_points(lm, heights)
+        # Expression from the tracker's unsmoothed points: smoothing would swallow a blink.
+        lm_expr = _raw_expression_points(face, lm)
+        plate_ext = ws.extend_points(lm_expr, heights)
         pose = ws.estimate_pose(lm, (h, w))
-        expr = ws.expression(lm)
+        expr = ws.expression(lm_expr)
 
         bank = self.bank(actor)
         track = None if face.track_id is None else (actor.root, int(face.track_id))
@@ -297,13 +302,16 @@ class WarpSwapper:
         # The matte stops at the lower of the two hairlines: never paint the
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
-        matte = self._matte(target, lm, matte_heights, warped.coverage, expr, (h, w))
+        matte = self._matte(target, lm_expr, matte_heights, warped.coverage, expr, (h, w))
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
         if oval is not None:  # never past the plate's own face oval (the mesh's outline)
             matte = (matte * oval).astype(np.float32)
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
         out[warped.coverage] = warped.image[warped.coverage]
+        interior = None
+        if opts.keep_plate_mouth and expr.mouth_open > 0.04:
+            interior = _plate_mouth_into(out, crop, lm_expr, target)
         info = {
             "bank_entry": entry.id,
             "bank_source": entry.source,
@@ -317,16 +325,24 @@ class WarpSwapper:
             "landmarks": lm_source,
             "eye_ratio": None if eye_ratio is None else round(eye_ratio, 3),
             "matte_oval": oval is not None,
+            "mouth_from_plate": interior is not None,
         }
-        return SwapResult(rgb=out.astype(np.float32), matte=matte, info=info, skin=skin, matte_bound=True)
+        return SwapResult(
+            rgb=out.astype(np.float32), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
+        )
 
     def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float) -> float | None:
         """The plate's eye opening over its track's open-eye reference (a slowly fading maximum)."""
         if track is None:
             return None
-        ref = max(float(eye_open), 0.995 * self._eye_ref.get(track, float(eye_open)))
+        # a human eye open at rest measures about 0.3 (lid gap / eye width): the floor of the
+        # reference, so a shot that starts on a blink still closes the actor's eyes
+        ref = max(float(eye_open), 0.995 * self._eye_ref.get(track, OPEN_EYE), OPEN_EYE)
         self._eye_ref[track] = ref
-        return float(np.clip(eye_open / ref, 0.0, 1.0)) if ref > 1e-6 else 1.0
+        rel = eye_open / ref if ref > 1e-6 else 1.0
+        # lids meet before the measured gap reaches 0 (lashes, lid thickness): a third of the
+        # open gap reads as shut, and opening is linear from there
+        return float(np.clip((rel - SHUT_AT) / (1.0 - SHUT_AT), 0.0, 1.0))
 
     def licences(self) -> list[dict[str, Any]]:
         """The models the swap itself runs (its landmarker's), for the frame record."""
@@ -390,16 +406,7 @@ class WarpSwapper:
         origin = np.array([x0, y0])
         mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(mask, [np.round((outline - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-        if opts.keep_plate_mouth and expr.mouth_open > 0.04:
-            # The plate's own mouth interior (teeth, tongue) stays where both the
-            # plate's and the target's inner lips say it is open.
-            hole = np.zeros_like(mask)
-            cv2.fillPoly(hole, [np.round((target[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-            plate_hole = np.zeros_like(mask)
-            cv2.fillPoly(
-                plate_hole, [np.round((plate[60:68] - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4
-            )
-            mask = cv2.subtract(mask, cv2.min(hole, plate_hole))
+        # (an open mouth stays in the matte: the plate's interior is warped into it, see _plate_mouth_into)
         if erode > 0:
             mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
         soft: np.ndarray = mask.astype(np.float32) / 255.0
@@ -407,6 +414,45 @@ class WarpSwapper:
             soft = cv2.GaussianBlur(soft, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
         matte[y0:y1, x0:x1] = soft
         return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
+
+
+def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    """The plate's mouth interior (teeth, tongue, dark) warped from its inner lips into the
+    target's, written into ``out`` inside the target's inner-lip polygon; returns where (None: shut)."""
+    src = np.vstack([plate[60:68], plate[60:68].mean(axis=0)])
+    dst = np.vstack([target[60:68], target[60:68].mean(axis=0)])
+    h, w = out.shape[:2]
+    hole = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(hole, [np.round(target[60:68] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    if int((hole > 0).sum()) < 4:
+        return None
+    fan = np.array([[i, (i + 1) % 8, 8] for i in range(8)])
+    interior = piecewise_affine(np.clip(np.nan_to_num(crop[..., :3].astype(np.float32)), 0.0, 1.0), src, dst, (h, w), fan)
+    a = (hole.astype(np.float32) / 255.0)[..., None] * interior.coverage[..., None]
+    np.copyto(out, (a * interior.image + (1.0 - a) * out).astype(np.float32))
+    return a[..., 0].astype(np.float32)
+
+
+def _raw_expression_points(face: Face, lm: np.ndarray) -> np.ndarray:
+    """``lm`` with its eyes and lips (36-67) from the face's unsmoothed landmarks, when the tracker kept them."""
+    raw = face.extra.get("raw_landmarks")
+    if not isinstance(raw, np.ndarray) or face.landmarks is None or raw.shape != np.shape(face.landmarks):
+        return lm
+    if not np.isfinite(raw).all():
+        return lm
+    if face.landmark_kind == "mesh468" and raw.shape[0] == 468:
+        from recast.pipeline.faces.mesh import mesh_to_68
+
+        raw68 = mesh_to_68(raw)
+    elif raw.shape == (ws.N68, 2):
+        raw68 = raw.astype(np.float64)
+    else:
+        return lm
+    if raw68.shape != lm.shape:
+        return lm
+    out = lm.copy()
+    out[36:68] = raw68[36:68]
+    return out
 
 
 def _mesh_oval(face: Face, shape: tuple[int, int], length: float) -> np.ndarray | None:

@@ -102,6 +102,9 @@ def compose_face(
     if skin is not None and int((skin * matte >= 0.5).sum()) >= 64:
         weight = skin * matte  # the plate's skin against the actor's: eyes, brows and mouth left out
     matched, stats = colour_match(rgb, working, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
+    keep = _skin_weights(dataclasses.replace(result, skin=getattr(result, "ungraded", None)), (h, w))
+    if keep is not None:  # the plate's own pixels the swapper placed: not graded again
+        matched = (keep[..., None] * rgb + (1.0 - keep[..., None]) * matched).astype(np.float32)
     blended = blend(matched, working, matte, opts.blend)
     fg = conv.from_working(blended).astype(np.float32)
     info: dict[str, Any] = {"swap_info": dict(result.info)}

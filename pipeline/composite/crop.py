@@ -35,12 +35,17 @@ def shift_face(face: Face, dx: float, dy: float) -> Face:
     """A copy of ``face`` with every coordinate moved by (dx, dy)."""
     off2 = np.array([dx, dy], dtype=np.float64)
     off4 = np.array([dx, dy, dx, dy], dtype=np.float64)
+    extra = dict(face.extra)
+    for key, off in (("raw_landmarks", off2), ("raw_kps5", off2), ("raw_box", off4)):
+        value = extra.get(key)
+        if isinstance(value, np.ndarray):  # the tracker's unsmoothed points move with the face
+            extra[key] = value.astype(np.float64) + off
     return dataclasses.replace(
         face,
         box=np.asarray(face.box, dtype=np.float64) + off4,
         kps5=np.asarray(face.kps5, dtype=np.float64) + off2,
         landmarks=None if face.landmarks is None else np.asarray(face.landmarks, dtype=np.float64) + off2,
-        extra=dict(face.extra),
+        extra=extra,
     )
 
 
