@@ -212,7 +212,7 @@ class Engine:
             )
             self._analyser = create_analyser(s.analyser, opts, self._notify)
         licences = getattr(self._analyser, "licences", None)
-        self._licences = jsonable(licences()) if callable(licences) else []
+        self._licences = [{**lic, "used_by": "analyser"} for lic in jsonable(licences())] if callable(licences) else []
         if self._color is None:
             self._color = ColorContext()
         context = SwapperContext(s.allow_noncommercial_models, self._notify)
@@ -229,7 +229,11 @@ class Engine:
             used = getattr(swapper, "licences", None)  # the models the swap itself runs (e.g. warp's landmarks)
             if callable(used):
                 have = {(lic.get("model"), lic.get("file")) for lic in self._licences}
-                self._licences += [lic for lic in jsonable(used()) if (lic.get("model"), lic.get("file")) not in have]
+                self._licences += [
+                    {**lic, "used_by": f"swapper:{backend}"}
+                    for lic in jsonable(used())
+                    if (lic.get("model"), lic.get("file")) not in have
+                ]
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
         self._selector = TrackSelector(self._make_selection())

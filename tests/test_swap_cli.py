@@ -125,5 +125,8 @@ def test_swap_analyser_models_reach_the_analyser(shot: dict[str, Path], tmp_path
     assert res.returncode == 0, res.stderr
     rec = json.loads((shot["out"] / "records" / "1001.json").read_text())
     assert rec["settings"]["analyser_models"] == str(pack)
-    assert {d["backend"] for d in rec["licences"]} == {"insightface"}
-    assert {Path(d["file"]).parent for d in rec["licences"]} == {pack}
+    # the analyser's models are the pack's; the warp swapper's own landmark models are listed too
+    analyser = [d for d in rec["licences"] if d["used_by"] == "analyser"]
+    assert {d["backend"] for d in analyser} == {"insightface"}
+    assert {Path(d["file"]).parent for d in analyser} == {pack}
+    assert all(d["used_by"] == "swapper:warp" for d in rec["licences"] if d not in analyser)
