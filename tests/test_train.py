@@ -30,7 +30,7 @@ from _onnx_standins import astronaut_png, consent_json, insightface_image, write
 
 try:
     import safetensors  # noqa: F401
-    import torch  # noqa: F401
+    import torch
 except ImportError:
     if os.environ.get("CI"):  # CI installs the train extra: never skip training there
         raise
@@ -166,6 +166,17 @@ def test_export_has_the_dfm_signature_and_the_manifest_records_training(runs: Ru
     fm, celeb, cm = sess.run(["out_face_mask", "out_celeb_face", "out_celeb_face_mask"], {"in_face:0": np.ascontiguousarray(face)})
     assert all(np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1 for x in (fm, celeb, cm))
     assert cm[0, RES // 2, RES // 2, 0] > 0.5 and cm[0, 0, 0, 0] < 0.5  # the mask head learnt the face, not the corner
+    # the file computes what the trained network computes (BGR in and out, NHWC)
+    from recast.models.train.net import DFModel, NetConfig
+
+    net = DFModel(NetConfig(**read_meta(Path(runs.final["checkpoint"]))["config"]["net"])).eval()
+    weights = load_file(runs.final["checkpoint"])
+    net.load_state_dict({k[6:]: v for k, v in weights.items() if k.startswith("model.")})
+    with torch.no_grad():
+        t_fm, t_celeb, t_cm = net.swap(torch.from_numpy(np.ascontiguousarray(face[..., ::-1])).permute(0, 3, 1, 2))
+    np.testing.assert_allclose(celeb[..., ::-1], t_celeb.permute(0, 2, 3, 1).numpy(), atol=1e-4)
+    np.testing.assert_allclose(fm, t_fm.permute(0, 2, 3, 1).numpy(), atol=1e-4)
+    np.testing.assert_allclose(cm, t_cm.permute(0, 2, 3, 1).numpy(), atol=1e-4)
 
     manifest = json.loads((actor_root / "manifest.json").read_text())
     tr = manifest["training"]
