@@ -309,12 +309,12 @@ class Engine:
             self._shape.check(frame, loaded.plate)
             state.record["licences"] = list(self._licences)
             self._advance(computed)
+            self._next_frame = frame + 1  # the state is now the next frame's
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             _mark_failed(state.record, one_line_error(exc))
             computed.pixels = computed.element = None
-        finally:
-            if aligned:  # a frame computed or failed: the state is now the next frame's
-                self._next_frame = frame + 1
+            if aligned:  # a failed frame left the state as it was: ready for a retry of it
+                self._next_frame = frame
         state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
         computed.status = str(state.record["status"])
