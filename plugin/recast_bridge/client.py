@@ -255,7 +255,7 @@ def ensure_service(config: BridgeConfig) -> Optional[ServiceProcess]:
             raise
     parsed = urllib.parse.urlsplit(config.server)
     service = start_service(
-        config.serve_command, parsed.hostname or "127.0.0.1", parsed.port or 8765, config.serve_roots
+        config.serve_command, parsed.hostname or "127.0.0.1", 8765 if parsed.port is None else parsed.port, config.serve_roots
     )
     config.server = service.url
     return service
