@@ -146,3 +146,9 @@ def test_job_with_a_gap_fails_that_frame(tmp_path: Path) -> None:
     job = recast("submit", str(spec), home=home).stdout.strip()
     run = recast("job", "run", job, "--retries", "0", home=home)
     assert run.returncode == 1 and "frames 2" in run.stdout, run.stdout + run.stderr
+    # the explicit way out for a job: "missing": "skip" leaves the gap out
+    spec = write_spec(tmp_path / "skip.json", plate=pattern, actor="a", out=str(tmp_path / "job2"), processor="passthrough",
+                      qc=False, missing="skip")
+    job = recast("submit", str(spec), home=home).stdout.strip()
+    run = recast("job", "run", job, home=home)
+    assert run.returncode == 0 and "4 done" in run.stdout, run.stdout + run.stderr

@@ -143,7 +143,10 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     try:
         plate = PlateSequence.open(spec.plate)
         # no frame list: first to last on disk, gaps included (they fail, named, instead of vanishing)
-        frames = plate.select(spec.frames) if spec.frames is not None else list(range(plate.first, plate.last + 1))
+        if spec.frames is not None or spec.missing == "skip":
+            frames = plate.select(spec.frames)
+        else:
+            frames = list(range(plate.first, plate.last + 1))
         if spec.processor == "engine":
             from recast.pipeline.engine import SequenceShape
 

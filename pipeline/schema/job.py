@@ -115,6 +115,9 @@ class JobSpec(BaseModel):
     chunk: StrictInt = Field(10, ge=1, le=100000, description="frames per chunk (farm task)")
     name: StrictStr | None = Field(None, max_length=64, description="output sequence name (<name>.####.exr); default: the plate's")
     qc: StrictBool = Field(True, description="false: do not score the job when its frames finish")
+    missing: Literal["fail", "skip"] = Field(
+        "fail", description="frames missing on disk between the plate's first and last (no frames given): fail them "
+        "(named in the summary, the run exits 1) or leave them out of the job")
 
     @model_validator(mode="before")
     @classmethod
