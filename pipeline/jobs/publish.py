@@ -194,7 +194,7 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
     tmp = root / f".{version}{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     try:
         os.mkdir(tmp)
-        manifest = _build_version(store, job_id, spec, layout, base, approvals, plate, fill, by, version, vdir, tmp)
+        manifest = _build_version(job_id, spec, layout, base, approvals, plate, fill, by, version, vdir, tmp)
         _seal(tmp)
         _rename_noreplace(tmp, vdir)
         fsync_dir(root)
@@ -210,7 +210,6 @@ def publish(store: Store, job_id: str, fill: Fill = "plate", by: str | None = No
 
 
 def _build_version(
-    store: Store,
     job_id: str,
     spec: Any,
     layout: JobLayout,
