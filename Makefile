@@ -38,7 +38,7 @@ test: $(DEV_STAMP) sysdeps
 	$(BIN)/python -m pytest
 
 bench: $(DEV_STAMP)
-	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

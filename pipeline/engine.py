@@ -106,6 +106,9 @@ class ComputedFrame:
     pixels: np.ndarray | None = None  # the comp's pixels (the plate's own for a passthrough)
     element: ElementBuilder | None = None
     status: str = "failed"  # what compute decided: done | passthrough | failed
+    # the tracked plate faces' identity embeddings (index into record["faces"]), written to the
+    # take's embeddings sidecar for QC, never into the record (see outputs.embeddings_sidecar)
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -337,6 +340,7 @@ class Engine:
         state.timings["write"] = time.perf_counter() - t
         state.timings["total"] = sum(state.timings.get(k, 0.0) for k in ("read", "compute", "write"))
         rec["timings"].update({k: round(v, 4) for k, v in state.timings.items()})
+        self._write_embeddings(computed)
         try:
             write_record(self.layout.record_path(state.frame), rec)
         except OSError as exc:
@@ -363,6 +367,20 @@ class Engine:
             _mark_failed(rec, one_line_error(exc))
         write_record(self.layout.record_path(frame), rec)
         return rec
+
+    def _write_embeddings(self, computed: ComputedFrame) -> None:
+        """The frame's plate-face embeddings beside its record (QC reuses them); a stale one goes."""
+        from recast.pipeline.atomic import atomic_write_json
+
+        path = self.layout.embeddings_path(computed.state.frame)
+        try:
+            if computed.state.record["status"] != "failed" and computed.embeddings:
+                atomic_write_json(path, {"schema": 1, "frame": computed.state.frame, "faces": computed.embeddings})
+            else:
+                path.unlink(missing_ok=True)
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)  # QC then embeds the plate faces itself
 
     # ------------------------------------------------------------------ stages
     def _process(self, computed: ComputedFrame) -> None:
@@ -421,6 +439,12 @@ class Engine:
         state.timings["swap"] = swap_time
         state.timings["composite"] = max(time.perf_counter() - t - swap_time, 0.0)
         rec["faces"] = faces_json
+        order = [f for f, _ in selected] + [f for f in tracked if id(f) not in chosen]  # faces_json's order
+        computed.embeddings = [
+            {"index": i, "track_id": f.track_id, "kind": f.embedding_kind, "embedding": np.round(f.embedding.astype(np.float64), 7).tolist()}
+            for i, f in enumerate(order)
+            if f.embedding is not None and f.embedding_kind
+        ]
         rec["detection"] = self._stream.last_scan if self._stream else None  # "full" frame scan or "windows" around the tracks
         rec["detection_tiles"] = self._stream.last_tiles if self._stream else 0  # small-face pyramid tiles run
         assert self._selector is not None

@@ -99,6 +99,32 @@ def write_element(
     write_image(path, pixels, spec)
 
 
+def embeddings_sidecar(record_path: Path) -> Path:
+    """``<take>/embeddings/<frame>.json`` beside ``<take>/records/<frame>.json`` (``OutputLayout.embeddings_path``).
+
+    The engine's identity embeddings of the plate faces it tracked, one file per frame,
+    for QC (which then does not embed the plate faces again). Records never hold
+    embeddings; the sidecars live only in the take's output folder and are deleted with
+    it, or on their own by ``recast job purge JOB`` (every take of a job).
+    """
+    return Path(record_path).parent.parent / "embeddings" / Path(record_path).name
+
+
+def read_embeddings(record_path: Path) -> dict[int, tuple[np.ndarray, str]]:
+    """Face index in the record -> (embedding, kind) from the frame's sidecar; {} when absent or unreadable."""
+    import json
+
+    try:
+        doc = json.loads(embeddings_sidecar(record_path).read_text())
+        return {
+            int(e["index"]): (np.asarray(e["embedding"], np.float64), str(e["kind"]))
+            for e in doc.get("faces", [])
+            if e.get("embedding") and e.get("kind")
+        }
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
 def write_record(path: Path, record: dict[str, Any]) -> None:
     """Validate ``record`` against the schema (:class:`FrameRecord`), then write it atomically."""
     atomic_write_json(path, check_record(record))

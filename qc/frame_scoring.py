@@ -23,6 +23,7 @@ import numpy as np
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.color import PlateColour, PlateColours
 from recast.pipeline.errors import QCError, RecastError
+from recast.pipeline.outputs import read_embeddings
 from recast.pipeline.schema.layout import JobLayout
 from recast.qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
 from recast.qc.display import BakedDisplay
@@ -158,13 +159,16 @@ class FrameScorer:
                     return FrameScore.from_json(d["score"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass  # a bad cache entry is just recomputed
-        score = self.score(rec)
+        score = self.score(rec, record_path)
         atomic_write_json(cp, {"key": key, "score": score.to_json()})
         return score
 
     # -- scoring -------------------------------------------------------------
 
-    def score(self, rec: dict[str, Any]) -> FrameScore:
+    def score(self, rec: dict[str, Any], record_path: Path | None = None) -> FrameScore:
+        """Score one frame record. ``record_path``: where it lies, so the engine's plate-face
+        embeddings beside it (``<take>/embeddings/<frame>.json``) are used instead of
+        embedding the plate faces again."""
         frame = int(rec["frame"])
         errors: list[str] = []
         if rec.get("status") == "failed":
@@ -189,11 +193,18 @@ class FrameScorer:
         self.display = self._displays.get(colour)
         if self.display is None:
             self.display = self._displays[colour] = BakedDisplay(colour, self.colours)
+        if record_path is None:
+            guess = self.layout.record_path(self.options.take, frame)
+            record_path = guess if guess.is_file() else None
+        known = read_embeddings(record_path) if record_path is not None and self.probe is not None else {}
         for i, face in enumerate(rec.get("faces") or []):
             if not face.get("swapped"):
                 continue
+            extra: dict[str, Any] = {"_index": i}
+            if i in known:  # the engine's own embedding of this plate face (its track's)
+                extra.update(embedding=known[i][0].tolist(), embedding_kind=known[i][1])
             try:
-                faces.append(self._score_face(rec, dict(face, _index=i)))
+                faces.append(self._score_face(rec, dict(face, **extra)))
             except QCError as exc:
                 errors.append(str(exc))
         return FrameScore(frame, errors, faces)

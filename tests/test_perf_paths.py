@@ -164,3 +164,28 @@ def test_swap_cli_runs_the_pipelined_stages(tmp_path: Path, monkeypatch: pytest.
     recs = [json.loads((out / "records" / f"{f}.json").read_text()) for f in (1001, 1002, 1003)]
     assert [r["status"] for r in recs] == ["done"] * 3
     assert recs[1]["faces"][0]["track_id"] == recs[0]["faces"][0]["track_id"]  # tracked across frames, in order
+
+
+def test_job_purge_deletes_every_takes_embeddings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from recast.pipeline.cli import main
+    from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+    from recast.pipeline.jobs.spec import JobSpec
+    from recast.pipeline.jobs.store import Store
+
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    for i in range(2):
+        write_aov_plate(plates / f"shot.{1001 + i:04d}.exr", astronaut_linear(4 * i))
+    store = Store.open_default()
+    out = tmp_path / "out"
+    spec = JobSpec.from_dict({"plate": str(plates / "shot.####.exr"), "actor": "x", "out": str(out), "processor": "passthrough"})
+    job = submit(store, spec)
+    Runner(store, RunOptions(qc=False)).run(job)
+    side = out / "embeddings"
+    side.mkdir()
+    (side / "1001.json").write_text('{"faces": []}')
+    assert main(["job", "purge", job, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["files"] == 1 and res["removed"] == [str(side)]
+    assert not side.exists()
+    assert (out / "records" / "1001.json").is_file() and (out / "comp").is_dir()  # outputs kept

@@ -71,3 +71,46 @@ def test_engine_output_is_scored_on_every_frame(engine_out: tuple[Path, Any], tm
     assert actor.consent_id in page.read_text() and pdf.stat().st_size > 10_000
     with av.open(res["movie"]) as c:
         assert sum(1 for _ in c.decode(video=0)) == 6
+
+
+def test_qc_reuses_the_engines_plate_embeddings(engine_out: tuple[Path, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine keeps its plate-face embeddings in <out>/embeddings/ (never in records);
+    QC embeds only the comp faces then, and embeds the plate faces itself without them."""
+    import shutil
+
+    from recast.qc.identity import FaceProbe
+
+    out, actor = engine_out
+    monkeypatch.setenv("RECAST_MODELS", str(actor.root.parent))
+    recs = [json.loads(p.read_text()) for p in sorted((out / "records").glob("*.json"))]
+    swapped = sum(1 for r in recs for f in r["faces"] if f.get("swapped"))
+    assert swapped >= 4
+    for r in recs:
+        assert all("embedding" not in f for f in r["faces"])  # records stay free of biometric data
+        if r["status"] == "done":
+            side = json.loads((out / "embeddings" / f"{r['frame']}.json").read_text())
+            assert side["frame"] == r["frame"] and side["faces"]
+            assert all(len(e["embedding"]) == 128 and e["kind"] == "dlib128" for e in side["faces"])
+    calls = {"n": 0}
+    real_embed = FaceProbe.embed
+
+    def counting(self: FaceProbe, crop: np.ndarray, face: Any) -> np.ndarray:
+        calls["n"] += 1
+        return real_embed(self, crop, face)
+
+    monkeypatch.setattr(FaceProbe, "embed", counting)
+    with_side = score_job(out, QCOptions(cache=False))
+    assert calls["n"] == swapped  # the comp faces only
+    bare = tmp_path / "bare"
+    shutil.copytree(out, bare, ignore=shutil.ignore_patterns("qc"))
+    shutil.rmtree(bare / "embeddings")
+    for p in (bare / "records").glob("*.json"):  # the copy's records point at the copy's files
+        p.write_text(p.read_text().replace(str(out), str(bare)))
+    calls["n"] = 0
+    without = score_job(bare, QCOptions(cache=False))
+    assert calls["n"] == 2 * swapped  # comp and plate faces
+    a = {f["frame"]: f["metrics"]["id_plate"]["value"] for f in with_side["frames"] if f["metrics"].get("id_plate", {}).get("value") is not None}
+    b = {f["frame"]: f["metrics"]["id_plate"]["value"] for f in without["frames"] if f["metrics"].get("id_plate", {}).get("value") is not None}
+    assert a and a.keys() == b.keys()
+    for k in a:  # the track's embedding and QC's own one read the same plate face
+        assert abs(a[k] - b[k]) < 0.5, (k, a[k], b[k])

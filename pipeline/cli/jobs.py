@@ -141,6 +141,14 @@ def cmd_cancel(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, ctx: CliContext) -> int:
+    from recast.pipeline.jobs.purge import purge_embeddings
+
+    res = purge_embeddings(_store(), args.job)
+    ctx.emit(res, f"job {res['job']}: removed {res['files']} embedding file(s) in {len(res['removed'])} take folder(s)")
+    return 0
+
+
 def cmd_reindex(args: argparse.Namespace, ctx: CliContext) -> int:
     from recast.pipeline.jobs.reindex import reindex
 
@@ -251,6 +259,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("job")
     q.add_argument("--by", default=None)
     q.set_defaults(func=cmd_cancel)
+    q = jsub.add_parser("purge", parents=[common], help="delete a job's face embeddings (biometric data; outputs kept)")
+    q.add_argument("job")
+    q.set_defaults(func=cmd_purge)
     q = jsub.add_parser("reindex", parents=[common], help="rebuild a job's index from its output folder")
     q.add_argument("dir")
     q.set_defaults(func=cmd_reindex)

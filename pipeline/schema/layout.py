@@ -76,6 +76,15 @@ class OutputLayout:
         return self.records_dir / f"{self._num(frame)}.json"
 
     @property
+    def embeddings_dir(self) -> Path:
+        """The engine's plate-face embeddings (biometric data, never in records; QC reuses them;
+        ``recast job purge`` deletes them): ``<root>/embeddings/<frame>.json`` beside the records."""
+        return Path(self.root) / "embeddings"
+
+    def embeddings_path(self, frame: int) -> Path:
+        return self.embeddings_dir / f"{self._num(frame)}.json"
+
+    @property
     def comp_pattern(self) -> str:
         return str(self.comp_dir / f"{self.plate_name}.{'#' * self.padding}.exr")
 
