@@ -731,10 +731,20 @@ class Engine:
         """Frame ``frame`` of the plate as display-referred RGB (for references)."""
         from recast.pipeline.plateio import read_plate
 
+        from recast.pipeline.plateio import count_nonfinite
+
         assert self._color is not None
         plate = read_plate(self.plate.path(frame))
-        rgb = sanitise(PlateChannels.of(plate).rgb(plate.pixels))
-        return analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))(rgb)
+        channels = PlateChannels.of(plate)
+        stats = count_nonfinite(plate.pixels)
+        finite = not (stats["nan"] or stats["inf"])
+        view = analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))
+        h, w = plate.pixels.shape[:2]
+        out = np.empty((h, w, 3), np.float32)
+        rows = max(1, (1 << 20) // max(1, w))  # converted a strip at a time: one full-frame result, no temporaries
+        for y in range(0, h, rows):
+            out[y : y + rows] = view(analysis_pixels(channels, plate.pixels[y : y + rows], finite))
+        return out
 
     def _pin_to_reference(self, selection: Selection) -> Selection:
         """Identity, colour and fallback landmarks from the reference frame's selected faces."""
