@@ -2,7 +2,8 @@
 
 Each benchmark makes its own plates in a temp dir, measures its floor in the same run and
 prints its figures as ``name: value (target)``; a missed target adds ``MISSED`` and makes
-the benchmark exit non-zero. This driver runs them one after another (each in its own
+the benchmark exit non-zero. Lines in another shape are shown indented under the
+benchmark's name (a ``: MISSES`` in them counts as a miss too). This driver runs them one after another (each in its own
 process: memory figures need a clean peak), prints their figure lines as they come, the
 placeholders of figures whose benchmark does not exist yet, and a last line with the count
 of misses. Exit status: 0 when every target held and every benchmark ran, else 1.
@@ -56,10 +57,10 @@ def main() -> int:
         proc = subprocess.Popen([sys.executable, str(script), *extra], cwd=repo, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = proc.communicate()
-        lines = [ln for ln in out.splitlines() if FIGURE.match(ln.strip())]
-        for ln in lines:
-            print(ln.strip(), flush=True)
-            missed += ln.rstrip().endswith("MISSED")
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        for ln in lines:  # figure lines as they are; a benchmark's other lines indented under its name
+            print(ln.strip() if FIGURE.match(ln.strip()) else f"  | {script.stem}: {ln.strip()}", flush=True)
+            missed += ln.rstrip().endswith("MISSED") or ": MISSES" in ln
         if proc.returncode != 0 and not any(ln.rstrip().endswith("MISSED") for ln in lines):
             tail = " ".join((err or out).strip().splitlines()[-1:]) or f"exit code {proc.returncode}"
             print(f"{script.stem}: failed ({tail})", flush=True)

@@ -516,7 +516,7 @@ class Engine:
             entry["swap_info"] = {"skipped": "face crop outside the data window"}
             return entry, 0.0
         ys, xs = box.slices()
-        plate_crop = channels.rgb(out[ys, xs])
+        plate_crop = analysis_pixels(channels, out[ys, xs], True)  # a view when it can be: compose_face copies it once
         face_c = shift_face(face, -box.x0, -box.y0)
         swap_seconds = [0.0]
 
@@ -729,16 +729,16 @@ class Engine:
 
     def _display_frame(self, frame: int) -> np.ndarray:
         """Frame ``frame`` of the plate as display-referred RGB (for references)."""
-        from recast.pipeline.plateio import read_plate
-
-        from recast.pipeline.plateio import count_nonfinite
+        from recast.pipeline.plateio import count_nonfinite, read_plate
 
         assert self._color is not None
         plate = read_plate(self.plate.path(frame))
         channels = PlateChannels.of(plate)
         stats = count_nonfinite(plate.pixels)
-        finite = not (stats["nan"] or stats["inf"])
         view = analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))
+        if stats["nan"] or stats["inf"]:  # the sanitise rule needs the whole frame's range
+            return view(analysis_pixels(channels, plate.pixels, False))
+        finite = True
         h, w = plate.pixels.shape[:2]
         out = np.empty((h, w, 3), np.float32)
         rows = max(1, (1 << 20) // max(1, w))  # converted a strip at a time: one full-frame result, no temporaries

@@ -77,7 +77,8 @@ def test_all_finite_frame_is_not_copied_for_analysis() -> None:
     pixels[5, 6, 0] = np.inf
     clean = analysis_pixels(ch, pixels, finite=False)
     assert not np.shares_memory(clean, pixels) and np.isfinite(clean).all()
-    assert clean[3, 4, 1] == 0.0 and clean[5, 6, 0] == 0.0
+    rgb = pixels[..., :3]
+    assert clean[3, 4, 1] == 0.0 and clean[5, 6, 0] == rgb[np.isfinite(rgb)].max()  # pipeline.finite's rule
     # channels not adjacent (B G R order): a copy, still the right values
     rev = analysis_pixels(PlateChannels((2, 1, 0)), pixels, finite=True)
     assert np.array_equal(rev[..., 0], pixels[..., 2])
@@ -189,3 +190,25 @@ def test_job_purge_deletes_every_takes_embeddings(tmp_path: Path, capsys: pytest
     assert res["files"] == 1 and res["removed"] == [str(side)]
     assert not side.exists()
     assert (out / "records" / "1001.json").is_file() and (out / "comp").is_dir()  # outputs kept
+
+
+def test_detection_downscale_of_a_plate_view_equals_the_copy() -> None:
+    from recast.pipeline.faces.imageprep import downscale
+
+    rgba = np.random.default_rng(1).random((700, 1100, 4), dtype=np.float32)
+    view = rgba[..., :3]  # what the engine hands the analyser for an all-finite RGBA plate
+    assert not view.flags.c_contiguous
+    a, b = downscale(view, 320, None), downscale(np.ascontiguousarray(view), 320, None)
+    assert a.scale == b.scale and np.array_equal(a.pixels, b.pixels)
+
+
+def test_colour_conversion_in_chunks_equals_one_call() -> None:
+    from recast.pipeline.color import _APPLY_CHUNK, ColorContext
+
+    ctx = ColorContext()
+    rgb = np.random.default_rng(2).random((_APPLY_CHUNK // 500 + 7, 500, 3), dtype=np.float32) * 4.0
+    out = ctx.to_working(rgb, ctx.scene_linear)
+    proc = ctx._processor(ctx.scene_linear, ctx.working_space)
+    whole = np.array(rgb, copy=True).reshape(-1, 3)
+    proc.applyRGB(whole)  # one call over everything
+    assert np.array_equal(out.reshape(-1, 3), whole)

@@ -328,7 +328,7 @@ class WarpSwapper:
             "mouth_from_plate": interior is not None,
         }
         return SwapResult(
-            rgb=out.astype(np.float32), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
+            rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
         )
 
     def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float) -> float | None:

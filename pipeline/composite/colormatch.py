@@ -128,7 +128,7 @@ def colour_match(
     out = apply_stats(src, stats)
     if strength < 1.0:
         out = src + (out - src) * strength
-    return np.clip(out, 0.0, 1.0).astype(np.float32), stats
+    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False), stats
 
 
 def measure_stats(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, method: str, strength: float) -> ColourStats | None:
@@ -156,8 +156,11 @@ def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
     if stats.method == "rct":
         ss, ds = np.array(stats.src_std), np.array(stats.dst_std)
         # a flat source channel (a greyscale actor's a/b) must not amplify noise into colour
-        out_lab = (_to_lab(src) - sm) * (ds / np.maximum(ss, _LAB_STD_FLOOR)) + dm
-        return cv2.cvtColor(out_lab.astype(np.float32), cv2.COLOR_Lab2RGB)
+        lab = _to_lab(src)  # float32 in place: no float64 crop-sized temporaries
+        lab -= sm.astype(np.float32)
+        lab *= (ds / np.maximum(ss, _LAB_STD_FLOOR)).astype(np.float32)
+        lab += dm.astype(np.float32)
+        return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     if stats.src_cov is None or stats.dst_cov is None:
         raise ValueError("lct statistics need covariances")
     scov, dcov = np.array(stats.src_cov), np.array(stats.dst_cov)
@@ -170,7 +173,7 @@ def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.clip(rgb, 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab)
+    return cv2.cvtColor(np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False), cv2.COLOR_RGB2Lab)
 
 
 def _sqrtm(cov: np.ndarray, inverse: bool = False) -> np.ndarray:

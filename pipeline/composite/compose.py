@@ -105,19 +105,29 @@ def compose_face(
     keep = _skin_weights(dataclasses.replace(result, skin=getattr(result, "ungraded", None)), (h, w))
     if keep is not None:  # the plate's own pixels the swapper placed: not graded again
         matched = (keep[..., None] * rgb + (1.0 - keep[..., None]) * matched).astype(np.float32)
-    blended = blend(matched, working, matte, opts.blend)
-    fg = conv.from_working(blended).astype(np.float32)
     info: dict[str, Any] = {"swap_info": dict(result.info)}
+    del result, rgb, model_matte, keep, skin, weight  # crop-sized buffers dropped as soon as they are dead (an 8K face crop is ~70 MB)
+    blended = blend(matched, working, matte, opts.blend)
+    del matched
+    fg = conv.from_working(blended).astype(np.float32, copy=False)
+    del blended
     if opts.highlights:
         residual = out_of_range_energy(plate, working, conv.from_working)
+        del working
         fg = restore_highlights(fg, residual)
         info["highlights_restored"] = int((np.abs(residual) > 1e-4).any(axis=2)[matte > 0].sum())
+        del residual
+    else:
+        del working
     fg_clean = fg
     if opts.grain and box is not None:
         target = measure_grain(plate, None)  # in and around the face: the whole crop
         present = measure_grain(fg, matte)
+        del plate
         grain = synthesize_grain((h, w), target, present, seed)
-        fg = (fg + grain).astype(np.float32)
+        grain += fg  # the noise buffer becomes the regrained face (fg_clean keeps the clean one)
+        fg = grain.astype(np.float32, copy=False)
+        del grain
         info["grain"] = {"plate": GrainProfile.to_json(target), "swap": GrainProfile.to_json(present)}
     return FaceComposite(fg=fg, fg_clean=fg_clean, alpha=matte, box=box, colour=stats, info=info)
 

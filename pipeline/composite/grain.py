@@ -57,7 +57,9 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None) -> GrainPro
     noise, the busy ones (eyes, hair, edges) are texture. The same estimator
     calibrates the synthesis, so its bias cancels.
     """
-    img = np.nan_to_num(img.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    img = np.asarray(img, dtype=np.float32)
+    if not np.isfinite(img).all():  # read-only below: a finite image is not copied
+        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
     if img.ndim == 2:
         img = img[..., None]
     sel = np.ones(img.shape[:2], bool) if weight is None else weight >= 0.5
@@ -71,11 +73,18 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None) -> GrainPro
     inside = sel[: hb * b, : wb * b].reshape(hb, b, wb, b).all(axis=(1, 3))
     if int(inside.sum()) < _MIN_BLOCKS:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
-    rows = []
-    for band in band_split(img):
-        std = block_std(band[: hb * b, : wb * b], b)[inside]  # (n_blocks, channels)
-        rows.append(np.percentile(std, _PERCENTILE, axis=0))
-    return GrainProfile(np.asarray(rows, dtype=np.float32))
+    out = np.zeros((n_bands, channels), np.float64)
+    for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
+        ch = np.ascontiguousarray(img[..., c])
+        finer = _blur(ch, BAND_SIGMAS[0])
+        for k in range(n_bands):
+            coarser = _blur(ch, BAND_SIGMAS[k + 1])
+            band = finer - coarser
+            std = block_std(band[: hb * b, : wb * b, None], b)[inside]  # (n_blocks, 1)
+            out[k, c] = np.percentile(std[:, 0], _PERCENTILE)
+            del band
+            finer = coarser
+    return GrainProfile(out.astype(np.float32))
 
 
 def block_std(img: np.ndarray, block: int) -> np.ndarray:
@@ -87,14 +96,13 @@ def block_std(img: np.ndarray, block: int) -> np.ndarray:
     """
     h, w, c = img.shape
     size = (w // block, h // block)
-    x = img.astype(np.float64)
     means = np.empty((size[1], size[0], c))
     sq_means = np.empty((size[1], size[0], c))
-    for k in range(0, c, 4):  # OpenCV resizes at most 4 channels at a time
-        sl = slice(k, min(k + 4, c))
-        xs = np.ascontiguousarray(x[..., sl])
-        means[..., sl] = cv2.resize(xs, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
-        sq_means[..., sl] = cv2.resize(xs * xs, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+    for k in range(c):  # a channel at a time: the float64 temporaries stay one channel big
+        x = img[..., k].astype(np.float64)
+        means[..., k] = cv2.resize(x, size, interpolation=cv2.INTER_AREA)
+        np.multiply(x, x, out=x)
+        sq_means[..., k] = cv2.resize(x, size, interpolation=cv2.INTER_AREA)
     return np.sqrt(np.maximum(sq_means - means * means, 0.0))
 
 

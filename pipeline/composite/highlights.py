@@ -22,14 +22,14 @@ Convert = Callable[[np.ndarray], np.ndarray]
 
 
 def clip_working(working: np.ndarray) -> np.ndarray:
-    return np.clip(working, 0.0, 1.0).astype(np.float32)
+    return np.clip(working, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def out_of_range_energy(plate: np.ndarray, working_clipped: np.ndarray, from_working: Convert) -> np.ndarray:
     """What the clipped working crop lost, in plate space (same shape as ``plate``)."""
-    back = from_working(working_clipped).astype(np.float32)
-    return (plate.astype(np.float32) - back).astype(np.float32)
+    back = np.asarray(from_working(working_clipped), dtype=np.float32)
+    return np.subtract(np.asarray(plate, dtype=np.float32), back, out=back if back.flags.writeable else None, dtype=np.float32)
 
 
 def restore_highlights(face_plate_space: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    return (face_plate_space + residual).astype(np.float32)
+    return np.add(face_plate_space, residual, dtype=np.float32)

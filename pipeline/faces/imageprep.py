@@ -65,7 +65,13 @@ def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None) -> 
     scale = min(1.0, float(long_side) / float(max(h, w)))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if rgb.flags.c_contiguous:
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        else:  # a view of the plate's channels: OpenCV would copy all three; one channel at a time
+            small = np.stack(
+                [cv2.resize(np.ascontiguousarray(rgb[..., c]), size, interpolation=cv2.INTER_AREA) for c in range(rgb.shape[2])],
+                axis=2,
+            )
         scale = size[0] / float(w)
     else:
         small = rgb
