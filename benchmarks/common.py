@@ -118,21 +118,36 @@ def io_floor(pattern: str, out_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
+_HWM_TAG = "RECAST_BENCH_VMHWM_KB="
+# The child reports its own peak (VmHWM of its address space) as it exits. Not wait4's
+# ru_maxrss: Linux folds the parent's RSS at fork into the child's maximum across exec,
+# so a benchmark that made an 8K plate first would be charged for it.
+_HWM_WRAPPER = (
+    "import atexit, sys\n"
+    "def _hwm():\n"
+    "    for ln in open('/proc/self/status'):\n"
+    "        if ln.startswith('VmHWM:'):\n"
+    f"            print('{_HWM_TAG}' + ln.split()[1], file=sys.stderr, flush=True)\n"
+    "atexit.register(_hwm)\n"
+    "from recast.pipeline.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
+
 def child_peak_rss(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[int, float, str]:
-    """Run ``argv``; its exit status, peak RSS in bytes (its own, from wait4) and its output tail."""
+    """Run ``argv`` (from :func:`recast_argv`); its exit status, its own peak RSS in bytes and its output tail."""
     import subprocess
 
-    with open(os.devnull, "rb") as devnull:
-        proc = subprocess.Popen(argv, stdin=devnull, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-        assert proc.stdout is not None
-        out = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss * 1024.0, out.decode(errors="replace")[-2000:]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    text = proc.stdout.decode(errors="replace")
+    peaks = [int(ln.split("=", 1)[1]) for ln in text.splitlines() if ln.startswith(_HWM_TAG)]
+    peak = peaks[-1] * 1024.0 if peaks else float("nan")
+    return proc.returncode, peak, text[-2000:]
 
 
 def recast_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "recast", *args]
+    """``recast ARGS`` in a fresh interpreter that reports its peak RSS for :func:`child_peak_rss`."""
+    return [sys.executable, "-c", _HWM_WRAPPER, *args]
 
 
 def child_env(root: Path) -> dict[str, str]:

@@ -137,7 +137,8 @@ def measure_stats(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, method: 
     if int(sel.sum()) < 16:
         return None
     if method == "rct":
-        s_lab, d_lab = _to_lab(src)[sel], _to_lab(dst)[sel]
+        # only the selected pixels are converted (a pointwise transform: the same numbers, a fraction of the memory)
+        s_lab, d_lab = _to_lab(src[sel][None])[0], _to_lab(dst[sel][None])[0]
         return ColourStats(
             "rct", strength, _t(s_lab.mean(0)), _t(s_lab.std(0)), _t(d_lab.mean(0)), _t(d_lab.std(0))
         )
