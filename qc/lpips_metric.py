@@ -12,7 +12,6 @@ testing the code path; its numbers mean nothing and results say so.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import cv2
 import numpy as np
 
 from recast.qc.metrics import Direction, MetricContext, Unavailable
+from recast.models.hashing import sha256_file
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
@@ -43,13 +43,6 @@ def torch_home() -> Path:
 def trunk_path() -> Path:
     return torch_home() / "hub" / "checkpoints" / ALEXNET_FILE
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

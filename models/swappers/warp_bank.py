@@ -12,7 +12,6 @@ is (yaw, pitch, roll) in degrees; ``expression`` holds mouth/eye opening.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from recast.models.swappers import warp_shape as ws
 from recast.pipeline.atomic import atomic_path, atomic_write_json
 from recast.pipeline.errors import ActorError
+from recast.models.hashing import sha256_file
 
 BANK_DIR = "bank"
 BANK_INDEX = "bank/bank.json"
@@ -121,13 +121,6 @@ def choose(
     assert best is not None
     return best
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_png16(path: Path, rgb: np.ndarray) -> None:

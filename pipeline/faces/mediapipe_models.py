@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recast.pipeline.errors import FaceModelError
+from recast.models.hashing import sha256_file as sha256_of
 
 WHEEL = "mediapipe==0.10.14"
 WHEEL_FILE = "mediapipe-0.10.14-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
@@ -89,13 +90,6 @@ def models_dir(override: Path | None = None) -> Path:
         return Path(env)
     return Path(sys.prefix) / "share" / "recast" / "mediapipe"
 
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_path(key: str, folder: Path | None = None, *, verify: bool = True) -> Path:
