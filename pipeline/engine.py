@@ -16,6 +16,7 @@ the record says ``passthrough``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import time
@@ -35,7 +36,7 @@ from recast.pipeline.composite.holdout import HoldoutReader, parse_holdout
 from recast.pipeline.composite.matte import matte_box
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from recast.pipeline.schema.settings import SwapSettings
-from recast.pipeline.errors import ActorError, ConsentError, PlateError, RecastError, SpecError, SwapError, os_cause
+from recast.pipeline.errors import ActorError, ConsentError, OutputError, PlateError, RecastError, SpecError, SwapError, os_cause
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
 from recast.pipeline.types import Face
 
@@ -337,15 +338,24 @@ class Engine:
                 self._write_outputs(computed)
             except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
                 _mark_failed(rec, one_line_error(exc))
+                self._drop_outputs(state.frame)
         state.timings["write"] = time.perf_counter() - t
         state.timings["total"] = sum(state.timings.get(k, 0.0) for k in ("read", "compute", "write"))
         rec["timings"].update({k: round(v, 4) for k, v in state.timings.items()})
         self._write_embeddings(computed)
         try:
             write_record(self.layout.record_path(state.frame), rec)
-        except OSError as exc:
-            _mark_failed(rec, f"{self.layout.record_path(state.frame)}: cannot write record ({os_cause(exc)})")
+        except OutputError as exc:  # names the record and the OS cause
+            _mark_failed(rec, f"{rec['error']}; {exc}" if rec.get("error") else str(exc))
+            self._drop_outputs(state.frame)
         return rec
+
+    def _drop_outputs(self, frame: int) -> None:
+        """A frame that failed to write leaves no comp, element or embeddings of its own (a Read
+        of the sequence never picks up a frame whose record says failed or is absent)."""
+        for path in (self.layout.comp_path(frame), self.layout.element_path(frame), self.layout.embeddings_path(frame)):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
 
     def black_frame(self, frame: int) -> dict[str, Any]:
         """A frame missing on disk, filled with black (``--missing black``, like Nuke's Read):
@@ -365,7 +375,10 @@ class Engine:
             rec.update(status="passthrough", error=None, comp=str(self.layout.comp_path(frame).resolve()))
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure
             _mark_failed(rec, one_line_error(exc))
-        write_record(self.layout.record_path(frame), rec)
+        try:
+            write_record(self.layout.record_path(frame), rec)
+        except OutputError as exc:
+            _mark_failed(rec, str(exc))
         return rec
 
     def _write_embeddings(self, computed: ComputedFrame) -> None:

@@ -23,6 +23,10 @@ class PlateError(RecastError):
     """A plate file or sequence cannot be read/written (names the file)."""
 
 
+class OutputError(RecastError):
+    """A comp, element or record cannot be written (names the file and the OS cause)."""
+
+
 class SequenceError(RecastError):
     """A sequence pattern or frame list is invalid."""
 

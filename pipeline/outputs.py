@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
-from recast.pipeline.errors import PlateError
+from recast.pipeline.errors import OutputError, PlateError, os_cause
 from recast.pipeline.schema.layout import OutputLayout
 from recast.pipeline.schema.record import RECORD_SCHEMA, RECORD_STATUSES, TIMING_KEYS, check_record, new_record, now_iso
 
@@ -126,8 +126,14 @@ def read_embeddings(record_path: Path) -> dict[int, tuple[np.ndarray, str]]:
 
 
 def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Validate ``record`` against the schema (:class:`FrameRecord`), then write it atomically."""
-    atomic_write_json(path, check_record(record))
+    """Validate ``record`` against the schema (:class:`FrameRecord`), then write it atomically;
+    OutputError naming the record and the OS cause (EACCES, ENOSPC, EROFS) when it cannot be."""
+    checked = check_record(record)
+    try:
+        atomic_write_json(path, checked)
+    except OSError as exc:
+        exc.filename = None
+        raise OutputError(f"{path}: cannot write record ({os_cause(exc)})") from None
 
 
 def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path) -> dict[str, Any]:

@@ -316,8 +316,12 @@ def _open_input(path: Path, unassociated: bool = True) -> oiio.ImageInput:
         raise PlateError(f"{p}: cannot stat ({os_cause(exc)})") from None
     if size == 0:
         raise PlateError(f"{p}: empty file")
-    if not os.access(p, os.R_OK):
-        raise PlateError(f"{p}: permission denied")
+    try:  # the OS says why a plate cannot be read (EACCES); os.access would answer for root as if allowed
+        with open(p, "rb"):
+            pass
+    except OSError as exc:
+        exc.filename = None
+        raise PlateError(f"{p}: cannot read ({os_cause(exc)})") from None
     config = oiio.ImageSpec()
     if unassociated:
         config.attribute("oiio:UnassociatedAlpha", 1)

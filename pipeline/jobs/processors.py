@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from recast.pipeline.errors import SwapError
+from recast.pipeline.errors import OutputError, SwapError
 from recast.pipeline.schema.job import JobSpec
 from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
 from recast.pipeline.outputs import write_record
@@ -111,7 +111,11 @@ class PassthroughProcessor:
             stats=count_nonfinite(plate.pixels),
             timings={"read": round(t_read, 4), "write": round(time.perf_counter() - t0, 4)},
         )
-        write_record(self.job.layout.record_path(self.job.take, frame), rec)
+        try:
+            write_record(self.job.layout.record_path(self.job.take, frame), rec)
+        except OutputError:
+            comp.unlink(missing_ok=True)  # no comp for a frame without its record
+            raise
         return rec
 
     def fail(self, frame: int, error: str) -> dict[str, Any]:
