@@ -9,7 +9,7 @@ Prints it/s per resolution and the cost ratio against the smallest resolution me
 in the same run (the floor), plus the hours 20k iterations would take. Target: none for
 CPU (CPU training is for smoke tests and tiny previews); on a GPU, the README's figures.
 
-Run: .venv/bin/python benchmarks/bench_train.py [RES ...] [--iters N] [--threads N] [--dims E,AE,D,M] [--batch N] [--device cpu|cuda]
+Run: .venv/bin/python benchmarks/diag_train.py [RES ...] [--iters N] [--threads N] [--dims E,AE,D,M] [--batch N] [--device cpu|cuda]
 """
 
 from __future__ import annotations
