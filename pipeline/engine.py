@@ -121,6 +121,7 @@ def _mark_failed(rec: dict[str, Any], error: str) -> None:
     rec["error"] = error
     rec["comp"] = None  # nothing was written for this frame
     rec["element"] = None
+    rec["comp_write"] = None
 
 
 class Engine:
@@ -140,6 +141,7 @@ class Engine:
         color: ColorContext | None = None,
         reference_record: Path | None = None,
         swapper_factory: Callable[[str, SwapperContext], Swapper] | None = None,
+        splice: bool = True,
     ) -> None:
         if not actors:
             raise ActorError("engine: no actor given")
@@ -156,6 +158,7 @@ class Engine:
         self.job_id = job_id
         self.take = int(take)
         self.reference_frame = reference_frame
+        self.splice = splice  # comps copy the plate file's untouched chunks (False: encode every row)
         self._reference_record = reference_record
         self._swapper_factory = swapper_factory or _create_swapper  # a warm service passes its cache
         self._analyser = analyser
@@ -588,7 +591,12 @@ class Engine:
         if isinstance(rec.get("colorspace"), dict):  # the plate's resolved colourspace travels with the comp
             attrs["recast/colorspace"] = rec["colorspace"]["plate"]
         comp_path = self.layout.comp_path(frame)
-        write_plate(comp_path, plate, computed.pixels, attrs=attrs, keep_parts=True)
+        # faces are pasted inside their matte boxes only (paste_face; the element holds the same
+        # boxes), so the comp's other rows are the plate file's: their chunks are copied (exrsplice)
+        rows = [(b.y0, b.y1) for b, _, _ in element.parts] if element is not None else []
+        report = write_plate(comp_path, plate, computed.pixels, attrs=attrs, keep_parts=True,
+                             changed_rows=rows if self.splice else None)
+        rec["comp_write"] = report.to_json()
         el_path = self.layout.element_path(frame)
         if element is not None and element.box is not None:
             dx, dy = plate.data_window[:2]

@@ -28,6 +28,7 @@ channels needs 9 GiB).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -38,6 +39,7 @@ import OpenImageIO as oiio
 
 from recast.pipeline.atomic import atomic_path
 from recast.pipeline.errors import PlateError, os_cause
+from recast.pipeline.exrsplice import FileIdentity, WriteReport
 
 RECAST_PREFIX = "recast/"
 
@@ -99,6 +101,9 @@ class Plate:
     part: int = 0
     part_name: str | None = None
     parts: int = 1
+    # the file as it was read (same before and after decoding), None when unknown; a writer
+    # that copies the file's own bytes (exrsplice) checks it is still that file
+    source: FileIdentity | None = None
 
     @property
     def channel_names(self) -> list[str]:
@@ -414,6 +419,7 @@ def read_header(path: str | os.PathLike[str], part: int | str = 0, limits: ReadL
 def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLimits = DEFAULT_LIMITS) -> Plate:
     """Read one part of an image as float32 (H, W, C) over its data window, plus the full spec."""
     p = Path(path)
+    before = _identity(p)
     inp = _open_input(p)
     try:
         index, name, count, _names = _seek_part(inp, p, part)
@@ -424,7 +430,16 @@ def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLi
         inp.close()
     for attr in _VOLATILE_ATTRS:
         spec.erase_attribute(attr)
-    return Plate(pixels=np.ascontiguousarray(pixels), spec=spec, path=p, part=index, part_name=name, parts=count)
+    source = before if before is not None and _identity(p) == before else None
+    return Plate(pixels=np.ascontiguousarray(pixels), spec=spec, path=p, part=index, part_name=name, parts=count,
+                 source=source)
+
+
+def _identity(p: Path) -> FileIdentity | None:
+    try:
+        return FileIdentity.of(os.stat(p))
+    except OSError:
+        return None
 
 
 _STRIP_BYTES = 16 << 20  # float32 bytes decoded at a time
@@ -578,7 +593,8 @@ def write_plate(
     attrs: dict[str, Any] | None = None,
     compression: str | None = None,
     keep_parts: bool = False,
-) -> None:
+    changed_rows: Sequence[tuple[int, int]] | None = None,
+) -> WriteReport:
     """Write ``pixels`` (default: ``like.pixels``) with ``like``'s spec, atomically.
 
     Channels, pixel type, data/display window, tiling and every attribute are kept;
@@ -591,10 +607,45 @@ def write_plate(
     Writers add nothing of their own (no Exif block on a JPEG that had none). One
     storage detail cannot be kept: a TIFF ``tiff:RowsPerStrip`` above the image
     height, other than OIIO's default 32, comes back as the height (still one strip).
+
+    ``changed_rows``: the half-open row ranges (from the data window's first row) outside
+    which ``pixels`` are exactly the pixels decoded from ``like.path`` ([] when none
+    differ). Given that, an EXR comp of a single-part scanline EXR plate is spliced
+    (:mod:`recast.pipeline.exrsplice`): the plate file's compressed chunks are copied where
+    no row changed and only the chunks of changed rows are encoded; the pixels decode the
+    same as a whole encode (for lossy compressions, untouched rows keep the plate's own
+    bytes instead of being compressed a second time). When that cannot be vouched for, the
+    whole image is encoded as usual. The report says which was done.
     """
     p = Path(path)
-    spec = oiio.ImageSpec(like.spec)
+    spec = comp_spec(p, like, attrs, compression)
     data = like.pixels if pixels is None else np.asarray(pixels)
+    reason = None
+    if changed_rows is not None:
+        report = _try_splice(p, like, data, spec, changed_rows)
+        if report.method == "splice":
+            return report
+        reason = report.reason
+    if not keep_parts or like.parts <= 1:
+        write_parts(p, [(data, spec)])
+        return WriteReport("encode", reason=reason)
+    parts: list[tuple[np.ndarray, oiio.ImageSpec]] = []
+    for k in range(like.parts):
+        if k == like.part:
+            parts.append((data, spec))
+        else:
+            other = read_plate(like.path, k)
+            parts.append((other.pixels, other.spec))
+    write_parts(p, parts)
+    return WriteReport("encode", reason=reason)
+
+
+def comp_spec(
+    path: Path, like: Plate, attrs: dict[str, Any] | None = None, compression: str | None = None
+) -> oiio.ImageSpec:
+    """The spec :func:`write_plate` writes to ``path``: ``like``'s, plus ``attrs`` and ``compression``."""
+    p = Path(path)
+    spec = oiio.ImageSpec(like.spec)
     as_text = p.suffix.lower() in _TEXT_ONLY_ATTR_SUFFIXES
     for name, value in (attrs or {}).items():
         key = name if ("/" in name or ":" in name) else RECAST_PREFIX + name
@@ -604,17 +655,29 @@ def write_plate(
     if compression is not None:
         spec.attribute("compression", _normalise_compression(p, compression))
     _keep_writer_neutral(p, spec)
-    if not keep_parts or like.parts <= 1:
-        write_parts(p, [(data, spec)])
-        return
-    parts: list[tuple[np.ndarray, oiio.ImageSpec]] = []
-    for k in range(like.parts):
-        if k == like.part:
-            parts.append((data, spec))
-        else:
-            other = read_plate(like.path, k)
-            parts.append((other.pixels, other.spec))
-    write_parts(p, parts)
+    return spec
+
+
+def _try_splice(p: Path, like: Plate, data: np.ndarray, spec: oiio.ImageSpec, rows: Sequence[tuple[int, int]]) -> WriteReport:
+    """Splice the comp from ``like``'s file (see :mod:`recast.pipeline.exrsplice`); an ``encode``
+    report with the reason when it cannot be."""
+    from recast.pipeline.exrsplice import SpliceRefused, splice_scanlines
+
+    if p.suffix.lower() != ".exr" or like.path.suffix.lower() != ".exr" or like.parts != 1:
+        return WriteReport("encode", reason="not a single-part EXR plate and comp")
+    if data.ndim != 3 or data.shape != (spec.height, spec.width, spec.nchannels):
+        return WriteReport("encode", reason=f"pixel shape {data.shape} does not match the spec")
+    pixels = np.ascontiguousarray(data, dtype=np.float32)
+
+    def encode(tmp: Path, px: np.ndarray, sp: oiio.ImageSpec) -> None:
+        _write_prepared(p, tmp, [_prepare(p, px, sp)])
+
+    try:
+        return splice_scanlines(p, like.path, pixels, spec, rows, encode, like.source)
+    except SpliceRefused as exc:
+        return WriteReport("encode", reason=str(exc))
+    except (OSError, PlateError) as exc:  # the whole encode below reports a lasting cause itself
+        return WriteReport("encode", reason=f"splice failed ({os_cause(exc)})")
 
 
 def _keep_writer_neutral(path: Path, spec: oiio.ImageSpec) -> None:

@@ -103,9 +103,10 @@ class PassthroughProcessor:
         plate, t_read = result
         t0 = time.perf_counter()
         comp = self.job.layout.comp_path(self.job.take, frame)
-        write_plate(comp, plate)
+        report = write_plate(comp, plate, changed_rows=[])  # every chunk copied from the plate file when it can be
         rec = base_record(self.job, frame, plate.path)
         rec.update(
+            comp_write=report.to_json(),
             status="passthrough",
             backend="passthrough",
             stats=count_nonfinite(plate.pixels),

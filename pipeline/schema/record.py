@@ -88,6 +88,17 @@ class Stats(_Open):
     inf: int = 0
 
 
+class CompWrite(_Open):
+    """How the comp file was written."""
+
+    method: Literal["splice", "encode"] = Field(
+        description="splice: the plate file's compressed chunks copied where no row changed, only the rest encoded; "
+        "encode: every row encoded")
+    chunks: int = Field(0, ge=0, description="scanline chunks in the comp (splice)")
+    encoded: int = Field(0, ge=0, description="of them, encoded from the comp's pixels (splice)")
+    reason: str | None = Field(None, description="why a splice was not done (encode), when one was asked for")
+
+
 class FrameRecord(_Open):
     """One frame's record. Unknown top-level keys are kept (newer writers may add some)."""
 
@@ -122,6 +133,7 @@ class FrameRecord(_Open):
         None, description="the holdout matte frame used (settings.holdout): pattern, channel and file; null without one")
     stats: Stats = Field(default_factory=Stats, description="non-finite pixels in the plate")
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    comp_write: CompWrite | None = Field(None, description="how the comp file was written; null when none was")
     colorspace: ColorspaceInfo | None = Field(None, description="the plate's resolved colourspace and its OCIO config (schema 2)")
     created: str = Field(description="ISO-8601 UTC time the record was made")
 
