@@ -359,8 +359,9 @@ def test_jobs_with_files_outside_roots_are_not_touched(tmp_path: Path, root: Pat
     job = submit(store, JobSpec.from_dict({"plate": pattern, "actor": "ada", "out": str(outside / "out"), "processor": "passthrough"}))
     Runner(store).run(job)
     with httpx.Client(base_url=server.url, timeout=30) as c:
-        assert c.get(f"/jobs/{job}").status_code == 200  # the index may be read
+        assert job not in {j["id"] for j in c.get("/jobs").json()["jobs"]}  # not this service's job
         for method, url, body in (
+            ("GET", f"/jobs/{job}", None),  # its index is not read either (test_service_hardening: every route)
             ("GET", f"/jobs/{job}/frames/1/record", None),
             ("GET", f"/jobs/{job}/frames/1/proxy", None),
             ("POST", f"/jobs/{job}/approve", {"frames": "all", "by": "kim"}),

@@ -103,6 +103,35 @@ def test_store_routes_refuse_jobs_outside_the_roots(tmp_path: Path, server: Runn
     assert store.get_job(job)["status"] == "done" and store.flags(job) == [] and store.references(job) == []
 
 
+def test_read_routes_refuse_jobs_outside_the_roots(tmp_path: Path, root: Path, server: RunningServer) -> None:
+    """Every GET route for a job answers 403 (one line, nothing read) for a job whose files lie
+    outside the roots, and 200 for the same kind of job inside them; the listing omits the outside one."""
+    from recast.pipeline.jobs.runner import Runner, submit
+    from recast.pipeline.jobs.spec import JobSpec
+
+    store = Store(tmp_path / "home" / "recast.db")  # the service's store; the jobs came from the CLI
+    jobs = {}
+    for where, base in (("inside", root), ("outside", tmp_path / "elsewhere")):
+        pattern = make_plate(base / "plates", range(1, 3))
+        spec = {"plate": pattern, "actor": "ada", "out": str(base / "out"), "processor": "passthrough", "qc": False}
+        jobs[where] = submit(store, JobSpec.from_dict(spec))
+        Runner(store).run(jobs[where])
+        store.add_flag(jobs[where], 1, "reviewer", "eyes drift", None, "kim")
+    routes = ("", "/frames", "/frames/1/record", "/scores", "/flags", "/review", "/qc", "/audit")
+    with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as c:
+        for route in routes:
+            ok = c.get(f"/jobs/{jobs['inside']}{route}")
+            assert ok.status_code == 200, (route, ok.text)
+            r = c.get(f"/jobs/{jobs['outside']}{route}")
+            assert r.status_code == 403, (route, r.text)
+            detail = r.json()["detail"]
+            assert "outside the allowed roots" in detail and "\n" not in detail, (route, detail)
+            assert jobs["outside"] not in r.text.replace(detail, "")  # nothing of the job but the refusal
+        assert [j["id"] for j in c.get("/jobs").json()["jobs"]] == [jobs["inside"]]
+        assert c.get(f"/jobs/{jobs['inside']}/flags").json()["flags"][0]["reason"] == "eyes drift"
+        assert c.get(f"/jobs/{jobs['inside']}/frames").json()["frames"][0]["frame"] == 1
+
+
 def test_killed_runner_shows_interrupted(tmp_path: Path) -> None:
     pattern = make_plate(tmp_path / "plates", range(1, 41), size=(160, 120))
     home = tmp_path / "home"

@@ -185,8 +185,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return store.get_job(job_id)
 
     def job_files(job_id: str) -> dict[str, Any]:
-        """A job whose files this service may read or write: its ``out`` must lie inside the roots."""
-        job = job_or_404(job_id)
+        """A job whose files or index this service may read or write: its ``out`` and plate must
+        lie inside the roots (every route for a job, reads included; else 403)."""
+        return job_paths_inside(job_or_404(job_id))
+
+    def job_paths_inside(job: dict[str, Any]) -> dict[str, Any]:
+        """``job`` when its ``out`` and plate resolve inside the roots, else AccessError (403)."""
+        job_id = job["id"]
         inside_roots(str(job["out"]), config.roots, f"job {job_id} out")
         plate = job["spec"].get("plate") if isinstance(job.get("spec"), dict) else None
         if isinstance(plate, str):
@@ -226,15 +231,24 @@ def create_app(config: ServiceConfig) -> FastAPI:
         log.info("job %s submitted (%d frames)", job_id, len(frames))
         return {"job": job_id}
 
+    def served(job: dict[str, Any]) -> bool:
+        """Whether ``job``'s files lie inside the roots (the listing omits the others)."""
+        try:
+            job_paths_inside(job)
+        except (RecastError, OSError):
+            return False
+        return True
+
     @app.get("/jobs", dependencies=deps)
     async def list_jobs() -> dict[str, Any]:
         # on the event loop: one short read of the WAL store (~1 ms), no thread-pool hop; the
-        # jobs themselves run in other processes, so nothing here waits on their GIL
-        return {"jobs": [_brief(j) for j in store.list_jobs()]}
+        # jobs themselves run in other processes, so nothing here waits on their GIL.
+        # Jobs whose files lie outside the roots (submitted by the CLI) are not this service's.
+        return {"jobs": [_brief(j) for j in store.list_jobs() if served(j)]}
 
     @app.get("/jobs/{job_id}", dependencies=deps)
     def get_job(job_id: JobId) -> dict[str, Any]:
-        job = job_or_404(job_id)
+        job = job_files(job_id)
         return _brief(job) | {"spec": job["spec"], "versions": store.versions(job_id), "busy": pool.busy(job_id)}
 
     @app.post("/jobs/{job_id}/cancel", dependencies=deps)
@@ -252,7 +266,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/jobs/{job_id}/frames", dependencies=deps)
     def frames(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:
-        job_or_404(job_id)
+        job_files(job_id)
         return {"frames": store.frames(job_id, take)}
 
     @app.get("/jobs/{job_id}/frames/{frame}/record", dependencies=deps)
@@ -302,13 +316,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/jobs/{job_id}/scores", dependencies=deps)
     def scores(job_id: JobId, take: int | None = Query(default=None, ge=1, le=100000)) -> dict[str, Any]:
-        job_or_404(job_id)
+        job_files(job_id)
         rows = store.scores(job_id, take)
         return {"scores": [{"frame": f, "take": t, "scores": v} for (f, t), v in sorted(rows.items())]}
 
     @app.get("/jobs/{job_id}/flags", dependencies=deps)
     def flags(job_id: JobId) -> dict[str, Any]:
-        job_or_404(job_id)
+        job_files(job_id)
         return {"flags": store.flags(job_id)}
 
     @app.post("/jobs/{job_id}/flags", status_code=201, dependencies=deps)
@@ -350,7 +364,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def review(job_id: JobId) -> dict[str, Any]:
         from recast.pipeline.jobs.review import review_state
 
-        job_or_404(job_id)
+        job_files(job_id)
         return review_state(store, job_id) | {"busy": pool.busy(job_id)}
 
     @app.get("/jobs/{job_id}/qc", dependencies=deps)
@@ -362,7 +376,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     @app.get("/jobs/{job_id}/audit", dependencies=deps)
     def audit(job_id: JobId) -> dict[str, Any]:
-        job_or_404(job_id)
+        job_files(job_id)
         return {"audit": store.audit_log(job_id)}
 
     @app.get(
