@@ -37,7 +37,7 @@ from recast.pipeline.composite.matte import matte_box
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import ActorError, ConsentError, OutputError, PlateError, RecastError, SpecError, SwapError, os_cause
-from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_element, write_record
+from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_black, write_element, write_record
 from recast.pipeline.types import Face
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ class LoadedFrame:
     plate: Plate | None
     error: str | None
     seconds: float
+    missing: bool = False  # the frame's file is not on disk (``missing: black`` writes a black frame)
 
 
 @dataclass
@@ -289,7 +290,7 @@ class Engine:
         path = self.plate.path(frame)
         if frame not in self.plate.frames and not path.exists():
             why = f"frame {frame}: missing on disk ({path}); --missing skip|black or --frames leave it out"
-            return LoadedFrame(frame, None, why, time.perf_counter() - t)
+            return LoadedFrame(frame, None, why, time.perf_counter() - t, missing=True)
         try:
             return LoadedFrame(frame, read_plate(path), None, time.perf_counter() - t)
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure by compute_frame
@@ -363,19 +364,18 @@ class Engine:
     def black_frame(self, frame: int) -> dict[str, Any]:
         """A frame missing on disk, filled with black (``--missing black``, like Nuke's Read):
         a comp of zeros in the format of the sequence's first frame; the record says so."""
-        from recast.pipeline.plateio import read_plate, write_plate
-
         rec = base_record(frame, self.take, self.job_id, self.plate.path(frame), self.layout.comp_path(frame))
         rec["settings"] = self.settings.to_dict()
         rec["missing"] = "black"
         self._fill_actor_fields(rec)
         try:
-            like = read_plate(self.plate.path(self.plate.first))
             attrs = {"recast/synthetic": 0, "recast/version": __version__, "recast/job": self.job_id or "",
                      "recast/take": self.take, "recast/frame": frame, "recast/status": "black"}
-            write_plate(self.layout.comp_path(frame), like, np.zeros_like(like.pixels), attrs=attrs)
+            report = write_black(self.layout.comp_path(frame), self.plate.path(self.plate.first), attrs)
             self.layout.element_path(frame).unlink(missing_ok=True)
-            rec.update(status="passthrough", error=None, comp=str(self.layout.comp_path(frame).resolve()))
+            self.layout.embeddings_path(frame).unlink(missing_ok=True)
+            rec.update(status="passthrough", error=None, comp=str(self.layout.comp_path(frame).resolve()),
+                       comp_write=report.to_json())
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure
             _mark_failed(rec, one_line_error(exc))
         try:

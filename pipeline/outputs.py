@@ -136,6 +136,16 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
         raise OutputError(f"{path}: cannot write record ({os_cause(exc)})") from None
 
 
+def write_black(comp: Path, like: Path, attrs: dict[str, Any]) -> Any:
+    """A black comp for a frame missing on disk (``missing: black``, like Nuke's Read): zeros
+    in the format of the plate file ``like`` (size, windows, channels; an alpha is 0 too).
+    Returns :func:`write_plate`'s report."""
+    from recast.pipeline.plateio import read_plate, write_plate
+
+    plate = read_plate(like)
+    return write_plate(comp, plate, np.zeros_like(plate.pixels), attrs=attrs)
+
+
 def base_record(frame: int, take: int, job: str | None, plate: Path, comp: Path) -> dict[str, Any]:
     """A record with every schema key present (status 'failed' until filled in)."""
     return new_record(frame, take, job, Path(plate).resolve(), Path(comp).resolve())

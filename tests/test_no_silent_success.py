@@ -152,3 +152,66 @@ def test_job_with_a_gap_fails_that_frame(tmp_path: Path) -> None:
     job = recast("submit", str(spec), home=home).stdout.strip()
     run = recast("job", "run", job, home=home)
     assert run.returncode == 0 and "4 done" in run.stdout, run.stdout + run.stderr
+
+
+def _rgba_gap_plate(root: Path) -> str:
+    """Frames 1, 2, 4 of a 40x30 RGBA plate (alpha 1, no face); 3 is missing."""
+    root.mkdir()
+    for f in (1, 2, 4):
+        px = _noise(40, 30, 4, f)
+        px[..., 3] = 1.0
+        _exr(root / f"rgba.{f:04d}.exr", px, ("R", "G", "B", "A"))
+    return str(root / "rgba.####.exr")
+
+
+def _assert_black(out: Path, frame: int, others: tuple[int, ...] = (1, 2, 4)) -> None:
+    """The comp of ``frame`` is black in the sequence's format (RGBA 40x30, alpha 0), and its record says why."""
+    from recast.pipeline.schema.record import read_record
+
+    comp = read_plate(out / "comp" / f"rgba.{frame:04d}.exr")
+    assert comp.channel_names == ["R", "G", "B", "A"] and comp.pixels.shape == (30, 40, 4)
+    assert not comp.pixels.any()  # alpha 0 too, as Nuke's Read gives
+    rec = read_record(json.loads((out / "records" / f"{frame:04d}.json").read_text()))
+    assert (rec.status, rec.missing, rec.error) == ("passthrough", "black", None)
+    assert Path(rec.comp or "") == (out / "comp" / f"rgba.{frame:04d}.exr").resolve()
+    rest = [read_record(json.loads((out / "records" / f"{f:04d}.json").read_text())).missing for f in others]
+    assert rest == [None] * len(others)
+
+
+def test_swap_missing_black_fills_the_gap(tmp_path: Path, actor: str) -> None:
+    pattern = _rgba_gap_plate(tmp_path / "gap")
+    out = tmp_path / "out"
+    res = recast("swap", pattern, "--actor", actor, "--out", str(out), "--missing", "black", "--allow-passthrough", "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    s = json.loads(res.stdout)
+    assert (s["frames"], s["failed"], s["black"]) == (4, 0, [3])
+    _assert_black(out, 3)
+    text = recast("swap", pattern, "--actor", actor, "--out", str(tmp_path / "o2"), "--missing", "black", "--allow-passthrough")
+    assert text.returncode == 0 and "black (missing on disk): 3" in text.stdout
+
+
+def test_job_missing_black_fills_the_gap_and_qc_reads_it(tmp_path: Path, actor: str) -> None:
+    pattern = _rgba_gap_plate(tmp_path / "gap")
+    home = tmp_path / "home"
+    out = tmp_path / "job"
+    spec = write_spec(tmp_path / "spec.json", plate=pattern, actor=actor, out=str(out), missing="black")
+    job = recast("submit", str(spec), home=home, check=True).stdout.strip()
+    run = recast("job", "run", job, "--allow-passthrough", "--json", home=home)
+    assert run.returncode == 0, run.stdout + run.stderr
+    d = json.loads(run.stdout)
+    assert (d["status"], d["done"], d["failed"], d["qc_errors"]) == ("done", 4, {}, {}), d
+    _assert_black(out, 3)
+    assert d["qc"]["1"]["frames"] == 4  # QC scored the black frame with the others
+    scores = json.loads((out / "qc" / "scores.json").read_text())
+    assert 3 in {int(f["frame"]) for f in scores["frames"]}, scores.keys()
+    report = recast("qc", "report", job, "--out", str(tmp_path / "report"), home=home)
+    assert report.returncode == 0 and (tmp_path / "report" / "index.html").is_file(), report.stdout + report.stderr
+
+    # frames given: one not on disk is written black too (the passthrough processor alike)
+    out2 = tmp_path / "job2"
+    spec = write_spec(tmp_path / "spec2.json", plate=pattern, actor="a", out=str(out2), processor="passthrough",
+                      frames=[2, 3], missing="black", qc=False)
+    job = recast("submit", str(spec), home=home, check=True).stdout.strip()
+    run = recast("job", "run", job, "--json", home=home)
+    assert run.returncode == 0 and json.loads(run.stdout)["done"] == 2, run.stdout + run.stderr
+    _assert_black(out2, 3, others=(2,))

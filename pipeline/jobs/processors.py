@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from recast.pipeline.errors import OutputError, SwapError
 from recast.pipeline.schema.job import JobSpec
 from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
-from recast.pipeline.outputs import write_record
+from recast.pipeline.outputs import write_black, write_record
 from recast.pipeline.registry import Registry
 from recast.pipeline.schema.record import new_record
 
@@ -91,6 +91,8 @@ class PassthroughProcessor:
         from recast.pipeline.plateio import read_plate
 
         t0 = time.perf_counter()
+        if self.job.spec.missing == "black" and _missing_on_disk(self.plate, frame):
+            return None, 0.0  # write() makes it a black frame
         plate = read_plate(self.plate.path(frame))
         return plate, time.perf_counter() - t0
 
@@ -103,13 +105,19 @@ class PassthroughProcessor:
         plate, t_read = result
         t0 = time.perf_counter()
         comp = self.job.layout.comp_path(self.job.take, frame)
-        report = write_plate(comp, plate, changed_rows=[])  # every chunk copied from the plate file when it can be
-        rec = base_record(self.job, frame, plate.path)
+        if plate is None:  # missing on disk, spec "missing": "black"
+            attrs = {"recast/job": self.job.job_id, "recast/take": self.job.take, "recast/frame": frame, "recast/status": "black"}
+            report = write_black(comp, self.plate.path(self.plate.first), attrs)
+            rec = base_record(self.job, frame, self.plate.path(frame))
+            rec["missing"] = "black"
+        else:
+            report = write_plate(comp, plate, changed_rows=[])  # every chunk copied from the plate file when it can be
+            rec = base_record(self.job, frame, plate.path)
+            rec["stats"] = count_nonfinite(plate.pixels)
         rec.update(
             comp_write=report.to_json(),
             status="passthrough",
             backend="passthrough",
-            stats=count_nonfinite(plate.pixels),
             timings={"read": round(t_read, 4), "write": round(time.perf_counter() - t0, 4)},
         )
         try:
@@ -171,6 +179,8 @@ class EngineProcessor:
         return self.engine.load_frame(frame)
 
     def compute(self, frame: int, loaded: Any) -> Any:
+        if loaded.missing and self.job.spec.missing == "black":
+            return _Black(frame)  # the temporal state skips it, as a replay does
         computed = self.engine.compute_frame(loaded)
         if computed.status == "failed":
             self._failed[frame] = computed  # fail() writes the engine's own record of it
@@ -179,7 +189,7 @@ class EngineProcessor:
         return computed
 
     def write(self, frame: int, result: Any) -> dict[str, Any]:
-        rec = self.engine.write_frame(result)
+        rec = self.engine.black_frame(frame) if isinstance(result, _Black) else self.engine.write_frame(result)
         if rec.get("status") == "failed":  # the runner retries the write, then calls fail()
             raise SwapError(str(rec.get("error") or f"frame {frame}: write failed"))
         return rec
@@ -203,6 +213,17 @@ class EngineProcessor:
         close = getattr(self.engine, "close", None)
         if callable(close):
             close()
+
+
+@dataclass(frozen=True)
+class _Black:
+    """A frame missing on disk that the spec asks to write black (``"missing": "black"``)."""
+
+    frame: int
+
+
+def _missing_on_disk(plate: Any, frame: int) -> bool:
+    return frame not in plate.frames and not plate.path(frame).exists()
 
 
 def create_processor(job: FrameJob) -> FrameProcessor:

@@ -143,7 +143,9 @@ def submit(store: Store, spec: JobSpec, job_id: str | None = None) -> str:
     try:
         plate = PlateSequence.open(spec.plate)
         # no frame list: first to last on disk, gaps included (they fail, named, instead of vanishing)
-        if spec.frames is not None or spec.missing == "skip":
+        if spec.frames is not None and spec.missing == "black":
+            frames = sorted(set(spec.frames))  # those not on disk become black frames
+        elif spec.frames is not None or spec.missing == "skip":
             frames = plate.select(spec.frames)
         else:
             frames = list(range(plate.first, plate.last + 1))

@@ -115,9 +115,10 @@ class JobSpec(BaseModel):
     chunk: StrictInt = Field(10, ge=1, le=100000, description="frames per chunk (farm task)")
     name: StrictStr | None = Field(None, max_length=64, description="output sequence name (<name>.####.exr); default: the plate's")
     qc: StrictBool = Field(True, description="false: do not score the job when its frames finish")
-    missing: Literal["fail", "skip"] = Field(
+    missing: Literal["fail", "skip", "black"] = Field(
         "fail", description="frames missing on disk between the plate's first and last (no frames given): fail them "
-        "(named in the summary, the run exits 1) or leave them out of the job")
+        "(named in the summary, the run exits 1), leave them out of the job, or write black frames of the "
+        "sequence's format (like Nuke's Read; with frames given, those not on disk too)")
 
     @model_validator(mode="before")
     @classmethod
@@ -185,7 +186,7 @@ class JobSpec(BaseModel):
             {
                 "frames": self.frames, "shot": self.shot, "selection": self.selection, "settings": self.settings,
                 "owner": self.owner, "priority": self.priority, "reference": self.reference,
-                "processor": self.processor, "chunk": self.chunk, "name": self.name, "qc": self.qc,
+                "processor": self.processor, "chunk": self.chunk, "name": self.name, "qc": self.qc, "missing": self.missing,
             }
         )
         return d

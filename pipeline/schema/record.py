@@ -133,6 +133,9 @@ class FrameRecord(_Open):
         None, description="the holdout matte frame used (settings.holdout): pattern, channel and file; null without one")
     stats: Stats = Field(default_factory=Stats, description="non-finite pixels in the plate")
     timings: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    missing: Literal["black"] | None = Field(
+        None, description="black: the plate frame is missing on disk and the comp is a black frame of the "
+        "sequence's format (missing: black, like Nuke's Read); status passthrough. Null otherwise")
     comp_write: CompWrite | None = Field(None, description="how the comp file was written; null when none was")
     colorspace: ColorspaceInfo | None = Field(None, description="the plate's resolved colourspace and its OCIO config (schema 2)")
     created: str = Field(description="ISO-8601 UTC time the record was made")

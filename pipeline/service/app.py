@@ -222,7 +222,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         spec = body.replace(out=out)
         try:
             seq = PlateSequence.open(spec.plate)
-            frames = seq.select(spec.frames)
+            if spec.missing == "black" and spec.frames is not None:  # frames not on disk are written black
+                frames = [f for f in spec.frames if f in set(seq.frames)]
+            else:
+                frames = seq.select(spec.frames)
         except RecastError as exc:
             raise SpecError(f"spec.plate: {exc}") from None
         check_files_inside([seq.path(f) for f in frames], config.roots, "spec.plate")
