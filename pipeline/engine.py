@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -51,6 +52,19 @@ if TYPE_CHECKING:
 __all__ = ["ComputedFrame", "Engine", "LoadedFrame", "OutputLayout", "SequenceShape", "SwapSettings", "analysis_pixels", "analysis_view", "one_line_error"]
 
 FrameCallback = Callable[[dict[str, Any]], None]
+
+
+class StreamHistory(Protocol):
+    """Where tracking results of earlier runs are kept (``pipeline.jobs.history.TrackingHistory``):
+    per history window start and frame, the pickled tracked faces and tracker after them."""
+
+    def get(self, start: int, frame: int, plate: Path) -> bytes | None: ...
+
+    def put(self, start: int, frame: int, plate: Path, blob: bytes) -> None: ...
+
+    def get_named(self, name: str, files: list[Path]) -> bytes | None: ...
+
+    def put_named(self, name: str, files: list[Path], blob: bytes) -> None: ...
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -111,6 +125,9 @@ class ComputedFrame:
     # the tracked plate faces' identity embeddings (index into record["faces"]), written to the
     # take's embeddings sidecar for QC, never into the record (see outputs.embeddings_sidecar)
     embeddings: list[dict[str, Any]] = field(default_factory=list)
+    # QC's features of the swapped comp faces (embedding, refit landmarks; qc.comp_features),
+    # written to the same sidecar
+    comp_features: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -143,6 +160,7 @@ class Engine:
         reference_record: Path | None = None,
         swapper_factory: Callable[[str, SwapperContext], Swapper] | None = None,
         splice: bool = True,
+        history: StreamHistory | None = None,
     ) -> None:
         if not actors:
             raise ActorError("engine: no actor given")
@@ -180,6 +198,14 @@ class Engine:
         self._shape: SequenceShape | None = None  # what every frame must look like (the first frame on disk)
         self._initial: _SequenceState | None = None  # the temporal state before any frame
         self._next_frame: int | None = None  # the frame the temporal state is ready for
+        # tracking results kept per (window start, frame) so a later take seeds its frames from
+        # them instead of detecting again (pipeline.jobs.history); None: always detect
+        self._history = history
+        self._window: int | None = None  # the first frame of the current history window
+        self._pending: bytes | None = None  # this frame's tracking result, stored once the frame succeeds
+        # set by a job's processor: QC's comp-face features of a computed frame (record, comp
+        # pixels, plate) -> sidecar entries (qc.comp_features.CompFeatures); None: not computed
+        self.comp_features: Callable[[dict[str, Any], np.ndarray, Plate], list[dict[str, Any]]] | None = None
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -326,6 +352,11 @@ class Engine:
         state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
         computed.status = str(state.record["status"])
+        if self.comp_features is not None and computed.status == "done" and computed.pixels is not None and loaded.plate is not None:
+            try:
+                computed.comp_features = self.comp_features(state.record, computed.pixels, loaded.plate)
+            except Exception:  # noqa: BLE001 - QC computes them itself from the comp file
+                computed.comp_features = []
         return computed
 
     def write_frame(self, computed: ComputedFrame) -> dict[str, Any]:
@@ -390,8 +421,11 @@ class Engine:
 
         path = self.layout.embeddings_path(computed.state.frame)
         try:
-            if computed.state.record["status"] != "failed" and computed.embeddings:
-                atomic_write_json(path, {"schema": 1, "frame": computed.state.frame, "faces": computed.embeddings})
+            if computed.state.record["status"] != "failed" and (computed.embeddings or computed.comp_features):
+                doc: dict[str, Any] = {"schema": 1, "frame": computed.state.frame, "faces": computed.embeddings}
+                if computed.comp_features:
+                    doc["comp"] = computed.comp_features
+                atomic_write_json(path, doc)
             else:
                 path.unlink(missing_ok=True)
         except OSError:
@@ -478,7 +512,15 @@ class Engine:
         """All tracked faces of the frame and the selection decision of each (same order)."""
         assert self._stream is not None and self._color is not None and self._selector is not None
         view = analysis_view(self._color, space)
-        tracked = self._stream.process(frame, clean, to_display=view)
+        tracked = self._stored_tracking(frame)
+        if tracked is None:
+            tracked = self._stream.process(frame, clean, to_display=view)
+            if self._history is not None and self._window is not None:
+                # pickled now, before selection marks the faces; stored once the frame succeeds
+                st = self._stream
+                self._pending = pickle.dumps(
+                    (tracked, st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles), protocol=pickle.HIGHEST_PROTOCOL
+                )
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
         live = {t.track_id for t in self._stream.tracker.active_tracks}
@@ -612,11 +654,17 @@ class Engine:
         """Process a loaded frame; a failure leaves no trace in the per-sequence state (a
         retry is seen by the tracker, the selector and colour smoothing as the first time)."""
         before = self._snapshot()
+        self._pending = None
         try:
             self._process(computed)
         except Exception:
             self._restore(before)
+            self._pending = None
             raise
+        if self._pending is not None and self._history is not None and self._window is not None:
+            frame = computed.state.frame
+            self._history.put(self._window, frame, self.plate.path(frame), self._pending)
+        self._pending = None
 
     def _block_start(self, frame: int) -> int:
         first, n = self.plate.first, max(1, int(self.settings.history_block))
@@ -638,13 +686,121 @@ class Engine:
             assert self._initial is not None
             self._restore(self._initial)
             start = max(self.plate.first, b - max(0, int(self.settings.history_frames)))
+            self._window = start
         for g in range(start, frame):
             self._replay(g)
             self._next_frame = g + 1
 
+    def _stored_tracking(self, frame: int) -> list[Face] | None:
+        """This window's stored tracking result of ``frame`` (see ``StreamHistory``): the
+        stream is set to the state after it and its tracked faces are returned; None when
+        nothing usable is stored (the frame is then detected)."""
+        if self._history is None or self._window is None or self._stream is None:
+            return None
+        blob = self._history.get(self._window, frame, self.plate.path(frame))
+        if blob is None:
+            return None
+        try:
+            tracked, tracker, count, last_embed, last_scan, last_tiles = pickle.loads(blob)  # noqa: S301 - the job's own files
+        except Exception:  # noqa: BLE001 - an unreadable entry is detected again
+            return None
+        st = self._stream
+        st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles = tracker, count, last_embed, last_scan, last_tiles
+        return list(tracked)
+
+    def _stored_setup(self, name: str, files: list[Path], compute: Callable[[], Any]) -> Any:
+        """A set-up result (the references' embeddings, the reference frame's faces) an earlier
+        take stored with the same detection settings and unchanged files, else computed and
+        stored: a reprocess does not analyse the reference frame again."""
+        if self._history is None:
+            return compute()
+        blob = self._history.get_named(name, files)
+        if blob is not None:
+            try:
+                return pickle.loads(blob)  # noqa: S301 - the job's own files
+            except Exception:  # noqa: BLE001, S110 - computed again below
+                pass
+        value = compute()
+        with contextlib.suppress(Exception):
+            self._history.put_named(name, files, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        return value
+
+    def _colour_unused(self) -> bool:
+        """True when no frame's colour match reads the smoothed colour history: matching off,
+        smoothing off, or locked to the reference's statistics (``colour_match``'s rule)."""
+        s = self.settings
+        if s.color == "none" or s.color_strength <= 0.0 or s.color_smoothing <= 0.0:
+            return True
+        locked = self._reference.colour if self._reference is not None else None
+        return locked is not None and locked.method == s.color and (s.color == "rct" or locked.src_cov is not None)
+
+    def _replay_stored(self, frame: int) -> bool:
+        """Advance the temporal state by ``frame`` from its stored tracking when tracking,
+        selection and the swappers' own per-track state are all the state there is (colour
+        history unused, no holdout or enhancer, at most one face swapped). The swapper still
+        sees the frame (warp's view hysteresis and eye reference follow each track) but
+        nothing is matted, graded or composited. False: replay it in full (detection still
+        comes from the stored tracking)."""
+        if self._history is None or self._window is None or not self._colour_unused():
+            return False
+        if self._holdout is not None or self._enhancer is not None:
+            return False
+        assert self._stream is not None and self._selector is not None
+        before = self._snapshot()
+        tracked = self._stored_tracking(frame)
+        if tracked is None:
+            return False
+        if not tracked and self._reference is not None and self._reference.face is not None:
+            self._restore(before)
+            return False  # the reference fallback needs the frame's pixels
+        live = {t.track_id for t in self._stream.tracker.active_tracks}  # as _faces_for does
+        self._selector.forget(live)
+        self._colour_history = {k: v for k, v in self._colour_history.items() if k in live}
+        decisions = self._selector.decisions(tracked)
+        selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
+        stateful = [a for _, a in selected if hasattr(self._swappers.get(a or ""), "reset_sequence")]
+        if not stateful:
+            return True
+        if len(selected) > 1:  # faces are swapped on the pastes of the earlier ones: only a full replay sees that
+            self._restore(before)
+            return False
+        loaded = self.load_frame(frame)
+        try:
+            if loaded.plate is None:
+                raise PlateError(loaded.error or f"frame {frame}: plate not read")
+            assert self._shape is not None
+            self._shape.check(frame, loaded.plate)
+            self._swap_only(loaded.plate, selected[0][0], str(selected[0][1]))
+        except Exception:  # noqa: BLE001 - as in a run: a frame that fails changes no engine state
+            self._restore(before)
+        return True
+
+    def _swap_only(self, plate: Plate, face: Face, actor_name: str) -> None:
+        """What ``_swap_one`` hands the swapper for ``face`` (and compose's check of its result),
+        without anything after the swap."""
+        from recast.pipeline.composite.compose import _check_swap
+        from recast.pipeline.composite.highlights import clip_working
+
+        assert self._color is not None
+        actor = self.actors.get(actor_name)
+        if actor is None:
+            raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
+        space = self._color.plate_colour(plate.spec, plate.path, self.settings.colorspace).plate
+        h, w = plate.pixels.shape[:2]
+        box = crop_box_for(face, (h, w), self.settings.crop_scale)
+        if box.empty or box.width < 8 or box.height < 8:
+            return
+        ys, xs = box.slices()
+        crop = analysis_pixels(PlateChannels.of(plate), plate.pixels[ys, xs], True)
+        working = clip_working(self._color.to_working(sanitise(crop), space))
+        result = self._swappers[actor_name].swap(working, shift_face(face, -box.x0, -box.y0), actor)
+        _check_swap(result, working.shape[:2])
+
     def _replay(self, frame: int) -> None:
         """Advance the temporal state by ``frame`` without writing anything (a frame that
         cannot be read or computed changes nothing, as in a run)."""
+        if self._replay_stored(frame):
+            return
         loaded = self.load_frame(frame)
         if loaded.plate is None:
             return
@@ -741,8 +897,10 @@ class Engine:
                 )
             selection = Selection(s.selection, actor=first)
         assert self._analyser is not None
-        selection = resolve_references(
-            selection, self._analyser, load_frame=self._display_frame, load_image=_reference_image
+        files = [self.plate.path(r.frame) if r.frame is not None else Path(r.image) for r in selection.references if r.frame is not None or r.image is not None]
+        selection = self._stored_setup(
+            f"references-{selection.mode}-{s.reference}-{sorted(self.actors)}", files,
+            lambda: resolve_references(selection, self._analyser, load_frame=self._display_frame, load_image=_reference_image),  # type: ignore[arg-type]
         )
         if self.reference_frame is not None:
             selection = self._pin_to_reference(selection)
@@ -773,7 +931,8 @@ class Engine:
 
         assert self._analyser is not None and self.reference_frame is not None
         frame = self.reference_frame
-        faces = self._analyser.analyse(self._display_frame(frame))
+        faces = self._stored_setup(f"reference-frame-{frame}", [self.plate.path(frame)],
+                                   lambda: self._analyser.analyse(self._display_frame(frame)))  # type: ignore[union-attr]
         chosen = select_faces(faces, selection)
         if not chosen:
             raise SwapError(f"reference frame {frame}: no selected face to take the identity from")

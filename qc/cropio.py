@@ -100,11 +100,10 @@ def read_region(path: str | Path, box: Box, channels: tuple[int, ...] | None = N
     try:
         s = inp.spec()
         chans = tuple(range(s.nchannels)) if channels is None else tuple(channels)
-        out = np.zeros((y1 - y0, x1 - x0, len(chans)), np.float32)
         dw = (s.x, s.y, s.x + s.width, s.y + s.height)
         ix0, iy0, ix1, iy1 = clamp_box((x0, y0, x1, y1), dw)
         if ix1 <= ix0 or iy1 <= iy0:
-            return out
+            return np.zeros((y1 - y0, x1 - x0, len(chans)), np.float32)
         cmin, cmax = min(chans), max(chans) + 1
         if s.tile_width > 0:
             tw, th = s.tile_width, s.tile_height
@@ -121,7 +120,12 @@ def read_region(path: str | Path, box: Box, channels: tuple[int, ...] | None = N
             msg = (inp.geterror() or oiio.geterror()).strip().splitlines()
             raise QCError(f"{p}: cannot read pixels ({msg[0] if msg else 'truncated or corrupt file'})")
         pix = np.asarray(pix, np.float32).reshape(pix.shape[0], pix.shape[1], -1)
-        sub = pix[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox][..., [c - cmin for c in chans]]
+        sub = pix[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
+        if chans != tuple(range(cmin, cmax)):
+            sub = sub[..., [c - cmin for c in chans]]
+        if (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
+            return np.ascontiguousarray(sub)  # the box lies inside the data: no padding, at most one copy
+        out = np.zeros((y1 - y0, x1 - x0, len(chans)), np.float32)
         out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = sub
         return out
     finally:

@@ -12,20 +12,21 @@ metrics and rules, which are cheap.
 from __future__ import annotations
 
 import hashlib
+import threading
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from recast.pipeline.atomic import atomic_write_json
 from recast.pipeline.color import PlateColour, PlateColours
 from recast.pipeline.errors import QCError, RecastError
-from recast.pipeline.outputs import read_embeddings
+from recast.pipeline.outputs import embeddings_sidecar, read_embeddings
 from recast.pipeline.schema.layout import JobLayout
-from recast.qc.cropio import Box, ImageInfo, clamp_box, image_info, read_region
+from recast.qc.comp_features import crop_digest, face_scale, features_key, grow_box, read_actor_features, read_comp_features, residual_of, shrink
+from recast.qc.cropio import Box, ImageInfo, image_info, read_region
 from recast.qc.display import BakedDisplay
 from recast.qc.identity import FaceProbe, actor_embedding, face_from_record
 from recast.qc.lpips_metric import LpipsOptions
@@ -46,6 +47,7 @@ class QCOptions:
     lpips: LpipsOptions = field(default_factory=LpipsOptions)
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     cache: bool = True  # reuse per-frame scores whose inputs did not change
+    workers: int = 0  # threads scoring frames in score_job (0: one per CPU, at most 8)
 
     def fingerprint(self) -> str:
         """What changes per-frame scores (not thresholds or temporal options: applied later)."""
@@ -101,10 +103,7 @@ class FrameScore:
         return cls(int(d["frame"]), list(d["errors"]), [FaceScore.from_json(f) for f in d["faces"]])
 
 
-def _grow(box: list[float], margin: float, bounds: Box) -> Box:
-    x0, y0, x1, y1 = box
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    return clamp_box((int(np.floor(x0 - mx)), int(np.floor(y0 - my)), int(np.ceil(x1 + mx)), int(np.ceil(y1 + my))), bounds)
+_grow = grow_box
 
 
 def _stat(path: Any) -> list[int] | None:
@@ -132,6 +131,7 @@ class FrameScorer:
         self.actor_emb: dict[str, tuple[np.ndarray | None, str | None]] = {}
         self.fingerprint = options.fingerprint()
         self.computed = 0  # frames scored (not from the cache) by this scorer
+        self._lock = threading.Lock()  # shared state (displays, actor embeddings) when frames are scored on threads
 
     # -- cache ---------------------------------------------------------------
 
@@ -181,7 +181,8 @@ class FrameScorer:
         if int(stats.get("nan", 0) or 0) or int(stats.get("inf", 0) or 0):
             errors.append(f"frame {frame}: comp has {stats.get('nan', 0)} NaN and {stats.get('inf', 0)} Inf pixels")
         faces: list[FaceScore] = []
-        self.computed += 1
+        with self._lock:
+            self.computed += 1
         if errors and not errors[-1].startswith(f"frame {frame}: comp has"):
             return FrameScore(frame, errors, faces)
         if self.plate_info is None:
@@ -190,27 +191,34 @@ class FrameScorer:
             colour = self.colours.of_record(rec)  # the engine's decision (old records: its resolver)
         except RecastError as exc:
             return FrameScore(frame, [*errors, str(exc)], faces)
-        self.display = self._displays.get(colour)
-        if self.display is None:
-            self.display = self._displays[colour] = BakedDisplay(colour, self.colours)
+        with self._lock:  # frames may be scored on several threads (score_job)
+            display = self._displays.get(colour)
+            if display is None:
+                display = self._displays[colour] = BakedDisplay(colour, self.colours)
+        self.display = display
         if record_path is None:
             guess = self.layout.record_path(self.options.take, frame)
             record_path = guess if guess.is_file() else None
         known = read_embeddings(record_path) if record_path is not None and self.probe is not None else {}
+        # the comp faces' embeddings and refit landmarks the engine computed (qc.comp_features)
+        comp = read_comp_features(embeddings_sidecar(record_path)) if record_path is not None and self.probe is not None else {}
+        actors_file = embeddings_sidecar(record_path).parent / "actors.json" if record_path is not None else None
         for i, face in enumerate(rec.get("faces") or []):
             if not face.get("swapped"):
                 continue
             extra: dict[str, Any] = {"_index": i}
             if i in known:  # the engine's own embedding of this plate face (its track's)
                 extra.update(embedding=known[i][0].tolist(), embedding_kind=known[i][1])
+            if i in comp:
+                extra["_comp"] = comp[i]
             try:
-                faces.append(self._score_face(rec, dict(face, **extra)))
+                faces.append(self._score_face(rec, dict(face, **extra), display, actors_file))
             except QCError as exc:
                 errors.append(str(exc))
         return FrameScore(frame, errors, faces)
 
-    def _score_face(self, rec: dict[str, Any], face: dict[str, Any]) -> FaceScore:
-        assert self.plate_info is not None and self.display is not None
+    def _score_face(self, rec: dict[str, Any], face: dict[str, Any], display: BakedDisplay, actors_file: Path | None = None) -> FaceScore:
+        assert self.plate_info is not None
         crop_box = _grow(face["box"], self.options.margin, self.plate_info.display_window)
         if crop_box[2] - crop_box[0] < 8 or crop_box[3] - crop_box[1] < 8:
             raise QCError(f"frame {rec['frame']}: face box {face['box']} is outside the plate")
@@ -218,30 +226,59 @@ class FrameScorer:
         out_raw = read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
         matte_raw = self._matte(rec, face, crop_box, out_raw.shape[:2])
         fb = face["box"]
-        scale = min(1.0, self.options.face_px / max(float(fb[2] - fb[0]), float(fb[3] - fb[1]), 1.0))
-        if scale < 1.0:  # score the face at a canonical size: cheaper, and thresholds hold at any resolution
-            size = (max(8, round(out_raw.shape[1] * scale)), max(8, round(out_raw.shape[0] * scale)))
-            plate_s, out_s, matte = (cv2.resize(np.nan_to_num(x), size, interpolation=cv2.INTER_AREA) for x in (plate_raw, out_raw, matte_raw))
-        else:
-            plate_s, out_s, matte = plate_raw, out_raw, matte_raw
-        plate_d, out_d = self.display(plate_s), self.display(out_s)
+        # score the face at a canonical size: cheaper, and thresholds hold at any resolution
+        scale = face_scale(fb, self.options.face_px)
+        plate_s, out_s, matte = (shrink(x, scale) for x in (plate_raw, out_raw, matte_raw))
+        plate_d, out_d = display(plate_s), display(out_s)
         h, w = plate_d.shape[:2]
         bx0, by0, bx1, by1 = (round((float(v) - o) * scale) for v, o in zip(fb, (crop_box[0], crop_box[1]) * 2, strict=True))
         face_box = (max(0, bx0), max(0, by0), min(w, bx1), min(h, by1))
         finite = plate_raw[np.isfinite(plate_raw)]
         plate_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         actor = str(face.get("actor") or rec.get("actor") or "")
-        if actor and actor not in self.actor_emb and self.probe is not None:
-            self.actor_emb[actor] = actor_embedding(actor, self.probe)
+        if actor and self.probe is not None:
+            with self._lock:
+                if actor not in self.actor_emb:
+                    self.actor_emb[actor] = self._actor_embedding(actor, actors_file)
         act_emb, act_reason = self.actor_emb.get(actor, (None, "record names no actor"))
         ctx = MetricContext(matte=matte, face_box=face_box, face=face, crop_origin=(crop_box[0], crop_box[1]), scale=scale,
                             plate_range=plate_range, out_raw=out_raw, matte_raw=matte_raw, actor_embedding=act_emb, probe=self.probe)
         ctx.cache["actor_reason"] = act_reason
+        fit = self._engine_features(rec, face, out_raw, ctx)
         results = {m.name: run_metric(m, plate_d, out_d, ctx) for m in self.metrics}
         pf, cf = ctx.face_slice(plate_d), ctx.face_slice(out_d)
         colour = (cf.reshape(-1, 3).mean(0) - pf.reshape(-1, 3).mean(0)).astype(np.float64) if pf.size else None
         track = str(face.get("track_id") if face.get("track_id") is not None else face.get("_index", 0))
-        return FaceScore(track, list(face["box"]), face.get("actor"), results, FaceFeatures(track, self._residual(out_d, face, ctx), colour))
+        residual = residual_of(face, fit[0], ctx.crop_origin, scale) if fit is not None else self._residual(out_d, face, ctx)
+        return FaceScore(track, list(face["box"]), face.get("actor"), results, FaceFeatures(track, residual, colour))
+
+    def _engine_features(self, rec: dict[str, Any], face: dict[str, Any], out_raw: np.ndarray, ctx: MetricContext) -> tuple[dict[str, Any] | None] | None:
+        """Use the engine's comp features of this face (qc.comp_features) when they were computed
+        on exactly these comp pixels with these options: the comp embedding goes into the metric
+        cache, the refit landmarks are returned (in a 1-tuple; None: compute them here)."""
+        entry = face.get("_comp")
+        if self.probe is None or not isinstance(entry, dict) or not entry.get("kind"):
+            return None
+        key = features_key(self.options.margin, self.options.face_px, rec.get("colorspace"), self.probe.analyser_name, entry["kind"])
+        if entry.get("key") != key or entry.get("crop") != crop_digest(out_raw) or not entry.get("embedding"):
+            return None
+        if self.probe.kind_hint is None:
+            self.probe.kind_hint = str(entry["kind"])
+        ctx.cache["comp_embedding"] = np.asarray(entry["embedding"], np.float64)
+        return (entry.get("fit"),)
+
+    def _actor_embedding(self, actor: str, actors_file: Path | None) -> tuple[np.ndarray | None, str | None]:
+        """The actor's reference embedding: the engine's (``<take>/embeddings/actors.json``) when
+        the actor's images are unchanged, else embedded here."""
+        assert self.probe is not None
+        if actors_file is not None:
+            entry = read_actor_features(actors_file, actor, self.probe.analyser_name)
+            if entry is not None and entry.get("kind"):
+                if self.probe.kind_hint is None:
+                    self.probe.kind_hint = str(entry["kind"])
+                emb = entry.get("embedding")
+                return (None if emb is None else np.asarray(emb, np.float64)), entry.get("reason")
+        return actor_embedding(actor, self.probe)
 
     def _matte(self, rec: dict[str, Any], face: dict[str, Any], crop_box: Box, shape: tuple[int, int]) -> np.ndarray:
         if rec.get("element") and Path(rec["element"]).is_file():

@@ -11,6 +11,7 @@ so distances are on the same scale as the swap's selection. The
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,23 @@ class FaceProbe:
     _distance: Any = None
     error: str | None = None
     _embed_cache: dict[int, np.ndarray] = field(default_factory=dict)
+    # the backend's embedding kind as the engine's probe of the same backend recorded it
+    # (qc.comp_features): distances need no model loaded when every embedding came from there
+    kind_hint: str | None = None
+    _lock: Any = field(default_factory=threading.RLock, repr=False)  # one analyser call at a time
+
+    @classmethod
+    def sharing(cls, analyser_name: str, analyser: Any) -> FaceProbe:
+        """A probe over an analyser already loaded (the engine's, when its options are QC's)."""
+        from recast.pipeline.faces.identity import face_distance
+
+        return cls(analyser_name, _analyser=analyser, _distance=face_distance)
 
     def _load(self) -> bool:
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> bool:
         if self._analyser is not None:
             return True
         if self.error is not None:
@@ -70,26 +86,35 @@ class FaceProbe:
     def embed(self, crop: np.ndarray, face: Face) -> np.ndarray:
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
-        return np.asarray(self._analyser.embed(crop, face), np.float64)
+        with self._lock:
+            return np.asarray(self._analyser.embed(crop, face), np.float64)
 
     def analyse(self, image: np.ndarray) -> list[Face]:
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
-        return list(self._analyser.analyse(image, embed=True))
+        with self._lock:
+            return list(self._analyser.analyse(image, embed=True))
 
     def fit_landmarks(self, crop: np.ndarray, box: np.ndarray) -> Face:
         if not self._load():
             raise Unavailable(self.error or "face backend unavailable")
-        return self._analyser.fit_landmarks(crop, np.asarray(box, np.float64))
+        with self._lock:
+            return self._analyser.fit_landmarks(crop, np.asarray(box, np.float64))
 
     @property
     def kind(self) -> str:
         """The backend's embedding kind ("dlib128", "arcface512"), "" when unavailable."""
+        if self._analyser is None and self.kind_hint:
+            return self.kind_hint
         return str(getattr(self._analyser, "embedding_kind", "") or "") if self._load() else ""
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """Embedding distance in units of the backend's same-person threshold (1.0 = the threshold)."""
-        if not self._load():
+        if self._analyser is None and self.kind_hint:
+            from recast.pipeline.faces.identity import face_distance
+
+            self._distance = self._distance or face_distance
+        elif not self._load():
             raise Unavailable(self.error or "face backend unavailable")
         from recast.pipeline.faces.identity import same_person_threshold
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import html
-import io
+import os
 import platform
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -130,12 +131,6 @@ def plot_metric(doc: dict[str, Any], name: str, rules: Rules) -> Figure | None:
     return fig
 
 
-def _fig_png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
-
-
 def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
@@ -176,6 +171,13 @@ class ReportImages:
     flagged: list[tuple[dict[str, Any], np.ndarray]]
     contact: list[tuple[dict[str, Any], np.ndarray]]
     reviewer: list[tuple[dict[str, Any], np.ndarray | None]] = field(default_factory=list)
+    _rgb: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def plot_rgb(self, name: str, fig: Figure) -> np.ndarray:
+        """The plot rendered once (Agg), for the HTML's PNG and the PDF's page alike."""
+        if name not in self._rgb:
+            self._rgb[name] = _rgb_of(fig)
+        return self._rgb[name]
 
 
 def _hex_rgb(colour: str) -> tuple[int, int, int]:
@@ -230,10 +232,10 @@ def _reviewer_images(doc: dict[str, Any], th: Thumbnailer) -> list[tuple[dict[st
 def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> ReportImages:
     plots = [(n, f) for n in doc["metrics"] if (f := plot_metric(doc, n, rules)) is not None]
     th = Thumbnailer(width=options.thumb_width, job_space=((doc.get("job_info") or {}).get("settings") or {}).get("colorspace"))
-    flagged = []
-    for f in [f for f in doc["frames"] if f["status"] == "fail"][: options.max_flagged]:
+
+    def triptychs(f: dict[str, Any]) -> np.ndarray | None:
         if not (f.get("plate") and f.get("comp") and Path(f["plate"]).is_file() and Path(f["comp"]).is_file()):
-            continue
+            return None
         try:
             colour = PlateColour.from_json(f.get("colorspace"))  # the engine's decision (old scores: from the files)
             whole = th.triptych(f["plate"], f["comp"], colour=colour)
@@ -241,12 +243,22 @@ def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> Report
                 close = th.triptych(f["plate"], f["comp"], f["faces"][0]["box"], colour=colour)
                 pad = np.full((close.shape[0], max(0, whole.shape[1] - close.shape[1]), 3), 255, np.uint8)
                 whole = np.concatenate([whole, np.concatenate([close[:, : whole.shape[1]], pad], axis=1)], axis=0)
-            flagged.append((f, whole))
+            return whole
         except QCError:
-            continue  # an unreadable comp is already the frame's reason
+            return None  # an unreadable comp is already the frame's reason
+
     small = Thumbnailer(width=max(96, options.thumb_width // 2), job_space=th.job_space)
-    contact = [(f, label((small.display_of(f["comp"], PlateColour.from_json(f.get("colorspace"))) * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"]))
-               for f in _pick_contact(doc["frames"], options.contact_frames)]
+
+    def contact_image(f: dict[str, Any]) -> np.ndarray:
+        rgb = small.display_of(f["comp"], PlateColour.from_json(f.get("colorspace")))
+        return label((rgb * 255 + 0.5).clip(0, 255).astype(np.uint8), f"{f['frame']} {f['status']}", f["status"])
+
+    failing = [f for f in doc["frames"] if f["status"] == "fail"][: options.max_flagged]
+    picked = _pick_contact(doc["frames"], options.contact_frames)
+    # whole frames are decoded for these (OIIO releases the GIL): a few at a time
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 8)), thread_name_prefix="recast-report") as pool:
+        flagged = [(f, im) for f, im in zip(failing, pool.map(triptychs, failing), strict=True) if im is not None]
+        contact = list(zip(picked, pool.map(contact_image, picked), strict=True))
     return ReportImages(plots, flagged, contact, _reviewer_images(doc, th))
 
 
@@ -273,7 +285,7 @@ def render_html(doc: dict[str, Any], imgs: ReportImages, lic: list[str]) -> str:
     else:
         parts.append("<p class='pass'>No frame warns or fails.</p>")
     parts.append("</section><section><h2>Metrics over frames</h2>")
-    parts += [_img(_fig_png(fig), name) for name, fig in imgs.plots]
+    parts += [_img(png_bytes(imgs.plot_rgb(name, fig)), name) for name, fig in imgs.plots]
     unavailable = unavailable_metrics(doc)
     if unavailable:
         parts.append("<h3>Unavailable</h3><ul>" + "".join(f"<li>{e(u)}</li>" for u in unavailable[:20]) + "</ul>")
@@ -330,7 +342,7 @@ def _pdf(path: Path, doc: dict[str, Any], imgs: ReportImages, lic: list[str]) ->
             FigureCanvasAgg(page)
             for j, (name, fig) in enumerate(imgs.plots[i : i + 4]):
                 ax = page.add_subplot(4, 1, j + 1)
-                ax.imshow(_rgb_of(fig))
+                ax.imshow(imgs.plot_rgb(name, fig))
                 ax.axis("off")
             pdf.savefig(page)
         shown = [(f, im) for f, im in imgs.reviewer if im is not None]

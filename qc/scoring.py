@@ -18,7 +18,9 @@ is a missing frame.
 from __future__ import annotations
 
 import json
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -150,14 +152,25 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
     scores: dict[int, FrameScore] = {}
     bar = progress or NoProgress()
     bar.start(len(all_frames), f"QC take {options.take}")
+    def one(frame: int) -> FrameScore:
+        if frame not in files:
+            return FrameScore(frame, [f"frame {frame}: no record (missing frame)"], [])
+        path, rec = files[frame]
+        return scorer.score_cached(rec, path)
+
+    # frames are scored on a few threads: reading EXR regions, OCIO, OpenCV and dlib release
+    # the GIL, so the cores overlap one frame's decoding with another's metrics
+    workers = max(1, min(options.workers or (os.cpu_count() or 1), 8, len(all_frames)))
     try:
-        for frame in all_frames:
-            if frame in files:
-                path, rec = files[frame]
-                scores[frame] = scorer.score_cached(rec, path)
-            else:
-                scores[frame] = FrameScore(frame, [f"frame {frame}: no record (missing frame)"], [])
-            bar.advance()
+        if workers == 1:
+            for frame in all_frames:
+                scores[frame] = one(frame)
+                bar.advance()
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recast-qc") as pool:
+                for frame, sc in zip(all_frames, pool.map(one, all_frames), strict=True):
+                    scores[frame] = sc
+                    bar.advance()
     finally:
         bar.close()
     results: dict[int, dict[str, MetricResult]] = {}
@@ -219,8 +232,12 @@ def index_scores(store: ScoreStore, job_id: str, doc: dict[str, Any]) -> None:
     """Put every frame's scores into the store and replace the auto flags of that take."""
     take = int(doc["take"])
     frames = [f["frame"] for f in doc["frames"]]
-    for f in doc["frames"]:
-        store.put_scores(job_id, f["frame"], take, {k: m["value"] for k, m in f["metrics"].items()})
+    many = getattr(store, "put_many_scores", None)  # one transaction for the take (pipeline.jobs.Store)
+    if callable(many):
+        many(job_id, take, {f["frame"]: {k: m["value"] for k, m in f["metrics"].items()} for f in doc["frames"]})
+    else:
+        for f in doc["frames"]:
+            store.put_scores(job_id, f["frame"], take, {k: m["value"] for k, m in f["metrics"].items()})
     store.clear_auto_flags(job_id, frames, take=take)
     for f in doc["frames"]:
         if f["status"] == "fail":

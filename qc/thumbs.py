@@ -55,7 +55,11 @@ class Thumbnailer:
         h, w = raw.shape[:2]
         scale = min(1.0, self.width / max(w, 1))
         if scale < 1.0:
-            raw = cv2.resize(np.nan_to_num(raw), (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+            size = (max(2, round(w * scale)), max(2, round(h * scale)))
+            small = cv2.resize(raw, size, interpolation=cv2.INTER_AREA)
+            if not np.isfinite(small).all():  # NaN/Inf pixels: cleaned before shrinking, as always
+                small = cv2.resize(np.nan_to_num(raw), size, interpolation=cv2.INTER_AREA)
+            raw = small
         return disp(raw)
 
     def _show(self, path: str | Path, raw: np.ndarray, info: ImageInfo, colour: PlateColour | None = None) -> np.ndarray:

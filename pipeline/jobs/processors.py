@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from recast.pipeline.errors import OutputError, SwapError
 from recast.pipeline.schema.job import JobSpec
+from recast.pipeline.jobs.history import TrackingHistory
 from recast.pipeline.jobs.takes import JobLayout, frame_state, read_json
 from recast.pipeline.outputs import write_black, write_record
 from recast.pipeline.registry import Registry
@@ -159,6 +160,11 @@ class EngineProcessor:
         actors = {label: load_actor(name) for label, name in job.spec.actors.items()}
         root = job.layout.take_root(job.take)
         layout = OutputLayout(root, job.layout.plate_name, job.layout.padding)
+        # tracking results are kept beside this take's embeddings; a later take with the same
+        # detection settings seeds its frames from them (pipeline.jobs.history)
+        history = TrackingHistory.for_take(
+            [Path(job.layout.take(t).embeddings_dir) for t in range(job.take, 0, -1)], settings.to_dict()
+        )
         self.plate = plate
         self.engine = Engine(
             plate,
@@ -169,9 +175,11 @@ class EngineProcessor:
             take=job.take,
             reference_frame=job.reference_frame,
             reference_record=reference_record(job),
+            history=history,
         )
         # configuration errors (backend, reference, enhancer) fail the job once, here
         self.engine.prepare()
+        self.engine.comp_features = _comp_features(self.engine, settings, Path(layout.embeddings_dir))
         self._failed: dict[int, Any] = {}  # frame -> the engine's failed ComputedFrame (its record)
 
     def load(self, frame: int) -> Any:
@@ -224,6 +232,28 @@ class _Black:
 
 def _missing_on_disk(plate: Any, frame: int) -> bool:
     return frame not in plate.frames and not plate.path(frame).exists()
+
+
+def _comp_features(engine: Any, settings: Any, embeddings_dir: Path) -> Any:
+    """QC's comp-face features computed by the engine (qc.comp_features), through the engine's
+    own analyser when QC's probe would build the same one (default analyser options), else a
+    probe of its own; None when QC is not importable."""
+    try:
+        from recast.pipeline.faces import AnalyserOptions
+        from recast.qc.comp_features import CompFeatures
+        from recast.qc.identity import FaceProbe
+    except ImportError:
+        return None
+    used = AnalyserOptions(
+        models_dir=Path(settings.analyser_models) if settings.analyser_models else None,
+        allow_noncommercial_models=settings.allow_noncommercial_models,
+        detect_size=settings.detect_size,
+        min_face=settings.min_face,
+    )
+    analyser = getattr(engine, "_analyser", None)
+    # the same backend and options as QC's probe: no second copy of its models
+    probe = FaceProbe.sharing(settings.analyser, analyser) if analyser is not None and used == AnalyserOptions() else FaceProbe(settings.analyser)
+    return CompFeatures(probe, embeddings_dir / "actors.json")
 
 
 def create_processor(job: FrameJob) -> FrameProcessor:

@@ -1,10 +1,14 @@
 """``recast job purge JOB``: delete a job's biometric data, keep its outputs.
 
-The engine keeps the identity embeddings of the plate faces it tracked beside each take's
-records (``<take>/embeddings/<frame>.json``, see ``OutputLayout.embeddings_dir``) so
-QC does not embed the plate faces again. Records, scores and reports hold no embeddings.
-Purging removes every take's embeddings folder; QC still works afterwards (it embeds the
-plate faces itself, slower). Deleting the job's output folder deletes them too.
+The engine keeps what it knows of faces beside each take's records, in the take's
+embeddings folder (``<take>/embeddings/``, see ``OutputLayout.embeddings_dir``): per frame
+the identity embeddings of the plate faces it tracked and QC's comp-face features
+(``<frame>.json``, ``qc.comp_features``), the actors' reference embeddings
+(``actors.json``) and the tracking history a reprocess seeds its frames from
+(``history/``, ``pipeline.jobs.history``). Records, scores and reports hold no embeddings.
+Purging removes every take's embeddings folder; QC and reprocess still work afterwards
+(they compute what they need themselves, slower). Deleting the job's output folder deletes
+them too.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ def purge_embeddings(store: Store, job_id: str) -> dict[str, Any]:
     for t in job["takes"]:
         folder = Path(layout.take(int(t["take"])).embeddings_dir)
         if folder.is_dir():
-            files += sum(1 for p in folder.iterdir() if p.is_file())
+            files += sum(1 for p in folder.rglob("*") if p.is_file())
             shutil.rmtree(folder)
             removed.append(str(folder))
     return {"job": job_id, "removed": removed, "files": files}

@@ -482,8 +482,25 @@ class Store:
 
     def put_scores(self, job_id: str, frame: int, take: int, scores: dict[str, float | None]) -> None:
         """Upsert one frame/take's metric values; ``None`` (or NaN) means "not available"."""
+        self.put_many_scores(job_id, take, {frame: scores})
+
+    def put_many_scores(self, job_id: str, take: int, frames: dict[int, dict[str, float | None]]) -> None:
+        """:meth:`put_scores` for many frames of one take, in one transaction."""
         rows: list[tuple[Any, ...]] = []
         ts = now_iso()
+        for frame, scores in frames.items():
+            rows += self._score_rows(job_id, frame, take, scores, ts)
+        with self._tx() as con:
+            self._require_job(con, job_id)
+            con.executemany(
+                "INSERT INTO scores(job_id, frame, take, metric, value, updated) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(job_id, frame, take, metric) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                rows,
+            )
+
+    @staticmethod
+    def _score_rows(job_id: str, frame: int, take: int, scores: dict[str, float | None], ts: str) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
         for name, value in scores.items():
             if not isinstance(name, str) or not name:
                 raise SpecError(f"scores: metric name {name!r} must be a non-empty string")
@@ -497,13 +514,7 @@ class Store:
                 if not math.isfinite(v):
                     v = None
             rows.append((job_id, int(frame), int(take), name, v, ts))
-        with self._tx() as con:
-            self._require_job(con, job_id)
-            con.executemany(
-                "INSERT INTO scores(job_id, frame, take, metric, value, updated) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(job_id, frame, take, metric) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                rows,
-            )
+        return rows
 
     def scores(self, job_id: str, take: int | None = None) -> dict[tuple[int, int], dict[str, float | None]]:
         """``{(frame, take): {metric: value}}``."""

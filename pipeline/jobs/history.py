@@ -1,0 +1,128 @@
+"""Tracking history kept beside a take, so a reprocess seeds its frames instead of re-detecting.
+
+A frame's temporal state depends only on the spec, the plate and its history window
+(``history_block`` / ``history_frames``, see ``Engine._bring_history_to``): it is reached
+by starting from the initial state at the window's first frame ``s`` and stepping through
+``s .. frame-1``. So what face detection and tracking produced for frame ``g`` in the window
+starting at ``s`` (the tracked faces and the tracker after them) is the same in every run
+with the same detection settings and the same plate files. A run stores it per ``(s, g)``;
+a later take (``recast reprocess``) with the same detection settings reads it back instead
+of scanning the plate again (tile pyramid, landmarks, embeddings), and replays only what
+its own settings change (selection votes, colour smoothing).
+
+Where: ``<take>/embeddings/history/<key>/<s>/<frame>.pkl``. The entries hold tracked faces
+with their identity embeddings, i.e. biometric data: they live only in the take's
+embeddings folder, are deleted with it by ``recast job purge JOB`` and with the job's
+output folder, and publishing never copies them. ``<key>`` is a hash of everything that
+changes detection (recast version, analyser settings, detection cadence, colourspace,
+history window); each entry also carries the size and mtime of its plate frame, so a
+replaced plate frame is detected again. Entries are written only by the job's own engine
+into its own output folder; one that cannot be read is ignored (the frame is detected).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recast.pipeline import __version__
+
+HISTORY_SCHEMA = 2
+
+# the settings that change what detection and tracking produce for a frame
+DETECTION_SETTINGS = (
+    "analyser", "analyser_models", "allow_noncommercial_models", "detect_size", "min_face",
+    "full_scan_every", "tile_scan_every", "embed_every", "colorspace", "history_block", "history_frames",
+)
+
+
+def history_key(settings: dict[str, Any]) -> str:
+    """A short hash of the detection-relevant settings (and the code's version)."""
+    doc = {"schema": HISTORY_SCHEMA, "version": __version__, **{k: settings.get(k) for k in DETECTION_SETTINGS},
+           "ocio": os.environ.get("OCIO") or None}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _plate_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+@dataclass
+class TrackingHistory:
+    """Per-frame tracking results of a job's takes (see the module doc).
+
+    ``write_root``: this take's history folder for ``key``; ``read_roots``: where to look,
+    this take's first, then earlier takes', newest first.
+    """
+
+    write_root: Path
+    read_roots: tuple[Path, ...]
+
+    @classmethod
+    def for_take(cls, embeddings_dirs: list[Path], settings: dict[str, Any]) -> TrackingHistory:
+        """``embeddings_dirs``: this take's embeddings folder first, then earlier takes'."""
+        key = history_key(settings)
+        roots = tuple(Path(d) / "history" / key for d in embeddings_dirs)
+        return cls(roots[0], roots)
+
+    def get(self, start: int, frame: int, plate: Path) -> bytes | None:
+        """The stored state of ``frame`` in the window starting at ``start`` (None: not stored,
+        unreadable, or its plate frame changed since)."""
+        return self._get(f"{start}/{frame}.pkl", [plate])
+
+    def put(self, start: int, frame: int, plate: Path, blob: bytes) -> None:
+        """Store a frame's state (atomically: temp file + rename; a failed write is ignored)."""
+        self._put(f"{start}/{frame}.pkl", [plate], blob)
+
+    def get_named(self, name: str, files: list[Path]) -> bytes | None:
+        """A stored set-up result that depends on ``files`` (plate frames, reference images)."""
+        return self._get(f"setup/{hashlib.sha256(name.encode()).hexdigest()[:24]}.pkl", files)
+
+    def put_named(self, name: str, files: list[Path], blob: bytes) -> None:
+        self._put(f"setup/{hashlib.sha256(name.encode()).hexdigest()[:24]}.pkl", files, blob)
+
+    def _get(self, rel: str, files: list[Path]) -> bytes | None:
+        stamps = [_plate_stamp(p) for p in files]
+        if any(s is None for s in stamps):
+            return None
+        want = [list(s) for s in stamps if s is not None]
+        for root in self.read_roots:
+            try:
+                data = (root / rel).read_bytes()
+            except OSError:
+                continue
+            head, sep, blob = data.partition(b"\n")
+            try:
+                meta = json.loads(head)
+            except ValueError:
+                continue
+            if sep and meta.get("schema") == HISTORY_SCHEMA and meta.get("files") == want:
+                return blob
+        return None
+
+    def _put(self, rel: str, files: list[Path], blob: bytes) -> None:
+        stamps = [_plate_stamp(p) for p in files]
+        if any(s is None for s in stamps):
+            return
+        path = self.write_root / rel
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                fh.write(json.dumps({"schema": HISTORY_SCHEMA, "files": [list(s) for s in stamps if s is not None]}).encode() + b"\n")
+                fh.write(blob)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
