@@ -29,6 +29,7 @@ QUICK_ARGS = {
     "bench_throughput": ["--frames", "4", "--rounds", "1", "--width", "1280", "--height", "720"],
     "bench_memory": ["--short", "5", "--long", "20", "--skip-8k"],
     "bench_jobs": ["--frames", "12", "--width", "960", "--height", "540"],
+    "bench_chunks": ["--frames", "12", "--rounds", "1", "--width", "320", "--height", "180"],
 }
 
 # figures another benchmark will measure once what it needs exists

@@ -1,0 +1,139 @@
+"""Deterministic frames: what a farm pays for chunks, measured (not calculated).
+
+A frame's pixels must not depend on where a run started, so a chunk that starts inside a
+history block replays the block's earlier frames (computed, not written) before its own.
+One plate (the demo's, 48 frames 640x360 half RGB zip by default, default history
+settings: block 48, 8 frames replayed before a block), one engine spec, QC off; then,
+interleaved A B A B, each in fresh processes as a farm runs them, timed in CPU seconds
+(user + system of the processes: what a farm pays, and steadier than wall time on a
+shared machine; the wall times are printed too):
+
+- single: ``recast job run`` of the whole job in one process (the floor: the same frames
+  run in one chunk);
+- chunked: ``recast run-chunk JOB --frames ...`` over 3 consecutive chunks, one process each.
+
+``chunk_replay_cost``: (chunked − single) ÷ single, medians. Target <= 0.25. The line
+also gives both times and the frames each side computed (replays included).
+
+Usage: python benchmarks/bench_chunks.py [--frames N] [--chunks K] [--width W --height H] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import common
+
+
+def _run(argv: list[str], env: dict[str, str], wall: list[float]) -> float:
+    """CPU seconds (user + system, all threads) ``recast ARGS`` took in a fresh process; its
+    wall seconds are appended to ``wall``. SystemExit with its output on failure."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([*common.recast_argv(*argv)], env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    wall.append(time.perf_counter() - t0)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 4):  # 4: no face swapped (the demo face is found; kept as a guard)
+        raise SystemExit(f"recast {' '.join(argv)} failed ({proc.returncode}): {proc.stdout[-1500:]}")
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def _chunks(first: int, n: int, k: int) -> list[str]:
+    size = -(-n // k)
+    return [f"{a}-{min(a + size, first + n) - 1}" for a in range(first, first + n, size)]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=48)
+    ap.add_argument("--chunks", type=int, default=3)
+    ap.add_argument("--width", type=int, default=640)
+    ap.add_argument("--height", type=int, default=360)
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="recast-bench-") as tmp:
+        root = Path(tmp)
+        common.use_home(root)
+        actor = common.demo_actor(root)
+        pattern = common.make_plate(root, args.frames, args.width, args.height, channels=("R", "G", "B"), compression="zip")
+        from recast.pipeline.demo import DemoPlate, reference_for
+        from recast.pipeline.jobs.runner import submit
+        from recast.pipeline.jobs.spec import JobSpec
+        from recast.pipeline.jobs.store import Store
+
+        reference = reference_for(DemoPlate(pattern, (args.width * 0.36, args.height * 0.46)))
+        store = Store(root / "home" / "recast.db")
+        env = common.child_env(root)
+        first = 1001
+        ranges = _chunks(first, args.frames, args.chunks)
+        made: list[tuple[str, Path]] = []
+
+        def new_job(tag: str) -> str:
+            out = root / f"{tag}{len(made)}"
+            spec = JobSpec.from_dict({"plate": pattern, "actor": actor.name, "out": str(out), "qc": False,
+                                      "settings": {"selection": "reference", "reference": reference}})
+            job = submit(store, spec)
+            made.append((job, out))
+            return job
+
+        walls: dict[str, list[float]] = {"single": [], "chunked": []}
+
+        def single() -> float:
+            return _run(["job", "run", new_job("single"), "--no-qc", "--allow-passthrough"], env, walls["single"])
+
+        def chunked() -> float:
+            job = new_job("chunked")
+            spent = [_run(["run-chunk", job, "--frames", r, "--no-qc"], env, walls["chunked"]) for r in ranges]
+            walls["chunked"][-len(ranges):] = [sum(walls["chunked"][-len(ranges):])]
+            return sum(spent)
+
+        times = common.interleaved({"single": single, "chunked": chunked}, args.rounds)
+        for job, _out in made:  # every frame of every run was done (a failed frame would make the ratio meaningless)
+            counts = store.get_job(job)["frames"]
+            if counts.get("done") != args.frames:
+                raise SystemExit(f"job {job}: frames {json.dumps(counts)}")
+        cost = (times["chunked"] - times["single"]) / times["single"]
+        replayed = _replayed(first, ranges, _history(made[0][1]))
+        ok = common.emit(
+            "chunk_replay_cost",
+            f"{cost:.3f} (CPU: {args.chunks} run-chunk processes {times['chunked']:.1f} s vs one job run "
+            f"{times['single']:.1f} s, medians of {args.rounds}; wall {statistics.median(walls['chunked']):.1f} s vs "
+            f"{statistics.median(walls['single']):.1f} s; {args.frames} frames {args.width}x{args.height}, chunks {','.join(ranges)}, "
+            f"{replayed} frames replayed at chunk starts)",
+            "target <= 0.25; floor: the same frames run in one chunk",
+            cost <= 0.25,
+        )
+    return 0 if ok else 1
+
+
+def _history(out: Path) -> tuple[int, int]:
+    """(history_block, history_frames) the engine used, from a record of the run."""
+    rec: dict[str, Any] = json.loads(next((out / "records").glob("*.json")).read_text())
+    return int(rec["settings"]["history_block"]), int(rec["settings"]["history_frames"])
+
+
+def _replayed(first: int, ranges: list[str], history: tuple[int, int]) -> int:
+    """Frames the chunks compute without writing them at their starts: a chunk starting at
+    ``a`` in the block that starts at ``b`` replays from ``history_frames`` before ``b`` (not
+    before the plate's first frame) up to ``a``. The first chunk replays nothing."""
+    block, before = history
+    total = 0
+    for r in ranges:
+        a = int(r.split("-")[0])
+        if a != first:
+            b = first + ((a - first) // block) * block
+            total += a - max(first, b - before)
+    return total
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
