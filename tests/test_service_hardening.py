@@ -132,6 +132,22 @@ def test_read_routes_refuse_jobs_outside_the_roots(tmp_path: Path, root: Path, s
         assert c.get(f"/jobs/{jobs['inside']}/frames").json()["frames"][0]["frame"] == 1
 
 
+def test_submit_missing_black_accepts_frames_not_on_disk(server: RunningServer, root: Path) -> None:
+    pattern = make_plate(root / "plates", (1, 2, 4))  # 3 is missing
+    body = {"plate": pattern, "actor": "ada", "processor": "passthrough", "qc": False, "frames": [2, 3]}
+    with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as c:
+        r = c.post("/jobs", json={**body, "out": str(root / "o1")})
+        assert r.status_code == 400 and "frames not on disk: 3" in r.json()["detail"], r.text
+        r = c.post("/jobs", json={**body, "out": str(root / "o2"), "missing": "black"})
+        assert r.status_code == 201, r.text
+        job = r.json()["job"]
+        deadline = time.monotonic() + 60
+        while c.get(f"/jobs/{job}").json()["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        rec = c.get(f"/jobs/{job}/frames/3/record").json()
+        assert (rec["status"], rec["missing"]) == ("passthrough", "black")
+
+
 def test_killed_runner_shows_interrupted(tmp_path: Path) -> None:
     pattern = make_plate(tmp_path / "plates", range(1, 41), size=(160, 120))
     home = tmp_path / "home"
