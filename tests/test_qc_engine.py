@@ -60,15 +60,11 @@ def test_engine_output_is_scored_on_every_frame(engine_out: tuple[Path, Any], tm
         # identity with the job's own backend: the comp moved away from the plate face
         assert m["id_plate"]["value"] is not None and m["id_plate"]["value"] > 0.0
         assert m["id_actor"]["value"] is not None, m["id_actor"]["reason"]
+        # distances are in same-person-threshold units: the comp reads as the actor, not as the plate
+        # (on every frame: the plate's own brows and lashes left outside the actor's matte are
+        # painted over, so a yawed frame no longer carries the plate's features beside the actor's)
+        assert m["id_actor"]["value"] < m["id_plate"]["value"], (f["frame"], m["id_actor"], m["id_plate"])
         assert m["nonfinite"]["value"] == 0
-    # distances are in same-person-threshold units: the comp reads as the actor, not as the plate.
-    # Since the warp's matte stops at its own face region (issue 14: no actor hair or forehead band),
-    # two of these six frames (a 15-degree yaw, tall cartoon brows left from the plate) read nearer
-    # the plate to dlib's judge; the identity scores must still say "actor" on most frames and on average.
-    scored = [f["metrics"] for f in doc["frames"] if f["frame"] in done]
-    actor_frames = [m["id_actor"]["value"] < m["id_plate"]["value"] for m in scored]
-    assert sum(actor_frames) >= 2 * len(scored) / 3, actor_frames
-    assert np.mean([m["id_actor"]["value"] for m in scored]) < np.mean([m["id_plate"]["value"] for m in scored])
     assert doc["job_info"]["actor"] == actor.name and doc["job_info"]["consent_id"] == actor.consent_id
 
     res = run_job_qc(out)  # what `recast demo` / a runner calls when a job ends

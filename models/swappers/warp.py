@@ -51,7 +51,12 @@ class WarpOptions:
     )
     carry_mouth: bool = True
     carry_eyes: bool = True
-    keep_plate_mouth: bool = True  # leave the plate's open mouth (teeth, tongue) out of the matte
+    keep_plate_mouth: bool = True  # the plate's open mouth (teeth, tongue) warped into the actor's
+    # the plate's own lids (warped onto the actor's eyes) shown as much as the plate's eyes are shut
+    plate_lids: bool = True
+    # the plate's brows and eyes that lie outside the actor's face (taller brows, wider lashes)
+    # painted over with the plate's own skin, so they don't ghost beside the actor's
+    clean_plate_features: bool = True
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
     mouth_shape: float = 0.4  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
@@ -135,6 +140,9 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
 
 OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
+_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+UNTRACKED_SHUT, UNTRACKED_OPEN = 0.04, 0.16  # untracked faces: lid gap / eye width shut .. open
+LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids start / fully show
 
 BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
 
@@ -312,6 +320,15 @@ class WarpSwapper:
         interior = None
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
             interior = _plate_mouth_into(out, crop, lm_expr, target)
+        shut = 1.0 - (eye_ratio if eye_ratio is not None else _absolute_eye_ratio(expr.eye_open))
+        lids = _plate_lids_into(out, crop, lm_expr, target, shut) if opts.plate_lids else 0.0
+        mouth_from_plate = interior is not None
+        cleaned = 0
+        if opts.clean_plate_features:
+            matte, cleaned_at = _clean_plate_features(out, crop, lm_expr, plate_ext, matte, oval)
+            if cleaned_at is not None:
+                cleaned = int((cleaned_at > 0.5).sum())
+                interior = cleaned_at if interior is None else np.maximum(interior, cleaned_at)
         info = {
             "bank_entry": entry.id,
             "bank_source": entry.source,
@@ -324,8 +341,11 @@ class WarpSwapper:
             "plate_pose": [round(v, 2) for v in pose],
             "landmarks": lm_source,
             "eye_ratio": None if eye_ratio is None else round(eye_ratio, 3),
+            "plate_expression": {"mouth_open": round(expr.mouth_open, 4), "eye_open": round(expr.eye_open, 4)},
             "matte_oval": oval is not None,
-            "mouth_from_plate": interior is not None,
+            "mouth_from_plate": mouth_from_plate,
+            "lids_from_plate": round(lids, 3),
+            "plate_features_cleaned_px": cleaned,
         }
         return SwapResult(
             rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
@@ -431,6 +451,177 @@ def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targ
     a = (hole.astype(np.float32) / 255.0)[..., None] * interior.coverage[..., None]
     np.copyto(out, (a * interior.image + (1.0 - a) * out).astype(np.float32))
     return a[..., 0].astype(np.float32)
+
+
+def _absolute_eye_ratio(eye_open: float) -> float:
+    """Eye opening (1 open, 0 shut) of an untracked face, which has no open-eye reference of its
+    own: only lids nearly meeting (a gap under a sixth of the eye's width, against about 0.3
+    open at rest) read as shut, so a downcast or narrow eye keeps the actor's."""
+    return float(np.clip((eye_open - UNTRACKED_SHUT) / (UNTRACKED_OPEN - UNTRACKED_SHUT), 0.0, 1.0))
+
+
+def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, shut: float) -> float:
+    """The plate's own shut lids placed on the actor's eyes, blended in as the plate's eyes shut.
+
+    A warped open eye never quite reads as shut (its lash line and iris are squeezed, not
+    hidden), so when the plate's eyes close its own lids are shown: each plate eye moved by
+    the similarity taking its corners onto the target eye's corners, as light and shade only:
+    in the actor's tint, scaled by the actor's skin level over the plate's (beside the nose,
+    under the eyes), so the colour match grades it with the rest of the actor's face; inside
+    a feathered ellipse a little above each eye. The weight rises from nothing at a third shut to fully at
+    85 % shut (a blink passes in a frame or two; a half-lidded look keeps the actor's eyes).
+    Returns the weight used (0: nothing placed).
+    """
+    a = float(np.clip((shut - LIDS_FROM) / (LIDS_FULL - LIDS_FROM), 0.0, 1.0))
+    a = a * a * (3.0 - 2.0 * a)
+    if a <= 0.0:
+        return 0.0
+    h, w = out.shape[:2]
+    src_img = np.clip(np.nan_to_num(crop[..., :3].astype(np.float32)), 0.0, 1.0)
+    # a shut lid is about as light as the skin beside the nose and under the eyes: the plate's
+    # lids are scaled by the actor's skin level there over the plate's
+    y_actor, y_plate = _skin_level(out, target), _skin_level(src_img, plate)
+    skin_gain = None if y_actor is None or y_plate is None else y_actor / y_plate
+    placed = 0.0
+    for eye in (slice(36, 42), slice(42, 48)):
+        p, t = plate[eye], target[eye]
+        width = float(np.hypot(*(t[3] - t[0])))
+        if width < 2.0 or float(np.hypot(*(p[3] - p[0]))) < 2.0:
+            continue
+        m = ws.similarity_fit(p[[0, 3]], t[[0, 3]])
+        d = (t[3] - t[0]) / width
+        # the lids, the lashes and the crease above (the ellipse sits a little above the eye)
+        centre = t.mean(axis=0) + 0.12 * width * np.array([d[1], -d[0]])
+        axes = (0.7 * width, 0.5 * width)
+        angle = float(np.degrees(np.arctan2((t[3] - t[0])[1], (t[3] - t[0])[0])))
+        pad = int(np.ceil(axes[0] + 0.4 * width)) + 2
+        x0, y0 = max(0, int(centre[0]) - pad), max(0, int(centre[1]) - pad)
+        x1, y1 = min(w, int(centre[0]) + pad + 1), min(h, int(centre[1]) + pad + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+        c = (float(centre[0] - x0), float(centre[1] - y0))
+        cv2.ellipse(mask, (c, (2 * axes[0], 2 * axes[1]), angle), 1.0, -1, cv2.LINE_AA)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 0.1 * width))
+        if float(mask.sum()) < 1.0:
+            continue
+        inv = cv2.invertAffineTransform(m)  # window pixel -> plate pixel
+        inv[:, 2] += inv[:, 0] * x0 + inv[:, 1] * y0
+        patch = cv2.warpAffine(
+            src_img, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT
+        )
+        region = out[y0:y1, x0:x1]
+        # the plate's lids as light and shade only, in the actor's own skin tint and level:
+        # the colour match then grades them with the rest of the actor's face
+        y_patch = patch @ _LUMA
+        y_region = region @ _LUMA
+        if skin_gain is None:  # no skin to read: the actor's level over the ellipse
+            gain = float((mask * y_region).sum() + 1e-4) / float((mask * y_patch).sum() + 1e-4)
+        else:
+            gain = skin_gain
+        low = cv2.GaussianBlur(region, (0, 0), max(0.5, 0.25 * width))
+        tint = low / np.maximum(low @ _LUMA, 1e-4)[..., None]
+        lids = np.clip(tint * (np.clip(gain, 0.2, 5.0) * y_patch)[..., None], 0.0, 1.0)
+        k = (a * mask)[..., None]
+        region[:] = k * lids + (1.0 - k) * region
+        placed = a
+    return placed
+
+
+def _clean_plate_features(
+    out: np.ndarray, crop: np.ndarray, plate: np.ndarray, plate_ext: np.ndarray, matte: np.ndarray, oval: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Paint over the plate's brows and eyes where the actor's matte leaves them showing.
+
+    The plate's features are strokes along its brows and hulls around its eyes; the part
+    inside the plate's own face outline (and mesh oval) where the matte is below 1 is
+    inpainted from the plate's surrounding skin, and the matte grows over it (plate pixels
+    only, never the actor's hair or background). Returns the new matte and where ``out``
+    now holds cleaned plate pixels (None: nothing to clean).
+    """
+    h, w = out.shape[:2]
+    _, _, length = ws.face_frame(plate)
+    feat = np.zeros((h, w), np.uint8)
+    thick = max(2, round(0.07 * length))
+    for brow in (plate[17:22], plate[22:27]):
+        cv2.polylines(feat, [np.round(brow * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
+    for eye in (plate[36:42], plate[42:48]):
+        cv2.fillConvexPoly(feat, cv2.convexHull(np.round(eye).astype(np.int32)), 255)
+    grow = max(1, round(0.05 * length))
+    feat = cv2.dilate(feat, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    face_region = np.zeros((h, w), np.uint8)
+    outline = plate_ext[ws.outline_indices()]
+    cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    showing = (feat > 0) & (face_region > 0) & (matte < 0.98)
+    if oval is not None:
+        showing &= oval > 0.5
+    if int(showing.sum()) < 4:
+        return matte, None
+    ys, xs = np.nonzero(showing)
+    pad = 3 * grow + 4
+    x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
+    x1, y1 = min(w, int(xs.max()) + pad + 1), min(h, int(ys.max()) + pad + 1)
+    hole = showing[y0:y1, x0:x1].astype(np.uint8) * 255
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
+    # the plate's skin around, smoothly filled in (normalised convolution over the face's own
+    # pixels less the features: no hair or background pulled in, no texture invented)
+    src = np.clip(np.nan_to_num(crop[y0:y1, x0:x1, :3].astype(np.float32)), 0.0, 1.0)
+    known = (face_region[y0:y1, x0:x1] > 127) & (feat[y0:y1, x0:x1] == 0)
+    lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
+    ref = _skin_lab(crop, plate)
+    if ref is not None:  # skin-coloured pixels only: no lashes, eye shadow or hair at the edges
+        known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < 15.0
+    known = known.astype(np.float32)
+    sigma = max(1.0, 0.08 * length)
+    den = cv2.GaussianBlur(known, (0, 0), sigma)
+    clean = cv2.GaussianBlur(src * known[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
+    hole[den < 1e-3] = 0
+    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
+    soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
+    if oval is not None:
+        soft *= oval[y0:y1, x0:x1]
+    m = matte[y0:y1, x0:x1]
+    grown = m + (1.0 - m) * soft
+    plate_part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
+    region = out[y0:y1, x0:x1]
+    region[:] = plate_part[..., None] * clean + (1.0 - plate_part[..., None]) * region
+    new_matte = matte.copy()
+    new_matte[y0:y1, x0:x1] = grown
+    where = np.zeros((h, w), np.float32)
+    where[y0:y1, x0:x1] = plate_part * (grown > 0)
+    return np.clip(new_matte, 0.0, 1.0).astype(np.float32), np.clip(where, 0.0, 1.0)
+
+
+def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
+    """Median Lab colour of the skin on the nose bridge and under each eye (68-point layout)."""
+    pts = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
+    _, _, length = ws.face_frame(lm)
+    r = max(1, round(0.03 * length))
+    h, w = img.shape[:2]
+    vals = []
+    for x, y in np.round(pts).astype(int):
+        if 0 <= x < w and 0 <= y < h:
+            patch = np.clip(np.nan_to_num(img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1, :3]), 0.0, 1.0)
+            vals.append(cv2.cvtColor(patch.astype(np.float32), cv2.COLOR_RGB2Lab).reshape(-1, 3))
+    if not vals:
+        return None
+    return np.median(np.concatenate(vals), axis=0).astype(np.float32)
+
+
+def _skin_level(img: np.ndarray, lm: np.ndarray) -> float | None:
+    """Median luminance of the skin on the nose bridge and under each eye (68-point layout)."""
+    pts = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
+    _, _, length = ws.face_frame(lm)
+    r = max(1, round(0.03 * length))
+    h, w = img.shape[:2]
+    vals = []
+    for x, y in np.round(pts).astype(int):
+        if 0 <= x < w and 0 <= y < h:
+            vals.append(img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3) @ _LUMA)
+    if not vals:
+        return None
+    level = float(np.median(np.concatenate(vals)))
+    return level if level > 1e-3 else None
 
 
 def _raw_expression_points(face: Face, lm: np.ndarray) -> np.ndarray:
