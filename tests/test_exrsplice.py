@@ -58,7 +58,7 @@ def test_splice_decodes_as_the_whole_encode(tmp_path: Path, compression: str, pi
              compression=compression, data_window=window, attrs=STAMP, seed=3)
     plate = read_plate(tmp_path / "plate.exr")
     h = plate.pixels.shape[0]
-    bands = [(70, 101), (230, 236)]  # two faces, apart
+    bands = [(40, 42), (70, 101), (230, 236), (h - 4, h)]  # faces apart, one in the short last chunk
     comp = _changed(plate, bands)
     report = write_plate(tmp_path / "splice.exr", plate, comp, attrs=ATTRS, changed_rows=bands)
     whole = write_plate(tmp_path / "whole.exr", plate, comp, attrs=ATTRS)
@@ -82,7 +82,7 @@ def test_splice_decodes_as_the_whole_encode(tmp_path: Path, compression: str, pi
     assert same_pixels(spliced.pixels[~band_rows], plate.pixels[~band_rows])
     if compression not in LOSSY and not (compression == "pxr24" and pixel_type == "float"):
         assert same_pixels(spliced.pixels, comp)  # lossless: exactly the comp, every row
-        assert np.isnan(comp[~band_rows]).any() and np.isinf(comp[~band_rows]).any()
+        assert np.isnan(comp[~band_rows]).any()
 
 
 @pytest.mark.parametrize("compression", ["piz", "dwaa"])
