@@ -45,11 +45,33 @@ def default_to_display(rgb: np.ndarray) -> np.ndarray:
 
 
 def to_uint8(rgb: np.ndarray, to_display: ToDisplay | None) -> np.ndarray:
-    """Sanitise, map to display, clip and quantise to contiguous uint8 RGB."""
-    clean = sanitise(rgb)
-    disp = to_display(clean) if to_display is not None else clean
-    disp = np.nan_to_num(np.asarray(disp, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    return np.ascontiguousarray(np.clip(disp * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    """Sanitise, map to display, clip and quantise to contiguous uint8 RGB.
+
+    ``to_display`` gets a finite float32 array it must not change (when the input is
+    all finite, that is the caller's own array, not a copy) and returns a new one.
+    NaN out of it reads 0, +Inf 255, -Inf 0 (``fmax``/``fmin`` do that and the clip in one
+    pass each: the same bytes as ``nan_to_num`` then ``clip``, without their copies).
+    """
+    arr = np.asarray(rgb, dtype=np.float32)
+    if not all_finite(arr):
+        arr = sanitise(arr)
+    disp = to_display(arr) if to_display is not None else arr
+    out = np.multiply(np.asarray(disp, dtype=np.float32), np.float32(255.0))
+    out += np.float32(0.5)
+    np.fmax(out, np.float32(0.0), out=out)
+    np.fmin(out, np.float32(255.0), out=out)
+    return np.ascontiguousarray(out.astype(np.uint8))
+
+
+def all_finite(arr: np.ndarray) -> bool:
+    """True when ``arr`` holds no NaN/Inf: its sum is finite only then (or it overflowed,
+    which the exact check below settles), at the cost of one read and no full-size mask."""
+    if arr.size == 0:
+        return True
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(arr.sum()):
+            return True
+    return bool(np.isfinite(arr).all())
 
 
 @dataclass(frozen=True)
@@ -65,17 +87,54 @@ def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None) -> 
     scale = min(1.0, float(long_side) / float(max(h, w)))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if rgb.flags.c_contiguous:
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        else:  # a view of the plate's channels: OpenCV would copy all three; one channel at a time
-            small = np.stack(
-                [cv2.resize(np.ascontiguousarray(rgb[..., c]), size, interpolation=cv2.INTER_AREA) for c in range(rgb.shape[2])],
-                axis=2,
-            )
+        small = resize(rgb, size, cv2.INTER_AREA)
         scale = size[0] / float(w)
     else:
         small = rgb
     return Downscaled(to_uint8(small, to_display), scale)
+
+
+def resize(rgb: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:
+    """``cv2.resize`` of an (H, W, 3) float32 image to ``size`` (w, h) without copying a view.
+
+    The analysis pixels are usually a view of the plate's RGB inside its RGBA buffer:
+    OpenCV would copy such a view whole first. Resampled with the buffer's own pixel
+    layout (all its channels, row stride kept) nothing is copied; the colour channels
+    are cut from the small result. Other layouts go one channel at a time.
+    """
+    if rgb.flags.c_contiguous or (rgb.strides[2] == rgb.itemsize and rgb.strides[1] == 3 * rgb.itemsize):
+        return cv2.resize(rgb, size, interpolation=interpolation)
+    wide = _pixel_layout(rgb)
+    if wide is not None:
+        full, first = wide
+        return np.ascontiguousarray(cv2.resize(full, size, interpolation=interpolation)[..., first : first + 3])
+    return np.stack(
+        [cv2.resize(np.ascontiguousarray(rgb[..., c]), size, interpolation=interpolation) for c in range(rgb.shape[2])],
+        axis=2,
+    )
+
+
+def _pixel_layout(rgb: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``(view, k)``: ``view`` covers the same pixels as ``rgb`` with every channel of its
+    buffer (at most 4, contiguous within a pixel) and ``rgb == view[..., k:k+3]``."""
+    owner = rgb
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    item = rgb.itemsize
+    if owner.dtype != rgb.dtype or owner.ndim != 3 or not owner.flags.c_contiguous or rgb.strides[2] != item:
+        return None
+    oh, ow, oc = owner.shape
+    if oc > 4 or rgb.strides[1] != oc * item or rgb.strides[0] != ow * oc * item:
+        return None
+    offset = rgb.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+    if offset < 0 or offset % item:
+        return None
+    y, rest = divmod(offset // item, ow * oc)
+    x, k = divmod(rest, oc)
+    h, w = rgb.shape[:2]
+    if k + 3 > oc or y + h > oh or x + w > ow:
+        return None
+    return owner[y : y + h, x : x + w], int(k)
 
 
 @dataclass(frozen=True)
@@ -110,7 +169,7 @@ def window(rgb: np.ndarray, box: np.ndarray, scale: float, to_display: ToDisplay
     if abs(scale - 1.0) > 1e-6:
         size = (max(2, round((cx1 - cx0) * scale)), max(2, round((cy1 - cy0) * scale)))
         interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-        pixels = cv2.resize(pixels, size, interpolation=interp)
+        pixels = resize(pixels, size, interp)
         scale = size[0] / float(cx1 - cx0)
     return Crop(to_uint8(pixels, to_display), (cx0, cy0), float(scale))
 

@@ -11,7 +11,9 @@ edge reach past it (edge pixels repeated), so a face cut by the frame edge is
 still seen whole enough to be found.
 
 Only the tiles are resampled and converted to display (never a whole upscaled
-frame), so peak memory stays at one tile.
+frame), so peak memory stays at one tile; a tile is converted at the smaller of
+its own and the plate's resolution (a level finer than the plate is converted
+first and upscaled as uint8).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from recast.pipeline.faces.imageprep import ToDisplay, to_uint8
+from recast.pipeline.faces.imageprep import ToDisplay, resize, to_uint8
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class DetectorRange:
     fixed_input: bool = False  # True: every image is letterboxed to ``tile`` (level 0 too)
     # pyramid detections below this score are dropped (small faces draw more false hits)
     tile_min_score: float = float("-inf")
+    # pyramid hits from this score up to the floor get a second look in a window around them
+    # (at ``region_face_size``); one that clears the floor there is kept (inf: no second looks)
+    second_look_score: float = float("inf")
     max_levels: int = 8
 
 
@@ -90,10 +95,16 @@ def tiles_for(shape: tuple[int, int], scale: float, coarser: float, rng: Detecto
         span = hi - lo
         if span <= side:  # one tile across: no wider than the frame (+ pad) on that axis
             return [lo], span
-        stride = max(side - overlap, 1.0)
-        n = int(np.ceil((span - side) / stride)) + 1
-        step = (span - side) / (n - 1)
-        return [lo + i * step for i in range(n)], side
+        if rng.fixed_input:  # tiles of exactly the model's input, spread evenly
+            stride = max(side - overlap, 1.0)
+            n = int(np.ceil((span - side) / stride)) + 1
+            step = (span - side) / (n - 1)
+            return [lo + i * step for i in range(n)], side
+        # the fewest tiles of at most ``side`` that overlap by ``overlap``, shrunk to fit
+        # exactly (no wider overlap than needed: every extra pixel is detector time)
+        n = int(np.ceil((span - overlap) / max(side - overlap, 1.0) - 1e-9))
+        size = (span + (n - 1) * overlap) / n
+        return [lo + i * (size - overlap) for i in range(n)], size
 
     xs, tw = starts(x_lo, x_hi)
     ys, th = starts(y_lo, y_hi)
@@ -111,16 +122,18 @@ def render_tile(rgb: np.ndarray, tile: Tile, to_display: ToDisplay | None) -> np
     cx1, cy1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
     if cx1 - cx0 < 2 or cy1 - cy0 < 2:
         return np.zeros((oh, ow, 3), np.uint8)
-    part = np.ascontiguousarray(rgb[cy0:cy1, cx0:cx1], dtype=np.float32)
+    part = rgb[cy0:cy1, cx0:cx1]
     fx = fy = 1.0
     if sx < 1.0:  # shrink first with area averaging (no aliasing), then place
         pw, ph = max(2, round((cx1 - cx0) * sx)), max(2, round((cy1 - cy0) * sy))
-        part = cv2.resize(part, (pw, ph), interpolation=cv2.INTER_AREA)
+        part = resize(part, (pw, ph), cv2.INTER_AREA)
         fx, fy = pw / float(cx1 - cx0), ph / float(cy1 - cy0)
+    # the display map and quantising run on the source pixels (shrunk when the level
+    # shrinks), never on an upscaled tile: a finer level than the plate costs its plate px
+    src = to_uint8(part, to_display)
     # tile px t -> part px: (t / s + x0 - cx0) * f
     m = np.array([[fx / sx, 0.0, (x0 - cx0) * fx], [0.0, fy / sy, (y0 - cy0) * fy]], np.float64)
-    out = cv2.warpAffine(part, m, (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-    return to_uint8(out, to_display)
+    return cv2.warpAffine(src, m, (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 __all__ = ["DetectorRange", "Tile", "level_scales", "pyramid_tiles", "render_tile", "tiles_for", "whole_scale"]
