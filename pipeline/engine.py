@@ -44,7 +44,7 @@ from recast.pipeline.types import Face
 if TYPE_CHECKING:
     from recast.pipeline.color import ColorContext
     from recast.pipeline.faces.base import FaceAnalyser
-    from recast.pipeline.faces.selection import Decision, Selection, TrackSelector
+    from recast.pipeline.faces.selection import Decision, FrameScan, Selection, TrackSelector
     from recast.pipeline.faces.stream import FaceStream
     from recast.pipeline.plateio import Plate
     from recast.pipeline.sequence import PlateSequence
@@ -206,6 +206,7 @@ class Engine:
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
         # pixels, plate) -> sidecar entries (qc.comp_features.CompFeatures); None: not computed
         self.comp_features: Callable[[dict[str, Any], np.ndarray, Plate], list[dict[str, Any]]] | None = None
+        self._scanned: dict[int, list[Face]] = {}  # reference frames' full scans (set-up), by frame
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -260,6 +261,9 @@ class Engine:
                     f"{actor.backend!r} backend; leave backend unset to use the actor's own"
                 )
             self._swappers[name] = swapper
+            adopt = getattr(getattr(swapper, "landmarker", None), "adopt", None)
+            if callable(adopt):  # e.g. warp's 68-point landmarker: the analyser's models, loaded once
+                adopt(self._analyser)
             used = getattr(swapper, "licences", None)  # the models the swap itself runs (e.g. warp's landmarks)
             if callable(used):
                 have = {(lic.get("model"), lic.get("file")) for lic in self._licences}
@@ -270,8 +274,11 @@ class Engine:
                 ]
         if s.enhancer:
             self._enhancer = _create_enhancer(s)
+        self._scanned.clear()
         self._selector = TrackSelector(self._make_selection())
         self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every, tile_scan_every=s.tile_scan_every))
+        for frame, faces in self._scanned.items():  # reference frames scanned above: not scanned twice
+            self._stream.seed(frame, faces)
         self._initial = self._snapshot()  # what each history block restarts from
         self._next_frame = None
         self._ready = True
@@ -900,30 +907,40 @@ class Engine:
         files = [self.plate.path(r.frame) if r.frame is not None else Path(r.image) for r in selection.references if r.frame is not None or r.image is not None]
         selection = self._stored_setup(
             f"references-{selection.mode}-{s.reference}-{sorted(self.actors)}", files,
-            lambda: resolve_references(selection, self._analyser, load_frame=self._display_frame, load_image=_reference_image),  # type: ignore[arg-type]
+            lambda: resolve_references(selection, self._analyser, load_image=_reference_image, scan_frame=self._scan_frame),  # type: ignore[arg-type]
         )
         if self.reference_frame is not None:
             selection = self._pin_to_reference(selection)
         return selection
 
-    def _display_frame(self, frame: int) -> np.ndarray:
-        """Frame ``frame`` of the plate as display-referred RGB (for references)."""
+    def _scan_frame(self, frame: int) -> FrameScan:
+        """Frame ``frame`` scanned as its own run scans it (analysis pixels, the analysis view,
+        a full tiled scan without embeddings); the faces are kept so the frame's run reuses
+        them (``FaceStream.seed``: the same computation on the same pixels, done once)."""
+        from recast.pipeline.faces.selection import FrameScan
         from recast.pipeline.plateio import count_nonfinite, read_plate
 
-        assert self._color is not None
+        assert self._color is not None and self._analyser is not None
         plate = read_plate(self.plate.path(frame))
         channels = PlateChannels.of(plate)
         stats = count_nonfinite(plate.pixels)
-        view = analysis_view(self._color, self._color.plate_space(plate, self.settings.colorspace))
-        if stats["nan"] or stats["inf"]:  # the sanitise rule needs the whole frame's range
-            return view(analysis_pixels(channels, plate.pixels, False))
-        finite = True
-        h, w = plate.pixels.shape[:2]
-        out = np.empty((h, w, 3), np.float32)
-        rows = max(1, (1 << 20) // max(1, w))  # converted a strip at a time: one full-frame result, no temporaries
-        for y in range(0, h, rows):
-            out[y : y + rows] = view(analysis_pixels(channels, plate.pixels[y : y + rows], finite))
-        return out
+        space = self._color.plate_colour(plate.spec, plate.path, self.settings.colorspace).plate
+        view = analysis_view(self._color, space)
+        pixels = analysis_pixels(channels, plate.pixels, not (stats["nan"] or stats["inf"]))
+        small = self._analyser.detection_image(pixels, to_display=view)
+        faces = self._analyser.analyse(pixels, to_display=view, embed=False, downscaled=small)
+        self._scanned[frame] = copy.deepcopy(faces)
+        return FrameScan(pixels, view, faces)
+
+    def _embedded_scan(self, frame: int) -> list[Face]:
+        """The faces of frame ``frame``'s scan (:meth:`_scan_frame`), each with its embedding."""
+        assert self._analyser is not None
+        scan = self._scan_frame(frame)
+        faces = copy.deepcopy(scan.faces)
+        for face in faces:
+            face.embedding = self._analyser.embed(scan.pixels, face, to_display=scan.to_display)
+            face.embedding_kind = self._analyser.embedding_kind
+        return faces
 
     def _pin_to_reference(self, selection: Selection) -> Selection:
         """Identity, colour and fallback landmarks from the reference frame's selected faces."""
@@ -931,8 +948,7 @@ class Engine:
 
         assert self._analyser is not None and self.reference_frame is not None
         frame = self.reference_frame
-        faces = self._stored_setup(f"reference-frame-{frame}", [self.plate.path(frame)],
-                                   lambda: self._analyser.analyse(self._display_frame(frame)))  # type: ignore[union-attr]
+        faces = self._stored_setup(f"reference-frame-{frame}", [self.plate.path(frame)], lambda: self._embedded_scan(frame))
         chosen = select_faces(faces, selection)
         if not chosen:
             raise SwapError(f"reference frame {frame}: no selected face to take the identity from")

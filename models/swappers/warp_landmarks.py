@@ -68,6 +68,23 @@ class Landmarker:
                 self._analyser = create_analyser("dlib", self.options, self.notify)
         return self._analyser
 
+    def adopt(self, analyser: FaceAnalyser) -> bool:
+        """Share ``analyser``'s loaded models (the engine's) when it is the backend this
+        landmarker would load, instead of loading the same files again. True when adopted."""
+        if self._analyser is not None:
+            return False
+        backend = "mediapipe" if self.kind == "mesh68" else "dlib"
+        if analyser.name != backend:
+            return False
+        opts = self.options
+        if self.kind == "mesh68":
+            opts = opts.replace(landmarks="auto", allow_noncommercial_models=False, upsample=0)
+        derived = analyser.derive(opts, self.notify)
+        if derived is None:
+            return False
+        self._analyser = derived
+        return True
+
     def licences(self) -> list[dict[str, Any]]:
         return self.analyser().licences()
 

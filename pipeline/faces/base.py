@@ -82,6 +82,11 @@ class FaceAnalyser(ABC):
     def licences(self) -> list[dict[str, Any]]:
         """One entry per model file this analyser uses: model, file, licence, commercial_use."""
 
+    def derive(self, options: AnalyserOptions, notify: Notify | None = None) -> FaceAnalyser | None:
+        """An analyser of this backend with ``options`` that shares this one's loaded models
+        (one load per process part, e.g. the engine's and a swapper's); None: it cannot."""
+        return None
+
     def detector_range(self) -> DetectorRange:
         """Face sizes the detector finds (its own input px) and the tiles it wants; the
         small-face pyramid is derived from it and ``options.min_face``."""
@@ -152,7 +157,7 @@ class FaceAnalyser(ABC):
         # a hit just under the floor gets a second look in a window around it, at the size
         # windowed detection aims for: a real face's score there clears the floor (its score
         # in the tile hangs on where the tile's cell grid fell), texture rarely does
-        doubtful = sorted((d for d in dets if d.score < floor), key=lambda d: -d.score)[:SECOND_LOOKS]
+        doubtful = sorted((d for d in dets if rng.second_look_score <= d.score < floor), key=lambda d: -d.score)[:SECOND_LOOKS]
         for d in doubtful:
             again = [a for a in self._detect_in_region(rgb, d.box, to_display) if a.score >= floor and box_iou(a.box, d.box) > 0.3]
             if again:

@@ -119,20 +119,43 @@ FrameLoader = Callable[[int], np.ndarray]
 ImageLoader = Callable[[Path], np.ndarray]
 
 
+@dataclass(frozen=True)
+class FrameScan:
+    """A plate frame as a run analyses it: its analysis pixels, their display map and the
+    faces a full scan (tiles, no embeddings) finds there. The engine scans a reference frame
+    this way once and hands the same detections to the frame's own run (``FaceStream.seed``)."""
+
+    pixels: np.ndarray
+    to_display: Callable[[np.ndarray], np.ndarray] | None
+    faces: list[Face]
+
+
+FrameScanner = Callable[[int], FrameScan]
+
+
 def resolve_references(
     selection: Selection,
     analyser: FaceAnalyser,
     load_frame: FrameLoader | None = None,
     load_image: ImageLoader | None = None,
     to_display: Callable[[np.ndarray], np.ndarray] | None = None,
+    scan_frame: FrameScanner | None = None,
 ) -> Selection:
-    """A copy of ``selection`` whose references all carry embeddings from ``analyser``."""
+    """A copy of ``selection`` whose references all carry embeddings from ``analyser``.
+
+    ``scan_frame`` (instead of ``load_frame``) gives a reference frame already scanned the
+    way the run scans it: its faces are used as they are, with its own display map."""
     out: list[Reference] = []
     for i, ref in enumerate(selection.references):
         if ref.embedding is not None and ref.embedding_kind == analyser.embedding_kind:
             out.append(ref)
             continue
-        if ref.frame is not None:
+        display = to_display
+        scanned: list[Face] | None = None
+        if ref.frame is not None and scan_frame is not None:
+            scan = scan_frame(ref.frame)
+            image, what, display, scanned = scan.pixels, f"frame {ref.frame}", scan.to_display, list(scan.faces)
+        elif ref.frame is not None:
             if load_frame is None:
                 raise SpecError(f"selection.references[{i}]: frame {ref.frame} given but no plate to read it from")
             image, what = load_frame(ref.frame), f"frame {ref.frame}"
@@ -142,7 +165,7 @@ def resolve_references(
             image, what = load_image(ref.image), str(ref.image)
         else:
             raise SpecError(f"selection.references[{i}]: embedding of another kind and nothing to recompute it from")
-        faces = analyser.analyse(image, to_display=to_display, embed=False)
+        faces = scanned if scanned is not None else analyser.analyse(image, to_display=display, embed=False)
         if not faces:
             raise SpecError(f"selection.references[{i}]: no face found in {what}")
         if ref.face_index is None:
@@ -153,7 +176,7 @@ def resolve_references(
             )
         else:
             face = faces[ref.face_index]
-        emb = analyser.embed(image, face, to_display=to_display)
+        emb = analyser.embed(image, face, to_display=display)
         out.append(replace(ref, embedding=emb, embedding_kind=analyser.embedding_kind))
     return replace(selection, references=tuple(out))
 

@@ -43,6 +43,7 @@ class FaceStream:
         self._last_embed: dict[int, int] = {}
         self.last_scan: str | None = None  # how the last frame was searched: "full" or "windows"
         self.last_tiles = 0  # small-face pyramid tiles the last frame ran (0: downscale/windows only)
+        self._seeds: dict[int, list[Face]] = {}  # frame -> its full tiled scan, made elsewhere (see seed)
 
     def snapshot(self) -> Any:
         """The per-sequence state (tracker with its smoothing filters, scan counter, embed
@@ -52,6 +53,13 @@ class FaceStream:
     def restore(self, snap: Any) -> None:
         tracker, self._count, last_embed, self.last_scan = copy.deepcopy(snap)
         self.tracker, self._last_embed = tracker, last_embed
+
+    def seed(self, frame: int, faces: list[Face]) -> None:
+        """Detections of ``frame`` that this stream's analyser made on the same pixels with the
+        same display map in a full tiled scan without embeddings (the engine's reference-frame
+        scan at set-up): when :meth:`process` would run that very scan on ``frame`` it takes a
+        copy of these instead. Not per-sequence state: a pure function of the frame, kept."""
+        self._seeds[frame] = copy.deepcopy(faces)
 
     def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None) -> list[Face]:
         rgb = as_rgb(image)
@@ -68,7 +76,11 @@ class FaceStream:
         if full and (tiles or not regions):
             self.last_scan = "full"
             self.last_tiles = len(self.analyser.detection_tiles(rgb.shape[:2])) if tiles else 0
-            faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small, tiles=tiles)
+            seeded = self._seeds.get(frame) if tiles else None
+            if seeded is not None:
+                faces = copy.deepcopy(seeded)
+            else:
+                faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small, tiles=tiles)
         elif full:
             self.last_scan = "full"  # the whole-frame downscale + windows around the tracks
             self.last_tiles = 0
