@@ -127,6 +127,7 @@ class CompFeatures:
 
     probe: FaceProbe
     actors_file: Path | None = None  # <take>/embeddings/actors.json: the actors' reference embeddings
+    earlier: tuple[Path, ...] = ()  # earlier takes' actors.json: an entry whose key still holds is reused
     margin: float = MARGIN
     face_px: int = FACE_PX
     _colours: Any = None
@@ -143,9 +144,15 @@ class CompFeatures:
         from recast.pipeline.atomic import atomic_write_json
         from recast.qc.identity import actor_embedding
 
-        emb, reason = actor_embedding(name, self.probe)
-        self._actors[name] = {"key": key, "kind": self.probe.kind, "reason": reason,
-                              "embedding": None if emb is None else np.asarray(emb, np.float64).tolist()}
+        for path in self.earlier:
+            entry = read_actor_features(path, name, self.probe.analyser_name)
+            if entry is not None and entry.get("kind") == self.probe.kind:
+                self._actors[name] = entry
+                break
+        else:
+            emb, reason = actor_embedding(name, self.probe)
+            self._actors[name] = {"key": key, "kind": self.probe.kind, "reason": reason,
+                                  "embedding": None if emb is None else np.asarray(emb, np.float64).tolist()}
         atomic_write_json(self.actors_file, {"schema": COMP_SCHEMA, "actors": self._actors})
 
     def __call__(self, rec: dict[str, Any], pixels: np.ndarray, plate: Plate) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ metrics and rules, which are cheap.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import json
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from recast.pipeline.atomic import atomic_write_json
+from recast.pipeline.atomic import temp_path_for
 from recast.pipeline.color import PlateColour, PlateColours
 from recast.pipeline.errors import QCError, RecastError
 from recast.pipeline.outputs import embeddings_sidecar, read_embeddings
@@ -114,6 +115,18 @@ def _stat(path: Any) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _write_cache(path: Path, doc: dict[str, Any]) -> None:
+    """A cache entry, atomically (temp file + rename) but not flushed to disk: a cache entry
+    lost in a crash is scored again, so the fsync of every frame is not worth its time."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path_for(path)
+    try:
+        tmp.write_text(json.dumps(doc))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 class FrameScorer:
     """Scores frame records of one job output (explicit state, one per run)."""
 
@@ -160,7 +173,7 @@ class FrameScorer:
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass  # a bad cache entry is just recomputed
         score = self.score(rec, record_path)
-        atomic_write_json(cp, {"key": key, "score": score.to_json()})
+        _write_cache(cp, {"key": key, "score": score.to_json()})
         return score
 
     # -- scoring -------------------------------------------------------------

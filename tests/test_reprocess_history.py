@@ -9,6 +9,7 @@ overrides and no reference frame, to take 1's comps.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -79,6 +80,7 @@ def test_reprocess_without_changes_renders_take_1_from_the_stored_tracking(job: 
     s = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, None, {})
     assert sorted(s.done) == PICK
     assert seen.frames == []  # replays and the frames themselves came from take 1's tracking
+    assert "hanks" in json.loads((out / "takes" / f"t{s.take:03d}" / "embeddings" / "actors.json").read_text())["actors"]
     for f in PICK:
         assert np.array_equal(_comp(out, s.take, f), _comp(out, 1, f)), f"frame {f} differs from take 1"
 

@@ -179,7 +179,9 @@ class EngineProcessor:
         )
         # configuration errors (backend, reference, enhancer) fail the job once, here
         self.engine.prepare()
-        self.engine.comp_features = _comp_features(self.engine, settings, Path(layout.embeddings_dir))
+        self.engine.comp_features = _comp_features(
+            self.engine, settings, [Path(job.layout.take(t).embeddings_dir) for t in range(job.take, 0, -1)]
+        )
         self._failed: dict[int, Any] = {}  # frame -> the engine's failed ComputedFrame (its record)
 
     def load(self, frame: int) -> Any:
@@ -234,7 +236,7 @@ def _missing_on_disk(plate: Any, frame: int) -> bool:
     return frame not in plate.frames and not plate.path(frame).exists()
 
 
-def _comp_features(engine: Any, settings: Any, embeddings_dir: Path) -> Any:
+def _comp_features(engine: Any, settings: Any, embeddings_dirs: list[Path]) -> Any:
     """QC's comp-face features computed by the engine (qc.comp_features), through the engine's
     own analyser when QC's probe would build the same one (default analyser options), else a
     probe of its own; None when QC is not importable."""
@@ -253,7 +255,8 @@ def _comp_features(engine: Any, settings: Any, embeddings_dir: Path) -> Any:
     analyser = getattr(engine, "_analyser", None)
     # the same backend and options as QC's probe: no second copy of its models
     probe = FaceProbe.sharing(settings.analyser, analyser) if analyser is not None and used == AnalyserOptions() else FaceProbe(settings.analyser)
-    return CompFeatures(probe, embeddings_dir / "actors.json")
+    # this take's embeddings folder first, then earlier takes' (their actor embeddings are reused)
+    return CompFeatures(probe, embeddings_dirs[0] / "actors.json", tuple(d / "actors.json" for d in embeddings_dirs[1:]))
 
 
 def create_processor(job: FrameJob) -> FrameProcessor:
