@@ -2,7 +2,8 @@
 
 - comp: ``<root>/comp/<plate>.####.exr`` written with ``plateio.write_plate`` so it
   keeps the plate's format, channels, pixel type, windows, compression and
-  metadata, plus ``recast/*`` attributes.
+  metadata, plus ``recast/*`` attributes; an EXR comp is spliced from the plate file's own
+  chunks where no face was pasted (:mod:`recast.pipeline.exrsplice`).
 - element: ``<root>/element/<plate>_face.####.exr`` RGBA half, premultiplied,
   alpha = matte, data window = union of the swapped faces' matte boxes, display
   window = the plate's.
