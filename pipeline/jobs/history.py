@@ -14,8 +14,8 @@ Where: ``<take>/embeddings/history/<key>/<s>/<frame>.pkl``. The entries hold tra
 with their identity embeddings, i.e. biometric data: they live only in the take's
 embeddings folder, are deleted with it by ``recast job purge JOB`` and with the job's
 output folder, and publishing never copies them. ``<key>`` is a hash of everything that
-changes detection (recast version, analyser settings, detection cadence, colourspace,
-history window); each entry also carries the size and mtime of its plate frame, so a
+changes detection (recast version, the face analysis code, analyser settings, detection
+cadence, colourspace, history window); each entry also carries the size and mtime of its plate frame, so a
 replaced plate frame is detected again. Entries are written only by the job's own engine
 into its own output folder; one that cannot be read is ignored (the frame is detected).
 """
@@ -40,10 +40,25 @@ DETECTION_SETTINGS = (
 )
 
 
+def code_digest() -> str:
+    """A hash of the code whose objects the entries pickle and whose results they hold (face
+    analysis and tracking, the face type): entries of other code are never read back."""
+    import recast.pipeline.faces as faces
+    import recast.pipeline.types as types
+
+    h = hashlib.sha256()
+    for path in sorted(Path(faces.__file__).parent.glob("*.py")) + [Path(types.__file__)]:
+        try:
+            h.update(path.name.encode() + path.read_bytes())
+        except OSError:
+            h.update(path.name.encode())
+    return h.hexdigest()[:16]
+
+
 def history_key(settings: dict[str, Any]) -> str:
     """A short hash of the detection-relevant settings (and the code's version)."""
-    doc = {"schema": HISTORY_SCHEMA, "version": __version__, **{k: settings.get(k) for k in DETECTION_SETTINGS},
-           "ocio": os.environ.get("OCIO") or None}
+    doc = {"schema": HISTORY_SCHEMA, "version": __version__, "code": code_digest(),
+           **{k: settings.get(k) for k in DETECTION_SETTINGS}, "ocio": os.environ.get("OCIO") or None}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
