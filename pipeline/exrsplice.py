@@ -200,8 +200,8 @@ def read_scanline_file(fd: int, what: str) -> ScanlineFile:
             raise SpliceRefused(f"{what}: no {typ} attribute {name}")
         return header[a.offset : a.offset + n]
 
-    if "tiles" in attrs or "chunkCount" in attrs:
-        raise SpliceRefused(f"{what}: tiled or chunk-counted header")
+    if "tiles" in attrs:
+        raise SpliceRefused(f"{what}: tiled header")
     if "type" in attrs and header[attrs["type"].offset : attrs["type"].offset + attrs["type"].size] != b"scanlineimage":
         raise SpliceRefused(f"{what}: not a scanline image")
     x0, y0, x1, y1 = struct.unpack("<4i", get("dataWindow", "box2i", 16))
@@ -216,6 +216,8 @@ def read_scanline_file(fd: int, what: str) -> ScanlineFile:
         raise SpliceRefused(f"{what}: no channel list")
     lines = COMPRESSIONS[code][1]
     n = -(-(y1 - y0 + 1) // lines)
+    if "chunkCount" in attrs and struct.unpack("<i", get("chunkCount", "int", 4))[0] != n:
+        raise SpliceRefused(f"{what}: chunkCount is not the {n} chunks of its data window")
     table_end = pos + 8 * n
     if table_end > size:
         raise SpliceRefused(f"{what}: offset table runs past the end of the file (truncated)")
@@ -320,6 +322,8 @@ def splice_scanlines(
 
 def _check_band(band: ScanlineFile, plate: ScanlineFile, window: tuple[int, int, int, int], chunks: int, final: Path) -> None:
     """The scratch must hold the plate's chunk layout: same channels and compression, the band's rows."""
+    if "chunkCount" in band.attrs:  # would have to count the whole comp's chunks
+        raise SpliceRefused(f"{final}: the encoder wrote a chunkCount")
     if band.data_window != window or band.chunk_count != chunks:
         raise SpliceRefused(f"{final}: encoded band {band.data_window} is not the expected {window}")
     if band.compression != plate.compression or band.value("channels") != plate.value("channels"):

@@ -168,6 +168,24 @@ def test_damaged_plate_file_is_never_spliced(tmp_path: Path, how: str) -> None:
     assert str(tmp_path / "plate.exr") in reason and "\n" not in reason
 
 
+def test_plate_with_a_chunk_count_is_spliced(tmp_path: Path) -> None:
+    """Some writers add ``chunkCount`` to single-part files: it is checked, and still spliced."""
+    make_exr(tmp_path / "plate.exr", width=64, height=100, compression="zip", attrs=STAMP, nonfinite=False)
+    data = bytearray((tmp_path / "plate.exr").read_bytes())
+    end = len(_header(tmp_path / "plate.exr"))
+    n = 7  # 100 rows of 16
+    for count, spliced in ((n, True), (n + 1, False)):
+        extra = b"chunkCount\0int\0" + struct.pack("<ii", 4, count)
+        offsets = [off + len(extra) for off in struct.unpack_from(f"<{n}Q", data, end)]
+        fixed = data[: end - 1] + extra + b"\0" + struct.pack(f"<{n}Q", *offsets) + data[end + 8 * n :]
+        (tmp_path / "counted.exr").write_bytes(bytes(fixed))
+        plate = read_plate(tmp_path / "counted.exr")
+        comp = _changed(plate, [(30, 40)])
+        report = write_plate(tmp_path / "comp.exr", plate, comp, attrs=ATTRS, changed_rows=[(30, 40)])
+        assert (report.method == "splice") is spliced, report
+        assert same_pixels(read_plate(tmp_path / "comp.exr").pixels, comp)
+
+
 def test_second_reader_opens_a_spliced_comp(tmp_path: Path) -> None:
     """OpenEXR's own Python binding (not OpenImageIO) reads the spliced comp's pixels."""
     exr = pytest.importorskip("OpenEXR")
