@@ -16,6 +16,7 @@ import pytest
 
 from _engine_fixtures import build_tom_hanks_actor
 from _faces_fixtures import megamind_frames
+from recast.models.base import SwapperContext
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
 from recast.pipeline.composite.crop import crop_box_for, shift_face
@@ -53,15 +54,21 @@ def _eyes_and_mouth(lm: np.ndarray) -> tuple[float, float]:
     return 0.5 * (ear(lm[36:42]) + ear(lm[42:48])), mouth
 
 
-def _swap_sequence(clip: dict[int, np.ndarray], order: list[int], actor: Any, judge: Any) -> dict[int, dict[str, float]]:
-    """Swap ``order``'s frames as one face track (the largest face); judge plate and comp."""
-    sw = WarpSwapper()
+def _swap_sequence(
+    clip: dict[int, np.ndarray], order: list[int], actor: Any, judge: Any, commercial: bool = False
+) -> dict[int, dict[str, float]]:
+    """Swap ``order``'s frames as one face track (the largest face); judge plate and comp.
+
+    ``commercial``: the face mesh finds the faces and the swap runs without non-commercial
+    models (the mesh's 68-point layout), as ``--commercial-only`` does."""
+    sw = WarpSwapper(context=SwapperContext(allow_noncommercial_models=not commercial))
+    finder = create_analyser("mediapipe", AnalyserOptions(), notify=lambda _t: None) if commercial else judge
     conv = SpaceConverter(lambda a: a, lambda a: a)
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))
     out: dict[int, dict[str, float]] = {}
     for n in order:
         img = clip[n]
-        face = max(judge.analyse(img, embed=False), key=lambda f: f.size)
+        face = max(finder.analyse(img, embed=False), key=lambda f: f.size)
         box = crop_box_for(face, img.shape[:2], 2.0)
         ys, xs = box.slices()
         crop, fc = img[ys, xs].copy(), shift_face(face, -box.x0, -box.y0)
@@ -69,15 +76,24 @@ def _swap_sequence(clip: dict[int, np.ndarray], order: list[int], actor: Any, ju
         comp = compose_face(crop, fc, lambda c, f: sw.swap(c, f, actor), conv, opts)
         a = comp.alpha[..., None]
         pixels = np.clip(a * comp.fg_clean + (1.0 - a) * crop, 0.0, 1.0).astype(np.float32)
-        p_ear, p_mouth = _eyes_and_mouth(judge.fit_landmarks(crop, np.asarray(fc.box)).landmarks)
-        c_ear, c_mouth = _eyes_and_mouth(judge.fit_landmarks(pixels, np.asarray(fc.box)).landmarks)
+        jbox = np.asarray(judge.fit_landmarks(crop, np.asarray(fc.box)).box) if commercial else np.asarray(fc.box)
+        p_ear, p_mouth = _eyes_and_mouth(judge.fit_landmarks(crop, jbox).landmarks)
+        c_ear, c_mouth = _eyes_and_mouth(judge.fit_landmarks(pixels, jbox).landmarks)
         out[n] = {"plate_ear": p_ear, "comp_ear": c_ear, "plate_mouth": p_mouth, "comp_mouth": c_mouth}
     return out
 
 
-def test_the_comp_blinks_when_the_plate_blinks(clip: dict[int, np.ndarray], actor: Any, judge: Any) -> None:
+@pytest.mark.parametrize("commercial", [False, True], ids=["dlib68", "mesh68"])
+def test_the_comp_blinks_when_the_plate_blinks(
+    clip: dict[int, np.ndarray], actor: Any, judge: Any, commercial: bool
+) -> None:
     """Open, shut, open again: the judge reads the comp's eyes shut on the plate's blink."""
-    m = _swap_sequence(clip, [OPEN, SHUT, OPEN + 1], actor, judge)
+    if commercial:
+        from recast.pipeline.faces.mediapipe_models import missing
+
+        if missing():
+            pytest.skip("MediaPipe model files not set up")
+    m = _swap_sequence(clip, [OPEN, SHUT, OPEN + 1], actor, judge, commercial)
     assert m[SHUT]["plate_ear"] < 0.5 * m[OPEN]["plate_ear"], m  # (the plate does blink here)
     shut, opened = m[SHUT]["comp_ear"], min(m[OPEN]["comp_ear"], m[OPEN + 1]["comp_ear"])
     # a real blink in the comp: the judge's opening drops by a fifth or more, and reads shut

@@ -140,6 +140,9 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
 
 OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
+# the face mesh's lid points (the model without its attention refinement) never quite meet:
+# its shut eye measures about half its open one, so the mesh reads shut from there
+MESH_SHUT_AT = 0.55
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 UNTRACKED_SHUT, UNTRACKED_OPEN = 0.04, 0.16  # untracked faces: lid gap / eye width shut .. open
 LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids start / fully show
@@ -293,7 +296,8 @@ class WarpSwapper:
         if track is not None:
             self._last_entry[track] = pick.entry.id
         entry = pick.entry
-        eye_ratio = self._eye_ratio(track, expr.eye_open) if opts.eye_relative else None
+        shut_at = MESH_SHUT_AT if lm_source.endswith("mesh68") else SHUT_AT
+        eye_ratio = self._eye_ratio(track, expr.eye_open, shut_at) if opts.eye_relative else None
         if opts.target_shape == "plate":
             target = plate_ext
         else:
@@ -351,7 +355,7 @@ class WarpSwapper:
             rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
         )
 
-    def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float) -> float | None:
+    def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float, shut_at: float = SHUT_AT) -> float | None:
         """The plate's eye opening over its track's open-eye reference (a slowly fading maximum)."""
         if track is None:
             return None
@@ -362,7 +366,7 @@ class WarpSwapper:
         rel = eye_open / ref if ref > 1e-6 else 1.0
         # lids meet before the measured gap reaches 0 (lashes, lid thickness): a third of the
         # open gap reads as shut, and opening is linear from there
-        return float(np.clip((rel - SHUT_AT) / (1.0 - SHUT_AT), 0.0, 1.0))
+        return float(np.clip((rel - shut_at) / (1.0 - shut_at), 0.0, 1.0))
 
     def licences(self) -> list[dict[str, Any]]:
         """The models the swap itself runs (its landmarker's), for the frame record."""
