@@ -207,6 +207,9 @@ class Engine:
         # pixels, plate) -> sidecar entries (qc.comp_features.CompFeatures); None: not computed
         self.comp_features: Callable[[dict[str, Any], np.ndarray, Plate], list[dict[str, Any]]] | None = None
         self._scanned: dict[int, list[Face]] = {}  # reference frames' full scans (set-up), by frame
+        # the last frame set-up read (frame, plate, read seconds): that frame's load takes it
+        # instead of reading the file again; any other load drops it (one plate held at most)
+        self._handover: tuple[int, Plate, float] | None = None
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -224,6 +227,7 @@ class Engine:
         self._swappers.clear()
         self._enhancer = None
         self._colour_history.clear()
+        self._handover = None
         self._ready = False
 
     def _setup(self) -> None:
@@ -316,9 +320,13 @@ class Engine:
     # ``write_frame`` writes comp, element and record. None of them raises for a
     # frame's own failure: it travels in the record.
     def load_frame(self, frame: int) -> LoadedFrame:
-        """Read the plate frame (thread-safe; no engine state touched)."""
+        """Read the plate frame (thread-safe; the only engine state touched is set-up's
+        hand-over of the reference frame it read, taken once, by one swap of a field)."""
         from recast.pipeline.plateio import read_plate
 
+        held, self._handover = self._handover, None
+        if held is not None and held[0] == frame:
+            return LoadedFrame(frame, held[1], None, held[2])
         t = time.perf_counter()
         path = self.plate.path(frame)
         if frame not in self.plate.frames and not path.exists():
@@ -921,7 +929,14 @@ class Engine:
         from recast.pipeline.plateio import count_nonfinite, read_plate
 
         assert self._color is not None and self._analyser is not None
-        plate = read_plate(self.plate.path(frame))
+        held, self._handover = self._handover, None
+        if held is not None and held[0] == frame:
+            plate, seconds = held[1], held[2]
+        else:
+            t = time.perf_counter()
+            plate = read_plate(self.plate.path(frame))
+            seconds = time.perf_counter() - t
+        self._handover = (frame, plate, seconds)  # the frame's own load takes it (no second read)
         channels = PlateChannels.of(plate)
         stats = count_nonfinite(plate.pixels)
         space = self._color.plate_colour(plate.spec, plate.path, self.settings.colorspace).plate

@@ -595,3 +595,27 @@ def test_windowed_detection_between_full_scans_keeps_swapping(actor: Any, tmp_pa
 
     with pytest.raises(SpecError, match="settings.full_scan_every"):
         SwapSettings.from_dict({"full_scan_every": 0})
+
+
+def test_reference_frame_is_read_and_scanned_once(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    """Set-up's scan of the reference frame is that frame's detection in the run, and its
+    plate is that frame's load: the comp and record equal a run that reads and scans again."""
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    settings = SwapSettings(selection="reference", reference="1001:0")
+    runs = {}
+    for name in ("reused", "fresh"):
+        eng = Engine(seq, {actor.name: actor}, settings, OutputLayout(tmp_path / name, seq.name, seq.padding), job_id="t1")
+        eng.prepare()
+        held = eng._handover
+        assert held is not None and held[0] == 1001 and eng._stream is not None and 1001 in eng._stream._seeds
+        if name == "fresh":
+            eng._handover = None
+            eng._stream._seeds.clear()
+        else:
+            assert eng.load_frame(1001).plate is held[1] and eng._handover is None
+            eng._handover = held
+        runs[name] = eng.run(seq.frames)
+    for a, b in zip(runs["reused"], runs["fresh"], strict=True):
+        assert a["status"] == b["status"] == "done", (a["error"], b["error"])
+        assert a["faces"] == b["faces"] and a["detection_tiles"] == b["detection_tiles"]
+        assert same_pixels(read_plate(a["comp"]).pixels, read_plate(b["comp"]).pixels)
