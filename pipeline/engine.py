@@ -620,8 +620,8 @@ class Engine:
             entry["swap_info"]["skipped"] = "empty matte" if hold is None else "held out"
             return entry, swap_seconds[0]
         paste_face(out, channels, comp, box)
-        fg = comp.fg if self.settings.element_grain else comp.fg_clean
-        element.add(box, comp.box, fg, comp.alpha)
+        fg = comp.foreground(comp.box, clean=not self.settings.element_grain)
+        element.add(box, comp.box, fg, comp.alpha[comp.box.slices()].copy())
         entry["matte_box"] = comp.box.shifted(box.x0, box.y0).as_list()
         entry["swapped"] = True
         return entry, swap_seconds[0]

@@ -33,7 +33,7 @@ from recast.models.swappers.warp_bank import (
     write_png16,
 )
 from recast.models.swappers.warp_landmarks import NEEDS_68, Landmarker
-from recast.models.swappers.warp_pwa import piecewise_affine, shared_triangles
+from recast.models.swappers.warp_pwa import shared_triangles, warp_local
 from recast.pipeline.errors import ActorError, SpecError, SwapError
 from recast.pipeline.types import Face
 
@@ -310,17 +310,20 @@ class WarpSwapper:
             )
         src_pts = entry.extended()
         tri = shared_triangles(src_pts, target)
-        warped = piecewise_affine(bank.image(entry), src_pts, target, (h, w), tri)
+        warped = warp_local(bank.image(entry), src_pts, target, (h, w), tri)
+        coverage = np.zeros((h, w), bool)
+        coverage[warped.slices()] = warped.inside
         # The matte stops at the lower of the two hairlines: never paint the
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
-        matte = self._matte(target, lm_expr, matte_heights, warped.coverage, expr, (h, w))
+        matte = self._matte(target, lm_expr, matte_heights, coverage, expr, (h, w))
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
         if oval is not None:  # never past the plate's own face oval (the mesh's outline)
             matte = (matte * oval).astype(np.float32)
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
-        out[warped.coverage] = warped.image[warped.coverage]
+        np.copyto(out[warped.slices()], warped.image, where=warped.inside[..., None])
+        del warped
         interior = None
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
             interior = _plate_mouth_into(out, crop, lm_expr, target)
@@ -442,19 +445,51 @@ class WarpSwapper:
 
 def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray) -> np.ndarray | None:
     """The plate's mouth interior (teeth, tongue, dark) warped from its inner lips into the
-    target's, written into ``out`` inside the target's inner-lip polygon; returns where (None: shut)."""
+    target's, written into ``out`` inside the target's inner-lip polygon; returns where (None: shut).
+
+    Works on the inner-lip polygon's box and reads (and cleans) only the plate pixels the warp samples."""
     src = np.vstack([plate[60:68], plate[60:68].mean(axis=0)])
     dst = np.vstack([target[60:68], target[60:68].mean(axis=0)])
     h, w = out.shape[:2]
-    hole = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(hole, [np.round(target[60:68] * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    # the anti-aliased polygon's box: two pixels beyond its points each way
+    x0, y0 = (max(int(v), 0) for v in np.floor(target[60:68].min(axis=0)) - 2)
+    x1, y1 = np.ceil(target[60:68].max(axis=0)).astype(int) + 3
+    x1, y1 = min(int(x1), w), min(int(y1), h)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(hole, [np.round((target[60:68] - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     if int((hole > 0).sum()) < 4:
         return None
     fan = np.array([[i, (i + 1) % 8, 8] for i in range(8)])
-    interior = piecewise_affine(np.clip(np.nan_to_num(crop[..., :3].astype(np.float32)), 0.0, 1.0), src, dst, (h, w), fan)
-    a = (hole.astype(np.float32) / 255.0)[..., None] * interior.coverage[..., None]
-    np.copyto(out, (a * interior.image + (1.0 - a) * out).astype(np.float32))
-    return a[..., 0].astype(np.float32)
+    interior = warp_local(crop[..., :3], src, dst, (h, w), fan, prepare=_clean_unit)
+    a = np.zeros(hole.shape, np.float32)
+    if interior.inside.size:  # the warp's box, within the hole's box
+        iy, ix = interior.slices()
+        ry, rx = slice(max(iy.start, y0), min(iy.stop, y1)), slice(max(ix.start, x0), min(ix.stop, x1))
+        if ry.stop > ry.start and rx.stop > rx.start:
+            a[ry.start - y0 : ry.stop - y0, rx.start - x0 : rx.stop - x0] = interior.inside[
+                ry.start - iy.start : ry.stop - iy.start, rx.start - ix.start : rx.stop - ix.start
+            ]
+            img = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+            img[ry.start - y0 : ry.stop - y0, rx.start - x0 : rx.stop - x0] = interior.image[
+                ry.start - iy.start : ry.stop - iy.start, rx.start - ix.start : rx.stop - ix.start
+            ]
+            np.copyto(img, 0.0, where=(a == 0)[..., None])
+    a *= hole.astype(np.float32) / 255.0
+    where = np.zeros((h, w), np.float32)
+    if not a.any():
+        return where
+    k = a[..., None]
+    region = out[y0:y1, x0:x1]
+    np.copyto(region, (k * img + (1.0 - k) * region).astype(np.float32))
+    where[y0:y1, x0:x1] = a
+    return where
+
+
+def _clean_unit(pixels: np.ndarray) -> np.ndarray:
+    """float32, NaN/Inf -> finite (numpy's rule), clipped to [0, 1]."""
+    return np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0)
 
 
 def _absolute_eye_ratio(eye_open: float) -> float:

@@ -6,7 +6,8 @@
 - ``none``: untouched.
 
 ``strength`` mixes the matched result with the unmatched one. Statistics are
-measured inside the matte (pixels with weight >= 0.5) and returned so the frame
+measured inside the matte (pixels with weight >= 0.5; above ``STATS_MAX_PIXELS`` of them, on
+an even grid of every n-th row and column: means and deviations need no more) and returned so the frame
 record says what was used. Over a sequence they can be smoothed per track
 (``ColourStats.mixed``, a running average) so the grade does not flicker, or
 ``locked`` to a reference frame's statistics.
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 _EPS = 1e-4
+STATS_MAX_PIXELS = 32768  # selected pixels measured at most: a larger selection is sampled on a regular grid
 _LAB_STD_FLOOR = np.array([1.0, 1.5, 1.5])  # L, a, b units: below this a source channel counts as flat
 Matrix = tuple[tuple[float, ...], ...]
 
@@ -125,17 +127,37 @@ def colour_match(
             stats = smooth(stats)
     if stats is None:
         return src.astype(np.float32, copy=False), None
-    out = apply_stats(src, stats)
+    out = np.asarray(apply_stats(src, stats), dtype=np.float32)
     if strength < 1.0:
-        out = src + (out - src) * strength
-    return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False), stats
+        out -= src
+        out *= np.float32(strength)
+        out += src
+    return np.clip(out, 0.0, 1.0, out=out), stats
 
 
-def measure_stats(src: np.ndarray, dst: np.ndarray, weight: np.ndarray, method: str, strength: float) -> ColourStats | None:
-    """Statistics of ``src`` and ``dst`` inside the mask (None when under 16 pixels)."""
+def measure_stats(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    method: str,
+    strength: float,
+    max_pixels: int | None = STATS_MAX_PIXELS,
+) -> ColourStats | None:
+    """Statistics of ``src`` and ``dst`` inside the mask (None when under 16 pixels).
+
+    More than ``max_pixels`` selected (None: no limit): every n-th row and column of the
+    selection is measured, n the smallest that brings it to about ``max_pixels``
+    (decimation, not an area average, so deviations are not smoothed away).
+    """
     sel = weight >= 0.5
-    if int(sel.sum()) < 16:
+    n = int(sel.sum())
+    if n < 16:
         return None
+    if max_pixels is not None and n > max_pixels:
+        step = int(np.ceil(np.sqrt(n / max(max_pixels, 16))))
+        sub = sel[::step, ::step]
+        if int(sub.sum()) >= 16:
+            sel, src, dst = sub, src[::step, ::step], dst[::step, ::step]
     if method == "rct":
         # only the selected pixels are converted (a pointwise transform: the same numbers, a fraction of the memory)
         s_lab, d_lab = _to_lab(src[sel][None])[0], _to_lab(dst[sel][None])[0]
@@ -169,8 +191,11 @@ def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
     s_half = _sqrtm(scov)
     s_inv_half = _sqrtm(scov, inverse=True)
     transform = s_inv_half @ _sqrtm(s_half @ dcov @ s_half) @ s_inv_half
-    out = (src.reshape(-1, 3).astype(np.float64) - sm) @ transform.T + dm
-    return out.reshape(src.shape).astype(np.float32)
+    # float32: the transform is 3x3, the crop is large (no float64 crop-sized temporaries)
+    out = np.asarray(src, dtype=np.float32).reshape(-1, 3) - sm.astype(np.float32)
+    out = out @ transform.T.astype(np.float32)
+    out += dm.astype(np.float32)
+    return out.reshape(src.shape)
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:

@@ -23,8 +23,8 @@ from recast.models.base import SwapResult
 from recast.pipeline.composite.blend import blend
 from recast.pipeline.composite.colormatch import ColourStats, colour_match
 from recast.pipeline.composite.crop import resize_to
-from recast.pipeline.composite.grain import GrainProfile, measure_grain, synthesize_grain
-from recast.pipeline.composite.highlights import clip_working, out_of_range_energy, restore_highlights
+from recast.pipeline.composite.grain import GRAIN_BLOCK, GrainProfile, measure_grain, synthesize_grain
+from recast.pipeline.composite.highlights import clip_working, out_of_range_energy
 from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
 from recast.pipeline.errors import SwapError
 from recast.pipeline.finite import sanitise
@@ -65,14 +65,53 @@ class ComposeOptions:
         )
 
 
+# The work region is the matte's box grown by this much (clipped to the crop): the grain
+# measure's band filters (radius 10 px) and selection erode (3 px) see the same
+# neighbourhood as on the whole crop, so the face's statistics do not change.
+WORK_PAD = 16
+
+
 @dataclass
 class FaceComposite:
-    fg: np.ndarray  # (h, w, 3) plate space, regrained when grain is on
-    fg_clean: np.ndarray  # (h, w, 3) plate space, no added grain
+    """The composited face over its work region, and the plate crop it was made from.
+
+    ``fg_region`` / ``fg_clean_region`` cover ``region`` (crop coordinates: the matte's box
+    grown by ``WORK_PAD``, or the whole crop for the laplacian/poisson blends); outside it
+    the foreground is the plate itself (``base``), where the matte is 0. ``fg`` and
+    ``fg_clean`` build the whole-crop arrays on access; the engine pastes from the region.
+    """
+
+    fg_region: np.ndarray  # (rh, rw, 3) plate space, regrained when grain is on
+    fg_clean_region: np.ndarray  # (rh, rw, 3) plate space, no added grain
     alpha: np.ndarray  # (h, w) matte
     box: Box | None  # matte box in crop coordinates (None: nothing to paste)
     colour: ColourStats | None
+    region: Box  # where fg_region lies in the crop
+    base: np.ndarray  # (h, w, 3) the finite plate crop (plate space): the caller's own array when it was finite
     info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fg(self) -> np.ndarray:
+        """(h, w, 3) plate space over the whole crop, regrained when grain is on (a new array)."""
+        return self._full(self.fg_region)
+
+    @property
+    def fg_clean(self) -> np.ndarray:
+        """(h, w, 3) plate space over the whole crop, no added grain (a new array)."""
+        return self._full(self.fg_clean_region)
+
+    def foreground(self, box: Box, clean: bool = False) -> np.ndarray:
+        """The foreground over ``box`` (crop coordinates, inside ``region``): a view, no copy."""
+        r = self.region
+        if box.x0 < r.x0 or box.y0 < r.y0 or box.x1 > r.x1 or box.y1 > r.y1:
+            raise ValueError(f"box {box.as_list()} lies outside the composite's region {r.as_list()}")
+        src = self.fg_clean_region if clean else self.fg_region
+        return src[box.shifted(-r.x0, -r.y0).slices()]
+
+    def _full(self, part: np.ndarray) -> np.ndarray:
+        out = self.base.copy()
+        out[self.region.slices()] = part
+        return out
 
 
 def compose_face(
@@ -85,10 +124,14 @@ def compose_face(
     seed: int = 0,
     smooth_colour: Callable[[ColourStats], ColourStats] | None = None,
 ) -> FaceComposite:
-    """Swap ``face`` (crop coordinates) inside ``plate_crop`` (h, w, 3, plate space)."""
+    """Swap ``face`` (crop coordinates) inside ``plate_crop`` (h, w, 3, plate space).
+
+    The swap sees the whole crop; everything after the matte (colour match, blend, the
+    conversion back, highlights, grain) runs on the matte's box only (see ``WORK_PAD``).
+    """
     h, w = plate_crop.shape[:2]
-    plate = sanitise(plate_crop)
-    working = clip_working(conv.to_working(plate))
+    plate = _finite(plate_crop)  # read-only from here on: an all-finite float32 crop is not copied
+    working = _clipped(conv.to_working(plate), plate)
     result = swap(working, face)
     rgb, model_matte = _check_swap(result, (h, w))
     matte_opts = opts.matte
@@ -96,50 +139,99 @@ def compose_face(
         # the swapper's own matte is the bound, already eroded and feathered to the face's size
         matte_opts = dataclasses.replace(matte_opts, source="auto", erode=0.0, blur=0.0)
     matte = build_matte((h, w), face, model_matte, matte_opts)
+    del model_matte
     box = matte_box(matte)
-    weight = matte
-    skin = _skin_weights(result, (h, w))
-    if skin is not None and int((skin * matte >= 0.5).sum()) >= 64:
-        weight = skin * matte  # the plate's skin against the actor's: eyes, brows and mouth left out
-    matched, stats = colour_match(rgb, working, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
-    keep = _skin_weights(dataclasses.replace(result, skin=getattr(result, "ungraded", None)), (h, w))
-    if keep is not None:  # the plate's own pixels the swapper placed: not graded again
-        matched = (keep[..., None] * rgb + (1.0 - keep[..., None]) * matched).astype(np.float32)
+    region = _work_region(box, (h, w), opts.blend)
+    ys, xs = region.slices()
+    matte_r = matte[ys, xs]
+    part = region.width * region.height < h * w
+    # the region's own copies: the whole-crop buffers go before the region's work starts
+    working_r = working[ys, xs].copy() if part else working
+    rgb_r = rgb[ys, xs].copy() if part else rgb
+    skin = _skin_weights(getattr(result, "skin", None), (h, w), region)
+    keep = _skin_weights(getattr(result, "ungraded", None), (h, w), region)
     info: dict[str, Any] = {"swap_info": dict(result.info)}
-    del result, rgb, model_matte, keep, skin, weight  # crop-sized buffers dropped as soon as they are dead (an 8K face crop is ~70 MB)
-    blended = blend(matched, working, matte, opts.blend)
+    del result, rgb, working  # an 8K face crop is ~70 MB a buffer
+    weight = matte_r
+    if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
+        weight = skin * matte_r  # the plate's skin against the actor's: eyes, brows and mouth left out
+    matched, stats = colour_match(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
+    if keep is not None:  # the plate's own pixels the swapper placed: not graded again
+        if np.may_share_memory(matched, rgb_r):
+            matched = matched.copy()
+        k = keep[..., None]
+        kept = k * rgb_r
+        matched *= 1.0 - k
+        matched += kept
+        del kept, k
+    del rgb_r, keep, skin, weight
+    blended = blend(matched, working_r, matte_r, opts.blend)
     del matched
-    fg = conv.from_working(blended).astype(np.float32, copy=False)
+    fg = _owned(conv.from_working(blended), blended)
     del blended
     if opts.highlights:
-        residual = out_of_range_energy(plate, working, conv.from_working)
-        del working
-        fg = restore_highlights(fg, residual)
-        info["highlights_restored"] = int((np.abs(residual) > 1e-4).any(axis=2)[matte > 0].sum())
+        residual = out_of_range_energy(plate[ys, xs], working_r, conv.from_working)
+        np.add(fg, residual, out=fg)
+        info["highlights_restored"] = int((np.abs(residual) > 1e-4).any(axis=2)[matte_r > 0].sum())
         del residual
-    else:
-        del working
+    del working_r
     fg_clean = fg
     if opts.grain and box is not None:
         target = measure_grain(plate, None)  # in and around the face: the whole crop
-        present = measure_grain(fg, matte)
-        del plate
-        grain = synthesize_grain((h, w), target, present, seed)
+        present = measure_grain(fg, matte_r)
+        grain = synthesize_grain((region.height, region.width), target, present, seed)
         grain += fg  # the noise buffer becomes the regrained face (fg_clean keeps the clean one)
-        fg = grain.astype(np.float32, copy=False)
+        fg = grain
         del grain
         info["grain"] = {"plate": GrainProfile.to_json(target), "swap": GrainProfile.to_json(present)}
-    return FaceComposite(fg=fg, fg_clean=fg_clean, alpha=matte, box=box, colour=stats, info=info)
+    return FaceComposite(
+        fg_region=fg, fg_clean_region=fg_clean, alpha=matte, box=box, colour=stats, region=region, base=plate, info=info
+    )
 
 
-def _skin_weights(result: SwapResult, hw: tuple[int, int]) -> np.ndarray | None:
-    skin = getattr(result, "skin", None)
+def _work_region(box: Box | None, hw: tuple[int, int], blend_method: str) -> Box:
+    """The matte's box grown by ``WORK_PAD`` for the alpha blend; the whole crop otherwise
+    (the laplacian pyramid and the poisson membrane read the plate around the face)."""
+    h, w = hw
+    if box is None or blend_method != "alpha":
+        return Box(0, 0, w, h)
+    p, b = WORK_PAD, GRAIN_BLOCK
+    # the origin on the crop's grain block grid: the matte's blocks are the crop's blocks
+    return Box(max((box.x0 - p) // b * b, 0), max((box.y0 - p) // b * b, 0), min(box.x1 + p, w), min(box.y1 + p, h))
+
+
+def _finite(crop: np.ndarray) -> np.ndarray:
+    """``crop`` itself when it is float32 and all finite (NaN propagates through min/max: no
+    mask is made), else pipeline.finite's sanitised copy."""
+    if crop.dtype == np.float32 and crop.size and np.isfinite(crop.min()) and np.isfinite(crop.max()):
+        return crop
+    return sanitise(crop)
+
+
+def _clipped(working: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    """The working crop clipped to [0, 1]: in place when the converter gave a buffer of its own."""
+    if working.dtype == np.float32 and working.flags.writeable and not np.may_share_memory(working, plate):
+        return np.clip(working, 0.0, 1.0, out=working)
+    return clip_working(working)
+
+
+def _owned(out: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """``out`` as a float32 array this code may write to (a copy only when it must be)."""
+    out = np.asarray(out, dtype=np.float32)
+    if not out.flags.writeable or np.may_share_memory(out, given):
+        out = out.copy()
+    return out
+
+
+def _skin_weights(skin: np.ndarray | None, hw: tuple[int, int], region: Box) -> np.ndarray | None:
+    """A swapper's per-pixel weights (crop size) over ``region``, finite and in [0, 1]; None when absent."""
     if skin is None:
         return None
-    arr = np.asarray(skin, dtype=np.float32)
+    arr = np.asarray(skin)
     if arr.shape != hw:
         return None
-    return np.clip(np.nan_to_num(arr), 0.0, 1.0)
+    part = np.asarray(arr[region.slices()], dtype=np.float32)
+    return np.clip(np.nan_to_num(part), 0.0, 1.0)
 
 
 def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -149,7 +241,8 @@ def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np
     rgb = np.asarray(result.rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 2:
         raise SwapError(f"swapper returned rgb of shape {rgb.shape}, expected {(*hw, 3)}")
-    if not np.isfinite(rgb).all():
+    lo, hi = float(rgb.min()), float(rgb.max())  # NaN propagates through min/max: one pass, no mask
+    if not (np.isfinite(lo) and np.isfinite(hi)):
         raise SwapError("swapper returned NaN/Inf pixels")
     rgb = resize_to(rgb, hw)
     matte = None
@@ -158,4 +251,6 @@ def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np
         if matte.ndim != 2:
             raise SwapError(f"swapper returned a matte of shape {matte.shape}, expected {hw}")
         matte = np.clip(np.nan_to_num(resize_to(matte, hw)), 0.0, 1.0)
+    if rgb.shape[:2] == hw and lo >= 0.0 and hi <= 1.0:
+        return rgb, matte  # already in range: no copy
     return np.clip(rgb, 0.0, 1.0), matte

@@ -3,7 +3,9 @@
 The noise is measured per channel in two frequency bands (fine: image minus a
 sigma-1 blur; medium: sigma-1 blur minus sigma-2.5 blur) with a robust
 estimator (a low percentile of 8x8 block deviations) inside the matte, so skin
-texture and edges hardly count. The swapped face's own remaining noise is measured the same
+texture and edges hardly count. A large selection is measured on evenly spaced strips of
+blocks (``GRAIN_MAX_BLOCKS``): every measured block has exactly its full-image value, only
+fewer blocks enter the percentile. The swapped face's own remaining noise is measured the same
 way; the missing variance per band is synthesised from white noise shaped into
 the same bands (amplitudes solved with non-negative least squares against the
 measured response of each band filter) and added to the swapped pixels.
@@ -21,9 +23,13 @@ from scipy.optimize import nnls
 
 BAND_SIGMAS: tuple[float, ...] = (0.0, 1.0, 2.5)  # band k = blur(s[k]) - blur(s[k+1])
 COARSE_CAP = 0.5
-_BLOCK = 8
+GRAIN_BLOCK = 8  # block side of the statistic (px)
+GRAIN_MAX_BLOCKS = 4096  # blocks measured at most per image: above it, evenly spaced strips of them
+_BLOCK = GRAIN_BLOCK
 _PERCENTILE = 10.0
 _MIN_BLOCKS = 6
+_STRIP = 16  # block rows per measured strip
+_STRIP_PAD = 16  # rows of context above and below a strip: the widest band filter (sigma 2.5) reaches 10
 
 
 @dataclass(frozen=True)
@@ -49,16 +55,19 @@ def band_split(img: np.ndarray) -> list[np.ndarray]:
     return [blurred[i] - blurred[i + 1] for i in range(len(BAND_SIGMAS) - 1)]
 
 
-def measure_grain(img: np.ndarray, weight: np.ndarray | None = None) -> GrainProfile:
+def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks: int | None = GRAIN_MAX_BLOCKS) -> GrainProfile:
     """Noise profile of ``img`` (h, w, c) where ``weight`` >= 0.5 (everywhere when None).
 
     Per band and channel: the standard deviation of 8x8 blocks lying inside the
     selection, taking a low percentile over blocks — the flattest blocks are
     noise, the busy ones (eyes, hair, edges) are texture. The same estimator
-    calibrates the synthesis, so its bias cancels.
+    calibrates the synthesis, so its bias cancels. More than ``max_blocks`` blocks
+    inside (None: no limit): the percentile is taken over evenly spaced strips of
+    ``_STRIP`` block rows, each filtered with ``_STRIP_PAD`` rows of context, so
+    every block measured has the value the whole image gives it.
     """
     img = np.asarray(img, dtype=np.float32)
-    if not np.isfinite(img).all():  # read-only below: a finite image is not copied
+    if not _all_finite(img):  # read-only below: a finite image is not copied
         img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
     if img.ndim == 2:
         img = img[..., None]
@@ -71,20 +80,46 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None) -> GrainPro
     if hb * wb == 0:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
     inside = sel[: hb * b, : wb * b].reshape(hb, b, wb, b).all(axis=(1, 3))
-    if int(inside.sum()) < _MIN_BLOCKS:
+    del sel
+    n_inside = int(inside.sum())
+    if n_inside < _MIN_BLOCKS:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
+    found: list[list[list[np.ndarray]]] = [[[] for _ in range(channels)] for _ in range(n_bands)]
+    for r0, r1 in _strips(inside, n_inside, max_blocks):
+        y0, y1 = max(r0 * b - _STRIP_PAD, 0), min(r1 * b + _STRIP_PAD, img.shape[0])
+        ins, off = inside[r0:r1], r0 * b - y0
+        rows = slice(off, off + (r1 - r0) * b)
+        for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
+            ch = np.ascontiguousarray(img[y0:y1, :, c])
+            finer = _blur(ch, BAND_SIGMAS[0])
+            for k in range(n_bands):
+                coarser = _blur(ch, BAND_SIGMAS[k + 1])
+                band = finer - coarser
+                found[k][c].append(block_std(band[rows, : wb * b, None], b)[ins][:, 0])
+                del band
+                finer = coarser
     out = np.zeros((n_bands, channels), np.float64)
-    for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
-        ch = np.ascontiguousarray(img[..., c])
-        finer = _blur(ch, BAND_SIGMAS[0])
-        for k in range(n_bands):
-            coarser = _blur(ch, BAND_SIGMAS[k + 1])
-            band = finer - coarser
-            std = block_std(band[: hb * b, : wb * b, None], b)[inside]  # (n_blocks, 1)
-            out[k, c] = np.percentile(std[:, 0], _PERCENTILE)
-            del band
-            finer = coarser
+    for k in range(n_bands):
+        for c in range(channels):
+            out[k, c] = np.percentile(np.concatenate(found[k][c]), _PERCENTILE)
     return GrainProfile(out.astype(np.float32))
+
+
+def _strips(inside: np.ndarray, n_inside: int, max_blocks: int | None) -> list[tuple[int, int]]:
+    """Block-row ranges to measure: all rows, or every k-th strip of ``_STRIP`` rows that holds
+    selected blocks, k chosen so about ``max_blocks`` blocks are measured."""
+    hb = inside.shape[0]
+    if max_blocks is None or n_inside <= max_blocks:
+        return [(0, hb)]
+    strips = [(r, min(r + _STRIP, hb)) for r in range(0, hb, _STRIP)]
+    strips = [(r0, r1) for r0, r1 in strips if inside[r0:r1].any()]
+    k = -(-n_inside // max(max_blocks, 1))
+    return strips[k // 2 :: k] or strips[len(strips) // 2 : len(strips) // 2 + 1]
+
+
+def _all_finite(img: np.ndarray) -> bool:
+    """True when no sample is NaN or ±Inf (NaN propagates through min/max: no mask is made)."""
+    return img.size == 0 or bool(np.isfinite(img.min()) and np.isfinite(img.max()))
 
 
 def block_std(img: np.ndarray, block: int) -> np.ndarray:
@@ -160,6 +195,6 @@ def synthesize_grain(
         amp2, _ = nnls(resp, missing[:, c])
         for k, a2 in enumerate(amp2):
             if a2 > 0:  # an independent white field per band, so bands add in variance
-                white = rng.standard_normal((h, w)).astype(np.float32)
+                white = rng.standard_normal((h, w), dtype=np.float32)
                 grain[..., c] += np.float32(np.sqrt(a2)) * _shape_band(white, k)
     return grain

@@ -67,9 +67,9 @@ class ElementBuilder:
         self.box: Box | None = None
 
     def add(self, crop: Box, matte_box: Box, fg: np.ndarray, alpha: np.ndarray) -> None:
-        ys, xs = matte_box.slices()
+        """One face: ``fg`` (h, w, 3) and ``alpha`` (h, w) over ``matte_box`` (crop coordinates)."""
         full = matte_box.shifted(crop.x0, crop.y0)
-        self.parts.append((full, fg[ys, xs], alpha[ys, xs]))
+        self.parts.append((full, fg, alpha))
         self.box = full if self.box is None else self.box.union(full)
 
     def result(self) -> tuple[np.ndarray, np.ndarray, Box]:
@@ -93,5 +93,5 @@ def paste_face(out: np.ndarray, channels: PlateChannels, comp: FaceComposite, cr
     full = mb.shifted(crop.x0, crop.y0)
     region = out[full.slices()]
     plate_rgb = sanitise(channels.rgb(region))
-    mixed = comp.fg[ys, xs] * a[..., None] + plate_rgb * (1.0 - a[..., None])
+    mixed = comp.foreground(mb) * a[..., None] + plate_rgb * (1.0 - a[..., None])
     channels.put(region, mixed.astype(np.float32), a > 0)
