@@ -3,7 +3,7 @@
 The noise is measured per channel in two frequency bands (fine: image minus a
 sigma-1 blur; medium: sigma-1 blur minus sigma-2.5 blur) with a robust
 estimator (a low percentile of 8x8 block deviations) inside the matte, so skin
-texture and edges hardly count. A large selection is measured on evenly spaced strips of
+texture and edges hardly count. A large selection is measured on evenly spaced tiles of
 blocks (``GRAIN_MAX_BLOCKS``): every measured block has exactly its full-image value, only
 fewer blocks enter the percentile. The swapped face's own remaining noise is measured the same
 way; the missing variance per band is synthesised from white noise shaped into
@@ -24,12 +24,12 @@ from scipy.optimize import nnls
 BAND_SIGMAS: tuple[float, ...] = (0.0, 1.0, 2.5)  # band k = blur(s[k]) - blur(s[k+1])
 COARSE_CAP = 0.5
 GRAIN_BLOCK = 8  # block side of the statistic (px)
-GRAIN_MAX_BLOCKS = 4096  # blocks measured at most per image: above it, evenly spaced strips of them
+GRAIN_MAX_BLOCKS = 4096  # blocks measured at most per image: above it, evenly spaced tiles of them
 _BLOCK = GRAIN_BLOCK
 _PERCENTILE = 10.0
 _MIN_BLOCKS = 6
-_STRIP = 16  # block rows per measured strip
-_STRIP_PAD = 16  # rows of context above and below a strip: the widest band filter (sigma 2.5) reaches 10
+_TILE = 8  # blocks per side of a measured tile (64 px: small tiles spread over the face)
+_TILE_PAD = 16  # px of context around a tile: the widest band filter (sigma 2.5) reaches 10
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,8 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     selection, taking a low percentile over blocks — the flattest blocks are
     noise, the busy ones (eyes, hair, edges) are texture. The same estimator
     calibrates the synthesis, so its bias cancels. More than ``max_blocks`` blocks
-    inside (None: no limit): the percentile is taken over evenly spaced strips of
-    ``_STRIP`` block rows, each filtered with ``_STRIP_PAD`` rows of context, so
+    inside (None: no limit): the percentile is taken over evenly spaced tiles of
+    ``_TILE`` x ``_TILE`` blocks, each filtered with ``_TILE_PAD`` px of context, so
     every block measured has the value the whole image gives it.
     """
     img = np.asarray(img, dtype=np.float32)
@@ -85,17 +85,19 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     if n_inside < _MIN_BLOCKS:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
     found: list[list[list[np.ndarray]]] = [[[] for _ in range(channels)] for _ in range(n_bands)]
-    for r0, r1 in _strips(inside, n_inside, max_blocks):
-        y0, y1 = max(r0 * b - _STRIP_PAD, 0), min(r1 * b + _STRIP_PAD, img.shape[0])
-        ins, off = inside[r0:r1], r0 * b - y0
-        rows = slice(off, off + (r1 - r0) * b)
+    for r0, r1, c0, c1 in _tiles(inside, n_inside, max_blocks):
+        y0, y1 = max(r0 * b - _TILE_PAD, 0), min(r1 * b + _TILE_PAD, img.shape[0])
+        x0, x1 = max(c0 * b - _TILE_PAD, 0), min(c1 * b + _TILE_PAD, img.shape[1])
+        ins = inside[r0:r1, c0:c1]
+        rows = slice(r0 * b - y0, r1 * b - y0)
+        cols = slice(c0 * b - x0, c1 * b - x0)
         for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
-            ch = np.ascontiguousarray(img[y0:y1, :, c])
+            ch = np.ascontiguousarray(img[y0:y1, x0:x1, c])
             finer = _blur(ch, BAND_SIGMAS[0])
             for k in range(n_bands):
                 coarser = _blur(ch, BAND_SIGMAS[k + 1])
                 band = finer - coarser
-                found[k][c].append(block_std(band[rows, : wb * b, None], b)[ins][:, 0])
+                found[k][c].append(block_std(band[rows, cols, None], b)[ins][:, 0])
                 del band
                 finer = coarser
     out = np.zeros((n_bands, channels), np.float64)
@@ -105,16 +107,23 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     return GrainProfile(out.astype(np.float32))
 
 
-def _strips(inside: np.ndarray, n_inside: int, max_blocks: int | None) -> list[tuple[int, int]]:
-    """Block-row ranges to measure: all rows, or every k-th strip of ``_STRIP`` rows that holds
-    selected blocks, k chosen so about ``max_blocks`` blocks are measured."""
-    hb = inside.shape[0]
+def _tiles(inside: np.ndarray, n_inside: int, max_blocks: int | None) -> list[tuple[int, int, int, int]]:
+    """Block ranges (r0, r1, c0, c1) to measure: the whole image, or tiles of ``_TILE`` x ``_TILE``
+    blocks holding selected blocks, evenly spaced in raster order (so they stagger over the
+    face), as many as bring the count to about ``max_blocks``."""
+    hb, wb = inside.shape
     if max_blocks is None or n_inside <= max_blocks:
-        return [(0, hb)]
-    strips = [(r, min(r + _STRIP, hb)) for r in range(0, hb, _STRIP)]
-    strips = [(r0, r1) for r0, r1 in strips if inside[r0:r1].any()]
-    k = -(-n_inside // max(max_blocks, 1))
-    return strips[k // 2 :: k] or strips[len(strips) // 2 : len(strips) // 2 + 1]
+        return [(0, hb, 0, wb)]
+    t = _TILE
+    tiles = [
+        (r, min(r + t, hb), c, min(c + t, wb))
+        for r in range(0, hb, t)
+        for c in range(0, wb, t)
+        if inside[r : r + t, c : c + t].any()
+    ]
+    want = max(1, min(len(tiles), -(-len(tiles) * max(max_blocks, 1) // n_inside)))
+    picks = np.floor((np.arange(want) + 0.5) * len(tiles) / want).astype(int)
+    return [tiles[i] for i in picks]
 
 
 def _all_finite(img: np.ndarray) -> bool:
