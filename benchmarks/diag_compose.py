@@ -57,6 +57,52 @@ class _Sampler:
         self.peak = max(self.peak, _rss())
 
 
+def _trace_stages(first: dict[str, Any]) -> None:
+    """Wrap compose's stages: traced (numpy) MB live at each stage's start and its peak, first face only."""
+    import tracemalloc
+
+    from recast.pipeline.composite import compose as mod
+    from recast.models.swappers import warp as warp_mod
+
+    lines: list[str] = []
+    first["stages"] = lines
+
+    def traced(name: str, fn: Any) -> Any:
+        def inner(*a: Any, **k: Any) -> Any:
+            if not tracemalloc.is_tracing() or "shape" in first:
+                return fn(*a, **k)
+            live = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            out = fn(*a, **k)
+            cur, peak = tracemalloc.get_traced_memory()
+            lines.append(f"{name:28s} live at start {live / 1e6:7.0f} MB, peak {peak / 1e6:7.0f} MB, after {cur / 1e6:7.0f} MB")
+            return out
+
+        return inner
+
+    for name in ("build_matte", "colour_match", "blend", "measure_grain", "synthesize_grain", "out_of_range_energy", "_check_swap", "sanitise"):
+        setattr(mod, name, traced(name, getattr(mod, name)))
+    cls = warp_mod.WarpSwapper
+    cls.swap = traced("WarpSwapper.swap", cls.swap)  # type: ignore[method-assign]
+    for name in ("_plate_mouth_into", "warp_local", "_mesh_oval", "_skin_mask"):
+        setattr(warp_mod, name, traced("  warp." + name, getattr(warp_mod, name)))
+    cls._matte = traced("  warp._matte", cls._matte)  # type: ignore[method-assign]
+    real = mod.compose_face
+
+    def compose(*a: Any, **k: Any) -> Any:
+        if "shape" in first:
+            return real(*a, **k)
+        tracemalloc.start()
+        try:
+            out = real(*a, **k)
+            lines.append(f"compose_face result {tracemalloc.get_traced_memory()[0] / 1e6:.0f} MB (traced: numpy buffers)")
+            return out
+        finally:
+            tracemalloc.stop()
+
+    mod.compose_face = compose
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--width", type=int, default=3840)
@@ -64,6 +110,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=4)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--sort", default="cumulative", help="cProfile sort key (cumulative, tottime)")
+    ap.add_argument("--stages", action="store_true", help="tracemalloc: live and peak MB of each stage of the first face")
     ap.add_argument("--save", type=Path)
     ap.add_argument("--compare", type=Path)
     args = ap.parse_args()
@@ -77,7 +125,10 @@ def main() -> None:
         from recast.pipeline.cli import main as recast
         from recast.pipeline.demo import DemoPlate, reference_for
 
-        real = engine.compose_face
+        from recast.pipeline.composite import compose as compose_mod
+
+        def real(*a: Any, **k: Any) -> Any:
+            return compose_mod.compose_face(*a, **k)
         seconds: list[float] = []
         peaks: list[float] = []
         repeats: list[float] = []
@@ -90,8 +141,8 @@ def main() -> None:
                 comp = real(plate_crop, *a, **k)
                 seconds.append(time.perf_counter() - t)
             peaks.append((s.peak - start) / 1e6)
-            if not first:
-                first.update(fg=comp.fg.copy(), fg_clean=comp.fg_clean.copy(), alpha=comp.alpha.copy(), shape=plate_crop.shape)
+            if "shape" not in first:
+                first.update(fg=comp.fg, fg_clean=comp.fg_clean, alpha=comp.alpha.copy(), shape=plate_crop.shape, start_mb=start / 1e6)
                 prof = cProfile.Profile() if args.profile else None
                 for _ in range(args.repeat):
                     crop = plate_crop.copy()
@@ -104,22 +155,26 @@ def main() -> None:
                     repeats.append(time.perf_counter() - t)
                 if prof:
                     out = io.StringIO()
-                    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(45)
+                    pstats.Stats(prof, stream=out).sort_stats(args.sort).print_stats(45)
                     first["profile"] = out.getvalue()
             return comp
 
         engine.compose_face = wrapped  # type: ignore[assignment]
+        if args.stages:
+            _trace_stages(first)
         ref = reference_for(DemoPlate(pattern, (args.width * 0.36, args.height * 0.46)))
         with contextlib.redirect_stdout(io.StringIO()):
             recast(["swap", pattern, "--actor", actor.name, "--out", str(root / "out"), "--selection", "reference",
                     "--reference", ref, "--json"])
-        if not first:
+        if "shape" not in first:
             raise SystemExit("no face was composed")
         if "profile" in first:
             print(first["profile"])
+        for line in first.get("stages", []):
+            print(line)
         print(f"crop {first['shape']}: compose_face {statistics.median(seconds):.3f} s per face (median of {len(seconds)}), "
               f"repeats median {statistics.median(repeats) if repeats else float('nan'):.3f} s, "
-              f"peak RSS above the call's start {max(peaks):.0f} MB")
+              f"peak RSS above the call's start {max(peaks):.0f} MB (RSS at the first call's start {first['start_mb']:.0f} MB)")
         if args.save:
             np.savez(args.save, fg=first["fg"], fg_clean=first["fg_clean"], alpha=first["alpha"])
         if args.compare:

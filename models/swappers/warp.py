@@ -319,7 +319,7 @@ class WarpSwapper:
         matte = self._matte(target, lm_expr, matte_heights, coverage, expr, (h, w))
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
         if oval is not None:  # never past the plate's own face oval (the mesh's outline)
-            matte = (matte * oval).astype(np.float32)
+            matte *= oval
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
         np.copyto(out[warped.slices()], warped.image, where=warped.inside[..., None])
@@ -439,8 +439,9 @@ class WarpSwapper:
         soft: np.ndarray = mask.astype(np.float32) / 255.0
         if sigma > 0.3:
             soft = cv2.GaussianBlur(soft, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
-        matte[y0:y1, x0:x1] = soft
-        return np.clip(matte * coverage, 0.0, 1.0).astype(np.float32)
+        soft *= coverage[y0:y1, x0:x1]  # outside the box the matte is 0 whatever the coverage
+        matte[y0:y1, x0:x1] = np.clip(soft, 0.0, 1.0, out=soft)
+        return matte
 
 
 def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray) -> np.ndarray | None:
@@ -714,7 +715,9 @@ def _skin_mask(target: np.ndarray, plate: np.ndarray, shape: tuple[int, int]) ->
             cv2.polylines(mask, [hull], True, 0, 2 * pad)
         for brow in (pts[17:22], pts[22:27]):
             cv2.polylines(mask, [np.round(brow).astype(np.int32)], False, 0, 2 * pad)
-    return mask.astype(np.float32) / 255.0
+    out = mask.astype(np.float32)
+    out /= 255.0
+    return out
 
 
 def make_builder(*_args: object, **_kwargs: object) -> WarpActorBuilder:

@@ -25,7 +25,7 @@ from recast.pipeline.composite.colormatch import ColourStats, colour_match
 from recast.pipeline.composite.crop import resize_to
 from recast.pipeline.composite.grain import GRAIN_BLOCK, GrainProfile, measure_grain, synthesize_grain
 from recast.pipeline.composite.highlights import clip_working, out_of_range_energy
-from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box
+from recast.pipeline.composite.matte import MatteOptions, build_matte, matte_box, unit_weights
 from recast.pipeline.errors import SwapError
 from recast.pipeline.finite import sanitise
 from recast.pipeline.outputs import Box
@@ -145,13 +145,15 @@ def compose_face(
     ys, xs = region.slices()
     matte_r = matte[ys, xs]
     part = region.width * region.height < h * w
-    # the region's own copies: the whole-crop buffers go before the region's work starts
+    # the region's own copies, each whole-crop buffer dropped as soon as its region is taken
+    # (an 8K face crop is ~70 MB a buffer)
     working_r = working[ys, xs].copy() if part else working
-    rgb_r = rgb[ys, xs].copy() if part else rgb
-    skin = _skin_weights(getattr(result, "skin", None), (h, w), region)
-    keep = _skin_weights(getattr(result, "ungraded", None), (h, w), region)
+    del working
+    skin = _skin_weights(getattr(result, "skin", None), (h, w), region, part)
+    keep = _skin_weights(getattr(result, "ungraded", None), (h, w), region, part)
     info: dict[str, Any] = {"swap_info": dict(result.info)}
-    del result, rgb, working  # an 8K face crop is ~70 MB a buffer
+    rgb_r = rgb[ys, xs].copy() if part else rgb
+    del result, rgb
     weight = matte_r
     if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
         weight = skin * matte_r  # the plate's skin against the actor's: eyes, brows and mouth left out
@@ -223,15 +225,16 @@ def _owned(out: np.ndarray, given: np.ndarray) -> np.ndarray:
     return out
 
 
-def _skin_weights(skin: np.ndarray | None, hw: tuple[int, int], region: Box) -> np.ndarray | None:
-    """A swapper's per-pixel weights (crop size) over ``region``, finite and in [0, 1]; None when absent."""
+def _skin_weights(skin: np.ndarray | None, hw: tuple[int, int], region: Box, own: bool) -> np.ndarray | None:
+    """A swapper's per-pixel weights (crop size) over ``region``, finite and in [0, 1]; None when
+    absent. ``own``: a copy of the region (the whole-crop array may then go), else read only."""
     if skin is None:
         return None
     arr = np.asarray(skin)
     if arr.shape != hw:
         return None
-    part = np.asarray(arr[region.slices()], dtype=np.float32)
-    return np.clip(np.nan_to_num(part), 0.0, 1.0)
+    out = unit_weights(arr[region.slices()])
+    return out.copy() if own and np.may_share_memory(out, arr) else out
 
 
 def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -250,7 +253,7 @@ def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np
         matte = np.asarray(result.matte, dtype=np.float32)
         if matte.ndim != 2:
             raise SwapError(f"swapper returned a matte of shape {matte.shape}, expected {hw}")
-        matte = np.clip(np.nan_to_num(resize_to(matte, hw)), 0.0, 1.0)
+        matte = unit_weights(resize_to(matte, hw))
     if rgb.shape[:2] == hw and lo >= 0.0 and hi <= 1.0:
         return rgb, matte  # already in range: no copy
     return np.clip(rgb, 0.0, 1.0), matte

@@ -63,8 +63,8 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     noise, the busy ones (eyes, hair, edges) are texture. The same estimator
     calibrates the synthesis, so its bias cancels. More than ``max_blocks`` blocks
     inside (None: no limit): the percentile is taken over evenly spaced tiles of
-    ``_TILE`` x ``_TILE`` blocks, each filtered with ``_TILE_PAD`` px of context, so
-    every block measured has the value the whole image gives it.
+    ``_TILE`` x ``_TILE`` blocks, filtered together with ``_TILE_PAD`` px of context
+    each, so every block measured has the value the whole image gives it (to float rounding).
     """
     img = np.asarray(img, dtype=np.float32)
     if not _all_finite(img):  # read-only below: a finite image is not copied
@@ -84,36 +84,63 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     n_inside = int(inside.sum())
     if n_inside < _MIN_BLOCKS:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
-    found: list[list[list[np.ndarray]]] = [[[] for _ in range(channels)] for _ in range(n_bands)]
-    for r0, r1, c0, c1 in _tiles(inside, n_inside, max_blocks):
-        y0, y1 = max(r0 * b - _TILE_PAD, 0), min(r1 * b + _TILE_PAD, img.shape[0])
-        x0, x1 = max(c0 * b - _TILE_PAD, 0), min(c1 * b + _TILE_PAD, img.shape[1])
-        ins = inside[r0:r1, c0:c1]
-        rows = slice(r0 * b - y0, r1 * b - y0)
-        cols = slice(c0 * b - x0, c1 * b - x0)
+    tiles = _tiles(inside, n_inside, max_blocks)
+    if tiles is None:
+        out = np.zeros((n_bands, channels), np.float64)
         for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
-            ch = np.ascontiguousarray(img[y0:y1, x0:x1, c])
+            ch = np.ascontiguousarray(img[..., c])
             finer = _blur(ch, BAND_SIGMAS[0])
             for k in range(n_bands):
                 coarser = _blur(ch, BAND_SIGMAS[k + 1])
                 band = finer - coarser
-                found[k][c].append(block_std(band[rows, cols, None], b)[ins][:, 0])
+                std = block_std(band[: hb * b, : wb * b, None], b)[inside]  # (n_blocks, 1)
+                out[k, c] = np.percentile(std[:, 0], _PERCENTILE)
                 del band
                 finer = coarser
+        return GrainProfile(out.astype(np.float32))
+    mosaic, chosen = _mosaic(img, inside, tiles)
+    finer = _blur(mosaic, BAND_SIGMAS[0])
     out = np.zeros((n_bands, channels), np.float64)
     for k in range(n_bands):
-        for c in range(channels):
-            out[k, c] = np.percentile(np.concatenate(found[k][c]), _PERCENTILE)
+        coarser = _blur(mosaic, BAND_SIGMAS[k + 1])
+        std = block_std(finer - coarser, b)[chosen]  # (n_blocks, channels)
+        out[k] = np.percentile(std, _PERCENTILE, axis=0)
+        finer = coarser
     return GrainProfile(out.astype(np.float32))
 
 
-def _tiles(inside: np.ndarray, n_inside: int, max_blocks: int | None) -> list[tuple[int, int, int, int]]:
-    """Block ranges (r0, r1, c0, c1) to measure: the whole image, or tiles of ``_TILE`` x ``_TILE``
-    blocks holding selected blocks, evenly spaced in raster order (so they stagger over the
-    face), as many as bring the count to about ``max_blocks``."""
+def _mosaic(img: np.ndarray, inside: np.ndarray, tiles: list[tuple[int, int, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The tiles, each with ``_TILE_PAD`` px of context (reflected at the image's edges, as the
+    band filters do), stacked into one column, and which of the column's blocks are selected.
+    The context keeps every tile's blocks out of its neighbours' reach, so one filter pass
+    over the column gives each block the value the whole image gives it (to float rounding)."""
+    b, pad = _BLOCK, _TILE_PAD
+    side = _TILE * b + 2 * pad
+    h, w, channels = img.shape
+    mosaic = np.zeros((len(tiles) * side, side, channels), np.float32)
+    chosen = np.zeros((len(tiles) * side // b, side // b), bool)
+    for i, (r0, r1, c0, c1) in enumerate(tiles):
+        y0, y1 = max(r0 * b - pad, 0), min(r1 * b + pad, h)
+        x0, x1 = max(c0 * b - pad, 0), min(c1 * b + pad, w)
+        part = img[y0:y1, x0:x1]
+        top, bottom = pad - (r0 * b - y0), pad - (y1 - r1 * b)
+        left, right = pad - (c0 * b - x0), pad - (x1 - c1 * b)
+        if top or bottom or left or right:  # at the image's edge: its reflection, as the filters see it
+            part = cv2.copyMakeBorder(np.ascontiguousarray(part), top, bottom, left, right, cv2.BORDER_REFLECT)
+            part = part.reshape(part.shape[0], part.shape[1], channels)
+        mosaic[i * side : i * side + part.shape[0], : part.shape[1]] = part
+        q = (i * side + pad) // b
+        chosen[q : q + r1 - r0, pad // b : pad // b + c1 - c0] = inside[r0:r1, c0:c1]
+    return mosaic, chosen
+
+
+def _tiles(inside: np.ndarray, n_inside: int, max_blocks: int | None) -> list[tuple[int, int, int, int]] | None:
+    """Block ranges (r0, r1, c0, c1) to measure: None for the whole image, or tiles of ``_TILE`` x
+    ``_TILE`` blocks holding selected blocks, evenly spaced in raster order (so they stagger over
+    the face), as many as bring the count to about ``max_blocks``."""
     hb, wb = inside.shape
     if max_blocks is None or n_inside <= max_blocks:
-        return [(0, hb, 0, wb)]
+        return None
     t = _TILE
     tiles = [
         (r, min(r + t, hb), c, min(c + t, wb))

@@ -86,21 +86,25 @@ def build_matte(
     source = opts.source
     if source not in MATTE_SOURCES:
         raise ValueError(f"unknown matte source {source!r}")
-    hull = np.zeros((h, w), dtype=np.uint8)
-    poly = face_polygon(face, opts.forehead)
-    cv2.fillConvexPoly(hull, cv2.convexHull(np.round(poly).astype(np.int32).reshape(-1, 1, 2)), 255)
-    region = hull.astype(np.float32) / 255.0
+    mm: np.ndarray | None = None
     if model_matte is not None and source != "hull":
         mm = np.asarray(model_matte, dtype=np.float32)
         if mm.shape != (h, w):
             raise ValueError(f"model matte {mm.shape} does not match crop {(h, w)}")
-        mm = np.clip(np.nan_to_num(mm), 0.0, 1.0)
-        if source in ("auto", "model"):
-            region = mm
-        elif source == "union":
-            region = np.maximum(region, (mm >= 0.5).astype(np.float32))
-        else:  # intersect
-            region = np.minimum(region, mm)
+        mm = unit_weights(mm)
+    if mm is not None and source in ("auto", "model"):
+        region = mm  # the landmark hull is not needed
+    else:
+        hull = np.zeros((h, w), dtype=np.uint8)
+        poly = face_polygon(face, opts.forehead)
+        cv2.fillConvexPoly(hull, cv2.convexHull(np.round(poly).astype(np.int32).reshape(-1, 1, 2)), 255)
+        region = hull.astype(np.float32)
+        region /= 255.0
+        del hull
+        if mm is not None and source == "union":
+            np.maximum(region, (mm >= 0.5).astype(np.float32), out=region)
+        elif mm is not None:  # intersect
+            np.minimum(region, mm, out=region)
     scale = max(face.size, 1.0) / MATTE_REFERENCE_SIZE
     erode_px = opts.erode * scale
     feather_px = max(opts.blur * scale, 0.0)
@@ -109,9 +113,23 @@ def build_matte(
     if feather_px >= 0.5:
         sigma = feather_px / 3.0
         soft = cv2.GaussianBlur(soft, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_CONSTANT)
+    if model_matte is not None and np.may_share_memory(soft, model_matte):
+        soft = soft.copy()  # written below: never the caller's own matte
     soft[soft < ALPHA_FLOOR] = 0.0
     soft[soft > 1.0 - ALPHA_FLOOR] = 1.0
-    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+    return np.clip(soft, 0.0, 1.0, out=soft)
+
+
+def unit_weights(arr: np.ndarray) -> np.ndarray:
+    """float32 weights finite and in [0, 1]: ``arr`` itself when it already is (NaN propagates
+    through min/max: no mask is made), else a cleaned copy (NaN -> 0, clipped)."""
+    arr = np.asarray(arr, dtype=np.float32)
+    if arr.size == 0:
+        return arr
+    lo, hi = float(arr.min()), float(arr.max())
+    if np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0:
+        return arr
+    return np.clip(np.nan_to_num(arr), 0.0, 1.0)
 
 
 def _morph(mask: np.ndarray, px: float) -> np.ndarray:
@@ -126,7 +144,9 @@ def _morph(mask: np.ndarray, px: float) -> np.ndarray:
 
 def matte_box(matte: np.ndarray) -> Box | None:
     """Tight integer box of the matte's non-zero pixels, or None when empty."""
-    ys, xs = np.nonzero(matte > 0)
-    if ys.size == 0:
+    on = matte > 0
+    rows = np.flatnonzero(on.any(axis=1))  # per row and column: no coordinate list of every pixel
+    if rows.size == 0:
         return None
-    return Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    cols = np.flatnonzero(on[rows[0] : rows[-1] + 1].any(axis=0))
+    return Box(int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
