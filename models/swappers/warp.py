@@ -488,6 +488,20 @@ def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targ
     return where
 
 
+def _unit_rgb(crop: np.ndarray) -> np.ndarray:
+    """``crop``'s RGB as float32, finite and clipped to [0, 1]: the crop itself when it already
+    is (the engine's working crop; NaN propagates through min/max, no mask is made), else
+    one cleaned copy (NaN/Inf -> finite by numpy's rule, then clipped, in place)."""
+    rgb = np.ascontiguousarray(crop[..., :3], dtype=np.float32)
+    lo, hi = (float(rgb.min()), float(rgb.max())) if rgb.size else (0.0, 0.0)
+    if np.isfinite(lo) and np.isfinite(hi) and lo >= 0.0 and hi <= 1.0:
+        return rgb
+    if np.may_share_memory(rgb, crop):
+        rgb = rgb.copy()
+    np.nan_to_num(rgb, copy=False)
+    return np.clip(rgb, 0.0, 1.0, out=rgb)
+
+
 def _clean_unit(pixels: np.ndarray) -> np.ndarray:
     """float32, NaN/Inf -> finite (numpy's rule), clipped to [0, 1]."""
     return np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0)
@@ -517,7 +531,7 @@ def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targe
     if a <= 0.0:
         return 0.0
     h, w = out.shape[:2]
-    src_img = np.clip(np.nan_to_num(crop[..., :3].astype(np.float32)), 0.0, 1.0)
+    src_img = _unit_rgb(crop)
     # a shut lid is about as light as the skin beside the nose and under the eyes: the plate's
     # lids are scaled by the actor's skin level there over the plate's
     y_actor, y_plate = _skin_level(out, target), _skin_level(src_img, plate)
@@ -625,11 +639,12 @@ def _clean_plate_features(
     plate_part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
     region = out[y0:y1, x0:x1]
     region[:] = plate_part[..., None] * clean + (1.0 - plate_part[..., None]) * region
-    new_matte = matte.copy()
-    new_matte[y0:y1, x0:x1] = grown
+    # only the box changes: the matte elsewhere is already in [0, 1] (no whole-crop copies)
+    new_matte = np.array(matte, dtype=np.float32, copy=True)
+    new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
     where = np.zeros((h, w), np.float32)
-    where[y0:y1, x0:x1] = plate_part * (grown > 0)
-    return np.clip(new_matte, 0.0, 1.0).astype(np.float32), np.clip(where, 0.0, 1.0)
+    where[y0:y1, x0:x1] = np.clip(plate_part * (grown > 0), 0.0, 1.0)
+    return np.clip(new_matte, 0.0, 1.0, out=new_matte), where
 
 
 def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
