@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from recast.pipeline.faces import AnalyserOptions, create_analyser
-from recast.pipeline.faces.imageprep import _pixel_layout, resize, to_uint8
+from recast.pipeline.faces.imageprep import _pixel_layout, all_finite, resize, to_uint8
 from recast.pipeline.faces.pyramid import Tile, render_tile
 from recast.pipeline.faces.stream import FaceStream, StreamOptions
 from tests._faces_fixtures import t1
@@ -50,7 +50,10 @@ def test_to_uint8_of_a_view_matches_the_sanitised_copy() -> None:
     want = np.clip(np.ascontiguousarray(view) * 0.5 * 255.0 + 0.5, 0, 255).astype(np.uint8)
     assert np.array_equal(got, want) and got.flags.c_contiguous
     assert np.array_equal(view, before)  # the plate is never written
+    rgba[5, 6, 3] = np.nan  # a NaN in alpha is not in the colour channels
+    assert all_finite(view) and all_finite(rgba[2:40, 3:50, :3])
     view[3, 4, 1] = np.inf  # a non-finite pixel: sanitised first (Inf -> the finite maximum)
+    assert not all_finite(view) and not all_finite(rgba[1::2, :, :3])
     assert to_uint8(view, None)[3, 4, 1] == 255
 
 
