@@ -55,7 +55,7 @@ class WarpOptions:
     # the plate's own lids (warped onto the actor's eyes) shown as much as the plate's eyes are shut
     plate_lids: bool = True
     # the plate's brows and eyes that lie outside the actor's face (taller brows, wider lashes)
-    # painted over with the plate's own skin, so they don't ghost beside the actor's
+    # painted over with the actor's own skin, so they don't ghost beside the actor's
     clean_plate_features: bool = True
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
@@ -332,10 +332,7 @@ class WarpSwapper:
         mouth_from_plate = interior is not None
         cleaned = 0
         if opts.clean_plate_features:
-            matte, cleaned_at = _clean_plate_features(out, crop, lm_expr, plate_ext, matte, oval)
-            if cleaned_at is not None:
-                cleaned = int((cleaned_at > 0.5).sum())
-                interior = cleaned_at if interior is None else np.maximum(interior, cleaned_at)
+            matte, cleaned = _clean_plate_features(out, lm_expr, plate_ext, target, coverage, matte, oval)
         info = {
             "bank_entry": entry.id,
             "bank_source": entry.source,
@@ -583,26 +580,30 @@ def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targe
 
 
 def _clean_plate_features(
-    out: np.ndarray, crop: np.ndarray, plate: np.ndarray, plate_ext: np.ndarray, matte: np.ndarray, oval: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray | None]:
+    out: np.ndarray,
+    plate: np.ndarray,
+    plate_ext: np.ndarray,
+    target: np.ndarray,
+    coverage: np.ndarray,
+    matte: np.ndarray,
+    oval: np.ndarray | None,
+) -> tuple[np.ndarray, int]:
     """Paint over the plate's brows and eyes where the actor's matte leaves them showing.
 
     The plate's features are strokes along its brows and hulls around its eyes; the part
-    inside the plate's own face outline (and mesh oval) where the matte is below 1 is
-    inpainted from the plate's surrounding skin, and the matte grows over it (plate pixels
-    only, never the actor's hair or background). Returns the new matte and where ``out``
-    now holds cleaned plate pixels (None: nothing to clean).
+    inside the plate's own face outline (and mesh oval) where the matte is below 1 is filled
+    with the actor's own skin around it, smoothly extended (a normalised convolution over the
+    actor's warped skin, its brows, eyes and mouth left out), and the matte grows over it.
+    Being the actor's skin, it is graded with the rest of the actor's face: no patch of
+    another colour, no actor hair or background, no invented texture. Returns the new matte
+    and how many pixels were filled.
     """
     h, w = out.shape[:2]
     _, _, length = ws.face_frame(plate)
-    feat = np.zeros((h, w), np.uint8)
-    thick = max(2, round(0.07 * length))
-    for brow in (plate[17:22], plate[22:27]):
-        cv2.polylines(feat, [np.round(brow * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
-    for eye in (plate[36:42], plate[42:48]):
-        cv2.fillConvexPoly(feat, cv2.convexHull(np.round(eye).astype(np.int32)), 255)
     grow = max(1, round(0.05 * length))
-    feat = cv2.dilate(feat, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
+    feat = _feature_mask(plate, (h, w), max(2, round(0.07 * length)))
+    feat = cv2.dilate(feat, disk)
     face_region = np.zeros((h, w), np.uint8)
     outline = plate_ext[ws.outline_indices()]
     cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
@@ -610,41 +611,48 @@ def _clean_plate_features(
     if oval is not None:
         showing &= oval > 0.5
     if int(showing.sum()) < 4:
-        return matte, None
+        return matte, 0
     ys, xs = np.nonzero(showing)
-    pad = 3 * grow + 4
+    pad = int(np.ceil(0.3 * length)) + 4
     x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
     x1, y1 = min(w, int(xs.max()) + pad + 1), min(h, int(ys.max()) + pad + 1)
     hole = showing[y0:y1, x0:x1].astype(np.uint8) * 255
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
-    # the plate's skin around, smoothly filled in (normalised convolution over the face's own
-    # pixels less the features: no hair or background pulled in, no texture invented)
-    src = np.clip(np.nan_to_num(crop[y0:y1, x0:x1, :3].astype(np.float32)), 0.0, 1.0)
-    known = (face_region[y0:y1, x0:x1] > 127) & (feat[y0:y1, x0:x1] == 0)
-    lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
-    ref = _skin_lab(crop, plate)
-    if ref is not None:  # skin-coloured pixels only: no lashes, eye shadow or hair at the edges
+    src = np.clip(np.nan_to_num(out[y0:y1, x0:x1, :3].astype(np.float32)), 0.0, 1.0)
+    actor_feat = cv2.dilate(_feature_mask(target, (h, w), max(2, round(0.07 * length)), mouth=True), disk)
+    known = coverage[y0:y1, x0:x1] & (matte[y0:y1, x0:x1] > 0.9) & (actor_feat[y0:y1, x0:x1] == 0)
+    ref = _skin_lab(out, target)
+    if ref is not None:  # the actor's skin only: no shadowed sockets, stubble or hair at the edge
+        lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
         known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < 15.0
-    known = known.astype(np.float32)
-    sigma = max(1.0, 0.08 * length)
-    den = cv2.GaussianBlur(known, (0, 0), sigma)
-    clean = cv2.GaussianBlur(src * known[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
-    hole[den < 1e-3] = 0
+    known_f = known.astype(np.float32)
+    sigma = max(1.0, 0.1 * length)
+    den = cv2.GaussianBlur(known_f, (0, 0), sigma)
+    fill = cv2.GaussianBlur(src * known_f[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
+    hole[den < 0.02] = 0
     soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
     soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
     if oval is not None:
         soft *= oval[y0:y1, x0:x1]
     m = matte[y0:y1, x0:x1]
     grown = m + (1.0 - m) * soft
-    plate_part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
+    part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
     region = out[y0:y1, x0:x1]
-    region[:] = plate_part[..., None] * clean + (1.0 - plate_part[..., None]) * region
+    region[:] = part[..., None] * np.clip(fill, 0.0, 1.0) + (1.0 - part[..., None]) * region
     # only the box changes: the matte elsewhere is already in [0, 1] (no whole-crop copies)
     new_matte = np.array(matte, dtype=np.float32, copy=True)
     new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
-    where = np.zeros((h, w), np.float32)
-    where[y0:y1, x0:x1] = np.clip(plate_part * (grown > 0), 0.0, 1.0)
-    return np.clip(new_matte, 0.0, 1.0, out=new_matte), where
+    return new_matte, int((part > 0.5).sum())
+
+
+def _feature_mask(lm: np.ndarray, shape: tuple[int, int], thick: int, mouth: bool = False) -> np.ndarray:
+    """Strokes along the brows and hulls of the eyes (and the lips) of a 68-point face."""
+    mask = np.zeros(shape, np.uint8)
+    for brow in (lm[17:22], lm[22:27]):
+        cv2.polylines(mask, [np.round(brow * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
+    for part in (lm[36:42], lm[42:48], *((lm[48:60],) if mouth else ())):
+        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(part).astype(np.int32)), 255)
+    return mask
 
 
 def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
