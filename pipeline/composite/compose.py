@@ -203,9 +203,10 @@ def _work_region(box: Box | None, hw: tuple[int, int], blend_method: str) -> Box
 
 
 def _finite(crop: np.ndarray) -> np.ndarray:
-    """``crop`` itself when it is float32 and all finite (NaN propagates through min/max: no
-    mask is made), else pipeline.finite's sanitised copy."""
-    if crop.dtype == np.float32 and crop.size and np.isfinite(crop.min()) and np.isfinite(crop.max()):
+    """``crop`` itself when it is float32 and all finite (NaN and Inf propagate through a sum:
+    one pass, no mask; a sum overflowing to Inf only costs the copy), else pipeline.finite's
+    sanitised copy."""
+    if crop.dtype == np.float32 and crop.size and np.isfinite(crop.sum(dtype=np.float64)):
         return crop
     return sanitise(crop)
 

@@ -67,8 +67,6 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
     each, so every block measured has the value the whole image gives it (to float rounding).
     """
     img = np.asarray(img, dtype=np.float32)
-    if not _all_finite(img):  # read-only below: a finite image is not copied
-        img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
     if img.ndim == 2:
         img = img[..., None]
     sel = np.ones(img.shape[:2], bool) if weight is None else weight >= 0.5
@@ -86,6 +84,8 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
         return GrainProfile(np.zeros((n_bands, channels), np.float32))
     tiles = _tiles(inside, n_inside, max_blocks)
     if tiles is None:
+        if not _all_finite(img):  # read-only below: a finite image is not copied
+            img = np.nan_to_num(img, nan=0.0, posinf=0.0, neginf=0.0)
         out = np.zeros((n_bands, channels), np.float64)
         for c in range(channels):  # a channel and a band at a time: a few single-channel buffers live
             ch = np.ascontiguousarray(img[..., c])
@@ -99,6 +99,8 @@ def measure_grain(img: np.ndarray, weight: np.ndarray | None = None, max_blocks:
                 finer = coarser
         return GrainProfile(out.astype(np.float32))
     mosaic, chosen = _mosaic(img, inside, tiles)
+    if not _all_finite(mosaic):  # only what is read is cleaned (a pointwise rule: the same numbers)
+        np.nan_to_num(mosaic, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     finer = _blur(mosaic, BAND_SIGMAS[0])
     out = np.zeros((n_bands, channels), np.float64)
     for k in range(n_bands):
