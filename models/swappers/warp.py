@@ -626,10 +626,10 @@ def _clean_plate_features(
         lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
         known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < 15.0
     known_f = known.astype(np.float32)
-    sigma = max(1.0, 0.1 * length)
+    sigma = max(1.0, 0.15 * length)
     den = cv2.GaussianBlur(known_f, (0, 0), sigma)
     fill = cv2.GaussianBlur(src * known_f[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
-    hole[den < 0.02] = 0
+    hole[den < 0.005] = 0
     soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
     soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
     if oval is not None:
