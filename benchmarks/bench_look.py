@@ -17,7 +17,9 @@
 3. Contact sheets (plate | comp pairs) of the dark warm clip and of a bright plate (t1.jpg
    faces) to --sheets (default /work/look_sheets); look at them.
 
-Run: python benchmarks/bench_look.py [--frames N] [--sheets DIR]
+Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
+[--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
     pm, cm, pe, ce = [], [], [], []
     nearer = judged = 0
     pairs = []
+    per_frame: list[dict[str, object]] = []
     licences_ok = all(bool(l.get("commercial_use")) for r in recs for l in r.get("licences", []))
     for rec, plate_rgb in zip(recs, frames, strict=True):
         if rec["status"] != "done":
@@ -159,6 +162,13 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
         judged += 1
         nearer += d_actor < d_plate
         pairs.append((rec["frame"], plate_rgb, comp, p["box"]))
+        info = swapped[0].get("swap_info") or {}
+        per_frame.append({
+            "frame": rec["frame"], "plate_ear": p["ear"], "comp_ear": c["ear"], "plate_mouth": p["mouth"],
+            "comp_mouth": c["mouth"], "dist_actor": d_actor, "dist_plate": d_plate,
+            "swap_plate_expression": info.get("plate_expression"), "eye_ratio": info.get("eye_ratio"),
+            "lids_from_plate": info.get("lids_from_plate"), "mouth_from_plate": info.get("mouth_from_plate"),
+        })
     return {
         "frames": len(recs),
         "swapped": sum(r["status"] == "done" for r in recs),
@@ -168,6 +178,7 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
         "actor_fraction": nearer / judged if judged else float("nan"),
         "seconds_per_frame": secs,
         "all_licences_commercial": licences_ok,
+        "per_frame": per_frame,
     }, pairs
 
 
@@ -211,6 +222,7 @@ def main() -> int:
     ap.add_argument("--start", type=int, default=30)
     ap.add_argument("--sheets", type=Path, default=Path("/work/look_sheets"))
     ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     args = ap.parse_args()
     report: dict[str, object] = {}
     print("1. small faces (fraction of pasted real faces found)")
@@ -229,6 +241,10 @@ def main() -> int:
         for commercial in (False, True):
             label = "commercial-only (mesh68)" if commercial else "default (dlib68)"
             res, pairs = run_clip(actor, frames, work / ("c" if commercial else "d"), commercial, judge, actor_emb)
+            per_frame = res.pop("per_frame")
+            if args.per_frame is not None:
+                args.per_frame.mkdir(parents=True, exist_ok=True)
+                (args.per_frame / f"{'commercial' if commercial else 'default'}.json").write_text(json.dumps(per_frame, indent=1, default=float))
             report[label] = res
             print(
                 f"  {label:26s}: swapped {res['swapped']}/{res['frames']}, judged {res['judged']}; "
