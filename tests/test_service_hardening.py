@@ -168,3 +168,38 @@ def test_killed_runner_shows_interrupted(tmp_path: Path) -> None:
     assert "interrupted" in recast("job", "show", job, home=home).stdout
     res = recast("job", "resume", job, home=home)
     assert res.returncode == 0 and Store(home / "recast.db").get_job(job)["status"] == "done"
+
+
+def test_publish_right_after_done_waits_for_the_exiting_worker(tmp_path: Path, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store shows a job done before its worker has left the pool (a worker process is
+    still exiting): a publish in that moment waits for it instead of a 409. A job that is
+    still running is refused at once."""
+    from recast.pipeline.service import workers
+
+    real = workers.run_task
+
+    def run_then_exit_slowly(*args: object, **kwargs: object) -> None:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(1.0)  # what a worker process's interpreter teardown costs, stretched
+
+    monkeypatch.setattr(workers, "run_task", run_then_exit_slowly)
+    cfg = ServiceConfig(roots=[root.resolve()], store_path=tmp_path / "home" / "recast.db", token=TOKEN, workers=1,
+                        worker_processes=False)
+    server = start_in_thread(cfg)
+    try:
+        pattern = make_plate(root / "plates", (1, 2))
+        body = {"plate": pattern, "actor": "ada", "processor": "passthrough", "qc": False, "out": str(root / "o")}
+        with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as c:
+            r = c.post("/jobs", json=body)
+            assert r.status_code == 201, r.text
+            job = r.json()["job"]
+            deadline = time.monotonic() + 60
+            while c.get(f"/jobs/{job}").json()["status"] != "done" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert c.get(f"/jobs/{job}").json()["busy"] is True  # done in the store, the worker not gone yet
+            assert c.post(f"/jobs/{job}/approve", json={"frames": "all", "by": "kim"}).status_code == 200
+            r = c.post(f"/jobs/{job}/publish", json={"by": "kim"})
+            assert r.status_code == 201, r.text
+            assert r.json()["version"] == "v001"
+    finally:
+        server.stop()

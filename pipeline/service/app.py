@@ -431,7 +431,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
         job = job_files(job_id)
         check_setting_paths(body.set, config.roots, "set")
-        if pool.busy(job_id):
+        if pool.busy(job_id, _settle(job)):
             raise HTTPException(status_code=409, detail=f"job {job_id} already has a task in progress")
         wanted = _frames_of(body.frames)
         take = create_take(store, job_id, wanted if wanted is not None else _job_frames(store, job_id), body.reference, body.set, body.by)
@@ -457,8 +457,8 @@ def create_app(config: ServiceConfig) -> FastAPI:
     def publish(job_id: JobId, body: PublishBody) -> dict[str, Any]:
         from recast.pipeline.jobs.publish import publish as do_publish
 
-        job_files(job_id)
-        if pool.busy(job_id):
+        job = job_files(job_id)
+        if pool.busy(job_id, _settle(job)):
             raise HTTPException(status_code=409, detail=f"job {job_id} has a task in progress; publish when it ends")
         m = do_publish(store, job_id, body.fill, body.by)
         return {"version": m["version"], "path": m["path"], "approved": m["approved"], "filled": m["filled"]}
@@ -478,6 +478,16 @@ def create_app(config: ServiceConfig) -> FastAPI:
 
     add_bridge_routes(app, config, store, auth)  # host bridge: /bridge/info, versions/{v}, /preview
     return app
+
+
+# how long a publish/reprocess waits for a job's task whose job the store shows ended: its
+# worker process is still exiting (the store's status is written before the process ends)
+ENDED_TASK_SETTLE_S = 3.0
+
+
+def _settle(job: dict[str, Any]) -> float:
+    """Seconds to wait for the job's task to leave the pool: only when the job shows ended."""
+    return ENDED_TASK_SETTLE_S if job.get("status") in ("done", "failed", "cancelled") else 0.0
 
 
 def _job_frames(store: Store, job_id: str) -> list[int]:

@@ -51,8 +51,13 @@ class WorkerPool:
         for t in self._threads:
             t.start()
 
-    def busy(self, job_id: str) -> bool:
+    def busy(self, job_id: str, settle: float = 0.0) -> bool:
+        """Whether a task of the job is queued or running; with ``settle`` > 0, first wait up
+        to that many seconds for it to end (a task whose job the store already shows ended is
+        still "busy" while its worker process exits)."""
         with self._cond:
+            if settle > 0:
+                self._cond.wait_for(lambda: job_id not in self._pending, settle)
             return job_id in self._pending
 
     def submit(self, task: Task) -> None:
