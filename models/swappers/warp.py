@@ -602,24 +602,28 @@ def _clean_plate_features(
     _, _, length = ws.face_frame(plate)
     grow = max(1, round(0.05 * length))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    feat = _feature_mask(plate, (h, w), max(2, round(0.07 * length)))
-    feat = cv2.dilate(feat, disk)
+    # the masks are drawn over the crop but dilated and combined only around the features
+    feat, (fy0, fy1, fx0, fx1) = _dilate_near(_feature_mask(plate, (h, w), max(2, round(0.07 * length))), disk, grow)
     face_region = np.zeros((h, w), np.uint8)
     outline = plate_ext[ws.outline_indices()]
     cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    showing = (feat > 0) & (face_region > 0) & (matte < 0.98)
+    near = (slice(fy0, fy1), slice(fx0, fx1))
+    showing = (feat[near] > 0) & (face_region[near] > 0) & (matte[near] < 0.98)
     if oval is not None:
-        showing &= oval > 0.5
+        showing &= oval[near] > 0.5
     if int(showing.sum()) < 4:
         return matte, 0
     ys, xs = np.nonzero(showing)
+    ys += fy0
+    xs += fx0
     pad = int(np.ceil(0.3 * length)) + 4
     x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
     x1, y1 = min(w, int(xs.max()) + pad + 1), min(h, int(ys.max()) + pad + 1)
-    hole = showing[y0:y1, x0:x1].astype(np.uint8) * 255
+    hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    hole[ys - y0, xs - x0] = 255
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
     src = np.clip(np.nan_to_num(out[y0:y1, x0:x1, :3].astype(np.float32)), 0.0, 1.0)
-    actor_feat = cv2.dilate(_feature_mask(target, (h, w), max(2, round(0.07 * length)), mouth=True), disk)
+    actor_feat, _ = _dilate_near(_feature_mask(target, (h, w), max(2, round(0.07 * length)), mouth=True), disk, grow)
     known = coverage[y0:y1, x0:x1] & (matte[y0:y1, x0:x1] > 0.9) & (actor_feat[y0:y1, x0:x1] == 0)
     ref = _skin_lab(out, target)
     if ref is not None:  # the actor's skin only: no shadowed sockets, stubble or hair at the edge
@@ -643,6 +647,20 @@ def _clean_plate_features(
     new_matte = np.array(matte, dtype=np.float32, copy=True)
     new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
     return new_matte, int((part > 0.5).sum())
+
+
+def _dilate_near(mask: np.ndarray, kernel: np.ndarray, radius: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """``cv2.dilate(mask, kernel)`` (``kernel`` at most ``2 radius + 1`` wide), computed only around the mask's
+    non-zero pixels (the same values: nothing farther than ``radius`` from them changes); also the
+    rows and columns ``(y0, y1, x0, x1)`` outside which the result is zero."""
+    h, w = mask.shape[:2]
+    bx, by, bw, bh = cv2.boundingRect(mask)
+    if bw == 0 or bh == 0:
+        return mask, (0, 0, 0, 0)
+    x0, y0 = max(0, bx - radius - 1), max(0, by - radius - 1)
+    x1, y1 = min(w, bx + bw + radius + 1), min(h, by + bh + radius + 1)
+    mask[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1], kernel)
+    return mask, (y0, y1, x0, x1)
 
 
 def _feature_mask(lm: np.ndarray, shape: tuple[int, int], thick: int, mouth: bool = False) -> np.ndarray:
