@@ -161,6 +161,7 @@ class Engine:
         swapper_factory: Callable[[str, SwapperContext], Swapper] | None = None,
         splice: bool = True,
         history: StreamHistory | None = None,
+        embeddings_sidecar: bool = True,
     ) -> None:
         if not actors:
             raise ActorError("engine: no actor given")
@@ -201,6 +202,8 @@ class Engine:
         # tracking results kept per (window start, frame) so a later take seeds its frames from
         # them instead of detecting again (pipeline.jobs.history); None: always detect
         self._history = history
+        # the plate faces' embeddings beside each record, for QC (a preview has no QC: False)
+        self._embeddings_sidecar = embeddings_sidecar
         self._window: int | None = None  # the first frame of the current history window
         self._pending: bytes | None = None  # this frame's tracking result, stored once the frame succeeds
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
@@ -436,7 +439,8 @@ class Engine:
 
         path = self.layout.embeddings_path(computed.state.frame)
         try:
-            if computed.state.record["status"] != "failed" and (computed.embeddings or computed.comp_features):
+            wanted = self._embeddings_sidecar and computed.state.record["status"] != "failed"
+            if wanted and (computed.embeddings or computed.comp_features):
                 doc: dict[str, Any] = {"schema": 1, "frame": computed.state.frame, "faces": computed.embeddings}
                 if computed.comp_features:
                     doc["comp"] = computed.comp_features

@@ -255,8 +255,10 @@ class WarpSwapper:
         self._eye_ref: dict[tuple[Path, int], float] = {}
 
     def reset_sequence(self) -> None:
-        """Forget the per-track view history (a new, unrelated sequence follows); banks stay loaded."""
+        """Forget the per-track view history and open-eye references (a new, unrelated sequence
+        follows, or the engine restarts its temporal state); banks stay loaded."""
         self._last_entry.clear()
+        self._eye_ref.clear()
 
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)

@@ -55,9 +55,10 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def history_key(settings: dict[str, Any]) -> str:
-    """A short hash of the detection-relevant settings (and the code's version)."""
-    doc = {"schema": HISTORY_SCHEMA, "version": __version__, "code": code_digest(),
+def history_key(settings: dict[str, Any], code: str | None = None) -> str:
+    """A short hash of the detection-relevant settings (and the code's version); ``code``: a
+    :func:`code_digest` the caller already took (a long-running service takes it once)."""
+    doc = {"schema": HISTORY_SCHEMA, "version": __version__, "code": code or code_digest(),
            **{k: settings.get(k) for k in DETECTION_SETTINGS}, "ocio": os.environ.get("OCIO") or None}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from recast.models.base import Swapper, SwapperContext
     from recast.pipeline.color import ColorContext
     from recast.pipeline.faces.base import FaceAnalyser
+    from recast.pipeline.schema.settings import SwapSettings
     from recast.pipeline.service.app import ServiceConfig
+    from recast.pipeline.service.preview_cache import MemoryHistory
 
 JobId = Annotated[str, PathParam(pattern=JOB_ID_RE.pattern, max_length=80)]
 VersionName = Annotated[str, PathParam(pattern=r"^(v\d{3,}|latest)$", max_length=16)]
@@ -58,13 +60,22 @@ class PreviewBody(BaseModel):
 
 
 class _Warm:
-    """What a preview keeps loaded between requests (one per app; previews run one at a time)."""
+    """What a preview keeps between requests (one per app; previews run one at a time): loaded
+    analysers and swappers, the colour context, verified actors and detection results
+    (``preview_cache``), each bounded and each giving what a cold preview would."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_bytes: int = 128 * 1024 * 1024) -> None:
+        from recast.models.actor import actor_dir, load_actor
+        from recast.pipeline.service.preview_cache import ActorCache, Lru, MemoryHistory
+
         self.lock = threading.Lock()
         self._color: ColorContext | None = None
-        self._analysers: dict[tuple[str, str | None, bool], FaceAnalyser] = {}
+        self._models: dict[tuple[str, str | None, bool], FaceAnalyser] = {}  # one model load per backend/folder
+        self._analysers: Lru[FaceAnalyser] = Lru(8)  # per detection options, sharing those models
         self._swappers: dict[tuple[str, bool], Swapper] = {}
+        self.actors = ActorCache(load_actor, actor_dir)
+        self.history = MemoryHistory(history_bytes)
+        self._code: str | None = None
 
     def swapper(self, backend: str, context: SwapperContext) -> Swapper:
         """The backend's swapper, loaded once (its own landmarker, banks); per-sequence state reset."""
@@ -86,14 +97,42 @@ class _Warm:
             self._color = ColorContext()
         return self._color
 
-    def analyser(self, name: str, models: str | None, noncommercial: bool) -> FaceAnalyser:
-        key = (name, models, noncommercial)
-        if key not in self._analysers:
-            from recast.pipeline.faces import AnalyserOptions, create_analyser
+    def analyser(self, settings: SwapSettings) -> FaceAnalyser:
+        """The analyser ``Engine`` would create for ``settings`` (same options: detect_size and
+        min_face change what a scan finds), sharing one load of the backend's model files."""
+        from recast.pipeline.faces import AnalyserOptions, create_analyser
 
-            opts = AnalyserOptions(models_dir=Path(models) if models else None, allow_noncommercial_models=noncommercial)
-            self._analysers[key] = create_analyser(name, opts, lambda _text: None)
-        return self._analysers[key]
+        s = settings
+        base = (s.analyser, s.analyser_models, s.allow_noncommercial_models)
+        key = (*base, s.detect_size, s.min_face)
+        found = self._analysers.get(key)
+        if found is not None:
+            return found
+        opts = AnalyserOptions(
+            models_dir=Path(s.analyser_models) if s.analyser_models else None,
+            allow_noncommercial_models=s.allow_noncommercial_models,
+            detect_size=s.detect_size,
+            min_face=s.min_face,
+        )
+        loaded = self._models.get(base)
+        made = loaded.derive(opts, _quiet) if loaded is not None else None
+        if made is None:
+            made = create_analyser(s.analyser, opts, _quiet)
+            self._models.setdefault(base, made)
+        self._analysers.put(key, made)
+        return made
+
+    def history_for(self, settings: SwapSettings) -> MemoryHistory:
+        """The detection-result store seen through ``settings``' detection key."""
+        from recast.pipeline.jobs import history as stored
+
+        if self._code is None:
+            self._code = stored.code_digest()  # the code cannot change under a running service
+        return self.history.bind(stored.history_key(settings.to_dict(), code=self._code))
+
+
+def _quiet(_text: str) -> None:
+    """Notices of the service's own loads are not printed per preview."""
 
 
 def bridge_info() -> dict[str, Any]:
@@ -183,8 +222,8 @@ def _record_colorspace(layout: Any, entry: dict[str, Any]) -> tuple[str | None, 
 
 
 def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, Any]:
-    """Swap one frame of ``body.plate`` into ``body.out`` (paths already checked)."""
-    from recast.models.actor import load_actor
+    """Swap one frame of ``body.plate`` into ``body.out`` (paths already checked): the same
+    engine, settings and history window as ``recast swap`` of that frame, so the same comp."""
     from recast.pipeline.schema.settings import SwapSettings
     from recast.pipeline.engine import Engine
     from recast.pipeline.sequence import PlateSequence
@@ -197,13 +236,12 @@ def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, 
     if body.frame not in plate.frames:
         raise SpecError(f"frame {body.frame}: not on disk in {body.plate}")
     check_files_inside([plate.path(body.frame)], roots, "preview.plate")
-    actor = load_actor(body.actor)
     t0 = time.perf_counter()
     with warm.lock:
-        analyser = warm.analyser(settings.analyser, settings.analyser_models, settings.allow_noncommercial_models)
+        actor = warm.actors.get(body.actor)
         layout = OutputLayout(root=Path(body.out), plate_name=name, padding=plate.padding)
-        engine = Engine(plate, {"default": actor}, settings, layout, analyser=analyser, color=warm.color(),
-                        swapper_factory=warm.swapper)
+        engine = Engine(plate, {"default": actor}, settings, layout, analyser=warm.analyser(settings), color=warm.color(),
+                        swapper_factory=warm.swapper, history=warm.history_for(settings), embeddings_sidecar=False)
         engine.prepare()
         rec = engine.process_frame(body.frame)
     faces = rec.get("faces") or []
