@@ -704,11 +704,20 @@ class Engine:
         else:
             assert self._initial is not None
             self._restore(self._initial)
+            self._reset_swappers()  # their per-track state restarts with the tracker's track ids
             start = max(self.plate.first, b - max(0, int(self.settings.history_frames)))
             self._window = start
         for g in range(start, frame):
             self._replay(g)
             self._next_frame = g + 1
+
+    def _reset_swappers(self) -> None:
+        """Forget what the swappers keep per track (warp: view hysteresis, open-eye references):
+        after a restart of the temporal state, track ids name other faces' tracks."""
+        for swapper in {id(s): s for s in self._swappers.values()}.values():
+            reset = getattr(swapper, "reset_sequence", None)
+            if callable(reset):
+                reset()
 
     def _stored_tracking(self, frame: int) -> list[Face] | None:
         """This window's stored tracking result of ``frame`` (see ``StreamHistory``): the

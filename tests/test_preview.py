@@ -68,6 +68,21 @@ def test_preview_equals_recast_swap_of_the_frame_warm_and_cold(shot: dict[str, P
     assert not (shot["root"] / "p" / "embeddings").exists()  # no QC reads a preview: no identity data written
 
 
+def test_preview_after_a_history_block_edge_equals_the_swap(shot: dict[str, Path]) -> None:
+    """Frame 1003 starts a history block: the swap restarts its temporal state there (the warp's
+    per-track state too) after replaying 1002, as a preview of 1003 does from a fresh service."""
+    out = shot["root"] / "swap"
+    settings = {**SETTINGS, "history_block": 2, "history_frames": 1}
+    run = subprocess.run([sys.executable, "-m", "recast", "swap", str(shot["pattern"]), "--actor", "hanks", "--out", str(out),
+                          *FLAGS, "--history-block", "2", "--history-frames", "1", "--json"],
+                         cwd=REPO, capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert run.returncode == 0, run.stderr + run.stdout
+    warm = _Warm()
+    for frame in (1001, 1003, 1002, 1003):
+        got, _ = preview(warm, shot, frame, "p", settings)
+        np.testing.assert_array_equal(got, read_plate(out / "comp" / f"shot.{frame}.exr").pixels, err_msg=f"frame {frame}")
+
+
 def test_a_changed_plate_frame_is_detected_again(shot: dict[str, Path]) -> None:
     warm = _Warm()
     before, _ = preview(warm, shot, 1002, "p", SETTINGS)
