@@ -119,6 +119,30 @@ def test_stages_read_ahead_compute_in_order_write_behind() -> None:
     assert all(n.startswith("recast-write") for _, n in seen["write"])
 
 
+def test_stages_hold_no_handed_back_result() -> None:
+    """What the pipeline has handed back is not kept (each frame's record would otherwise stay
+    alive to the end: memory growing with the shot's length)."""
+    import gc
+    import weakref
+
+    class Record:
+        pass
+
+    alive: weakref.WeakSet[Record] = weakref.WeakSet()
+
+    def write(v: int) -> Record:
+        r = Record()
+        alive.add(r)
+        return r
+
+    most = 0
+    for r in run_stages(range(200), Stages(lambda f: f, lambda x: x, write), StageOptions(read_ahead=2, write_behind=2)):
+        del r
+        gc.collect()
+        most = max(most, len(alive))
+    assert most <= 4, f"{most} results of 200 frames still held while iterating"
+
+
 def test_stages_raise_a_stage_error_after_draining() -> None:
     def write(v: int) -> int:
         if v == 2:

@@ -17,6 +17,7 @@ and is raised here once the threads are drained.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ def run_stages(
     slots = threading.BoundedSemaphore(max(1, options.write_behind))
     ahead = max(1, options.read_ahead)
     loads: dict[int, Future[L]] = {}
-    writes: list[Future[R]] = []
-    done = 0
+    # writes not yet handed back, oldest first; a handed-back future is dropped (it holds its
+    # frame's record: keeping them all made memory grow with the shot's length)
+    writes: deque[Future[R]] = deque()
 
     def prefetch(idx: int) -> None:
         if idx < len(todo) and idx not in loads:
@@ -83,12 +85,11 @@ def run_stages(
             computed = stages.compute(loads.pop(i).result())
             slots.acquire()
             writes.append(writer.submit(write_task, computed))
-            while done < len(writes) and writes[done].done():  # hand back what is written, in order
-                done += 1
-                yield writes[done - 1].result()
-        while done < len(writes):
-            done += 1
-            yield writes[done - 1].result()
+            del computed
+            while writes and writes[0].done():  # hand back what is written, in order
+                yield writes.popleft().result()
+        while writes:
+            yield writes.popleft().result()
     finally:
         for fut in loads.values():
             fut.cancel()
