@@ -39,6 +39,7 @@ from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste
 from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import ActorError, ConsentError, OutputError, PlateError, RecastError, SpecError, SwapError, os_cause
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_black, write_element, write_record
+from recast.pipeline.frameview import FrameView
 from recast.pipeline.types import Face
 
 if TYPE_CHECKING:
@@ -469,16 +470,22 @@ class Engine:
         space = colour.plate
         finite = not (rec["stats"]["nan"] or rec["stats"]["inf"])
         clean = analysis_pixels(channels, plate.pixels, finite)
-        tracked, decisions = self._faces_for(frame, clean, space)
+        # the frame's crops are converted to the working space once: detection's landmark and
+        # embedding crops and the swapped faces' compositing crops share the conversion
+        view = FrameView(clean, lambda a: self._color.to_working(a, space))  # type: ignore[union-attr]
+        tracked, decisions = self._faces_for(frame, clean, view)
         selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
         state.timings["detect"] = time.perf_counter() - t
-        del clean  # a view of the plate (or its sanitised copy): pasting below changes the plate
+        # a view of the plate's pixels serves compositing (each paste below forgets its box);
+        # a sanitised copy does not: the crops compositing converts are the plate's own
+        shared = view if np.may_share_memory(clean, plate.pixels) else None
+        del clean, view
 
         # faces are pasted into the plate's own buffer (no full-frame copy): outside the
         # mattes it stays the plate bit for bit, and nothing reads the plate after compute
         out = plate.pixels
         conv = SpaceConverter(
-            to_working=lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
+            to_working=shared.working if shared is not None else lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
         )
         element = ElementBuilder(out.shape[:2])
@@ -493,7 +500,7 @@ class Engine:
         t = time.perf_counter()
         decided = {id(f): d for f, d in zip(tracked, decisions, strict=True)}
         for index, (face, actor_name) in enumerate(selected):
-            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index, hold)
+            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index, hold, shared)
             entry["selection"] = decided[id(face)].to_json()
             faces_json.append(entry)
             swap_time += dt
@@ -527,10 +534,10 @@ class Engine:
             for f in rec["faces"]:
                 offset_face_json(f, dx, dy)
 
-    def _faces_for(self, frame: int, clean: np.ndarray, space: str) -> tuple[list[Face], list[Decision]]:
-        """All tracked faces of the frame and the selection decision of each (same order)."""
+    def _faces_for(self, frame: int, clean: np.ndarray, view: FrameView) -> tuple[list[Face], list[Decision]]:
+        """All tracked faces of the frame and the selection decision of each (same order);
+        ``view`` is the frame's analysis view (``analysis_view``'s pixels)."""
         assert self._stream is not None and self._color is not None and self._selector is not None
-        view = analysis_view(self._color, space)
         tracked = self._stored_tracking(frame)
         if tracked is None:
             tracked = self._stream.process(frame, clean, to_display=view)
@@ -579,6 +586,7 @@ class Engine:
         frame: int,
         index: int,
         hold: np.ndarray | None = None,
+        view: FrameView | None = None,
     ) -> tuple[dict[str, Any], float]:
         entry: dict[str, Any] = face.to_json()
         # "label": the job's actor-map key that selected this face; "actor" (provenance, below): the model's name
@@ -624,6 +632,8 @@ class Engine:
             entry["swap_info"]["skipped"] = "empty matte" if hold is None else "held out"
             return entry, swap_seconds[0]
         paste_face(out, channels, comp, box)
+        if view is not None:  # the frame's pixels under the crop changed: not the converted ones any more
+            view.forget(box.y0, box.y1, box.x0, box.x1)
         fg = comp.foreground(comp.box, clean=not self.settings.element_grain)
         element.add(box, comp.box, fg, comp.alpha[comp.box.slices()].copy())
         entry["matte_box"] = comp.box.shifted(box.x0, box.y0).as_list()
