@@ -3,7 +3,9 @@
 The service runs on loopback (in this process), the request goes through the
 stdlib bridge client (urllib), the frame is a 1920x1080 half EXR with a real face
 (skimage's astronaut scaled into the frame), the actor a warp actor built from
-insightface's Tom Hanks sample. Prints the first (cold) call, the warm median,
+insightface's Tom Hanks sample. Prints the first (cold) call, the warm median (the
+service keeps the frame's detection: the artist asking again after changing a look
+setting), the same with the frame's file touched (detected again, models warm),
 the target (<= 2 s on CPU once warm) and the ratio to a floor measured in the
 same run: OIIO reading the plate frame and writing it back as a half EXR, the
 I/O a preview cannot avoid. CPU seconds and the load average are printed too:
@@ -72,6 +74,15 @@ def main() -> int:
                 client.preview(*args)
                 warm.append(time.perf_counter() - t)
                 cpu.append(time.process_time() - c)  # client and service share this process
+            # the frame re-rendered (a new mtime): models warm, its detection not kept, as for a frame
+            # not previewed before or a changed detection setting
+            fresh, fresh_cpu = [], []
+            for _ in range(max(1, rounds // 2)):
+                os.utime(root / "plate" / "hd.1001.exr")
+                t, c = time.perf_counter(), time.process_time()
+                client.preview(*args)
+                fresh.append(time.perf_counter() - t)
+                fresh_cpu.append(time.process_time() - c)
         finally:
             server.stop()
     med = statistics.median(warm)
@@ -79,7 +90,8 @@ def main() -> int:
     print(
         f"preview_frame_hd: {med:.2f} s warm median (best {min(warm):.2f} s, {rounds} rounds, cold {cold:.2f} s); "
         f"floor (I/O of the frame, same run) {floor:.2f} s, x{med / floor:.1f}; CPU {statistics.median(cpu):.2f} s per warm "
-        f"preview; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (target <= {TARGET_S:.1f} s)"
+        f"preview; frame changed on disk (detected again) {statistics.median(fresh):.2f} s, CPU {statistics.median(fresh_cpu):.2f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (target <= {TARGET_S:.1f} s)"
         + ("  MISSED" if miss else "")
     )
     return 1 if miss else 0

@@ -145,6 +145,14 @@ class MemoryHistory:
     def put_named(self, name: str, files: list[Path], blob: bytes) -> None:
         self._put(("named", name, tuple(str(p) for p in files)), files, blob)
 
+    def get_state(self, key: str, start: int, frame: int) -> bytes | None:
+        """A whole temporal state the engine stored after ``frame`` (its blob says which plate
+        frames it went through; the engine checks that itself)."""
+        return self._get(("state", key, start, frame), [])
+
+    def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None:
+        self._put(("state", key, start, frame), [], blob)
+
     def _get(self, key: tuple[object, ...], files: list[Path]) -> bytes | None:
         entry = self._store.get((self._key, *key))
         if entry is None:
