@@ -163,6 +163,7 @@ class Engine:
         splice: bool = True,
         history: StreamHistory | None = None,
         embeddings_sidecar: bool = True,
+        plate_reader: Callable[[Path], Plate] | None = None,
     ) -> None:
         if not actors:
             raise ActorError("engine: no actor given")
@@ -205,6 +206,9 @@ class Engine:
         self._history = history
         # the plate faces' embeddings beside each record, for QC (a preview has no QC: False)
         self._embeddings_sidecar = embeddings_sidecar
+        # reads a plate frame (plateio.read_plate; a warm service passes its cache of decoded
+        # frames): a Plate of the engine's own, which it pastes faces into
+        self._plate_reader = plate_reader
         self._window: int | None = None  # the first frame of the current history window
         self._pending: bytes | None = None  # this frame's tracking result, stored once the frame succeeds
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
@@ -326,8 +330,6 @@ class Engine:
     def load_frame(self, frame: int) -> LoadedFrame:
         """Read the plate frame (thread-safe; the only engine state touched is set-up's
         hand-over of the reference frame it read, taken once, by one swap of a field)."""
-        from recast.pipeline.plateio import read_plate
-
         held, self._handover = self._handover, None
         if held is not None and held[0] == frame:
             return LoadedFrame(frame, held[1], None, held[2])
@@ -337,9 +339,16 @@ class Engine:
             why = f"frame {frame}: missing on disk ({path}); --missing skip|black or --frames leave it out"
             return LoadedFrame(frame, None, why, time.perf_counter() - t, missing=True)
         try:
-            return LoadedFrame(frame, read_plate(path), None, time.perf_counter() - t)
+            return LoadedFrame(frame, self._read_plate(path), None, time.perf_counter() - t)
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure by compute_frame
             return LoadedFrame(frame, None, one_line_error(exc), time.perf_counter() - t)
+
+    def _read_plate(self, path: Path) -> Plate:
+        if self._plate_reader is not None:
+            return self._plate_reader(path)
+        from recast.pipeline.plateio import read_plate
+
+        return read_plate(path)
 
     def compute_frame(self, loaded: LoadedFrame) -> ComputedFrame:
         """Detect, track, select and swap one loaded frame, in memory."""
@@ -949,7 +958,7 @@ class Engine:
         a full tiled scan without embeddings); the faces are kept so the frame's run reuses
         them (``FaceStream.seed``: the same computation on the same pixels, done once)."""
         from recast.pipeline.faces.selection import FrameScan
-        from recast.pipeline.plateio import count_nonfinite, read_plate
+        from recast.pipeline.plateio import count_nonfinite
 
         assert self._color is not None and self._analyser is not None
         held, self._handover = self._handover, None
@@ -957,7 +966,7 @@ class Engine:
             plate, seconds = held[1], held[2]
         else:
             t = time.perf_counter()
-            plate = read_plate(self.plate.path(frame))
+            plate = self._read_plate(self.plate.path(frame))
             seconds = time.perf_counter() - t
         self._handover = (frame, plate, seconds)  # the frame's own load takes it (no second read)
         channels = PlateChannels.of(plate)

@@ -61,12 +61,12 @@ class PreviewBody(BaseModel):
 
 class _Warm:
     """What a preview keeps between requests (one per app; previews run one at a time): loaded
-    analysers and swappers, the colour context, verified actors and detection results
-    (``preview_cache``), each bounded and each giving what a cold preview would."""
+    analysers and swappers, the colour context, verified actors, detection results and decoded
+    plate frames (``preview_cache``), each bounded and each giving what a cold preview would."""
 
     def __init__(self, history_bytes: int = 128 * 1024 * 1024) -> None:
         from recast.models.actor import actor_dir, load_actor
-        from recast.pipeline.service.preview_cache import ActorCache, Lru, MemoryHistory
+        from recast.pipeline.service.preview_cache import ActorCache, Lru, MemoryHistory, PlateCache
 
         self.lock = threading.Lock()
         self._color: ColorContext | None = None
@@ -75,6 +75,7 @@ class _Warm:
         self._swappers: dict[tuple[str, bool], Swapper] = {}
         self.actors = ActorCache(load_actor, actor_dir)
         self.history = MemoryHistory(history_bytes)
+        self.plates = PlateCache()
         self._code: str | None = None
 
     def swapper(self, backend: str, context: SwapperContext) -> Swapper:
@@ -241,7 +242,8 @@ def run_preview(body: PreviewBody, warm: _Warm, roots: list[Path]) -> dict[str, 
         actor = warm.actors.get(body.actor)
         layout = OutputLayout(root=Path(body.out), plate_name=name, padding=plate.padding)
         engine = Engine(plate, {"default": actor}, settings, layout, analyser=warm.analyser(settings), color=warm.color(),
-                        swapper_factory=warm.swapper, history=warm.history_for(settings), embeddings_sidecar=False)
+                        swapper_factory=warm.swapper, history=warm.history_for(settings), embeddings_sidecar=False,
+                        plate_reader=warm.plates.read)
         engine.prepare()
         rec = engine.process_frame(body.frame)
     faces = rec.get("faces") or []

@@ -12,18 +12,24 @@ checked against the files it came from, so a warm preview gives what a cold one 
   asking again) skips the tile scan, landmarks and embeddings and gives the same
   pixels, exactly as ``recast reprocess`` reuses a take's stored tracking. The entries
   hold identity embeddings: they live in this process's memory only and go with it.
+* :class:`PlateCache`: decoded plate frames while their file is unchanged (a preview asked
+  again reads no EXR; the comp's untouched rows are still copied from the file itself).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from recast.models.base import ActorModel
+
+if TYPE_CHECKING:
+    from recast.pipeline.plateio import Plate
 
 V = TypeVar("V")
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
@@ -104,6 +110,41 @@ class ActorCache:
         return actor
 
 
+class PlateCache:
+    """Decoded plate frames (``read_plate``), kept while their file is unchanged, each handed
+    out as a copy of its own (the engine pastes faces into the pixels it is given)."""
+
+    def __init__(self, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._store: Lru[tuple[Stamp, Plate]] = Lru(64, max_bytes, lambda e: e[1].pixels.nbytes)
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def read(self, path: Path) -> Plate:
+        from recast.pipeline.plateio import read_plate
+
+        key = str(path)
+        stamp = file_stamp(path)
+        held = self._store.get(key)
+        if held is not None and stamp is not None and held[0] == stamp:
+            return _own_copy(held[1])
+        plate = read_plate(path)
+        src = plate.source  # set only when the file was the same before and after decoding
+        same = src is not None and stamp is not None and (src.size, src.mtime_ns, src.ino) == (stamp[0], stamp[1], stamp[3])
+        if not same or plate.pixels.nbytes > self.max_bytes // 2:
+            self._store.pop(key)
+            return plate
+        self._store.put(key, (stamp, plate))
+        return _own_copy(plate)
+
+
+def _own_copy(plate: Plate) -> Plate:
+    import OpenImageIO as oiio
+
+    return dataclasses.replace(plate, pixels=plate.pixels.copy(), spec=oiio.ImageSpec(plate.spec))
+
+
 @dataclass(frozen=True)
 class _Entry:
     stamps: tuple[Stamp | None, ...]
@@ -169,4 +210,4 @@ class MemoryHistory:
             self._store.put((self._key, *key), _Entry(stamps, blob))
 
 
-__all__ = ["ActorCache", "Lru", "MemoryHistory", "file_stamp", "folder_stamps"]
+__all__ = ["ActorCache", "Lru", "MemoryHistory", "PlateCache", "file_stamp", "folder_stamps"]
