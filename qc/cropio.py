@@ -105,26 +105,30 @@ def read_region(path: str | Path, box: Box, channels: tuple[int, ...] | None = N
         if ix1 <= ix0 or iy1 <= iy0:
             return np.zeros((y1 - y0, x1 - x0, len(chans)), np.float32)
         cmin, cmax = min(chans), max(chans) + 1
+        # half channels are read as they are stored and only the box is converted to float32
+        # (the same values: every half is a float32), not the whole width of the rows
+        formats = list(s.channelformats)[cmin:cmax] or [s.format]
+        fmt = oiio.HALF if all(f == oiio.HALF for f in formats) else oiio.FLOAT
         if s.tile_width > 0:
             tw, th = s.tile_width, s.tile_height
             tx0 = s.x + (ix0 - s.x) // tw * tw
             ty0 = s.y + (iy0 - s.y) // th * th
             tx1 = min(s.x + s.width, s.x + -(-(ix1 - s.x) // tw) * tw)
             ty1 = min(s.y + s.height, s.y + -(-(iy1 - s.y) // th) * th)
-            pix = inp.read_tiles(0, 0, tx0, tx1, ty0, ty1, 0, 1, cmin, cmax, oiio.FLOAT)
+            pix = inp.read_tiles(0, 0, tx0, tx1, ty0, ty1, 0, 1, cmin, cmax, fmt)
             ox, oy = tx0, ty0
         else:
-            pix = inp.read_scanlines(0, 0, iy0, iy1, 0, cmin, cmax, oiio.FLOAT)
+            pix = inp.read_scanlines(0, 0, iy0, iy1, 0, cmin, cmax, fmt)
             ox, oy = s.x, iy0
         if pix is None:
             msg = (inp.geterror() or oiio.geterror()).strip().splitlines()
             raise QCError(f"{p}: cannot read pixels ({msg[0] if msg else 'truncated or corrupt file'})")
-        pix = np.asarray(pix, np.float32).reshape(pix.shape[0], pix.shape[1], -1)
+        pix = np.asarray(pix).reshape(pix.shape[0], pix.shape[1], -1)
         sub = pix[iy0 - oy : iy1 - oy, ix0 - ox : ix1 - ox]
         if chans != tuple(range(cmin, cmax)):
             sub = sub[..., [c - cmin for c in chans]]
         if (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
-            return np.ascontiguousarray(sub)  # the box lies inside the data: no padding, at most one copy
+            return np.ascontiguousarray(sub, np.float32)  # the box lies inside the data: no padding, at most one copy
         out = np.zeros((y1 - y0, x1 - x0, len(chans)), np.float32)
         out[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = sub
         return out

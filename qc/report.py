@@ -230,7 +230,6 @@ def _reviewer_images(doc: dict[str, Any], th: Thumbnailer) -> list[tuple[dict[st
 
 
 def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> ReportImages:
-    plots = [(n, f) for n in doc["metrics"] if (f := plot_metric(doc, n, rules)) is not None]
     th = Thumbnailer(width=options.thumb_width, job_space=((doc.get("job_info") or {}).get("settings") or {}).get("colorspace"))
 
     def triptychs(f: dict[str, Any]) -> np.ndarray | None:
@@ -255,11 +254,18 @@ def _images(doc: dict[str, Any], options: ReportOptions, rules: Rules) -> Report
 
     failing = [f for f in doc["frames"] if f["status"] == "fail"][: options.max_flagged]
     picked = _pick_contact(doc["frames"], options.contact_frames)
-    # whole frames are decoded for these (OIIO releases the GIL): a few at a time
+    # whole frames are decoded for these (OIIO, OpenCV and OCIO release the GIL): a few at a
+    # time, while this thread draws and renders the plots (matplotlib holds the GIL)
     with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 8)), thread_name_prefix="recast-report") as pool:
-        flagged = [(f, im) for f, im in zip(failing, pool.map(triptychs, failing), strict=True) if im is not None]
-        contact = list(zip(picked, pool.map(contact_image, picked), strict=True))
-    return ReportImages(plots, flagged, contact, _reviewer_images(doc, th))
+        flagged_jobs = pool.map(triptychs, failing)
+        contact_jobs = pool.map(contact_image, picked)
+        imgs = ReportImages([(n, f) for n in doc["metrics"] if (f := plot_metric(doc, n, rules)) is not None], [], [])
+        for name, fig in imgs.plots:
+            imgs.plot_rgb(name, fig)
+        imgs.flagged = [(f, im) for f, im in zip(failing, flagged_jobs, strict=True) if im is not None]
+        imgs.contact = list(zip(picked, contact_jobs, strict=True))
+    imgs.reviewer = _reviewer_images(doc, th)
+    return imgs
 
 
 CSS = """body{font-family:system-ui,sans-serif;margin:24px;background:#f6f6f4;color:#222}

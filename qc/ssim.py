@@ -57,13 +57,28 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: int = WIN) 
 
 
 def ssim_outside(a: np.ndarray, b: np.ndarray, matte: np.ndarray, win: int = WIN) -> float | None:
-    """Mean SSIM over windows that touch no matte pixel; None if no such window."""
+    """Mean SSIM over windows that touch no matte pixel; None if no such window.
+
+    A window whose pixels are the same in ``a`` and ``b`` has SSIM exactly 1 (numerator and
+    denominator are then the same products), so when no kept window holds a pixel that differs
+    (an untouched plate outside the matte, the normal case) the mean is 1.0 without computing
+    the map; otherwise the whole map is computed as always.
+    """
     pad = (win - 1) // 2
-    touched = cv2.dilate((matte > 0).astype(np.uint8), np.ones((win, win), np.uint8)) > 0
+    kernel = np.ones((win, win), np.uint8)
+    touched = cv2.dilate((matte > 0).astype(np.uint8), kernel) > 0
     keep = ~touched
     keep[:pad], keep[-pad:], keep[:, :pad], keep[:, -pad:] = False, False, False, False
     if not keep.any():
         return None
+    if a.shape != b.shape:
+        raise ValueError(f"ssim: shapes differ {a.shape} vs {b.shape}")
+    differs = a != b  # NaN differs from itself: such windows are computed (and give NaN) as before
+    if differs.ndim == 3:
+        differs = differs.any(axis=-1)
+    changed = cv2.dilate(differs.astype(np.uint8), kernel) > 0  # windows holding a differing pixel
+    if not (changed & keep).any():
+        return 1.0
     return float(ssim_map(a, b, 1.0, win)[keep].mean())
 
 
