@@ -127,3 +127,64 @@ def test_mesh_oval_bounds_the_matte(actor: Any) -> None:
     cv2.fillPoly(oval, [np.round(fc.landmarks[FACE_OVAL]).astype(np.int32)], 255)
     grown = cv2.dilate(oval, np.ones((25, 25), np.uint8)) > 0
     assert res.matte[~grown].max() < 0.05
+
+
+@pytest.mark.parametrize("kind", ["dlib68", "mesh68"])
+def test_lowered_lids_cover_the_actors_eyes_rather_than_squeeze_them(kind: str) -> None:
+    """_lower_lids on a real portrait (insightface's Tom Hanks, both landmark layouts): the lid
+    comes down over the eye, so what it covers (iris, whites) turns to skin, the eye below the
+    new lid edge is left exactly as it was (covered, not squeezed), nothing away from the eyes
+    moves, and a fully open ratio changes nothing."""
+    from _engine_fixtures import insightface_image
+    from recast.models.swappers.warp import _lower_lids
+    from recast.models.swappers.warp_landmarks import Landmarker
+    from tests._faces_fixtures import load_rgb
+
+    if kind == "mesh68":
+        from recast.pipeline.faces.mediapipe_models import missing
+
+        if missing():
+            pytest.skip("MediaPipe model files not set up")
+    # the sample is a 112 px crop: 4x, so an eye's opening is more than a few pixels tall
+    # (on a canvas with room around the face, as a detector wants)
+    big = cv2.resize(load_rgb(insightface_image("Tom_Hanks_54745.png")), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    img = np.clip(cv2.copyMakeBorder(big, 224, 224, 224, 224, cv2.BORDER_REPLICATE), 0, 1).astype(np.float32)
+    lm = Landmarker(kind=kind, allow_noncommercial_models=kind == "dlib68").detect(img)[0][1]
+
+    def band(a: float, b: float) -> np.ndarray:
+        """Each eye's opening from ``a`` to ``b`` of the way down from the upper lid to the lower,
+        the middle half of its width only."""
+        m = np.zeros(img.shape[:2], np.uint8)
+        for up, lo in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+            top, bottom = lm[up], lm[lo]
+            quad = np.vstack([top + a * (bottom - top), (top + b * (bottom - top))[::-1]])
+            cv2.fillPoly(m, [np.round(quad).astype(np.int32)], 1)
+        return m.astype(bool)
+
+    same = img.copy()
+    _lower_lids(same, lm, 1.0)
+    assert np.array_equal(same, img)
+    eyes = lm[36:48]
+    w = float(np.hypot(*(lm[39] - lm[36])))
+    far = np.ones(img.shape[:2], bool)
+    x0, y0 = (eyes.min(axis=0) - 0.6 * w).astype(int)
+    x1, y1 = (eyes.max(axis=0) + 0.2 * w).astype(int)
+    far[max(0, y0) : y1, max(0, x0) : x1] = False
+    half = img.copy()
+    _lower_lids(half, lm, 0.6)
+    shut = img.copy()
+    _lower_lids(shut, lm, 0.0)
+    for out in (half, shut):
+        assert np.array_equal(out[far], img[far])  # nothing away from the eyes moves
+    lower = band(0.55, 0.95)
+    assert lower.sum() > 20
+    assert np.array_equal(half[lower], img[lower])  # below the new lid edge: the eye as it was
+    assert not np.array_equal(half[band(0.05, 0.3)], img[band(0.05, 0.3)])
+
+    lab = lambda x: cv2.cvtColor(np.clip(x, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)  # noqa: E731
+    cheek = np.round(0.5 * (lm[41] + lm[31])).astype(int)
+    skin = np.median(lab(img)[cheek[1] - 3 : cheek[1] + 4, cheek[0] - 3 : cheek[0] + 4].reshape(-1, 3), axis=0)
+    covered = band(0.05, 0.8)
+    d_before = float(np.median(np.linalg.norm(lab(img)[covered] - skin, axis=1)))
+    d_after = float(np.median(np.linalg.norm(lab(shut)[covered] - skin, axis=1)))
+    assert d_after < 0.8 * d_before, (d_before, d_after)  # the shut eye is more lid skin there

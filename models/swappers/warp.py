@@ -9,7 +9,9 @@ yaw/pitch and expression, place the *actor's* landmark shape into the plate
 face's pose (similarity fit on eye corners and nose), carry only the plate's
 mouth/eye opening, blend the outline towards the plate's, then warp the bank
 crop onto that target. Identity lives in geometry as much as in texture, so
-the target keeps the actor's proportions rather than the plate's.
+the target keeps the actor's proportions rather than the plate's. On a tracked face the
+actor's own upper lids then slide down over its eyes as the plate's close (the eye covered,
+not squeezed), with the plate's own lids shown over them on the way to a full blink.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ class WarpOptions:
     clean_plate_features: bool = True
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
+    # tracked faces: the actor's upper lids slide down over the eye (the lid skin stretched, the
+    # eye itself left whole and covered) instead of the eye being squeezed shut
+    lid_occlusion: bool = True
     mouth_shape: float = 0.4  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
     skin_colour: bool = True  # colour matched on skin only (eyes, brows, mouth left out)
     expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
@@ -146,6 +151,8 @@ MESH_SHUT_AT = 0.55
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 UNTRACKED_SHUT, UNTRACKED_OPEN = 0.04, 0.16  # untracked faces: lid gap / eye width shut .. open
 LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids start / fully show
+# the actor's own lids are lowered too (lid_occlusion): the plate's then show at most this much
+LIDS_OVER_OWN = 0.7
 
 BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
 
@@ -300,6 +307,8 @@ class WarpSwapper:
         entry = pick.entry
         shut_at = MESH_SHUT_AT if lm_source.endswith("mesh68") else SHUT_AT
         eye_ratio = self._eye_ratio(track, expr.eye_open, shut_at) if opts.eye_relative else None
+        # the lids then close over the actor's eyes after the warp (see _lower_lids)
+        occlude = opts.lid_occlusion and opts.carry_eyes and eye_ratio is not None and opts.target_shape == "actor"
         if opts.target_shape == "plate":
             target = plate_ext
         else:
@@ -307,7 +316,11 @@ class WarpSwapper:
                 entry.extended(),
                 plate_ext,
                 ws.TargetOptions(
-                    opts.contour_blend, opts.carry_mouth, opts.carry_eyes, eye_ratio=eye_ratio, mouth_shape=opts.mouth_shape
+                    opts.contour_blend,
+                    opts.carry_mouth,
+                    opts.carry_eyes,
+                    eye_ratio=1.0 if occlude else eye_ratio,
+                    mouth_shape=opts.mouth_shape,
                 ),
             )
         src_pts = entry.extended()
@@ -326,11 +339,14 @@ class WarpSwapper:
         out = crop[..., :3].astype(np.float32, copy=True)
         np.copyto(out[warped.slices()], warped.image, where=warped.inside[..., None])
         del warped
+        if occlude and eye_ratio is not None and eye_ratio < 0.999:
+            _lower_lids(out, target, eye_ratio)
         interior = None
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
             interior = _plate_mouth_into(out, crop, lm_expr, target)
         shut = 1.0 - (eye_ratio if eye_ratio is not None else _absolute_eye_ratio(expr.eye_open))
-        lids = _plate_lids_into(out, crop, lm_expr, target, shut) if opts.plate_lids else 0.0
+        most = LIDS_OVER_OWN if occlude else 1.0
+        lids = _plate_lids_into(out, crop, lm_expr, target, shut, most) if opts.plate_lids else 0.0
         mouth_from_plate = interior is not None
         cleaned = 0
         if opts.clean_plate_features:
@@ -351,6 +367,7 @@ class WarpSwapper:
             "matte_oval": oval is not None,
             "mouth_from_plate": mouth_from_plate,
             "lids_from_plate": round(lids, 3),
+            "lids_lowered": round(1.0 - eye_ratio, 3) if occlude and eye_ratio is not None else 0.0,
             "plate_features_cleaned_px": cleaned,
         }
         return SwapResult(
@@ -513,7 +530,89 @@ def _absolute_eye_ratio(eye_open: float) -> float:
     return float(np.clip((eye_open - UNTRACKED_SHUT) / (UNTRACKED_OPEN - UNTRACKED_SHUT), 0.0, 1.0))
 
 
-def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, shut: float) -> float:
+def _lower_lids(out: np.ndarray, target: np.ndarray, ratio: float) -> None:
+    """Close the actor's eyes (in ``out``, at ``target``'s eye points) to ``ratio`` of their opening.
+
+    A real lid slides down over the eye: the band of lid skin above each eye (from the lid's
+    edge, lashes and all, up to a third of the eye's width above it) is stretched down so its
+    edge lies ``1 - ratio`` of the way to the lower lid; the eye below the new edge stays as it
+    was (iris and whites covered, not squeezed into a line a landmark fit reads as a crease).
+    """
+    h, w = out.shape[:2]
+    drop = 1.0 - float(np.clip(ratio, 0.0, 1.0))
+    if drop <= 1e-3:
+        return
+    for upper, lower in (([36, 37, 38, 39], [36, 41, 40, 39]), ([42, 43, 44, 45], [42, 47, 46, 45])):
+        up, lo = target[upper], target[lower]
+        axis = up[3] - up[0]
+        width = float(np.hypot(*axis))
+        if width < 3.0:
+            continue
+        d = axis / width
+        n = np.array([-d[1], d[0]])  # image-down side of the eye's axis
+        if float(n[1]) < 0:
+            n = -n
+        origin = up[0]
+        uu, vu = (up - origin) @ d, (up - origin) @ n
+        ul, vl = (lo - origin) @ d, (lo - origin) @ n
+        if not (np.all(np.diff(uu) > 0) and np.all(np.diff(ul) > 0)):
+            continue
+        band = 0.33 * width
+        pts = np.vstack([up, lo])
+        x0, y0 = (max(0, int(v)) for v in np.floor(pts.min(axis=0) - band - 2))
+        x1, y1 = (int(v) for v in np.ceil(pts.max(axis=0) + 3))
+        x1, y1 = min(w, x1), min(h, y1)
+        if x1 - x0 < 3 or y1 - y0 < 3:
+            continue
+        gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+        rel_x, rel_y = gx - np.float32(origin[0]), gy - np.float32(origin[1])
+        u = rel_x * np.float32(d[0]) + rel_y * np.float32(d[1])
+        v = rel_x * np.float32(n[0]) + rel_y * np.float32(n[1])
+        inside = (u > uu[0]) & (u < uu[-1])
+        v_up = np.interp(u, uu, vu).astype(np.float32)
+        v_lo = np.interp(u, ul, vl).astype(np.float32)
+        v_new = v_up + np.float32(drop) * np.maximum(v_lo - v_up, 0.0)
+        # the band's top follows the lid, tapering to nothing past the corners
+        taper = np.clip(np.minimum(u - uu[0], uu[-1] - u) / (0.25 * width), 0.0, 1.0).astype(np.float32)
+        v_top = v_up - np.float32(band) * taper
+        span_new = np.maximum(v_new - v_top, 1e-3)
+        in_band = inside & (v >= v_top) & (v <= v_new) & (v_new - v_up > 1e-3)
+        v_src = np.where(in_band, v_top + (v - v_top) * (v_up - v_top) / span_new, v)
+        shift = (v_src - v).astype(np.float32)
+        map_x = gx + shift * np.float32(n[0])
+        map_y = gy + shift * np.float32(n[1])
+        region = out[y0:y1, x0:x1]
+        moved = cv2.remap(out, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        # a lowered lid is lit skin: its crease shadow fades towards the skin below the eye
+        # (as much as the lid has come down), a lash line left at its edge
+        changed = np.abs(shift) > 1e-4  # elsewhere the pixels stay exactly as they were
+        skin = _below_eye_skin(out, lo, n, width)
+        if skin is not None:
+            lash = np.float32(0.12 * width)
+            depth = np.clip((v_new - lash - v) / np.maximum(v_new - lash - v_top, 1e-3), 0.0, 1.0)
+            ramp = np.clip((v - v_top) / np.float32(0.3 * band), 0.0, 1.0)
+            k = (np.float32(drop) * in_band * np.minimum(depth * 4.0, 1.0) * ramp * taper).astype(np.float32)
+            k = cv2.GaussianBlur(k, (0, 0), max(0.5, 0.04 * width)) * (v < v_new)  # not into the eye
+            changed |= k > 1e-4
+            moved = k[..., None] * skin + (1.0 - k[..., None]) * moved
+        np.copyto(region, moved.astype(np.float32), where=changed[..., None])
+
+
+def _below_eye_skin(img: np.ndarray, lower: np.ndarray, down: np.ndarray, width: float) -> np.ndarray | None:
+    """Median colour of the skin a little below an eye's lower lid (RGB), None off the image."""
+    h, w = img.shape[:2]
+    c = lower.mean(axis=0) + 0.45 * width * down
+    r = max(1, round(0.12 * width))
+    x, y = int(round(c[0])), int(round(c[1]))
+    if not (0 <= x < w and 0 <= y < h):
+        return None
+    patch = img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1, :3].reshape(-1, 3)
+    return np.median(patch, axis=0).astype(np.float32)
+
+
+def _plate_lids_into(
+    out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, shut: float, most: float = 1.0
+) -> float:
     """The plate's own shut lids placed on the actor's eyes, blended in as the plate's eyes shut.
 
     A warped open eye never quite reads as shut (its lash line and iris are squeezed, not
@@ -522,11 +621,12 @@ def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targe
     in the actor's tint, scaled by the actor's skin level over the plate's (beside the nose,
     under the eyes), so the colour match grades it with the rest of the actor's face; inside
     a feathered ellipse a little above each eye. The weight rises from nothing at a third shut to fully at
-    85 % shut (a blink passes in a frame or two; a half-lidded look keeps the actor's eyes).
+    85 % shut (a blink passes in a frame or two; a half-lidded look keeps the actor's eyes),
+    scaled by ``most`` (below 1 when the actor's own lids are already lowered over its eyes).
     Returns the weight used (0: nothing placed).
     """
     a = float(np.clip((shut - LIDS_FROM) / (LIDS_FULL - LIDS_FROM), 0.0, 1.0))
-    a = a * a * (3.0 - 2.0 * a)
+    a = most * a * a * (3.0 - 2.0 * a)
     if a <= 0.0:
         return 0.0
     h, w = out.shape[:2]
