@@ -75,7 +75,7 @@ def ssim_outside(a: np.ndarray, b: np.ndarray, matte: np.ndarray, win: int = WIN
         raise ValueError(f"ssim: shapes differ {a.shape} vs {b.shape}")
     differs = a != b  # NaN differs from itself: such windows are computed (and give NaN) as before
     if differs.ndim == 3:
-        differs = differs.any(axis=-1)
+        differs = np.logical_or.reduce([differs[..., c] for c in range(differs.shape[2])])  # (any(axis=-1) is ~10x slower)
     changed = cv2.dilate(differs.astype(np.uint8), kernel) > 0  # windows holding a differing pixel
     if not (changed & keep).any():
         return 1.0
