@@ -4,7 +4,8 @@ Makes the benchmark's 4K half RGBA PIZ plate (--frames, default 6) in a temp dir
 ``recast swap`` in this process under pyinstrument (main thread: compute; the reader and
 writer threads show as waits) and prints the call tree, then the per-stage seconds the
 frame records hold (read and write run on their own threads, overlapping compute).
-Usage: python benchmarks/profile_swap.py [--frames N] [--width W --height H]
+``--job``: ``recast submit`` + ``job run`` with QC instead (what ``job_ratio_4k`` times).
+Usage: python benchmarks/profile_swap.py [--frames N] [--width W --height H] [--job]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--width", type=int, default=3840)
     ap.add_argument("--height", type=int, default=2160)
+    ap.add_argument("--job", action="store_true", help="profile submit + job run with QC (bench_throughput's job figure)")
     args = ap.parse_args()
     import pyinstrument
 
@@ -39,10 +41,22 @@ def main() -> None:
         ref = reference_for(DemoPlate(pattern, (args.width * 0.36, args.height * 0.46)))
         prof = pyinstrument.Profiler(interval=0.002)
         with contextlib.redirect_stdout(io.StringIO()):
-            prof.start()
-            recast(["swap", pattern, "--actor", actor.name, "--out", str(root / "out"), "--selection", "reference",
-                    "--reference", ref, "--json"])
-            prof.stop()
+            if args.job:
+                from recast.pipeline.jobs.runner import Runner, RunOptions, submit
+                from recast.pipeline.jobs.spec import JobSpec
+                from recast.pipeline.jobs.store import Store
+
+                store = Store(root / "home" / "recast.db")
+                spec = JobSpec.from_dict({"plate": pattern, "actor": actor.name, "out": str(root / "out"),
+                                          "settings": {"selection": "reference", "reference": ref}})
+                prof.start()
+                Runner(store, RunOptions()).run(submit(store, spec))
+                prof.stop()
+            else:
+                prof.start()
+                recast(["swap", pattern, "--actor", actor.name, "--out", str(root / "out"), "--selection", "reference",
+                        "--reference", ref, "--json"])
+                prof.stop()
         print(prof.output_text(unicode=False, show_all=False))
         recs = [json.loads(p.read_text()) for p in sorted((root / "out" / "records").glob("*.json"))]
         keys = ("read", "detect", "swap", "composite", "write", "total")

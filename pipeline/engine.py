@@ -129,6 +129,12 @@ class ComputedFrame:
     # QC's features of the swapped comp faces (embedding, refit landmarks; qc.comp_features),
     # written to the same sidecar
     comp_features: list[dict[str, Any]] = field(default_factory=list)
+    # per-frame QC's crops of the swapped faces, plate and comp as the files hold them
+    # (qc.comp_features.FaceCrops by face index): the writer's QC scores them from memory
+    qc_crops: dict[int, Any] = field(default_factory=dict)
+    # where faces were pasted and what the plate held there (y0, y1, x0, x1, pixels), in
+    # paste order: kept only for qc_crops
+    pasted: list[tuple[int, int, int, int, np.ndarray]] = field(default_factory=list)
 
     @property
     def record(self) -> dict[str, Any]:
@@ -214,6 +220,8 @@ class Engine:
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
         # pixels, plate) -> sidecar entries (qc.comp_features.CompFeatures); None: not computed
         self.comp_features: Callable[[dict[str, Any], np.ndarray, Plate], list[dict[str, Any]]] | None = None
+        # (record, comp pixels, plate, pasted) -> per-frame QC's crops (qc.comp_features.face_crops); None: not kept
+        self.qc_crops: Callable[[dict[str, Any], np.ndarray, Plate, list[Any]], dict[int, Any]] | None = None
         self._scanned: dict[int, list[Face]] = {}  # reference frames' full scans (set-up), by frame
         # the last frame set-up read (frame, plate, read seconds): that frame's load takes it
         # instead of reading the file again; any other load drops it (one plate held at most)
@@ -385,6 +393,12 @@ class Engine:
                 computed.comp_features = self.comp_features(state.record, computed.pixels, loaded.plate)
             except Exception:  # noqa: BLE001 - QC computes them itself from the comp file
                 computed.comp_features = []
+        if self.qc_crops is not None and computed.status == "done" and computed.pixels is not None and loaded.plate is not None:
+            try:
+                computed.qc_crops = self.qc_crops(state.record, computed.pixels, loaded.plate, computed.pasted)
+            except Exception:  # noqa: BLE001 - QC reads the plate and comp files instead
+                computed.qc_crops = {}
+        computed.pasted = []
         return computed
 
     def write_frame(self, computed: ComputedFrame) -> dict[str, Any]:
@@ -509,7 +523,8 @@ class Engine:
         t = time.perf_counter()
         decided = {id(f): d for f, d in zip(tracked, decisions, strict=True)}
         for index, (face, actor_name) in enumerate(selected):
-            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index, hold, shared)
+            entry, dt = self._swap_one(out, channels, face, actor_name, conv, element, frame, index, hold, shared,
+                                       computed.pasted if self.qc_crops is not None else None)
             entry["selection"] = decided[id(face)].to_json()
             faces_json.append(entry)
             swap_time += dt
@@ -596,6 +611,7 @@ class Engine:
         index: int,
         hold: np.ndarray | None = None,
         view: FrameView | None = None,
+        pasted: list[tuple[int, int, int, int, np.ndarray]] | None = None,
     ) -> tuple[dict[str, Any], float]:
         entry: dict[str, Any] = face.to_json()
         # "label": the job's actor-map key that selected this face; "actor" (provenance, below): the model's name
@@ -640,6 +656,9 @@ class Engine:
         if comp.box is None:
             entry["swap_info"]["skipped"] = "empty matte" if hold is None else "held out"
             return entry, swap_seconds[0]
+        if pasted is not None:  # what the plate held under the paste (per-frame QC's plate crop)
+            at = comp.box.shifted(box.x0, box.y0)
+            pasted.append((at.y0, at.y1, at.x0, at.x1, out[at.slices()].copy()))
         paste_face(out, channels, comp, box)
         if view is not None:  # the frame's pixels under the crop changed: not the converted ones any more
             view.forget(box.y0, box.y1, box.x0, box.x1)

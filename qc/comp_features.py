@@ -121,6 +121,58 @@ def _quantised(pixels: np.ndarray, plate: Plate, chans: tuple[int, int, int]) ->
     return None
 
 
+@dataclass(frozen=True)
+class FaceCrops:
+    """One swapped face's crop of the plate and of the comp, raw, as QC reads them from the
+    files (``cropio.read_region`` over ``crop_box``, the colour channels): built by the engine
+    from its memory so per-frame QC need not decode the rows under the face again."""
+
+    crop_box: Box
+    plate_raw: np.ndarray
+    out_raw: np.ndarray
+
+
+Pasted = tuple[int, int, int, int, np.ndarray]  # y0, y1, x0, x1 (array rows/columns) and the pixels there before a paste
+
+
+def face_crops(
+    rec: dict[str, Any], pixels: np.ndarray, plate: Plate, pasted: list[Pasted], margin: float
+) -> dict[int, FaceCrops]:
+    """Face index -> :class:`FaceCrops` of each swapped face of ``rec``; ``pixels`` is the comp
+    (the plate's buffer with the faces pasted in, ``pasted`` in paste order); {} when the plate
+    stores its colour channels in a type other than half or float (QC then reads the files)."""
+    dx, dy, dw, dh = plate.data_window
+    fx, fy, fw, fh = plate.display_window
+    info = ImageInfo(Path(plate.path), (dx, dy, dx + dw, dy + dh), (fx, fy, fx + fw, fy + fh), plate.channel_names, {})
+    chans = info.rgb
+    out: dict[int, FaceCrops] = {}
+    for i, face in enumerate(rec.get("faces") or []):
+        if not face.get("swapped"):
+            continue
+        crop_box = grow_box(face["box"], margin, info.display_window)
+        x0, y0, x1, y1 = crop_box
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        comp = np.zeros((y1 - y0, x1 - x0, 3), np.float32)  # zeros outside the data window, as read_region
+        orig = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+        ix0, iy0, ix1, iy1 = clamp_box(crop_box, info.data_window)
+        if ix1 > ix0 and iy1 > iy0:
+            ay0, ay1, ax0, ax1 = iy0 - dy, iy1 - dy, ix0 - dx, ix1 - dx  # array rows and columns
+            q = _quantised(pixels[ay0:ay1, ax0:ax1], plate, chans)
+            if q is None:
+                return {}
+            comp[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = q
+            before = np.array(pixels[ay0:ay1, ax0:ax1], np.float32)
+            for py0, py1, px0, px1, was in reversed(pasted):  # undone last paste first
+                ty0, ty1, tx0, tx1 = max(py0, ay0), min(py1, ay1), max(px0, ax0), min(px1, ax1)
+                if ty1 > ty0 and tx1 > tx0:
+                    before[ty0 - ay0 : ty1 - ay0, tx0 - ax0 : tx1 - ax0] = was[ty0 - py0 : ty1 - py0, tx0 - px0 : tx1 - px0]
+            # the plate as read: its file's values (half or float) are exactly the decoded buffer's
+            orig[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] = np.stack([before[..., c] for c in chans], axis=-1)
+        out[i] = FaceCrops(crop_box, orig, comp)
+    return out
+
+
 @dataclass
 class CompFeatures:
     """Computes the comp-face features of a computed frame (the engine's hook, see the module doc)."""
@@ -154,6 +206,10 @@ class CompFeatures:
             self._actors[name] = {"key": key, "kind": self.probe.kind, "reason": reason,
                                   "embedding": None if emb is None else np.asarray(emb, np.float64).tolist()}
         atomic_write_json(self.actors_file, {"schema": COMP_SCHEMA, "actors": self._actors})
+
+    def crops(self, rec: dict[str, Any], pixels: np.ndarray, plate: Plate, pasted: list[Pasted]) -> dict[int, FaceCrops]:
+        """The swapped faces' plate and comp crops per-frame QC scores (:func:`face_crops`)."""
+        return face_crops(rec, pixels, plate, pasted, self.margin)
 
     def __call__(self, rec: dict[str, Any], pixels: np.ndarray, plate: Plate) -> list[dict[str, Any]]:
         from recast.pipeline.color import PlateColours

@@ -145,6 +145,9 @@ class FrameScorer:
         self.fingerprint = options.fingerprint()
         self.computed = 0  # frames scored (not from the cache) by this scorer
         self._lock = threading.Lock()  # shared state (displays, actor embeddings) when frames are scored on threads
+        # the engine's in-memory crops (comp_features.FaceCrops) are used once the first of them
+        # read back equal to the files: None = not checked yet, then True or False for this scorer
+        self.memory_crops: bool | None = None
 
     # -- cache ---------------------------------------------------------------
 
@@ -156,8 +159,9 @@ class FrameScorer:
         return {"options": self.fingerprint, "display": 2, "colorspace": rec.get("colorspace"), "record": _stat(record_path), "plate": _stat(rec.get("plate")),
                 "comp": _stat(rec.get("comp")), "element": _stat(rec.get("element"))}
 
-    def score_cached(self, rec: dict[str, Any], record_path: Path | None = None) -> FrameScore:
-        """The cached score when its inputs are unchanged, else score and cache it."""
+    def score_cached(self, rec: dict[str, Any], record_path: Path | None = None, crops: dict[int, Any] | None = None) -> FrameScore:
+        """The cached score when its inputs are unchanged, else score and cache it. ``crops``:
+        the engine's crops of the swapped faces (see :meth:`score`)."""
         frame = int(rec["frame"])
         if record_path is None:
             record_path = self.layout.record_path(self.options.take, frame)
@@ -172,16 +176,19 @@ class FrameScorer:
                     return FrameScore.from_json(d["score"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass  # a bad cache entry is just recomputed
-        score = self.score(rec, record_path)
+        score = self.score(rec, record_path, crops)
         _write_cache(cp, {"key": key, "score": score.to_json()})
         return score
 
     # -- scoring -------------------------------------------------------------
 
-    def score(self, rec: dict[str, Any], record_path: Path | None = None) -> FrameScore:
+    def score(self, rec: dict[str, Any], record_path: Path | None = None, crops: dict[int, Any] | None = None) -> FrameScore:
         """Score one frame record. ``record_path``: where it lies, so the engine's plate-face
         embeddings beside it (``<take>/embeddings/<frame>.json``) are used instead of
-        embedding the plate faces again."""
+        embedding the plate faces again. ``crops``: face index -> the engine's in-memory plate
+        and comp crops of the face (``comp_features.FaceCrops``), used instead of decoding the
+        rows under the face from both files (the same values: the first ones are checked
+        against the files)."""
         frame = int(rec["frame"])
         errors: list[str] = []
         if rec.get("status") == "failed":
@@ -225,18 +232,19 @@ class FrameScorer:
             if i in comp:
                 extra["_comp"] = comp[i]
             try:
-                faces.append(self._score_face(rec, dict(face, **extra), display, actors_file))
+                faces.append(self._score_face(rec, dict(face, **extra), display, actors_file, (crops or {}).get(i)))
             except QCError as exc:
                 errors.append(str(exc))
         return FrameScore(frame, errors, faces)
 
-    def _score_face(self, rec: dict[str, Any], face: dict[str, Any], display: BakedDisplay, actors_file: Path | None = None) -> FaceScore:
+    def _score_face(
+        self, rec: dict[str, Any], face: dict[str, Any], display: BakedDisplay, actors_file: Path | None = None, crops: Any = None
+    ) -> FaceScore:
         assert self.plate_info is not None
         crop_box = _grow(face["box"], self.options.margin, self.plate_info.display_window)
         if crop_box[2] - crop_box[0] < 8 or crop_box[3] - crop_box[1] < 8:
             raise QCError(f"frame {rec['frame']}: face box {face['box']} is outside the plate")
-        plate_raw = read_region(rec["plate"], crop_box, self.plate_info.rgb)
-        out_raw = read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
+        plate_raw, out_raw = self._face_pixels(rec, crop_box, crops)
         matte_raw = self._matte(rec, face, crop_box, out_raw.shape[:2])
         fb = face["box"]
         # score the face at a canonical size: cheaper, and thresholds hold at any resolution
@@ -264,6 +272,24 @@ class FrameScorer:
         track = str(face.get("track_id") if face.get("track_id") is not None else face.get("_index", 0))
         residual = residual_of(face, fit[0], ctx.crop_origin, scale) if fit is not None else self._residual(out_d, face, ctx)
         return FaceScore(track, list(face["box"]), face.get("actor"), results, FaceFeatures(track, residual, colour))
+
+    def _face_pixels(self, rec: dict[str, Any], crop_box: Box, crops: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The raw plate and comp pixels under ``crop_box``: the engine's in-memory crops when it
+        gave them for this very box and they proved equal to the files, else read from the files."""
+        assert self.plate_info is not None
+        if crops is not None and tuple(crops.crop_box) == tuple(crop_box) and self.memory_crops is not False:
+            if self.memory_crops:
+                return crops.plate_raw, crops.out_raw
+            plate_raw = read_region(rec["plate"], crop_box, self.plate_info.rgb)
+            out_raw = read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
+            same = all(
+                a.shape == b.shape and np.array_equal(a, b, equal_nan=True)
+                for a, b in ((plate_raw, crops.plate_raw), (out_raw, crops.out_raw))
+            )
+            with self._lock:
+                self.memory_crops = same
+            return plate_raw, out_raw
+        return read_region(rec["plate"], crop_box, self.plate_info.rgb), read_region(rec["comp"], crop_box, image_info(rec["comp"]).rgb)
 
     def _engine_features(self, rec: dict[str, Any], face: dict[str, Any], out_raw: np.ndarray, ctx: MetricContext) -> tuple[dict[str, Any] | None] | None:
         """Use the engine's comp features of this face (qc.comp_features) when they were computed

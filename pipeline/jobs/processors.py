@@ -179,9 +179,10 @@ class EngineProcessor:
         )
         # configuration errors (backend, reference, enhancer) fail the job once, here
         self.engine.prepare()
-        self.engine.comp_features = _comp_features(
-            self.engine, settings, [Path(job.layout.take(t).embeddings_dir) for t in range(job.take, 0, -1)]
-        )
+        features = _comp_features(self.engine, settings, [Path(job.layout.take(t).embeddings_dir) for t in range(job.take, 0, -1)])
+        self.engine.comp_features = features
+        # per-frame QC (the runner's write-behind scorer) scores these crops from memory
+        self.engine.qc_crops = features.crops if features is not None and job.spec.qc else None
         self._failed: dict[int, Any] = {}  # frame -> the engine's failed ComputedFrame (its record)
 
     def load(self, frame: int) -> Any:

@@ -368,11 +368,11 @@ class Runner:
             return None
 
     @staticmethod
-    def _score_frame(scorer: Any | None, fjob: FrameJob, frame: int, rec: dict[str, Any] | None) -> None:
+    def _score_frame(scorer: Any | None, fjob: FrameJob, frame: int, rec: dict[str, Any] | None, crops: Any = None) -> None:
         if scorer is None or rec is None:
             return
         try:
-            scorer.score_cached(rec, fjob.layout.record_path(fjob.take, frame))
+            scorer.score_cached(rec, fjob.layout.record_path(fjob.take, frame), crops=crops or None)
         except Exception:  # noqa: BLE001, S110 - the take-end QC scores this frame again and reports its error
             pass
 
@@ -473,7 +473,7 @@ class Runner:
                 for k in range(opts.retries + 1):
                     try:
                         rec = proc.write(frame, result)
-                        self._score_frame(scorer, fjob, frame, rec)
+                        self._score_frame(scorer, fjob, frame, rec, getattr(result, "qc_crops", None))
                         finish(frame, "done", None, attempts, rec)
                         return
                     except RecastError as exc:
