@@ -1,19 +1,33 @@
 """Deterministic frames: what a farm pays for chunks, measured (not calculated).
 
 A frame's pixels must not depend on where a run started, so a chunk that starts inside a
-history block replays the block's earlier frames (computed, not written) before its own.
-One plate (the demo's, 48 frames 640x360 half RGB zip by default, default history
-settings: block 48, 8 frames replayed before a block), one engine spec, QC off; then,
-interleaved A B A B, each in fresh processes as a farm runs them, timed in CPU seconds
-(user + system of the processes: what a farm pays, and steadier than wall time on a
-shared machine; the wall times are printed too):
+history block brings the temporal state to its first frame: from the state an earlier
+chunk or run stored after the frame before (``embeddings/state``), else by replaying the
+block's earlier frames (computed, not written). One plate (the demo's, 48 frames 640x360
+half RGB zip by default, default history settings: block 48, 8 frames replayed before a
+block), one engine spec, QC off; then, interleaved A B C A B C, each in fresh processes
+as a farm runs them, timed in CPU seconds (user + system of the processes: what a farm
+pays, and steadier than wall time on a shared machine; the wall times are printed too):
 
 - single: ``recast job run`` of the whole job in one process (the floor: the same frames
   run in one chunk);
-- chunked: ``recast run-chunk JOB --frames ...`` over 3 consecutive chunks, one process each.
+- chunked: ``recast run-chunk JOB --frames ...`` over 3 consecutive chunks, one process
+  each, one after the other (each finds the state the one before stored);
+- unsaved: the same chunks with nothing stored before each (the job's ``embeddings/state``
+  and ``embeddings/history`` removed before every chunk): what parallel farm tasks pay,
+  each replaying from its window's start.
 
 ``chunk_replay_cost``: (chunked − single) ÷ single, medians. Target <= 0.25. The line
-also gives both times and the frames each side computed (replays included).
+gives both times and the frames the chunks replayed (counted from their records'
+``history`` entries). ``chunk_replay_split`` (no target): the extra CPU per extra
+process start ((chunked − single) ÷ (chunks − 1): imports, model loads, set-up) and
+what replaying costs when nothing is stored (unsaved − chunked), with
+``chunk_replay_cost_unsaved`` = (unsaved − single) ÷ single.
+
+The child processes run with Python's bytecode cache (``PYTHONPYCACHEPREFIX`` in the temp
+dir, filled by ``compileall`` before timing), as an installed package has its ``.pyc``
+files: a shell that sets ``PYTHONDONTWRITEBYTECODE`` would otherwise charge every
+process for compiling Recast's sources (~0.8 s CPU each).
 
 Usage: python benchmarks/bench_chunks.py [--frames N] [--chunks K] [--width W --height H] [--rounds R]
 """
@@ -23,8 +37,10 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +89,10 @@ def main() -> int:
         reference = reference_for(DemoPlate(pattern, (args.width * 0.36, args.height * 0.46)))
         store = Store(root / "home" / "recast.db")
         env = common.child_env(root)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode cached as an installed package has it
+        env["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+        subprocess.run([sys.executable, "-m", "compileall", "-q", *(str(common.REPO / d) for d in ("recast", "pipeline", "models", "qc"))],
+                       env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         first = 1001
         ranges = _chunks(first, args.frames, args.chunks)
         made: list[tuple[str, Path]] = []
@@ -85,53 +105,61 @@ def main() -> int:
             made.append((job, out))
             return job
 
-        walls: dict[str, list[float]] = {"single": [], "chunked": []}
+        walls: dict[str, list[float]] = {"single": [], "chunked": [], "unsaved": []}
+        replays: dict[str, list[int]] = {"chunked": [], "unsaved": []}
 
         def single() -> float:
             return _run(["job", "run", new_job("single"), "--no-qc", "--allow-passthrough"], env, walls["single"])
 
-        def chunked() -> float:
-            job = new_job("chunked")
-            spent = [_run(["run-chunk", job, "--frames", r, "--no-qc"], env, walls["chunked"]) for r in ranges]
-            walls["chunked"][-len(ranges):] = [sum(walls["chunked"][-len(ranges):])]
+        def chunks(tag: str, forget: bool) -> float:
+            job = new_job(tag)
+            out = made[-1][1]
+            spent = []
+            for r in ranges:
+                if forget:  # a parallel farm task: nothing its sibling chunks computed is there yet
+                    for sub in ("state", "history"):
+                        shutil.rmtree(out / "embeddings" / sub, ignore_errors=True)
+                spent.append(_run(["run-chunk", job, "--frames", r, "--no-qc"], env, walls[tag]))
+            walls[tag][-len(ranges):] = [sum(walls[tag][-len(ranges):])]
+            replays[tag].append(_replayed(out))
             return sum(spent)
 
-        times = common.interleaved({"single": single, "chunked": chunked}, args.rounds)
+        times = common.interleaved(
+            {"single": single, "chunked": lambda: chunks("chunked", False), "unsaved": lambda: chunks("unsaved", True)}, args.rounds
+        )
         for job, _out in made:  # every frame of every run was done (a failed frame would make the ratio meaningless)
             counts = store.get_job(job)["frames"]
             if counts.get("done") != args.frames:
                 raise SystemExit(f"job {job}: frames {json.dumps(counts)}")
         cost = (times["chunked"] - times["single"]) / times["single"]
-        replayed = _replayed(first, ranges, _history(made[0][1]))
+        unsaved = (times["unsaved"] - times["single"]) / times["single"]
         ok = common.emit(
             "chunk_replay_cost",
             f"{cost:.3f} (CPU: {args.chunks} run-chunk processes {times['chunked']:.1f} s vs one job run "
             f"{times['single']:.1f} s, medians of {args.rounds}; wall {statistics.median(walls['chunked']):.1f} s vs "
             f"{statistics.median(walls['single']):.1f} s; {args.frames} frames {args.width}x{args.height}, chunks {','.join(ranges)}, "
-            f"{replayed} frames replayed at chunk starts)",
+            f"{max(replays['chunked'])} frames replayed at chunk starts)",
             "target <= 0.25; floor: the same frames run in one chunk",
             cost <= 0.25,
+        )
+        common.emit(
+            "chunk_replay_split",
+            f"start {(times['chunked'] - times['single']) / max(1, len(ranges) - 1):.2f} s CPU per extra process; "
+            f"replay {times['unsaved'] - times['chunked']:.1f} s CPU for {max(replays['unsaved'])} frames replayed when nothing is "
+            f"stored; chunk_replay_cost_unsaved {unsaved:.3f} (CPU {times['unsaved']:.1f} s, wall {statistics.median(walls['unsaved']):.1f} s)",
+            "no target; parallel farm tasks pay the unsaved figure",
+            None,
         )
     return 0 if ok else 1
 
 
-def _history(out: Path) -> tuple[int, int]:
-    """(history_block, history_frames) the engine used, from a record of the run."""
-    rec: dict[str, Any] = json.loads(next((out / "records").glob("*.json")).read_text())
-    return int(rec["settings"]["history_block"]), int(rec["settings"]["history_frames"])
-
-
-def _replayed(first: int, ranges: list[str], history: tuple[int, int]) -> int:
-    """Frames the chunks compute without writing them at their starts: a chunk starting at
-    ``a`` in the block that starts at ``b`` replays from ``history_frames`` before ``b`` (not
-    before the plate's first frame) up to ``a``. The first chunk replays nothing."""
-    block, before = history
+def _replayed(out: Path) -> int:
+    """Frames the chunks replayed (computed without writing) to bring the temporal state to
+    their first frames, from the records' ``history`` entries."""
     total = 0
-    for r in ranges:
-        a = int(r.split("-")[0])
-        if a != first:
-            b = first + ((a - first) // block) * block
-            total += a - max(first, b - before)
+    for path in (out / "records").glob("*.json"):
+        rec: dict[str, Any] = json.loads(path.read_text())
+        total += int((rec.get("history") or {}).get("replayed") or 0)
     return total
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from recast.models.base import ENHANCERS, SWAPPERS, ActorModel, Enhancer, Swapper, SwapperContext, SwapResult
 from recast.pipeline import __version__
 from recast.pipeline.composite.colormatch import ColourStats
-from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, sanitise
+from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face, replay_face, sanitise
 from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.holdout import HoldoutReader, parse_holdout
 from recast.pipeline.composite.matte import matte_box
@@ -67,6 +67,10 @@ class StreamHistory(Protocol):
 
     def put_named(self, name: str, files: list[Path], blob: bytes) -> None: ...
 
+    def get_state(self, key: str, start: int, frame: int) -> bytes | None: ...
+
+    def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None: ...
+
 
 def one_line_error(exc: BaseException) -> str:
     """A single-line description: the RecastError message, else ``Type: message``."""
@@ -101,6 +105,7 @@ class _SequenceState:
     stream: Any
     votes: dict[int, Any]
     colour: dict[int, ColourStats]
+    swappers: dict[str, Any] = field(default_factory=dict)  # actor label -> the swapper's per-track state
 
 
 @dataclass
@@ -135,6 +140,7 @@ class ComputedFrame:
     # where faces were pasted and what the plate held there (y0, y1, x0, x1, pixels), in
     # paste order: kept only for qc_crops
     pasted: list[tuple[int, int, int, int, np.ndarray]] = field(default_factory=list)
+    replay: bool = False  # computed only to advance the temporal state (``Engine._replay``): nothing is composited
 
     @property
     def record(self) -> dict[str, Any]:
@@ -216,6 +222,11 @@ class Engine:
         # frames): a Plate of the engine's own, which it pastes faces into
         self._plate_reader = plate_reader
         self._window: int | None = None  # the first frame of the current history window
+        # the whole temporal state after each frame is stored too (``StreamHistory.put_state``)
+        # under ``state_key``; ``_chain`` digests the plate frames the window went through
+        self.state_key: str | None = None
+        self._chain: str = ""
+        self._setup_files: list[Path] = []  # files the selection was resolved from (set-up)
         self._pending: bytes | None = None  # this frame's tracking result, stored once the frame succeeds
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
         # pixels, plate) -> sidecar entries (qc.comp_features.CompFeatures); None: not computed
@@ -301,6 +312,7 @@ class Engine:
             self._stream.seed(frame, faces)
         self._initial = self._snapshot()  # what each history block restarts from
         self._next_frame = None
+        self.state_key = self._state_key() if self._history is not None else None
         self._ready = True
 
     # ------------------------------------------------------------------ running
@@ -370,7 +382,11 @@ class Engine:
         aligned = False
         try:
             self._setup()
-            self._bring_history_to(frame)
+            t_hist = time.perf_counter()
+            brought = self._bring_history_to(frame)
+            if brought is not None:  # where this frame's temporal state came from (chunk/resume starts, block edges)
+                state.record["history"] = brought
+                state.timings["history"] = time.perf_counter() - t_hist
             aligned = True
             if loaded.plate is None:
                 raise PlateError(loaded.error or f"frame {frame}: plate not read")
@@ -379,7 +395,7 @@ class Engine:
             self._shape.check(frame, loaded.plate)
             state.record["licences"] = list(self._licences)
             self._advance(computed)
-            self._next_frame = frame + 1  # the state is now the next frame's
+            self._passed(frame)  # the state is now the next frame's
         except Exception as exc:  # noqa: BLE001 - a frame's failure never kills the run
             _mark_failed(state.record, one_line_error(exc))
             computed.pixels = computed.element = None
@@ -511,6 +527,13 @@ class Engine:
             to_working=shared.working if shared is not None else lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
         )
+        if computed.replay and len(selected) <= 1 and self._holdout is None:
+            # a replayed frame: only what later frames see (the swapper's per-track state, the
+            # colour smoothing); with several faces each is swapped on the pastes of the ones
+            # before, and a holdout can fail the frame: those replay in full
+            for face, actor_name in selected:
+                self._replay_one(out, channels, face, str(actor_name), conv)
+            return
         element = ElementBuilder(out.shape[:2])
         hold: np.ndarray | None = None
         if self._holdout is not None and selected:
@@ -668,6 +691,27 @@ class Engine:
         entry["swapped"] = True
         return entry, swap_seconds[0]
 
+    def _replay_one(self, out: np.ndarray, channels: PlateChannels, face: Face, actor_name: str, conv: SpaceConverter) -> None:
+        """``_swap_one`` up to the colour statistics (``replay_face``): the same crop, swap
+        and smoothing, nothing graded, blended or pasted."""
+        actor = self.actors.get(actor_name)
+        if actor is None:
+            raise SwapError(f"selection asked for actor {actor_name!r}, not among {', '.join(self.actors)}")
+        h, w = out.shape[:2]
+        box = crop_box_for(face, (h, w), self.settings.crop_scale)
+        if box.empty or box.width < 8 or box.height < 8:
+            return
+        ys, xs = box.slices()
+        plate_crop = analysis_pixels(channels, out[ys, xs], True)
+
+        def swap_fn(crop: np.ndarray, f: Face) -> SwapResult:
+            result = self._swappers[actor_name].swap(crop, f, actor)
+            return _enhanced(self._enhancer, result, f) if self._enhancer is not None else result
+
+        locked = self._reference.colour if self._reference is not None else None
+        replay_face(plate_crop, shift_face(face, -box.x0, -box.y0), swap_fn, conv, self._compose, locked,
+                    self._colour_smoother(face.track_id))
+
     def _write_outputs(self, computed: ComputedFrame) -> None:
         from recast.pipeline.plateio import write_plate
 
@@ -727,16 +771,19 @@ class Engine:
         first, n = self.plate.first, max(1, int(self.settings.history_block))
         return first + ((frame - first) // n) * n
 
-    def _bring_history_to(self, frame: int) -> None:
+    def _bring_history_to(self, frame: int) -> dict[str, Any] | None:
         """Make the temporal state the one ``frame`` has in every run: restarted at its
         history block's first frame ``b`` after replaying ``history_frames`` before ``b``,
         then advanced through ``b .. frame-1``. Frames replayed are computed (not written)
         from the plate, so an uninterrupted run, a resume and a farm chunk starting
-        anywhere give ``frame`` the same state, hence the same pixels."""
+        anywhere give ``frame`` the same state, hence the same pixels. Where an earlier
+        chunk or run stored the state after a frame of the window (``_passed``), it is
+        restored instead of replaying up to it. Returns what was done (None: nothing)."""
         b = self._block_start(frame)
         nxt = self._next_frame
         if nxt == frame and frame != b:
-            return  # the usual case: the previous frame of the block was just computed
+            return None  # the usual case: the previous frame of the block was just computed
+        seeded: int | None = None
         if nxt is not None and b < nxt < frame:
             start = nxt  # a step forward inside the block: catch up on the frames between
         else:
@@ -745,9 +792,15 @@ class Engine:
             self._reset_swappers()  # their per-track state restarts with the tracker's track ids
             start = max(self.plate.first, b - max(0, int(self.settings.history_frames)))
             self._window = start
-        for g in range(start, frame):
+            self._chain = f"window:{start}"
+            seeded = self._seed_from_stored(start, frame)
+            if seeded is not None:
+                self._next_frame = seeded + 1
+        first = start if seeded is None else seeded + 1
+        for g in range(first, frame):
             self._replay(g)
-            self._next_frame = g + 1
+            self._passed(g)
+        return {"window": self._window, "seeded": seeded, "replayed": frame - first}
 
     def _reset_swappers(self) -> None:
         """Forget what the swappers keep per track (warp: view hysteresis, open-eye references):
@@ -874,7 +927,7 @@ class Engine:
         try:
             assert self._shape is not None
             self._shape.check(frame, loaded.plate)
-            self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate))
+            self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate, replay=True))
         except Exception:  # noqa: BLE001, S110 - the frame's own run reports it
             pass
 
@@ -882,13 +935,126 @@ class Engine:
         """The state a frame's compute advances (tracker + its smoothing, track votes,
         colour smoothing), copied before the frame."""
         assert self._stream is not None and self._selector is not None
-        return _SequenceState(self._stream.snapshot(), copy.deepcopy(self._selector.tracks), dict(self._colour_history))
+        return _SequenceState(self._stream.snapshot(), copy.deepcopy(self._selector.tracks), dict(self._colour_history),
+                              self._swapper_states())
 
     def _restore(self, snap: _SequenceState) -> None:
         assert self._stream is not None and self._selector is not None
         self._stream.restore(snap.stream)
         self._selector.tracks = copy.deepcopy(snap.votes)
         self._colour_history = dict(snap.colour)
+        self._restore_swappers(snap.swappers)
+
+    def _swapper_states(self) -> dict[str, Any]:
+        """Each swapper's own per-track state (warp: view picked last, open-eye reference), for
+        swappers that keep one (``sequence_state``): part of the temporal state, so a history
+        block restarts it and a failed frame leaves it as it was."""
+        out: dict[str, Any] = {}
+        for name, swapper in self._swappers.items():
+            get = getattr(swapper, "sequence_state", None)
+            if callable(get):
+                out[name] = copy.deepcopy(get())
+        return out
+
+    def _restore_swappers(self, states: dict[str, Any]) -> None:
+        for name, swapper in self._swappers.items():
+            put = getattr(swapper, "restore_sequence", None)
+            if callable(put) and name in states:
+                put(copy.deepcopy(states[name]))
+
+    def _state_key(self) -> str:
+        """A hash of everything the temporal state after a frame depends on besides the plate
+        frames of its window: the code, every setting, the actors (model hash and folder),
+        the reference frame and the record its colour comes from, the files the selection
+        was resolved from, the OCIO config. Stored states of another key are never read."""
+        import hashlib
+        import json
+        import os
+
+        from recast.pipeline.jobs.history import engine_code_digest
+
+        def stamp(path: Path | None) -> list[Any] | None:
+            if path is None:
+                return None
+            try:
+                st = Path(path).stat()
+            except OSError:
+                return [str(path), None]
+            return [str(path), st.st_size, st.st_mtime_ns]
+
+        doc = {
+            "schema": 1,
+            "version": __version__,
+            "code": engine_code_digest(),
+            "settings": self.settings.to_dict(),
+            "actors": {k: [a.name, a.model_sha256, str(a.root), self.settings.backend or a.backend] for k, a in sorted(self.actors.items())},
+            "reference_frame": self.reference_frame,
+            "reference_record": stamp(self._reference_record),
+            "selection_files": [stamp(f) for f in self._setup_files],
+            "first": self.plate.first,
+            "ocio": os.environ.get("OCIO") or None,
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def _frame_stamp(self, frame: int) -> str:
+        try:
+            st = self.plate.path(frame).stat()
+        except OSError:
+            return f"{frame}:-"
+        return f"{frame}:{st.st_size}:{st.st_mtime_ns}"
+
+    def _chain_step(self, chain: str, frame: int) -> str:
+        import hashlib
+
+        return hashlib.sha256(f"{chain}|{self._frame_stamp(frame)}".encode()).hexdigest()[:32]
+
+    def _passed(self, frame: int) -> None:
+        """The temporal state is now the one after ``frame`` (computed or replayed): the next
+        frame's; it is stored for chunks and resumes that start after it."""
+        self._next_frame = frame + 1
+        self._chain = self._chain_step(self._chain, frame)
+        if self._history is None or self.state_key is None or self._window is None:
+            return
+        assert self._stream is not None and self._selector is not None
+        st = self._stream
+        with contextlib.suppress(Exception):  # not stored: a later chunk replays instead
+            blob = pickle.dumps(
+                (self._chain, (st.tracker, st._count, st._last_embed, st.last_scan), self._selector.tracks,
+                 self._colour_history, self._swapper_states()),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+            self._history.put_state(self.state_key, self._window, frame, blob)
+
+    def _seed_from_stored(self, start: int, frame: int) -> int | None:
+        """Restore the newest stored state after a frame ``h`` in ``start .. frame-1`` whose plate
+        digest matches the files now on disk; returns ``h`` (None: nothing usable stored; the
+        state is then still the window's initial one)."""
+        if self._history is None or self.state_key is None or frame <= start:
+            return None
+        chains: list[str] = []
+        chain = self._chain
+        for g in range(start, frame):
+            chain = self._chain_step(chain, g)
+            chains.append(chain)
+        for h in range(frame - 1, start - 1, -1):
+            blob = self._history.get_state(self.state_key, start, h)
+            if blob is None:
+                continue
+            try:
+                stored, stream, votes, colour, swappers = pickle.loads(blob)  # noqa: S301 - the job's own files
+            except Exception:  # noqa: BLE001 - an unreadable entry: look further back
+                continue
+            if stored != chains[h - start]:
+                continue  # a plate frame of the window changed since
+            assert self._stream is not None and self._selector is not None
+            st = self._stream
+            st.tracker, st._count, st._last_embed, st.last_scan = stream
+            self._selector.tracks = votes
+            self._colour_history = dict(colour)
+            self._restore_swappers(swappers)
+            self._chain = stored
+            return h
+        return None
 
     def _notify(self, text: str) -> None:
         """A notice for the user (e.g. a non-commercial model in use): printed once per process
@@ -964,6 +1130,7 @@ class Engine:
             selection = Selection(s.selection, actor=first)
         assert self._analyser is not None
         files = [self.plate.path(r.frame) if r.frame is not None else Path(r.image) for r in selection.references if r.frame is not None or r.image is not None]
+        self._setup_files = list(files) + ([self.plate.path(self.reference_frame)] if self.reference_frame is not None else [])
         selection = self._stored_setup(
             f"references-{selection.mode}-{s.reference}-{sorted(self.actors)}", files,
             lambda: resolve_references(selection, self._analyser, load_image=_reference_image, scan_frame=self._scan_frame),  # type: ignore[arg-type]

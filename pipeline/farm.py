@@ -18,6 +18,14 @@ farm node whose store lacks the job indexes it from ``OUT/job.json``.
   ``Render`` layer on the ``shell`` service, ``<range>`` and ``<chunk>``), so
   farm export never needs the OpenCue stack at run time.
 
+Chunk size: ``--chunk N`` frames per task; by default the take's ``history_block`` (48
+unless the job sets it), with OpenJD tasks cut at the blocks' first frames. A farm task
+runs in parallel with the others, so nothing its sibling chunks compute is stored
+when it starts: a task starting inside a history block replays the block's earlier
+frames (``Engine._bring_history_to``), one starting on a block's first frame only the
+``history_frames`` before it (8 of 48: a sixth). 10-frame tasks over 48-frame blocks
+replayed twice the frames they wrote.
+
 Exporters are plugins (entry point group ``recast.farm``, :data:`FARM_EXPORTERS`):
 an exporter has a ``name``, a file ``suffix`` and ``render(store, job_id, opts)``
 returning the file's bytes (optionally ``info(opts)``: extra keys for the CLI's
@@ -30,7 +38,7 @@ import json
 import re
 import sys
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -50,7 +58,7 @@ OPENCUE_DTD = "http://localhost:8080/spcue/dtd/cjsl-1.13.dtd"
 
 @dataclass(frozen=True)
 class FarmOptions:
-    chunk: int = 10
+    chunk: int | None = None  # frames per task (None: the take's history block, see the module doc)
     take: int = 1
     python: str = sys.executable
     recast_root: Path = Path(recast.__file__).resolve().parent.parent  # folder from which `python -m recast` imports
@@ -69,6 +77,65 @@ def chunks(frames: list[int], size: int) -> list[list[int]]:
     return [frames[i : i + size] for i in range(0, len(frames), size)]
 
 
+@dataclass(frozen=True)
+class HistoryGrid:
+    """Where the engine's history blocks start: every ``block`` frames from the plate's ``first``."""
+
+    first: int
+    block: int
+
+
+def history_grid(store: Store, job_id: str, take: int) -> HistoryGrid | None:
+    """The take's history blocks (engine jobs; None for other processors: nothing is replayed)."""
+    from recast.pipeline.jobs.runner import load_job
+
+    job, spec, _layout = load_job(store, job_id)
+    if spec.processor != "engine":
+        return None
+    from recast.pipeline.schema.settings import SwapSettings
+
+    info = next((t for t in job["takes"] if int(t["take"]) == take), None)
+    overrides = dict((info or {}).get("overrides") or {})
+    settings = SwapSettings.from_dict({**spec.settings, **overrides})
+    try:
+        from recast.pipeline.sequence import PlateSequence
+
+        first = PlateSequence.open(spec.plate).first  # the engine counts blocks from the first frame on disk
+    except Exception:  # noqa: BLE001 - a plate not readable from here: the job's first frame
+        frames = [r["frame"] for r in store.frames(job_id, take)]
+        first = min(frames) if frames else 1
+    return HistoryGrid(first, max(1, int(settings.history_block)))
+
+
+def chunk_size(store: Store, job_id: str, opts: FarmOptions) -> int:
+    """``opts.chunk``, else the take's history block (10 for jobs without history)."""
+    if opts.chunk is not None:
+        if opts.chunk < 1:
+            raise SpecError(f"--chunk {opts.chunk}: must be at least 1")
+        return opts.chunk
+    grid = history_grid(store, job_id, opts.take)
+    return grid.block if grid is not None else 10
+
+
+def task_chunks(frames: list[int], size: int, grid: HistoryGrid | None) -> list[list[int]]:
+    """Chunks of at most ``size`` frames. When ``size`` is a multiple of the history block,
+    a chunk never crosses a block edge it does not start on (frames are grouped by
+    ``(frame - first) // size``), so each task replays only ``history_frames``."""
+    if size < 1:
+        raise SpecError(f"--chunk {size}: must be at least 1")
+    if grid is None or size % grid.block:
+        return chunks(frames, size)
+    out: list[list[int]] = []
+    key: int | None = None
+    for f in frames:
+        k = (f - grid.first) // size
+        if k != key or len(out[-1]) >= size:
+            out.append([])
+            key = k
+        out[-1].append(f)
+    return out
+
+
 def _job_frames(store: Store, job_id: str, take: int) -> tuple[dict[str, Any], list[int]]:
     job = store.get_job(job_id)
     if take not in [t["take"] for t in job["takes"]]:
@@ -82,7 +149,8 @@ def _command_args(job_id: str, frames_token: str, take: int, job_dir: str) -> li
 
 def openjd_template(store: Store, job_id: str, opts: FarmOptions) -> dict[str, Any]:
     job, frames = _job_frames(store, job_id, opts.take)
-    ranges = [format_frames(c) for c in chunks(frames, opts.chunk)]
+    size = chunk_size(store, job_id, opts)
+    ranges = [format_frames(c) for c in task_chunks(frames, size, history_grid(store, job_id, opts.take))]
     return {
         "specificationVersion": "jobtemplate-2023-09",
         "name": f"recast {job_id} take {opts.take}",
@@ -141,8 +209,7 @@ class CueJob:
 
 def cue_job(store: Store, job_id: str, opts: FarmOptions) -> CueJob:
     job, frames = _job_frames(store, job_id, opts.take)
-    if opts.chunk < 1:
-        raise SpecError(f"--chunk {opts.chunk}: must be at least 1")
+    size = chunk_size(store, job_id, opts)
     show, shot, user = _cue_name(opts.show), _cue_name(job["shot"] or "shot"), _cue_name(job["owner"] or "recast")
     cmd = [opts.python, *_command_args(job_id, "#FRAME_START#-#FRAME_END#", opts.take, str(job["out"]))]
     return CueJob(
@@ -155,7 +222,7 @@ def cue_job(store: Store, job_id: str, opts: FarmOptions) -> CueJob:
         env={"RECAST_HOME": str(opts.recast_home or recast_home()), "PYTHONPATH": str(opts.recast_root)},
         command=" ".join(_shell_quote(c) for c in cmd),
         frame_range=format_frames(frames),
-        chunk=opts.chunk,
+        chunk=size,
         cores=opts.cores,
         memory=f"{opts.memory_gb}g",
         max_retries=opts.max_retries,
@@ -291,7 +358,7 @@ def export(store: Store, job_id: str, fmt: str, opts: FarmOptions, output: Path 
     """Write the job description of exporter ``fmt`` (default ``<out>/farm/<job>.tNNN.<suffix>``); returns its path."""
     exp = exporter(fmt)
     job = store.get_job(job_id)
-    data = exp.render(store, job_id, opts)
+    data = exp.render(store, job_id, replace(opts, chunk=chunk_size(store, job_id, opts)))
     name = f"{job_id}.t{opts.take:03d}.{exp.suffix}"
     path = output or Path(job["out"]) / "farm" / name
     try:

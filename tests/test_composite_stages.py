@@ -228,3 +228,40 @@ def test_matte_follows_a_rolled_head(astro: tuple[np.ndarray, Face]) -> None:
     # and the forehead really is there: the matte reaches above the brows
     brow_top = face.landmarks[17:27, 1].min()
     assert (upright[: int(brow_top) - 5] > 0).any()
+
+
+@pytest.mark.parametrize("method", ["rct", "lct"])
+def test_replay_face_advances_the_colour_smoothing_as_compose_does(method: str, astro: tuple[np.ndarray, Face], colour: ColorContext) -> None:
+    """A replayed frame (computed, not written) leaves the smoothing where the full compose
+    leaves it: the same statistics reach ``smooth_colour``, the swapper sees the same crop."""
+    from recast.pipeline.composite.compose import replay_face
+
+    crop, face = astro
+    warm = (crop * np.array([1.3, 1.0, 0.7], np.float32)).astype(np.float32)  # a grade for the match to undo
+
+    def run(replay: bool) -> tuple[list[ColourStats], list[np.ndarray]]:
+        seen: list[ColourStats] = []
+        crops: list[np.ndarray] = []
+        blurred = _blurred_swap()
+
+        def swap(c: np.ndarray, f: Face) -> SwapResult:
+            crops.append(c.copy())
+            return blurred(c, f)
+
+        def smooth(stats: ColourStats) -> ColourStats:
+            out = stats if not seen else stats.mixed(seen[-1], 0.6)
+            seen.append(out)
+            return out
+
+        opts = ComposeOptions(color=method, grain=False)
+        for plate in (crop, warm):
+            if replay:
+                replay_face(plate, face, swap, _conv(colour), opts, None, smooth)
+            else:
+                compose_face(plate, face, swap, _conv(colour), opts, None, 0, smooth)
+        return seen, crops
+
+    full, replayed = run(False), run(True)
+    assert len(full[0]) == 2 and [s.to_json() for s in full[0]] == [s.to_json() for s in replayed[0]]
+    assert full[0][0].to_json() != full[0][1].to_json()  # the second frame moved the smoothing
+    assert all(np.array_equal(a, b) for a, b in zip(full[1], replayed[1], strict=True))

@@ -10,8 +10,10 @@ to 4 frames (2 replayed before each) so that the 10-frame shot crosses block edg
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,3 +104,34 @@ def test_farm_chunks_render_the_same_pixels(shot: dict[str, object], tmp_path: P
         res = recast("run-chunk", job, "--frames", chunk, "--no-qc", home=shot["home"], timeout=600)  # type: ignore[arg-type]
         assert res.returncode == 0, res.stdout + res.stderr
     _assert_same(shot["ref"], _comps(out), "3 farm chunks")  # type: ignore[arg-type]
+
+
+def _history_of(out: Path, frame: int) -> dict[str, object] | None:
+    return json.loads((out / "records" / f"{frame}.json").read_text()).get("history")
+
+
+def test_chunks_in_order_restore_the_stored_state(shot: dict[str, object], tmp_path: Path) -> None:
+    """Chunks run one after another (a farm node working through a job, a resume): each starts
+    from the temporal state the one before stored after its last frame, replays nothing,
+    and renders the same pixels. A plate frame replaced since is noticed: its window replays."""
+    job, out = _submit(tmp_path, shot["home"], shot["pattern"], "inorder")  # type: ignore[arg-type]
+    # the farm export's default tasks are whole history blocks (4 here): each replays only history_frames
+    exp = json.loads(recast("farm", "export", job, "--format", "openjd", "--json", home=shot["home"], check=True).stdout)  # type: ignore[arg-type]
+    tasks = json.loads(Path(exp["path"]).read_text())["steps"][0]["parameterSpace"]["taskParameterDefinitions"][0]["range"]
+    assert exp["chunk"] == 4 and tasks == ["1001-1004", "1005-1008", "1009-1010"]
+    for chunk in ("1001-1003", "1004-1006", "1007-1010"):  # 1004 and 1007 start inside blocks 1001-1004, 1005-1008
+        res = recast("run-chunk", job, "--frames", chunk, "--no-qc", home=shot["home"], timeout=600)  # type: ignore[arg-type]
+        assert res.returncode == 0, res.stdout + res.stderr
+    _assert_same(shot["ref"], _comps(out), "3 farm chunks in order")  # type: ignore[arg-type]
+    assert _history_of(out, 1004) == {"window": 1001, "seeded": 1003, "replayed": 0}
+    assert _history_of(out, 1007) == {"window": 1003, "seeded": 1006, "replayed": 0}
+    assert any((out / "embeddings" / "state").rglob("1006.pkl"))
+
+    # the same plate frame rewritten (new mtime): the stored state after it no longer matches
+    src = Path(str(shot["pattern"]).replace("####", "1005"))
+    os.utime(src, ns=(src.stat().st_atime_ns, src.stat().st_mtime_ns + 1_000_000_000))
+    job2, out2 = _submit(tmp_path, shot["home"], shot["pattern"], "inorder2")  # type: ignore[arg-type]
+    shutil.copytree(out / "embeddings" / "state", out2 / "embeddings" / "state")  # the same spec: the same state key
+    res = recast("run-chunk", job2, "--frames", "1007-1010", "--no-qc", home=shot["home"], timeout=600)  # type: ignore[arg-type]
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert _history_of(out2, 1007) == {"window": 1003, "seeded": 1004, "replayed": 2}

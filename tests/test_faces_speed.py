@@ -129,3 +129,26 @@ def test_a_near_floor_small_face_gets_a_second_look(dlib5) -> None:
     no_second.detector_range = lambda: type(rng)(rng.min_px, rng.tile, rng.level_ratio, rng.fixed_input, rng.tile_min_score)
     missed = no_second.analyse(plate, embed=False)
     assert not any(abs(f.box[0] - at[0]) < 108 and f.size < 2.0 * 108 for f in missed)
+
+
+def test_frontal_detector_is_read_back_from_its_cache(tmp_path, monkeypatch) -> None:
+    """dlib's built-in HOG detector is decoded once and saved under $RECAST_HOME/cache; a later
+    process reads the file back and finds the same faces with the same scores."""
+    import dlib
+
+    from recast.pipeline.faces.dlib_backend import DlibModels, default_models_dir
+
+    monkeypatch.setenv("RECAST_HOME", str(tmp_path / "home"))
+    built = DlibModels(dlib, default_models_dir()).hog()
+    cached = tmp_path / "home" / "cache" / "dlib" / f"frontal_face_detector-{dlib.__version__}.svm"
+    assert cached.is_file()
+    read = DlibModels(dlib, default_models_dir()).hog()
+    assert type(read) is dlib.fhog_object_detector and read is not built
+    img = to_uint8(t1(), None)
+    a, b = built.run(img, 1, -0.5), read.run(img, 1, -0.5)
+    assert [r for r in a[0]] and [(r.left(), r.top(), r.right(), r.bottom()) for r in a[0]] == [(r.left(), r.top(), r.right(), r.bottom()) for r in b[0]]
+    assert list(a[1]) == list(b[1]) and list(a[2]) == list(b[2])
+    cached.write_bytes(b"not a detector")  # a damaged cache is rebuilt, not trusted
+    again = DlibModels(dlib, default_models_dir()).hog()
+    assert [(r.left(), r.top()) for r in again.run(img, 1, -0.5)[0]] == [(r.left(), r.top()) for r in a[0]]
+    assert cached.stat().st_size > 1000

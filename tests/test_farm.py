@@ -149,3 +149,24 @@ def test_chunks_cover_every_frame_once(size: int) -> None:
     frames = [1, 2, 3, 7, 8, 20, 21, 22, 23]
     got = chunks(frames, size)
     assert [f for c in got for f in c] == frames and all(len(c) <= size for c in got)
+
+
+def test_task_chunks_start_on_history_blocks() -> None:
+    from recast.pipeline.farm import HistoryGrid, task_chunks
+
+    grid = HistoryGrid(first=1001, block=48)
+    frames = list(range(1010, 1110))  # a take starting inside the plate's first block
+    got = task_chunks(frames, 48, grid)
+    assert [(c[0], c[-1]) for c in got] == [(1010, 1048), (1049, 1096), (1097, 1109)]
+    assert [(c[0], c[-1]) for c in task_chunks(frames, 96, grid)] == [(1010, 1096), (1097, 1109)]
+    # a size that is not a multiple of the block: plain consecutive chunks, as asked
+    assert [(c[0], c[-1]) for c in task_chunks(frames, 30, grid)] == [(1010, 1039), (1040, 1069), (1070, 1099), (1100, 1109)]
+    assert task_chunks(frames, 30, None) == task_chunks(frames, 30, grid)
+    # gaps stay inside their block's task
+    assert task_chunks([1001, 1003, 1050, 1051], 48, grid) == [[1001, 1003], [1050, 1051]]
+
+
+def test_passthrough_export_default_chunk(tmp_path: Path) -> None:
+    home, job, _out, _pattern = _submit(tmp_path, range(1001, 1013))
+    res = json.loads(recast("farm", "export", job, "--format", "openjd", "--json", home=home, check=True).stdout)
+    assert res["chunk"] == 10  # no history to replay: the former default

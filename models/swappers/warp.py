@@ -267,6 +267,16 @@ class WarpSwapper:
         self._last_entry.clear()
         self._eye_ref.clear()
 
+    def sequence_state(self) -> tuple[dict[tuple[Path, int], int], dict[tuple[Path, int], float]]:
+        """The per-track state a frame's swap changes (view picked last, open-eye reference),
+        copied: the engine keeps it with its own temporal state (history blocks, retries,
+        chunks restored from a stored state)."""
+        return dict(self._last_entry), dict(self._eye_ref)
+
+    def restore_sequence(self, state: Any) -> None:
+        last, eye = state
+        self._last_entry, self._eye_ref = dict(last), dict(eye)
+
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)
         try:

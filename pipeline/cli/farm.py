@@ -10,13 +10,17 @@ from recast.pipeline.cli.context import CliContext
 
 
 def cmd_export(args: argparse.Namespace, ctx: CliContext) -> int:
-    from recast.pipeline.farm import FarmOptions, export, exporter
+    from dataclasses import replace
+
+    from recast.pipeline.farm import FarmOptions, chunk_size, export, exporter
     from recast.pipeline.jobs.store import Store
 
+    store = Store.open_default()
     opts = FarmOptions(chunk=args.chunk, take=args.take, cue_writer=args.cue_writer)
     exp = exporter(args.format)  # an unknown format: one line listing the installed exporters
-    path = export(Store.open_default(), args.job, args.format, opts, args.output)
-    out: dict[str, Any] = {"job": args.job, "format": args.format, "path": str(path), "chunk": args.chunk}
+    opts = replace(opts, chunk=chunk_size(store, args.job, opts))
+    path = export(store, args.job, args.format, opts, args.output)
+    out: dict[str, Any] = {"job": args.job, "format": args.format, "path": str(path), "chunk": opts.chunk}
     info = getattr(exp, "info", None)
     if callable(info):
         out.update(info(opts))
@@ -30,7 +34,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = fsub.add_parser("export", parents=[common], help="write an OpenJD template or an OpenCue job spec")
     p.add_argument("job")
     p.add_argument("--format", required=True, metavar="FORMAT", help="farm exporter: openjd, opencue, or an installed recast.farm plugin (see `recast plugins`)")
-    p.add_argument("--chunk", type=int, default=10, help="frames per task (default 10)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="frames per task (default: the take's history_block, 48 unless set; tasks then start on history "
+                        "blocks and replay only history_frames before them)")
     p.add_argument("--take", type=int, default=1, help="take to render (default 1)")
     p.add_argument("--output", type=Path, default=None, help="file to write (default <out>/farm/...)")
     p.add_argument(

@@ -114,17 +114,7 @@ def colour_match(
     the matched crop (float32, clipped to [0, 1]) and the statistics used (None
     for ``none`` or when the mask is too small).
     """
-    if method not in ("rct", "lct", "none"):
-        raise ValueError(f"unknown colour match method {method!r}")
-    if method == "none" or strength <= 0.0:
-        return src.astype(np.float32, copy=False), None
-    usable = locked is not None and locked.method == method and (method == "rct" or locked.src_cov is not None)
-    if usable:
-        stats: ColourStats | None = locked
-    else:
-        stats = measure_stats(src, dst, weight, method, strength)
-        if stats is not None and smooth is not None:
-            stats = smooth(stats)
+    stats = colour_stats(src, dst, weight, method, strength, locked, smooth)
     if stats is None:
         return src.astype(np.float32, copy=False), None
     out = np.asarray(apply_stats(src, stats), dtype=np.float32)
@@ -133,6 +123,30 @@ def colour_match(
         out *= np.float32(strength)
         out += src
     return np.clip(out, 0.0, 1.0, out=out), stats
+
+
+def colour_stats(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    method: str = "rct",
+    strength: float = 1.0,
+    locked: ColourStats | None = None,
+    smooth: Callable[[ColourStats], ColourStats] | None = None,
+) -> ColourStats | None:
+    """The statistics :func:`colour_match` applies (``smooth`` called as it calls it), without
+    applying them: a replayed frame advances the colour smoothing this way."""
+    if method not in ("rct", "lct", "none"):
+        raise ValueError(f"unknown colour match method {method!r}")
+    if method == "none" or strength <= 0.0:
+        return None
+    usable = locked is not None and locked.method == method and (method == "rct" or locked.src_cov is not None)
+    if usable:
+        return locked
+    stats = measure_stats(src, dst, weight, method, strength)
+    if stats is not None and smooth is not None:
+        stats = smooth(stats)
+    return stats
 
 
 def measure_stats(

@@ -21,7 +21,7 @@ import numpy as np
 
 from recast.models.base import SwapResult
 from recast.pipeline.composite.blend import blend
-from recast.pipeline.composite.colormatch import ColourStats, colour_match
+from recast.pipeline.composite.colormatch import ColourStats, colour_match, colour_stats
 from recast.pipeline.composite.crop import resize_to
 from recast.pipeline.composite.grain import GRAIN_BLOCK, GrainProfile, measure_grain, synthesize_grain
 from recast.pipeline.composite.highlights import clip_working, out_of_range_energy
@@ -129,6 +129,38 @@ def compose_face(
     The swap sees the whole crop; everything after the matte (colour match, blend, the
     conversion back, highlights, grain) runs on the matte's box only (see ``WORK_PAD``).
     """
+    comp = _compose(plate_crop, face, swap, conv, opts, locked_colour, seed, smooth_colour, colour_only=False)
+    assert comp is not None
+    return comp
+
+
+def replay_face(
+    plate_crop: np.ndarray,
+    face: Face,
+    swap: SwapFn,
+    conv: SpaceConverter,
+    opts: ComposeOptions,
+    locked_colour: ColourStats | None = None,
+    smooth_colour: Callable[[ColourStats], ColourStats] | None = None,
+) -> None:
+    """What :func:`compose_face` does to per-sequence state (the swapper sees the crop, the
+    colour statistics go through ``smooth_colour``) and nothing after it: no grade applied,
+    no blend, highlights or grain. A replayed frame (computed, not written) needs only that."""
+    _compose(plate_crop, face, swap, conv, opts, locked_colour, 0, smooth_colour, colour_only=True)
+
+
+def _compose(
+    plate_crop: np.ndarray,
+    face: Face,
+    swap: SwapFn,
+    conv: SpaceConverter,
+    opts: ComposeOptions,
+    locked_colour: ColourStats | None,
+    seed: int,
+    smooth_colour: Callable[[ColourStats], ColourStats] | None,
+    *,
+    colour_only: bool,
+) -> FaceComposite | None:
     h, w = plate_crop.shape[:2]
     plate = _finite(plate_crop)  # read-only from here on: an all-finite float32 crop is not copied
     working = _clipped(conv.to_working(plate), plate)
@@ -157,6 +189,9 @@ def compose_face(
     weight = matte_r
     if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
         weight = skin * matte_r  # the plate's skin against the actor's: eyes, brows and mouth left out
+    if colour_only:
+        colour_stats(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
+        return None
     matched, stats = colour_match(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
     if keep is not None:  # the plate's own pixels the swapper placed: not graded again
         if np.may_share_memory(matched, rgb_r):

@@ -7,7 +7,9 @@ imported: its ``__init__`` needs ``pkg_resources``) or from
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +86,36 @@ class DlibModels:
 
     def hog(self) -> Any:
         if "hog" not in self._loaded:
-            self._loaded["hog"] = self.dlib.get_frontal_face_detector()
+            self._loaded["hog"] = self._frontal_detector()
         return self._loaded["hog"]
+
+    def _frontal_detector(self) -> Any:
+        """dlib's built-in frontal face detector. Building it decodes the copy compiled into
+        dlib (~0.5 s CPU, in every process); it is saved once per dlib version under
+        ``$RECAST_HOME/cache/dlib`` and read back from there (~1 ms): the same serialised
+        detector, so the same detections. A cache that cannot be read or written is
+        ignored (the detector is built in memory as before)."""
+        from recast.pipeline.jobs.store import recast_home
+
+        version = str(getattr(self.dlib, "__version__", "unknown"))
+        path = recast_home() / "cache" / "dlib" / f"frontal_face_detector-{version}.svm"
+        if path.is_file():
+            try:
+                detector = self.dlib.fhog_object_detector(str(path))
+                if int(detector.num_detectors) == 5:  # the built-in's five poses: a whole file
+                    return detector
+            except Exception:  # noqa: BLE001, S110 - a damaged cache is rebuilt below
+                pass
+        detector = self.dlib.get_frontal_face_detector()
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            detector.save(str(tmp))
+            os.replace(tmp, path)  # readers see the whole file or none
+        except Exception:  # noqa: BLE001, S110 - no cache: the next process builds it again
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        return detector
 
     def _load(self, filename: str, loader: Any) -> Any:
         path = self.folder / filename

@@ -18,6 +18,15 @@ changes detection (recast version, the face analysis code, analyser settings, de
 cadence, colourspace, history window); each entry also carries the size and mtime of its plate frame, so a
 replaced plate frame is detected again. Entries are written only by the job's own engine
 into its own output folder; one that cannot be read is ignored (the frame is detected).
+
+Beside them, per take, the whole temporal state after each frame a run or chunk went
+through (tracker, track votes, colour smoothing, the swappers' per-track state):
+``<take>/embeddings/state/<key>/<s>/<frame>.pkl``, where ``<key>`` is the engine's hash of
+everything that state depends on (code, every setting, actors, reference; see
+``Engine.state_key``) and each entry carries a digest of the plate frames ``s .. frame``
+(size and mtime of each). A chunk or resume starting at ``a`` inside a window restores the
+state after ``a - 1`` (else the newest stored before it) and replays only what follows, so
+a farm chunk that runs after the one before it replays nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +64,22 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
+def engine_code_digest() -> str:
+    """A hash of every module of the pipeline and the models (engine, compositing, swappers):
+    the whole temporal state of other code is never read back."""
+    import recast.models as models
+    import recast.pipeline as pipeline
+
+    h = hashlib.sha256()
+    for base in (Path(pipeline.__file__).parent, Path(models.__file__).parent):
+        for path in sorted(base.rglob("*.py")):
+            try:
+                h.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
+            except OSError:
+                h.update(path.name.encode())
+    return h.hexdigest()[:16]
+
+
 def history_key(settings: dict[str, Any], code: str | None = None) -> str:
     """A short hash of the detection-relevant settings (and the code's version); ``code``: a
     :func:`code_digest` the caller already took (a long-running service takes it once)."""
@@ -81,13 +106,40 @@ class TrackingHistory:
 
     write_root: Path
     read_roots: tuple[Path, ...]
+    state_root: Path | None = None  # this take's whole-state entries (``state/``), None: not kept
 
     @classmethod
     def for_take(cls, embeddings_dirs: list[Path], settings: dict[str, Any]) -> TrackingHistory:
         """``embeddings_dirs``: this take's embeddings folder first, then earlier takes'."""
         key = history_key(settings)
         roots = tuple(Path(d) / "history" / key for d in embeddings_dirs)
-        return cls(roots[0], roots)
+        return cls(roots[0], roots, Path(embeddings_dirs[0]) / "state")
+
+    def get_state(self, key: str, start: int, frame: int) -> bytes | None:
+        """The stored temporal state after ``frame`` in the window starting at ``start``
+        (the engine checks the plate digest inside it); None: not stored or unreadable."""
+        if self.state_root is None:
+            return None
+        try:
+            return (self.state_root / key / str(start) / f"{frame}.pkl").read_bytes()
+        except OSError:
+            return None
+
+    def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None:
+        """Store the temporal state after ``frame`` (temp file + rename; a failed write is ignored)."""
+        if self.state_root is None:
+            return
+        path = self.state_root / key / str(start) / f"{frame}.pkl"
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+        except OSError:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
 
     def get(self, start: int, frame: int, plate: Path) -> bytes | None:
         """The stored state of ``frame`` in the window starting at ``start`` (None: not stored,

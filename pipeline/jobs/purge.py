@@ -4,10 +4,11 @@ The engine keeps what it knows of faces beside each take's records, in the take'
 embeddings folder (``<take>/embeddings/``, see ``OutputLayout.embeddings_dir``): per frame
 the identity embeddings of the plate faces it tracked and QC's comp-face features
 (``<frame>.json``, ``qc.comp_features``), the actors' reference embeddings
-(``actors.json``) and the tracking history a reprocess seeds its frames from
-(``history/``, ``pipeline.jobs.history``). Records, scores and reports hold no embeddings.
-Purging removes every take's embeddings folder; QC and reprocess still work afterwards
-(they compute what they need themselves, slower). Deleting the job's output folder deletes
+(``actors.json``), the tracking history a reprocess seeds its frames from
+(``history/``, ``pipeline.jobs.history``) and the temporal state a chunk or resume starts
+from (``state/``: tracks with their embeddings). Records, scores and reports hold no
+embeddings. Purging removes every take's embeddings folder; QC, reprocess, chunks and
+resumes still work afterwards (they compute what they need themselves, slower). Deleting the job's output folder deletes
 them too.
 """
 
