@@ -53,6 +53,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -127,7 +128,8 @@ class PlateColour:
         return cls(*vals)  # type: ignore[arg-type]
 
 
-_APPLY_CHUNK = 1 << 18  # pixels per OCIO applyRGB call
+_APPLY_CHUNK = 1 << 17  # pixels per OCIO applyRGB call (whole rows; at least one row)
+_APPLY_THREADS = 4  # conversion threads per colour context, at most one per core
 
 
 class ColorContext:
@@ -165,6 +167,7 @@ class ColorContext:
             raise ColorError(f"OCIO view {self.view!r}: not a view of display {self.display!r}")
         self._cache: dict[tuple[str, ...], ocio.CPUProcessor] = {}
         self._lock = threading.Lock()
+        self._threads: tuple[int, ThreadPoolExecutor] | None = None  # (pid, pool): see _pool
 
     # -- names -------------------------------------------------------------------------------
     def _pick(self, wanted: str | None, candidates: tuple[str, ...], what: str) -> str:
@@ -229,18 +232,47 @@ class ColorContext:
                 proc = self._cache.setdefault(key, proc)
         return proc
 
-    @staticmethod
-    def _apply(proc: ocio.CPUProcessor, rgb: np.ndarray) -> np.ndarray:
+    def _apply(self, proc: ocio.CPUProcessor, rgb: np.ndarray) -> np.ndarray:
         arr = np.asarray(rgb)
         if arr.ndim == 0 or arr.shape[-1] != 3:
             raise ColorError(f"colour conversion needs (..., 3) RGB, got shape {arr.shape}")
-        out = np.array(arr, dtype=np.float32, order="C", copy=True)
-        if out.size:
-            flat = out.reshape(-1, 3)
-            # in chunks: the binding copies what it is given (a 70 MB crop cost ~4x that at once)
-            for i in range(0, flat.shape[0], _APPLY_CHUNK):
-                proc.applyRGB(flat[i : i + _APPLY_CHUNK])
+        # copied and converted in chunks of whole rows: the binding copies what it is given (a
+        # 70 MB crop cost ~4x that at once); several chunks run on the context's threads (OCIO
+        # and numpy's copy release the GIL; every pixel is converted on its own, so the bits
+        # do not depend on the chunking)
+        out = np.empty(arr.shape, np.float32)
+        if not out.size:
+            return out
+        # (rows, pixels a row, 3): an image's rows, or a list of pixels as rows of one pixel
+        rows = arr.reshape(-1, arr.shape[-2], 3) if arr.ndim >= 3 else arr.reshape(-1, 1, 3)
+        dst = out.reshape(rows.shape)
+        step = max(1, _APPLY_CHUNK // rows.shape[1])
+
+        def part(i: int) -> None:
+            chunk = dst[i : i + step]
+            np.copyto(chunk, rows[i : i + step], casting="unsafe")
+            proc.applyRGB(chunk.reshape(-1, 3))
+
+        starts = range(0, rows.shape[0], step)
+        pool = self._pool() if len(starts) > 1 else None
+        if pool is None:
+            for i in starts:
+                part(i)
+        else:
+            for f in [pool.submit(part, i) for i in starts]:
+                f.result()
         return out
+
+    def _pool(self) -> ThreadPoolExecutor | None:
+        """The context's conversion threads (one per core, at most ``_APPLY_THREADS``; None on one
+        core); made again in a forked child, where the parent's threads do not run."""
+        n = min(_APPLY_THREADS, os.cpu_count() or 1)
+        if n < 2:
+            return None
+        with self._lock:
+            if self._threads is None or self._threads[0] != os.getpid():
+                self._threads = (os.getpid(), ThreadPoolExecutor(max_workers=n, thread_name_prefix="recast-ocio"))
+            return self._threads[1]
 
     # -- public conversions ------------------------------------------------------------------
     def convert(self, rgb: np.ndarray, src: str, dst: str) -> np.ndarray:

@@ -56,3 +56,17 @@ def test_arrays_that_are_not_views_of_the_frame_are_converted_as_given() -> None
     assert np.array_equal(view(other), analysis_view(color, "ACEScg")(other))
     strided = rgb[0:100:2, 0:100:2]  # resampled by striding: not a crop of the frame
     assert np.array_equal(view.working(strided), color.to_working(strided, "ACEScg"))
+
+
+def test_conversion_in_threaded_row_chunks_is_the_whole_array_at_once() -> None:
+    """ColorContext converts large arrays in row chunks on its threads: the same bits as one call."""
+    import PyOpenColorIO as ocio  # noqa: F401 - the binding the context wraps
+
+    color = ColorContext()
+    rng = np.random.default_rng(8)
+    rgba = (rng.random((700, 900, 4), np.float32) * 3.0 - 0.2).astype(np.float32)
+    proc = color._processor("ACEScg", color.working_space)
+    for arr in (rgba[..., :3], rgba[3:650, 7:880, 1:4], rgba[..., :3].reshape(-1, 3)):
+        whole = np.ascontiguousarray(arr, np.float32).copy()
+        proc.applyRGB(whole.reshape(-1, 3))
+        assert np.array_equal(color.to_working(arr, "ACEScg"), whole)
