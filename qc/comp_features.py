@@ -196,7 +196,8 @@ class CompFeatures:
         from recast.pipeline.atomic import atomic_write_json
         from recast.qc.identity import actor_embedding
 
-        for path in self.earlier:
+        # this take's own file first (an earlier chunk or run of the take wrote it), then earlier takes'
+        for path in (self.actors_file, *self.earlier):
             entry = read_actor_features(path, name, self.probe.analyser_name)
             if entry is not None and entry.get("kind") == self.probe.kind:
                 self._actors[name] = entry
