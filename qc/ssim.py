@@ -40,12 +40,28 @@ def ssim_map(a: np.ndarray, b: np.ndarray, data_range: float = 1.0, win: int = W
         uxx = cv2.boxFilter(xc * xc, cv2.CV_64F, k, borderType=cv2.BORDER_REFLECT)
         uyy = cv2.boxFilter(yc * yc, cv2.CV_64F, k, borderType=cv2.BORDER_REFLECT)
         uxy = cv2.boxFilter(xc * yc, cv2.CV_64F, k, borderType=cv2.BORDER_REFLECT)
-        vx = cov * (uxx - ux * ux)
-        vy = cov * (uyy - uy * uy)
-        vxy = cov * (uxy - ux * uy)
-        num = (2 * ux * uy + c1) * (2 * vxy + c2)
-        den = (ux * ux + uy * uy + c1) * (vx + vy + c2)
-        acc += num / den
+        # num = (2 ux uy + c1)(2 vxy + c2), den = (ux² + uy² + c1)(vx + vy + c2) with v = cov (E[..] - ux uy):
+        # the same operations in the same order (bit-identical), in place on the filtered arrays
+        ux2, uy2 = ux * ux, uy * uy
+        uxx -= ux2
+        uxx *= cov  # vx
+        uyy -= uy2
+        uyy *= cov  # vy
+        uxy -= ux * uy
+        uxy *= cov  # vxy
+        num = 2 * ux
+        num *= uy
+        num += c1
+        uxy *= 2
+        uxy += c2
+        num *= uxy
+        ux2 += uy2
+        ux2 += c1
+        uxx += uyy
+        uxx += c2
+        ux2 *= uxx  # den
+        num /= ux2
+        acc += num
     return acc / x.shape[2]
 
 
