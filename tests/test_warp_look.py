@@ -77,6 +77,7 @@ def test_tracked_blink_ratio_per_track(actor: Any, plate_crop: tuple[np.ndarray,
     crop, face = plate_crop
     sw = WarpSwapper()
     face.track_id = 7
+    first_landmarks = face.landmarks.copy()
     first = sw.swap(crop, face, actor)
     assert first.info["eye_ratio"] == pytest.approx(1.0)
     shut = face.landmarks.copy()
@@ -85,6 +86,18 @@ def test_tracked_blink_ratio_per_track(actor: Any, plate_crop: tuple[np.ndarray,
     face.landmarks = shut
     blink = sw.swap(crop, face, actor)
     assert blink.info["eye_ratio"] < 0.2
+    # the actor's own lids come down over its eyes (by as much as the plate's eyes shut)
+    assert first.info["lids_lowered"] == pytest.approx(0.0)
+    assert blink.info["lids_lowered"] == pytest.approx(1.0 - blink.info["eye_ratio"], abs=1e-3)
+    squeeze = WarpSwapper({"lid_occlusion": False})
+    face.landmarks = first_landmarks
+    squeeze.swap(crop, face, actor)
+    face.landmarks = shut
+    squeezed = squeeze.swap(crop, face, actor)
+    assert squeezed.info["lids_lowered"] == 0.0 and squeezed.info["eye_ratio"] < 0.2
+    # both close the eyes, differently: the lids cover the eye, the squeeze moves the eye itself
+    assert not np.array_equal(blink.rgb, squeezed.rgb)
+    face.landmarks = first_landmarks  # (the module's plate face, as it was)
 
 
 def test_matte_is_bounded_and_colour_sits_in_a_dim_warm_scene(actor: Any, plate_crop: tuple[np.ndarray, Any]) -> None:
