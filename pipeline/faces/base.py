@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,11 +20,13 @@ from recast.pipeline.faces.geometry import box_iou, estimate_pose
 from recast.pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
 from recast.pipeline.faces.options import AnalyserOptions
 from recast.pipeline.faces.pyramid import DetectorRange, Tile, pyramid_tiles, render_tile
+from recast.pipeline.faces.verify import MIN_PRESENCE
 from recast.pipeline.types import Face
 
 
 Notify = Callable[[str], None]  # receives one-line notices for the user
 SECOND_LOOKS = 8  # per tile: hits under the tile score floor looked at again, best first
+TRUSTED_IOU = 0.3  # a candidate overlapping a live track's predicted box this much is that track's
 
 
 def print_notice(text: str) -> None:
@@ -39,6 +41,8 @@ class Detection:
     box: np.ndarray  # x0, y0, x1, y1 in the coordinates of the image passed to _detect
     score: float
     kps5: np.ndarray | None = None  # detectors that also give keypoints (SCRFD)
+    # found in a window around a live track, or on one: not checked again (see _verified)
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class FaceAnalyser(ABC):
     name: str = "base"
     embedding_kind: str = ""
     same_person_threshold: float = 0.0  # face_distance below this = same person
+    # candidates scoring at least this are faces without a second opinion (inf: every
+    # candidate not on a live track is checked by :meth:`_presence`)
+    sure_score: float = float("inf")
 
     def __init__(self, options: AnalyserOptions | None = None, notify: Notify | None = None) -> None:
         self.options = options or AnalyserOptions()
@@ -103,6 +110,7 @@ class FaceAnalyser(ABC):
         downscaled: Downscaled | None = None,
         tiles: bool = True,
         whole: bool | None = None,
+        trusted: list[np.ndarray] | None = None,
     ) -> list[Face]:
         """All faces in ``image`` (full-res plate RGB, any range; NaN/Inf allowed).
 
@@ -113,6 +121,11 @@ class FaceAnalyser(ABC):
         expected faces at a higher resolution than the downscale; ``whole`` (default: no
         regions given) adds the whole-frame downscale to it. ``downscaled`` reuses a
         detection copy the caller already made with :meth:`detection_image`.
+
+        Every candidate that is not a live track's (found in a ``regions`` window, or
+        overlapping a box of ``trusted``: the tracks' predicted boxes) and scores under
+        ``sure_score`` gets a second opinion (:meth:`_presence`) and is dropped when that
+        says no face: a weak false hit (texture) cannot start a track.
         """
         rgb = as_rgb(image)
         dets: list[Detection] = []
@@ -127,7 +140,10 @@ class FaceAnalyser(ABC):
                     dets.extend(self._detect_tile(rgb, tile, to_display))
         else:
             for region in regions:
-                dets.extend(self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
+                dets.extend(replace(d, trusted=True) for d in self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
+        known = [np.asarray(b, np.float64) for b in [*(trusted or []), *(regions or [])]]
+        if known:
+            dets = [replace(d, trusted=True) if any(box_iou(d.box, b) > TRUSTED_IOU for b in known) else d for d in dets]
         dets = _nms(dets, 0.4)
         faces: list[Face] = []
         for det in dets:
@@ -164,6 +180,11 @@ class FaceAnalyser(ABC):
                 found.append(max(again, key=lambda a: a.score))
         # a face the coarser level sees at its own size is that level's call (fewer false hits)
         return [d for d in found if max(d.box[2] - d.box[0], d.box[3] - d.box[1]) < tile.max_face]
+
+    def _presence(self, crop: np.ndarray, box: np.ndarray, fit: Fit) -> float | None:
+        """A second opinion (0..1) that a detector's candidate is a face: ``crop`` uint8 RGB,
+        ``box`` and ``fit`` in its coordinates; None: this backend has none (kept)."""
+        return None
 
     def _detect_candidates(self, pixels: np.ndarray, lowest: float) -> list[Detection]:
         """Detections down to score ``lowest`` (below the usual threshold: candidates for a
@@ -233,6 +254,11 @@ class FaceAnalyser(ABC):
         fit = self._fit_crop(crop.pixels, box_c, det_c)
         if det is not None and fit.confidence is not None and fit.confidence < 0.5:
             return None  # the landmark model finds no face where the detector saw one
+        presence = None
+        if det is not None and not det.trusted and det.score < self.sure_score:
+            presence = self._presence(crop.pixels, box_c, fit)
+            if presence is not None and presence < MIN_PRESENCE:
+                return None  # a second opinion sees no face there (texture the detector took for one)
         kps5 = crop.to_image(fit.kps5)
         landmarks = None if fit.landmarks is None else crop.to_image(fit.landmarks)
         face = Face(
@@ -249,6 +275,8 @@ class FaceAnalyser(ABC):
             face.extra["fitted_box"] = True
         if fit.confidence is not None:
             face.extra["landmark_confidence"] = round(float(fit.confidence), 4)
+        if presence is not None:
+            face.extra["face_presence"] = round(float(presence), 4)
         if embed:
             face.embedding = _normalise(self._embed_crop(crop.pixels, fit))
             face.embedding_kind = self.embedding_kind

@@ -21,6 +21,7 @@ from recast.pipeline.faces.geometry import kps5_from_dlib5, kps5_from_dlib68
 from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from recast.pipeline.faces.options import AnalyserOptions
 from recast.pipeline.faces.pyramid import DetectorRange
+from recast.pipeline.faces.verify import MeshPresence
 
 PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
 PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
@@ -78,11 +79,23 @@ class DlibModels:
         self.dlib = dlib
         self.folder = folder
         self._loaded: dict[str, Any] = {}
+        self.unchecked: str | None = None  # why candidates go without the presence check
 
     def get(self, filename: str, loader: Any) -> Any:
         if filename not in self._loaded:
             self._loaded[filename] = self._load(filename, loader)
         return self._loaded[filename]
+
+    def presence(self) -> MeshPresence | None:
+        """The face mesh's presence check on candidates (:mod:`.verify`), loaded once; None
+        when the MediaPipe models are not set up (candidates then go unchecked)."""
+        if "presence" not in self._loaded:
+            try:
+                self._loaded["presence"] = MeshPresence.load()
+            except FaceModelError as exc:
+                self._loaded["presence"] = None
+                self.unchecked = str(exc)
+        return self._loaded["presence"]
 
     def hog(self) -> Any:
         if "hog" not in self._loaded:
@@ -132,6 +145,9 @@ class DlibAnalyser(FaceAnalyser):
     name = "dlib"
     embedding_kind = "dlib128"
     same_person_threshold = SAME_PERSON_THRESHOLDS["dlib128"]
+    # HOG margins from 1.0 up are faces (texture measured up to ~0.6 on skimage's non-face
+    # images and the astronaut's suit); weaker candidates get the face mesh's opinion
+    sure_score = 1.0
 
     def __init__(
         self, options: AnalyserOptions | None = None, notify: Notify | None = None, *, models: DlibModels | None = None
@@ -153,6 +169,7 @@ class DlibAnalyser(FaceAnalyser):
         self.use_68 = opts.landmarks == "68" or (opts.landmarks == "auto" and opts.allow_noncommercial_models)
         self._sp5 = self._load(PREDICTOR_5, dlib.shape_predictor)
         self._sp68 = self._load(PREDICTOR_68, dlib.shape_predictor) if self.use_68 else None
+        self._told_unchecked = False
         self._resnet: Any = None  # loaded on first embed (~20 MB, not needed for detection)
         if opts.detector == "cnn":
             self._cnn: Any = self._load(MMOD, dlib.cnn_face_detection_model_v1)
@@ -238,6 +255,15 @@ class DlibAnalyser(FaceAnalyser):
             pts68 = _points(self._sp68(crop, rect))
             return Fit(kps5_from_dlib68(pts68), pts68, "dlib68", shape5, box)
         return Fit(kps5_from_dlib5(pts5), None, None, shape5, box)
+
+    def _presence(self, crop: np.ndarray, box: np.ndarray, fit: Fit) -> float | None:
+        check = self.models.presence()
+        if check is None:
+            if not self._told_unchecked:
+                self._told_unchecked = True
+                self.notify(f"recast: faces: weak detections go unverified ({self.models.unchecked})")
+            return None
+        return check(crop, box, fit.kps5)
 
     def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
         if self._resnet is None:

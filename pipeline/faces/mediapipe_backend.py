@@ -28,6 +28,7 @@ from recast.pipeline.faces.mediapipe_models import LICENCE, MODELS, model_path
 from recast.pipeline.faces.mesh import MESH_TO_68, N_MESH, kps5_from_mesh
 from recast.pipeline.faces.options import AnalyserOptions
 from recast.pipeline.faces.pyramid import DetectorRange
+from recast.pipeline.faces.verify import MeshPresence
 
 DET_SIZE = 192
 MESH_SIZE = 192
@@ -70,6 +71,7 @@ class MediaPipeAnalyser(FaceAnalyser):
         self._mesh_in = self._mesh.get_input_details()[0]["index"]
         mouts = {int(np.prod(d["shape"])): d["index"] for d in self._mesh.get_output_details()}
         self._mesh_pts, self._mesh_flag = mouts[N_MESH * 3], mouts[1]
+        self._presence_check = MeshPresence(self._mesh)  # the same mesh, on the detector's box
         self._anchors = _anchors_full_range()
         self.dlib_dir = default_models_dir()
         self._sp5 = self._load_dlib(PREDICTOR_5, dlib.shape_predictor)
@@ -190,6 +192,15 @@ class MediaPipeAnalyser(FaceAnalyser):
         inv = cv2.invertAffineTransform(m)
         xy = pts[:, :2] @ inv[:, :2].T + inv[:, 2]
         return np.column_stack([xy, pts[:, 2] / k]), presence
+
+    def _presence(self, crop: np.ndarray, box: np.ndarray, fit: Fit) -> float | None:
+        # the fit's own presence follows the mesh as it re-centres and turns on the
+        # detector's keypoints, and can settle on texture (a motorcycle headlight: 0.84,
+        # first look 0.08); the mesh's first look at the box as found, eyes level, is the
+        # unbiased one, but it can like a shape the fit then gives up on (a rocket's nose:
+        # fit 0.55, first look 0.81): a candidate needs both
+        first = self._presence_check(crop, box, fit.kps5)
+        return first if fit.confidence is None else min(first, float(fit.confidence))
 
     def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
         if self._resnet is None:

@@ -81,7 +81,9 @@ class FaceStream:
             if seeded is not None:
                 faces = copy.deepcopy(seeded)
             else:
-                faces = self.analyser.analyse(rgb, to_display=to_display, embed=False, downscaled=small, tiles=tiles)
+                faces = self.analyser.analyse(
+                    rgb, to_display=to_display, embed=False, downscaled=small, tiles=tiles, trusted=regions
+                )
         elif full:
             self.last_scan = "full"  # the whole-frame downscale + windows around the tracks
             self.last_tiles = 0
