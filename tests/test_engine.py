@@ -567,7 +567,7 @@ def test_reference_image_selects_the_person_in_it(actor: Any, tmp_path: Path) ->
     _, (rec,) = _run(actor, plates, tmp_path / "out", SwapSettings(selection="reference", reference=str(ref)))
     assert rec["status"] == "done", rec["error"]
     by_side = {("left" if f["box"][0] < 512 else "right"): f for f in rec["faces"]}
-    assert set(by_side) == {"left", "right"}  # (dlib also sees a "face" in the patch on her suit)
+    assert set(by_side) == {"left", "right"}
     swapped = [f for f in rec["faces"] if f["swapped"]]
     assert len(swapped) == 1 and swapped[0]["selection"]["reason"] == "reference"
     x0, y0, x1, y1 = swapped[0]["box"]
@@ -588,7 +588,7 @@ def test_windowed_detection_between_full_scans_keeps_swapping(actor: Any, tmp_pa
     _, records = _run(actor, plates, tmp_path / "out", SwapSettings(full_scan_every=3))
     assert [r["detection"] for r in records] == ["full", "windows", "windows", "full"]
     assert all(r["status"] == "done" for r in records), [r["error"] for r in records]
-    # (a full scan may add a weak HOG hit elsewhere, e.g. the mission patch: look at the face)
+    # (look at the face: the most confident hit)
     tracks = {max(r["faces"], key=lambda f: f["score"])["track_id"] for r in records}
     assert len(tracks) == 1
     from recast.pipeline.errors import SpecError
