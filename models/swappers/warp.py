@@ -154,6 +154,10 @@ LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids
 # the actor's own lids are lowered too (lid_occlusion): the plate's then show at most this much
 LIDS_OVER_OWN = 0.7
 
+# the feature fill (_clean_plate_features) fades out over this band inside the plate's face
+# edge (of the face length): no flat patch of fill reaches the temples or the hairline
+EDGE_FADE = 0.12
+
 BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
 
 
@@ -746,10 +750,10 @@ def _clean_plate_features(
     den = cv2.GaussianBlur(known_f, (0, 0), sigma)
     fill = cv2.GaussianBlur(src * known_f[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
     hole[den < 0.005] = 0
-    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
-    soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
-    if oval is not None:
-        soft *= oval[y0:y1, x0:x1]
+    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.03 * length))
+    # the fill fades out towards the edge of the plate's face (its outline, its mesh oval): at
+    # the temples and the hairline the plate's own skin and hair show, no flat wedge of fill
+    soft *= _edge_fade(face_region[y0:y1, x0:x1], None if oval is None else oval[y0:y1, x0:x1], EDGE_FADE * length)
     m = matte[y0:y1, x0:x1]
     grown = m + (1.0 - m) * soft
     part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
@@ -759,6 +763,17 @@ def _clean_plate_features(
     new_matte = np.array(matte, dtype=np.float32, copy=True)
     new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
     return new_matte, int((part > 0.5).sum())
+
+
+def _edge_fade(region: np.ndarray, oval: np.ndarray | None, band: float) -> np.ndarray:
+    """0 on and outside the edge of ``region`` (uint8, > 0 inside; and of ``oval`` when given),
+    rising smoothly (smoothstep) to 1 at ``band`` px inside it."""
+    inside = (region > 127).astype(np.uint8)
+    if oval is not None:
+        inside &= (oval > 0.5).astype(np.uint8)
+    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
+    t = np.clip(dist / max(float(band), 1.0), 0.0, 1.0).astype(np.float32)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def _dilate_near(mask: np.ndarray, kernel: np.ndarray, radius: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
