@@ -147,6 +147,10 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
         comp = linear_to_srgb(read_plate(rec["comp"]).pixels[..., :3])
         swapped = [f for f in rec["faces"] if f["swapped"]]
         if not swapped:
+            # a face faded out for being turned past the actor's views: on the sheet, not judged
+            faded = [f for f in rec["faces"] if (f.get("swap_info") or {}).get("outside_pose_coverage")]
+            if faded:
+                pairs.append((rec["frame"], plate_rgb, comp, np.asarray(faded[0]["box"], np.float64)))
             continue
         box = np.asarray(swapped[0]["box"], np.float64)  # the face the engine swapped (judge refits it)
         try:
@@ -168,6 +172,7 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
             "comp_mouth": c["mouth"], "dist_actor": d_actor, "dist_plate": d_plate,
             "swap_plate_expression": info.get("plate_expression"), "eye_ratio": info.get("eye_ratio"),
             "lids_from_plate": info.get("lids_from_plate"), "mouth_from_plate": info.get("mouth_from_plate"),
+            "pose_coverage": info.get("pose_coverage"), "yaw_beyond_bank_deg": info.get("yaw_beyond_bank_deg"),
         })
     return {
         "frames": len(recs),
@@ -178,6 +183,11 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
         "actor_fraction": nearer / judged if judged else float("nan"),
         "seconds_per_frame": secs,
         "all_licences_commercial": licences_ok,
+        # faces turned past the actor's views: swap faded (part or all; the record flags them)
+        "faded_for_pose": sum(
+            1 for r in recs for f in r.get("faces", [])
+            if isinstance(f.get("swap_info"), dict) and f["swap_info"].get("outside_pose_coverage")
+        ),
         "per_frame": per_frame,
     }, pairs
 

@@ -677,7 +677,10 @@ class Engine:
             comp.box = matte_box(comp.alpha)
             entry["holdout"] = {"held_pixels": held}
         if comp.box is None:
-            entry["swap_info"]["skipped"] = "empty matte" if hold is None else "held out"
+            outside = entry["swap_info"].get("pose_coverage") == 0
+            entry["swap_info"]["skipped"] = (
+                "outside the actor's pose coverage" if outside else "empty matte" if hold is None else "held out"
+            )
             return entry, swap_seconds[0]
         if pasted is not None:  # what the plate held under the paste (per-frame QC's plate crop)
             at = comp.box.shifted(box.x0, box.y0)

@@ -93,3 +93,22 @@ SEQUENCE_METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("flicker", "lower", "face-region flicker (comp vs plate mean colour)", "sequence"),
     MetricInfo("missing_faces", "lower", "faces expected from neighbours but not swapped", "sequence"),
 )
+
+# Frame metrics read from the frame's record alone (every face, swapped or not).
+FRAME_METRICS: tuple[MetricInfo, ...] = (
+    MetricInfo("pose_uncovered", "lower", "swap faded out: face turned past the actor's pose coverage (1 - kept)", "frame"),
+)
+
+
+def record_metrics(rec: dict[str, Any]) -> dict[str, MetricResult]:
+    """:data:`FRAME_METRICS` of one frame record. ``pose_uncovered``: the most any face's swap
+    was faded because the face was turned past the actor's views (the swapper's
+    ``pose_coverage``; 1 = faded out, the plate's face kept)."""
+    kept = [
+        float(info["pose_coverage"])
+        for face in rec.get("faces") or []
+        if isinstance(info := face.get("swap_info"), dict) and isinstance(info.get("pose_coverage"), int | float)
+    ]
+    if not kept:
+        return {"pose_uncovered": MetricResult(None, "no face with a pose coverage reading")}
+    return {"pose_uncovered": MetricResult(max(0.0, 1.0 - min(kept)))}

@@ -34,7 +34,7 @@ from recast.pipeline.schema.layout import JobLayout
 from recast.pipeline.schema.record import upgrade_record
 from recast.pipeline.schema.scores import SCORES_SCHEMA, check_scores
 from recast.qc.frame_scoring import FrameScore, FrameScorer, QCOptions, take_dir
-from recast.qc.metrics import SEQUENCE_METRICS, Direction, Metric, MetricInfo, MetricResult
+from recast.qc.metrics import FRAME_METRICS, SEQUENCE_METRICS, Direction, Metric, MetricInfo, MetricResult, record_metrics
 from recast.qc.rules import Rules, evaluate, worst
 from recast.qc.temporal import temporal_scores
 
@@ -125,12 +125,12 @@ def _aggregate(directions: dict[str, Direction], faces: list[dict[str, MetricRes
     return out
 
 
-PREFERRED_ORDER = ("ssim_face", "lpips", "id_actor", "id_plate", "landmark_jitter", "flicker", "missing_faces",
+PREFERRED_ORDER = ("ssim_face", "lpips", "id_actor", "id_plate", "landmark_jitter", "flicker", "missing_faces", "pose_uncovered",
                    "ssim_outside", "out_of_range", "nonfinite", "det_score", "propagated")
 
 
 def metric_infos(metrics: list[Metric]) -> list[MetricInfo]:
-    infos = [MetricInfo(m.name, m.direction, m.label) for m in metrics] + list(SEQUENCE_METRICS)
+    infos = [MetricInfo(m.name, m.direction, m.label) for m in metrics] + list(SEQUENCE_METRICS) + list(FRAME_METRICS)
     rank = {n: i for i, n in enumerate(PREFERRED_ORDER)}
     return sorted(infos, key=lambda i: (rank.get(i.name, len(rank)), i.name))
 
@@ -183,6 +183,8 @@ def score_job(out: str | Path, options: QCOptions | None = None, job_id: str | N
         for name, (value, reason) in seq.items():
             results[frame][name] = MetricResult(value, reason)
 
+    for frame in all_frames:  # read from the record itself: faces faded out are not swapped
+        results[frame].update(record_metrics(files[frame][1] if frame in files else {}))
     values = {f: {n: r.value for n, r in results[f].items()} for f in all_frames}
     verdicts = evaluate(rules, directions, values)
     frames_doc: list[dict[str, Any]] = []

@@ -5,6 +5,7 @@ face turned past the actor's bank is faded out and flagged rather than smeared.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -86,3 +87,42 @@ def test_no_pale_wedge_at_the_temples(actor: Any, t1_faces: tuple[np.ndarray, li
     # plate's own shading and the actor's highlights stay under 0.07)
     p99 = float(np.percentile(over[band], 99))
     assert p99 < 0.09, p99
+
+
+def test_a_face_turned_past_the_bank_fades_out_with_a_flag(actor: Any, tmp_path: Path) -> None:
+    """t1.jpg through the engine (every face, commercial analyser): the man at the top right,
+    turned about 45 degrees, is beyond the actor's bank (one portrait near 19 degrees and its
+    mirror): no smeared ghost of the actor, the plate's face kept, and the record says why."""
+    from recast.pipeline.faces.mediapipe_models import missing
+
+    if missing():
+        pytest.skip("MediaPipe model files not set up")
+    from _faces_fixtures import write_exr_sequence
+    from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
+    from recast.pipeline.plateio import read_plate
+    from recast.pipeline.sequence import PlateSequence
+    from recast.qc.metrics import record_metrics
+
+    seq = PlateSequence.open(write_exr_sequence([t1()], tmp_path / "plate", name="t1"))
+    eng = Engine(seq, {actor.name: actor}, SwapSettings(selection="all", allow_noncommercial_models=False),
+                 OutputLayout(tmp_path / "out", seq.name, seq.padding))
+    (rec,) = eng.run(seq.frames)
+    faces = rec["faces"]
+    turned = min(faces, key=lambda f: abs(f["box"][0] - 884) + abs(f["box"][1] - 80))
+    info = turned["swap_info"]
+    assert info["outside_pose_coverage"] and info["yaw_beyond_bank_deg"] > 20.0
+    assert info["pose_coverage"] < 0.1
+    # the frontal faces of the same plate are swapped in full
+    front = [f for f in faces if f is not turned and f["swap_info"].get("pose_coverage") == 1.0]
+    assert len(front) >= 4 and all(f["swapped"] for f in front)
+    # no smear: the comp under the turned face departs from the plate by at most the kept
+    # fraction of the swap (a trace of the faded matte)
+    plate = read_plate(seq.path(seq.frames[0])).pixels[..., :3]
+    comp = read_plate(rec["comp"]).pixels[..., :3]
+    x0, y0, x1, y1 = (int(round(v)) for v in turned["box"])
+    assert float(np.abs(comp[y0:y1, x0:x1] - plate[y0:y1, x0:x1]).max()) <= info["pose_coverage"] + 2e-3
+    if not turned["swapped"]:
+        assert info["skipped"] == "outside the actor's pose coverage"
+    # QC reads the flag from the record: pose_uncovered = 1 - kept (fails above 0.5)
+    assert record_metrics(rec)["pose_uncovered"].value > 0.9
+    assert record_metrics({"faces": front})["pose_uncovered"].value == 0.0

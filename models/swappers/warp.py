@@ -72,6 +72,11 @@ class WarpOptions:
     matte_erode: float = 0.03  # of the face length
     matte_inset: float = 0.02  # outline pulled towards the face centre (keeps hair at the jaw out)
     matte_blur: float = 0.05  # Gaussian sigma, of the face length
+    # a face turned further than the bank's widest view (its mirrors included) by more than
+    # pose_reach degrees of yaw is faded out over pose_fade more (the plate's own face shows,
+    # flagged in the swap info and QC's pose_uncovered) rather than smeared from a frontal view
+    pose_reach: float = 20.0
+    pose_fade: float = 8.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, where: str = "warp") -> WarpOptions:
@@ -105,6 +110,8 @@ class WarpOptions:
             ("matte_inset", 0.0 <= self.matte_inset <= 0.3, "must be in 0..0.3"),
             ("matte_blur", 0.0 <= self.matte_blur <= 0.3, "must be in 0..0.3"),
             ("mouth_shape", 0.0 <= self.mouth_shape <= 1.0, "must be in 0..1"),
+            ("pose_reach", 0.0 <= self.pose_reach <= 180.0, "must be in 0..180"),
+            ("pose_fade", 0.0 <= self.pose_fade <= 180.0, "must be in 0..180"),
         ]
         for name, ok, msg in checks:
             if not ok:
@@ -349,6 +356,8 @@ class WarpSwapper:
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
         if oval is not None:  # never past the plate's own face oval (the mesh's outline)
             matte *= oval
+        beyond = bank_yaw_beyond(bank.entries, pose[0])
+        covered = pose_cover(beyond, opts.pose_reach, opts.pose_fade)
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
         np.copyto(out[warped.slices()], warped.image, where=warped.inside[..., None])
@@ -365,6 +374,8 @@ class WarpSwapper:
         cleaned = 0
         if opts.clean_plate_features:
             matte, cleaned = _clean_plate_features(out, lm_expr, plate_ext, target, coverage, matte, oval)
+        if covered < 1.0:  # turned past what the bank holds: the swap fades out, not smeared
+            matte *= np.float32(covered)
         info = {
             "bank_entry": entry.id,
             "bank_source": entry.source,
@@ -383,6 +394,12 @@ class WarpSwapper:
             "lids_from_plate": round(lids, 3),
             "lids_lowered": round(1.0 - eye_ratio, 3) if occlude and eye_ratio is not None else 0.0,
             "plate_features_cleaned_px": cleaned,
+            # degrees of yaw past the bank's widest view, and how much of the swap is kept (1:
+            # all, 0: faded out, the plate's face shows); below 1 the face is outside the
+            # actor's pose coverage (QC: pose_uncovered)
+            "yaw_beyond_bank_deg": round(beyond, 2),
+            "pose_coverage": round(covered, 3),
+            "outside_pose_coverage": covered < 1.0,
         }
         return SwapResult(
             rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
@@ -750,10 +767,15 @@ def _clean_plate_features(
     den = cv2.GaussianBlur(known_f, (0, 0), sigma)
     fill = cv2.GaussianBlur(src * known_f[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
     hole[den < 0.005] = 0
-    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.03 * length))
-    # the fill fades out towards the edge of the plate's face (its outline, its mesh oval): at
-    # the temples and the hairline the plate's own skin and hair show, no flat wedge of fill
-    soft *= _edge_fade(face_region[y0:y1, x0:x1], None if oval is None else oval[y0:y1, x0:x1], EDGE_FADE * length)
+    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
+    # from the eyes' level up the fill fades out towards the edge of the plate's face (its
+    # outline, its mesh oval): at the temples and the hairline the plate's own skin and hair
+    # show, no flat wedge of fill (lower down it covers the plate's lashes up to the edge)
+    edge = _edge_fade(face_region[y0:y1, x0:x1], None if oval is None else oval[y0:y1, x0:x1], EDGE_FADE * length)
+    soft *= 1.0 - _above_brows(plate, (x0, y0, x1, y1)) * (1.0 - edge)
+    soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
+    if oval is not None:
+        soft *= oval[y0:y1, x0:x1]
     m = matte[y0:y1, x0:x1]
     grown = m + (1.0 - m) * soft
     part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
@@ -763,6 +785,39 @@ def _clean_plate_features(
     new_matte = np.array(matte, dtype=np.float32, copy=True)
     new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
     return new_matte, int((part > 0.5).sum())
+
+
+def bank_yaw_beyond(entries: list[BankEntry], yaw: float) -> float:
+    """Degrees of yaw ``yaw`` lies outside the range of the bank's views (0 inside it)."""
+    yaws = [float(e.pose[0]) for e in entries]
+    if not yaws:
+        return 0.0
+    return max(0.0, yaw - max(yaws), min(yaws) - yaw)
+
+
+def pose_cover(beyond: float, reach: float, fade: float) -> float:
+    """How much of the swap is kept at ``beyond`` degrees past the bank's views: 1 up to
+    ``reach``, easing (smoothstep) to 0 over ``fade`` more."""
+    if not np.isfinite(beyond):
+        return 0.0
+    if beyond <= reach:
+        return 1.0
+    if fade <= 0.0:
+        return 0.0
+    t = min(1.0, (beyond - reach) / fade)
+    return float(1.0 - t * t * (3.0 - 2.0 * t))
+
+
+def _above_brows(lm: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Over ``box`` (x0, y0, x1, y1): 0 more than 15 % of the face length below the line through
+    the outer brow ends (the eyes' level), rising smoothly to 1 at 5 % below it (68-point layout)."""
+    x0, y0, x1, y1 = box
+    _, up, length = ws.face_frame(lm)
+    base = 0.5 * (lm[17] + lm[26])
+    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
+    h = ((gx - np.float32(base[0])) * np.float32(up[0]) + (gy - np.float32(base[1])) * np.float32(up[1])) / np.float32(length)
+    t = np.clip((h + 0.15) / 0.1, 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
 
 
 def _edge_fade(region: np.ndarray, oval: np.ndarray | None, band: float) -> np.ndarray:
