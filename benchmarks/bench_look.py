@@ -153,6 +153,9 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
                 pairs.append((rec["frame"], plate_rgb, comp, np.asarray(faded[0]["box"], np.float64)))
             continue
         box = np.asarray(swapped[0]["box"], np.float64)  # the face the engine swapped (judge refits it)
+        if (swapped[0].get("swap_info") or {}).get("pose_coverage", 1.0) < 0.5:
+            pairs.append((rec["frame"], plate_rgb, comp, box))  # faded out for its pose: shown, not judged
+            continue
         try:
             p = judge.measure(plate_rgb, box)
             c = judge.measure(comp, p["box"])

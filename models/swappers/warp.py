@@ -76,7 +76,7 @@ class WarpOptions:
     # pose_reach degrees of yaw is faded out over pose_fade more (the plate's own face shows,
     # flagged in the swap info and QC's pose_uncovered) rather than smeared from a frontal view
     pose_reach: float = 20.0
-    pose_fade: float = 8.0
+    pose_fade: float = 3.0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None, where: str = "warp") -> WarpOptions:
