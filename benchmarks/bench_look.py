@@ -142,7 +142,8 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
     per_frame: list[dict[str, object]] = []
     licences_ok = all(bool(l.get("commercial_use")) for r in recs for l in r.get("licences", []))
     for rec, plate_rgb in zip(recs, frames, strict=True):
-        if rec["status"] != "done":
+        # (a frame whose face was faded out for its pose is a passthrough: kept for the sheet)
+        if rec["status"] != "done" and not (rec["status"] == "passthrough" and rec.get("comp")):
             continue
         comp = linear_to_srgb(read_plate(rec["comp"]).pixels[..., :3])
         swapped = [f for f in rec["faces"] if f["swapped"]]
