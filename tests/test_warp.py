@@ -464,3 +464,22 @@ def test_megamind_clip_moves_to_the_actor_frame_after_frame(
             assert to_actor[-1] < min(to_plate[-1], SAME_PERSON + 0.05), msg
         assert to_actor[-1] < before, msg
     assert np.mean(to_actor) < np.mean(to_plate), (to_actor, to_plate)
+
+
+def test_face_banks_kept_are_bounded_most_recent_first(
+    actors: dict[str, ActorModel], landmarker: Landmarker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-running service swaps many actors: the swapper keeps the banks it used last,
+    at most MAX_BANKS, and loads an evicted one again when it comes back."""
+    from recast.models.swappers import warp
+
+    monkeypatch.setattr(warp, "MAX_BANKS", 2)
+    sw = WarpSwapper(landmarker=landmarker)
+    first = {n: sw.bank(actors[n]) for n in ("astronaut", "hanks")}
+    assert sw.bank(actors["astronaut"]) is first["astronaut"]  # astronaut now the most recent
+    sw.bank(actors["t1_0"])  # evicts hanks, the least recently used
+    assert len(sw._banks) == 2
+    assert sw.bank(actors["astronaut"]) is first["astronaut"]
+    again = sw.bank(actors["hanks"])  # loaded again from its files
+    assert again is not first["hanks"]
+    assert len(again.entries) == len(first["hanks"].entries)

@@ -16,6 +16,7 @@ not squeezed), with the plate's own lids shown over them on the way to a full bl
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,9 @@ LIDS_OVER_OWN = 0.7
 # edge (of the face length): no flat patch of fill reaches the temples or the hairline
 EDGE_FADE = 0.12
 
+# face banks kept loaded per swapper, most recently used kept (a long-running service swaps
+# many actors over its life; a job rarely more than a few)
+MAX_BANKS = 8
 BANK_LICENCE = "derived from the actor's own images, under the actor's consent record"
 
 
@@ -266,7 +270,7 @@ class WarpSwapper:
             raise SpecError(NEEDS_68)
         self.landmarker = landmarker
         self.name: str = "warp"
-        self._banks: dict[Path, tuple[float, FaceBank]] = {}
+        self._banks: OrderedDict[Path, tuple[float, FaceBank]] = OrderedDict()
         # Bank view each (actor, face track) used last, for switch hysteresis.
         self._last_entry: dict[tuple[Path, int], int] = {}
         # Each track's open-eye reference (its recent widest eye opening), for blinks.
@@ -300,6 +304,9 @@ class WarpSwapper:
         if cached is None or cached[0] != stamp:
             cached = (stamp, FaceBank.load(actor.root))
             self._banks[actor.root] = cached
+        self._banks.move_to_end(actor.root)
+        while len(self._banks) > MAX_BANKS:
+            self._banks.popitem(last=False)
         return cached[1]
 
     def swap(self, crop: np.ndarray, face: Face, actor: ActorModel) -> SwapResult:
