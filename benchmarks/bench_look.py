@@ -16,9 +16,15 @@
    Targets: mouth corr >= 0.85, EAR corr >= 0.9, actor >= 95 %.
 3. Contact sheets (plate | comp pairs) of the dark warm clip and of a bright plate (t1.jpg
    faces) to --sheets (default /work/look_sheets); look at them.
+4. The same expression and identity figures on a real face (``*_real``): skimage's astronaut
+   made to talk and blink by landmark-driven warps with a known schedule
+   (``tests/_expression_plate.py``: jaw drop with a painted mouth interior, upper lids
+   coming down over the eyes, a slow head drift, grain), about 200 px tall in 1920x1080. The
+   judge's own reading of the plate against the schedule is printed first
+   (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--real-frames N] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -230,17 +236,63 @@ def bright_plate() -> list[np.ndarray]:
     return [np.roll(img, 3 * i, axis=1) for i in range(3)]
 
 
+def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
+                     per_frame_dir: Path | None) -> dict[str, object]:
+    """Section 4: the talking, blinking astronaut (a real face), default and commercial swaps."""
+    from _expression_plate import expression_clip
+    from _faces_fixtures import astronaut
+
+    clip = expression_clip(astronaut(), count)
+    readings = [judge.measure(f) for f in clip.frames]
+    pm = [r["mouth"] if r else float("nan") for r in readings]
+    pe = [r["ear"] if r else float("nan") for r in readings]
+    ok = [i for i, r in enumerate(readings) if r is not None]
+    out: dict[str, object] = {
+        "frames": count,
+        "face_px": clip.face_px,
+        "plate_vs_schedule_mouth": corr([float(clip.mouth[i]) for i in ok], [pm[i] for i in ok]),
+        "plate_vs_schedule_ear": corr([-float(clip.blink[i]) for i in ok], [pe[i] for i in ok]),
+    }
+    print(f"4. real face (astronaut, {clip.face_px:.0f} px in 1920x1080), {count} frames of talking and blinking")
+    print(f"  plate_vs_schedule_mouth: {out['plate_vs_schedule_mouth']:.3f} (the judge on the plate vs the schedule; >= 0.9 means the plate reads as made)")
+    print(f"  plate_vs_schedule_ear: {out['plate_vs_schedule_ear']:.3f} (same, eyes: EAR vs minus the blink)")
+    for commercial in (False, True):
+        kind = "commercial" if commercial else "default"
+        res, pairs = run_clip(actor, clip.frames, work / f"real_{kind}", commercial, judge, actor_emb)
+        per_frame = res.pop("per_frame")
+        if per_frame_dir is not None:
+            for row in per_frame:
+                row["schedule_mouth"] = float(clip.mouth[int(row["frame"]) - 1001])
+                row["schedule_blink"] = float(clip.blink[int(row["frame"]) - 1001])
+            per_frame_dir.mkdir(parents=True, exist_ok=True)
+            (per_frame_dir / f"real_{kind}.json").write_text(json.dumps(per_frame, indent=1, default=float))
+        out[kind] = res
+        print(f"  mouth_corr_real {kind}: {res['mouth_corr']:.3f} (>= 0.85)")
+        print(f"  ear_corr_real {kind}: {res['ear_corr']:.3f} (>= 0.9 easy, >= 0.75 hard)")
+        print(f"  actor_real {kind}: {res['actor_fraction']:.0%} (>= 95%; judged {res['judged']}/{res['frames']}, swapped {res['swapped']})")
+        # the sheet: the frames with the most expression first, then a few at rest
+        by_frame = {p[0]: p for p in pairs}
+        busy = np.argsort(-(clip.mouth + clip.blink), kind="stable")
+        pick = [1001 + int(i) for i in busy[:5]] + [1001 + int(i) for i in busy[-1:]]
+        chosen = [by_frame[f] for f in pick if f in by_frame]
+        sheet(chosen, sheets / f"real_talking_{kind}{tag}.png", rows=len(chosen))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=72)
     ap.add_argument("--start", type=int, default=30)
     ap.add_argument("--sheets", type=Path, default=Path("/work/look_sheets"))
     ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--real-frames", type=int, default=60, help="frames of the real talking face (0: skip it)")
+    ap.add_argument("--only-real", action="store_true", help="only the real talking face (section 4)")
+    ap.add_argument("--sheet-tag", default="", help="appended to the real clip's sheet names, e.g. _v4_real")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     args = ap.parse_args()
     report: dict[str, object] = {}
     print("1. small faces (fraction of pasted real faces found)")
-    if not args.skip_small:
+    if not args.skip_small and not args.only_real:
         report["small_faces"] = small_face_recall()
     from _engine_fixtures import build_tom_hanks_actor, insightface_image
     from _faces_fixtures import load_rgb
@@ -250,6 +302,13 @@ def main() -> int:
         work = Path(tmp)
         actor = build_tom_hanks_actor(work / "models", work)
         actor_emb = judge.measure(load_rgb(insightface_image("Tom_Hanks_54745.png")))["emb"]
+        if args.real_frames > 0:
+            report["real (astronaut, talking and blinking)"] = real_expressions(
+                actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame
+            )
+        if args.only_real:
+            print(json.dumps(report, indent=1, default=float))
+            return 0
         frames = megamind(args.frames, args.start)
         print(f"2. Megamind frames {args.start}..{args.start + len(frames) - 1} (720x528, dim warm), actor: Tom Hanks sample")
         for commercial in (False, True):
