@@ -67,9 +67,18 @@ class StreamHistory(Protocol):
 
     def put_named(self, name: str, files: list[Path], blob: bytes) -> None: ...
 
-    def get_state(self, key: str, start: int, frame: int) -> bytes | None: ...
+    def get_states(self, key: str, start: int, frame: int) -> list[bytes]:
+        """The temporal states stored after ``frame`` under ``key`` (this take's first, then
+        earlier takes'); the engine checks each one's plate digest and reference context."""
+        ...
 
     def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None: ...
+
+
+def _array_bytes(a: np.ndarray) -> bytes:
+    """An array's dtype, shape and bytes (what a digest of its value hashes)."""
+    arr = np.ascontiguousarray(a)
+    return f"{arr.dtype.str}{arr.shape}".encode() + arr.tobytes()
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -106,6 +115,20 @@ class _SequenceState:
     votes: dict[int, Any]
     colour: dict[int, ColourStats]
     swappers: dict[str, Any] = field(default_factory=dict)  # actor label -> the swapper's per-track state
+
+
+@dataclass
+class _PathFlags:
+    """What the frames of the history window so far did that ties the temporal state to the
+    reference context (``Engine._context``: fallback face, locked colour) beyond ``state_key``.
+    ``empty``: a frame had no tracked face (a reference fallback face would have been fitted
+    there); ``multi``: a frame selected several faces (each later one is swapped on the pastes
+    of the earlier ones, which the locked colour grades); ``failed``: a frame's replay raised
+    and left the state as it was."""
+
+    empty: bool = False
+    multi: bool = False
+    failed: bool = False
 
 
 @dataclass
@@ -226,6 +249,11 @@ class Engine:
         # under ``state_key``; ``_chain`` digests the plate frames the window went through
         self.state_key: str | None = None
         self._chain: str = ""
+        # what a stored state may depend on besides ``state_key``: digests of the reference
+        # fallback face and of the locked colour (None: none); and what the window's frames so
+        # far did that makes it depend on them (``_PathFlags``)
+        self._context: tuple[str | None, str | None] = (None, None)
+        self._path = _PathFlags()
         self._setup_files: list[Path] = []  # files the selection was resolved from (set-up)
         self._pending: bytes | None = None  # this frame's tracking result, stored once the frame succeeds
         # set by a job's processor: QC's comp-face features of a computed frame (record, comp
@@ -312,6 +340,7 @@ class Engine:
             self._stream.seed(frame, faces)
         self._initial = self._snapshot()  # what each history block restarts from
         self._next_frame = None
+        self._context = self._reference_context()
         self.state_key = self._state_key() if self._history is not None else None
         self._ready = True
 
@@ -401,6 +430,7 @@ class Engine:
             computed.pixels = computed.element = None
             if aligned:  # a failed frame left the state as it was: ready for a retry of it
                 self._next_frame = frame
+                self._path.failed = True
         state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
         computed.status = str(state.record["status"])
@@ -514,6 +544,8 @@ class Engine:
         view = FrameView(clean, lambda a: self._color.to_working(a, space))  # type: ignore[union-attr]
         tracked, decisions = self._faces_for(frame, clean, view)
         selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
+        if len(selected) > 1:
+            self._path.multi = True
         state.timings["detect"] = time.perf_counter() - t
         # a view of the plate's pixels serves compositing (each paste below forgets its box);
         # a sanitised copy does not: the crops compositing converts are the plate's own
@@ -594,6 +626,8 @@ class Engine:
                 self._pending = pickle.dumps(
                     (tracked, st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles), protocol=pickle.HIGHEST_PROTOCOL
                 )
+        if not tracked:
+            self._path.empty = True
         if not tracked and self._reference is not None and self._reference.face is not None:
             tracked = self._reference_fallback(clean, view)
         live = {t.track_id for t in self._stream.tracker.active_tracks}
@@ -796,6 +830,7 @@ class Engine:
             start = max(self.plate.first, b - max(0, int(self.settings.history_frames)))
             self._window = start
             self._chain = f"window:{start}"
+            self._path = _PathFlags()
             seeded = self._seed_from_stored(start, frame)
             if seeded is not None:
                 self._next_frame = seeded + 1
@@ -872,6 +907,8 @@ class Engine:
         tracked = self._stored_tracking(frame)
         if tracked is None:
             return False
+        if not tracked:
+            self._path.empty = True
         if not tracked and self._reference is not None and self._reference.face is not None:
             self._restore(before)
             return False  # the reference fallback needs the frame's pixels
@@ -895,6 +932,7 @@ class Engine:
             self._swap_only(loaded.plate, selected[0][0], str(selected[0][1]))
         except Exception:  # noqa: BLE001 - as in a run: a frame that fails changes no engine state
             self._restore(before)
+            self._path.failed = True
         return True
 
     def _swap_only(self, plate: Plate, face: Face, actor_name: str) -> None:
@@ -931,8 +969,8 @@ class Engine:
             assert self._shape is not None
             self._shape.check(frame, loaded.plate)
             self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate, replay=True))
-        except Exception:  # noqa: BLE001, S110 - the frame's own run reports it
-            pass
+        except Exception:  # noqa: BLE001 - the frame's own run reports it
+            self._path.failed = True
 
     def _snapshot(self) -> _SequenceState:
         """The state a frame's compute advances (tracker + its smoothing, track votes,
@@ -967,37 +1005,81 @@ class Engine:
 
     def _state_key(self) -> str:
         """A hash of everything the temporal state after a frame depends on besides the plate
-        frames of its window: the code, every setting, the actors (model hash and folder),
-        the reference frame and the record its colour comes from, the files the selection
-        was resolved from, the OCIO config. Stored states of another key are never read."""
+        frames of its window and the reference context: the code, every setting, the actors
+        (model hash and folder), the selection as the selector sees it (mode, threshold, each
+        reference's actor and embedding: a take pinned to a reference frame whose face is the
+        one the settings' reference resolved to selects exactly as the take without it), the
+        OCIO config. Stored states of another key are never read. The reference frame's
+        fallback face and the locked colour (``_context``) are checked per stored state
+        (``_state_fits``): a reprocess locked to take 1's colour restores take 1's states."""
         import hashlib
         import json
         import os
 
         from recast.pipeline.jobs.history import engine_code_digest
 
-        def stamp(path: Path | None) -> list[Any] | None:
-            if path is None:
-                return None
-            try:
-                st = Path(path).stat()
-            except OSError:
-                return [str(path), None]
-            return [str(path), st.st_size, st.st_mtime_ns]
-
         doc = {
-            "schema": 1,
+            "schema": 2,
             "version": __version__,
             "code": engine_code_digest(),
             "settings": self.settings.to_dict(),
             "actors": {k: [a.name, a.model_sha256, str(a.root), self.settings.backend or a.backend] for k, a in sorted(self.actors.items())},
-            "reference_frame": self.reference_frame,
-            "reference_record": stamp(self._reference_record),
-            "selection_files": [stamp(f) for f in self._setup_files],
+            "selection": self._selection_digest(),
             "first": self.plate.first,
             "ocio": os.environ.get("OCIO") or None,
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def _selection_digest(self) -> str:
+        """What the track selector decides with: mode, actor, thresholds, one face per actor,
+        and per reference its actor and embedding (bytes); not where a reference came from."""
+        import hashlib
+        import json
+
+        assert self._selector is not None
+        sel = self._selector.selection
+        h = hashlib.sha256(json.dumps([sel.mode, sel.actor, sel.threshold, sel.one_face_per_actor, self._selector.threshold]).encode())
+        for ref in sel.references:
+            h.update(json.dumps([ref.actor, ref.embedding_kind]).encode())
+            h.update(b"-" if ref.embedding is None else _array_bytes(ref.embedding))
+        return h.hexdigest()[:32]
+
+    def _reference_context(self) -> tuple[str | None, str | None]:
+        """Digests of what a reference frame adds to the temporal state beyond the selection:
+        the fallback face fitted where detection finds nothing (None: no fallback) and the
+        locked colour statistics (None: not locked)."""
+        import hashlib
+        import json
+
+        ref = self._reference
+        if ref is None:
+            return None, None
+        fallback = None
+        if ref.face is not None and ref.face.embedding is not None:
+            h = hashlib.sha256(json.dumps([ref.frame, ref.face.to_json(), ref.face.embedding_kind], sort_keys=True, default=str).encode())
+            h.update(_array_bytes(ref.face.embedding))
+            fallback = h.hexdigest()[:32]
+        lock = None
+        if ref.colour is not None:
+            lock = hashlib.sha256(json.dumps(ref.colour.to_json(), sort_keys=True).encode()).hexdigest()[:32]
+        return fallback, lock
+
+    def _state_fits(self, meta: dict[str, Any]) -> bool | None:
+        """Whether a state stored with ``meta`` (its reference context and window flags) is the
+        one this engine reaches: None: it is not; True: as stored; False: all but the colour
+        history, which this engine never reads nor writes (colour locked or smoothing off: it
+        stays empty, as in a replay). The stored state differs from this engine's only where
+        a frame used what differs: a frame without tracked faces (the fallback face), several
+        faces in a frame (swapped on the pastes the locked colour graded), a replay that failed."""
+        fallback, lock = meta["context"]
+        mine_fallback, mine_lock = self._context
+        if (fallback, lock) == (mine_fallback, mine_lock):
+            return True
+        if meta["failed"] or (meta["empty"] and fallback != mine_fallback) or (meta["multi"] and lock != mine_lock):
+            return None
+        if lock == mine_lock:
+            return True
+        return False if self._colour_unused() else None
 
     def _frame_stamp(self, frame: int) -> str:
         try:
@@ -1013,25 +1095,27 @@ class Engine:
 
     def _passed(self, frame: int) -> None:
         """The temporal state is now the one after ``frame`` (computed or replayed): the next
-        frame's; it is stored for chunks and resumes that start after it."""
+        frame's; it is stored for chunks, resumes and later takes that start after it."""
         self._next_frame = frame + 1
         self._chain = self._chain_step(self._chain, frame)
         if self._history is None or self.state_key is None or self._window is None:
             return
         assert self._stream is not None and self._selector is not None
         st = self._stream
+        meta = {"context": list(self._context), "empty": self._path.empty, "multi": self._path.multi, "failed": self._path.failed}
         with contextlib.suppress(Exception):  # not stored: a later chunk replays instead
             blob = pickle.dumps(
                 (self._chain, (st.tracker, st._count, st._last_embed, st.last_scan), self._selector.tracks,
-                 self._colour_history, self._swapper_states()),
+                 self._colour_history, self._swapper_states(), meta),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
             self._history.put_state(self.state_key, self._window, frame, blob)
 
     def _seed_from_stored(self, start: int, frame: int) -> int | None:
         """Restore the newest stored state after a frame ``h`` in ``start .. frame-1`` whose plate
-        digest matches the files now on disk; returns ``h`` (None: nothing usable stored; the
-        state is then still the window's initial one)."""
+        digest matches the files now on disk and that fits this engine's reference context
+        (``_state_fits``; this take's, else an earlier take's); returns ``h`` (None: nothing
+        usable stored; the state is then still the window's initial one)."""
         if self._history is None or self.state_key is None or frame <= start:
             return None
         chains: list[str] = []
@@ -1040,23 +1124,25 @@ class Engine:
             chain = self._chain_step(chain, g)
             chains.append(chain)
         for h in range(frame - 1, start - 1, -1):
-            blob = self._history.get_state(self.state_key, start, h)
-            if blob is None:
-                continue
-            try:
-                stored, stream, votes, colour, swappers = pickle.loads(blob)  # noqa: S301 - the job's own files
-            except Exception:  # noqa: BLE001 - an unreadable entry: look further back
-                continue
-            if stored != chains[h - start]:
-                continue  # a plate frame of the window changed since
-            assert self._stream is not None and self._selector is not None
-            st = self._stream
-            st.tracker, st._count, st._last_embed, st.last_scan = stream
-            self._selector.tracks = votes
-            self._colour_history = dict(colour)
-            self._restore_swappers(swappers)
-            self._chain = stored
-            return h
+            for blob in self._history.get_states(self.state_key, start, h):
+                try:
+                    stored, stream, votes, colour, swappers, meta = pickle.loads(blob)  # noqa: S301 - the job's own files
+                    if stored != chains[h - start]:
+                        continue  # a plate frame of the window changed since
+                    fits = self._state_fits(meta)
+                except Exception:  # noqa: BLE001 - an unreadable entry: look further
+                    continue
+                if fits is None:
+                    continue
+                assert self._stream is not None and self._selector is not None
+                st = self._stream
+                st.tracker, st._count, st._last_embed, st.last_scan = stream
+                self._selector.tracks = votes
+                self._colour_history = dict(colour) if fits else {}
+                self._restore_swappers(swappers)
+                self._chain = stored
+                self._path = _PathFlags(bool(meta["empty"]), bool(meta["multi"]), bool(meta["failed"]))
+                return h
         return None
 
     def _notify(self, text: str) -> None:

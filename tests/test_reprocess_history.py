@@ -96,6 +96,8 @@ def test_seeded_reprocess_equals_an_unseeded_one(job: tuple[Store, str, Path], m
     monkeypatch.setattr(Engine, "_swap_only", lambda eng, plate, *a: (swaps_only.append(1), real(eng, plate, *a))[1])
     seeded = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, reference, overrides)
     assert sorted(seeded.done) == PICK and seen.frames == []
+    # another setting: take 1's stored temporal states are never read, the windows replay
+    assert all((_history(out, seeded.take, f) or {}).get("replayed", 0) > 0 for f in PICK)
     # with the reference's colour locked the replayed frames only go through the swapper (its
     # per-track state); with colour smoothing on they are composited in full
     assert (len(swaps_only) > 0) == (reference is not None)
@@ -119,3 +121,69 @@ def test_changed_plate_frame_is_detected_again(job: tuple[Store, str, Path], mon
     s = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, [1006], None, {})
     assert s.done == [1006]
     assert 1005 in seen.frames and 1004 not in seen.frames
+
+
+def _history(out: Path, take: int, frame: int) -> dict[str, object] | None:
+    root = out if take == 1 else out / "takes" / f"t{take:03d}"
+    return json.loads((root / "records" / f"{frame}.json").read_text()).get("history")
+
+
+def _set_states_aside(out: Path, dest: Path) -> None:
+    """Move every take's stored temporal states away (their tracking history stays)."""
+    dest.mkdir()
+    for i, state in enumerate(sorted(out.rglob("embeddings/state"))):
+        shutil.move(state, dest / str(i))
+
+
+@pytest.mark.parametrize("reference", [None, 1001])
+def test_reprocess_restores_take_1s_states(job: tuple[Store, str, Path], reference: int | None) -> None:
+    """A reprocess with no overrides restores the temporal state take 1 stored before each of
+    its frames instead of replaying the frame's history window, also when it is locked to the
+    reference frame's colour (its own reference context: take 1's states stay usable as the
+    colour history it never reads is left empty); its comps are bit-identical to the same
+    take replaying the windows."""
+    store, job_id, out = job
+    restored = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, reference, {})
+    assert sorted(restored.done) == PICK
+    for f in PICK:
+        h = _history(out, restored.take, f)
+        assert h is not None and h["seeded"] == f - 1 and h["replayed"] == 0, (f, h)
+    _set_states_aside(out, out.parent / "states")
+    replayed = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, reference, {})
+    assert sorted(replayed.done) == PICK
+    for f in PICK:
+        h = _history(out, replayed.take, f)
+        assert h is not None and h["seeded"] is None and h["replayed"] > 0, (f, h)
+        assert np.array_equal(_comp(out, restored.take, f), _comp(out, replayed.take, f)), f"frame {f}: restored and replayed differ"
+        if reference is None:
+            assert np.array_equal(_comp(out, restored.take, f), _comp(out, 1, f)), f"frame {f} differs from take 1"
+
+
+def test_states_made_without_the_fallback_face_are_not_read_past_a_frame_without_faces(tmp_path: Path) -> None:
+    """Take 1 (no reference frame) tracked no face on 1005. A take pinned to 1001 would fit
+    that frame's fallback face there: it reads none of take 1's states after 1005 (the one
+    after 1004 fits), and renders what it renders with none stored; a take with take 1's own
+    context restores the state after 1005."""
+    build_tom_hanks_actor(Path(os.environ["RECAST_MODELS"]), tmp_path)
+    root = tmp_path / "plate"
+    root.mkdir()
+    spec = new_spec(384, 320, ["R", "G", "B"], "half", "zip")
+    for i, f in enumerate(FRAMES):
+        rgb = astronaut_linear(6 * i)[40:360, 40:424]
+        write_image(root / f"sh.{f:04d}.exr", np.full_like(rgb, 0.18) if f == 1005 else rgb, spec)
+    store = Store(tmp_path / "home" / "recast.db")
+    out = tmp_path / "out"
+    job_id = submit(store, JobSpec.from_dict({"plate": str(root / "sh.####.exr"), "actor": "hanks", "out": str(out), "qc": False,
+                                              "settings": {**SETTINGS, "selection": "reference", "reference": "1001:0"}}))
+    runner = Runner(store, RunOptions(qc=False))
+    assert runner.run(job_id).status == "done"
+    assert json.loads((out / "records" / "1005.json").read_text())["faces"] == []
+    pinned = reprocess(store, runner, job_id, [1006], 1001, {})
+    assert pinned.done == [1006]
+    assert _history(out, pinned.take, 1006) == {"window": 1003, "seeded": 1004, "replayed": 1}
+    same = reprocess(store, runner, job_id, [1006], None, {})
+    assert _history(out, same.take, 1006) == {"window": 1003, "seeded": 1005, "replayed": 0}
+    _set_states_aside(out, tmp_path / "states")
+    plain = reprocess(store, runner, job_id, [1006], 1001, {})
+    assert _history(out, plain.take, 1006) == {"window": 1003, "seeded": None, "replayed": 3}
+    assert np.array_equal(_comp(out, pinned.take, 1006), _comp(out, plain.take, 1006))

@@ -22,11 +22,14 @@ into its own output folder; one that cannot be read is ignored (the frame is det
 Beside them, per take, the whole temporal state after each frame a run or chunk went
 through (tracker, track votes, colour smoothing, the swappers' per-track state):
 ``<take>/embeddings/state/<key>/<s>/<frame>.pkl``, where ``<key>`` is the engine's hash of
-everything that state depends on (code, every setting, actors, reference; see
-``Engine.state_key``) and each entry carries a digest of the plate frames ``s .. frame``
-(size and mtime of each). A chunk or resume starting at ``a`` inside a window restores the
-state after ``a - 1`` (else the newest stored before it) and replays only what follows, so
-a farm chunk that runs after the one before it replays nothing.
+everything that state depends on (code, every setting, actors, the selection's reference
+embeddings; see ``Engine._state_key``) and each entry carries a digest of the plate frames
+``s .. frame`` (size and mtime of each) and the reference context it was made with (fallback
+face, locked colour) with what its window's frames did that depends on it. A chunk or
+resume starting at ``a`` inside a window restores the state after ``a - 1`` (else the newest
+stored before it) and replays only what follows, so a farm chunk that runs after the one
+before it replays nothing; a reprocess take restores an earlier take's states where they
+fit its reference context (``Engine._state_fits``), so it replays nothing either.
 """
 
 from __future__ import annotations
@@ -107,23 +110,29 @@ class TrackingHistory:
     write_root: Path
     read_roots: tuple[Path, ...]
     state_root: Path | None = None  # this take's whole-state entries (``state/``), None: not kept
+    state_reads: tuple[Path, ...] = ()  # where whole states are read: this take's, then earlier takes' (empty: state_root)
 
     @classmethod
     def for_take(cls, embeddings_dirs: list[Path], settings: dict[str, Any]) -> TrackingHistory:
         """``embeddings_dirs``: this take's embeddings folder first, then earlier takes'."""
         key = history_key(settings)
         roots = tuple(Path(d) / "history" / key for d in embeddings_dirs)
-        return cls(roots[0], roots, Path(embeddings_dirs[0]) / "state")
+        states = tuple(Path(d) / "state" for d in embeddings_dirs)
+        return cls(roots[0], roots, states[0], states)
 
-    def get_state(self, key: str, start: int, frame: int) -> bytes | None:
-        """The stored temporal state after ``frame`` in the window starting at ``start``
-        (the engine checks the plate digest inside it); None: not stored or unreadable."""
+    def get_states(self, key: str, start: int, frame: int) -> list[bytes]:
+        """The stored temporal states after ``frame`` in the window starting at ``start``, this
+        take's first, then earlier takes' (the engine checks the plate digest and reference
+        context inside each); unreadable entries are left out."""
         if self.state_root is None:
-            return None
-        try:
-            return (self.state_root / key / str(start) / f"{frame}.pkl").read_bytes()
-        except OSError:
-            return None
+            return []
+        out: list[bytes] = []
+        for root in self.state_reads or (self.state_root,):
+            try:
+                out.append((root / key / str(start) / f"{frame}.pkl").read_bytes())
+            except OSError:
+                continue
+        return out
 
     def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None:
         """Store the temporal state after ``frame`` (temp file + rename; a failed write is ignored)."""

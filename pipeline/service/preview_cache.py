@@ -186,10 +186,11 @@ class MemoryHistory:
     def put_named(self, name: str, files: list[Path], blob: bytes) -> None:
         self._put(("named", name, tuple(str(p) for p in files)), files, blob)
 
-    def get_state(self, key: str, start: int, frame: int) -> bytes | None:
-        """A whole temporal state the engine stored after ``frame`` (its blob says which plate
-        frames it went through; the engine checks that itself)."""
-        return self._get(("state", key, start, frame), [])
+    def get_states(self, key: str, start: int, frame: int) -> list[bytes]:
+        """The whole temporal state the engine stored after ``frame``, if any (its blob says which
+        plate frames it went through and its reference context; the engine checks them)."""
+        blob = self._get(("state", key, start, frame), [])
+        return [] if blob is None else [blob]
 
     def put_state(self, key: str, start: int, frame: int, blob: bytes) -> None:
         self._put(("state", key, start, frame), [], blob)
