@@ -20,19 +20,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from _faces_fixtures import astronaut, lfw_faces, srgb_to_linear, t1  # noqa: E402
+from _faces_fixtures import astronaut, hd_plate, lfw_faces, skimage_rgb, t1  # noqa: E402
 from test_faces_small import paste  # noqa: E402
 
-from recast.pipeline.color import ColorContext  # noqa: E402
 from recast.pipeline.faces import AnalyserOptions, create_analyser  # noqa: E402
-from recast.pipeline.plateio import new_spec, read_plate, write_image  # noqa: E402
 
 NEGATIVES = (
     "brick", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel", "horse", "hubble_deep_field",
@@ -43,37 +40,6 @@ NEGATIVES = (
 
 def _quiet(_text: str) -> None:
     pass
-
-
-def skimage_rgb(name: str) -> np.ndarray:
-    from skimage import data
-
-    img = getattr(data, name)()
-    a = np.asarray(img[0] if isinstance(img, tuple) else img)
-    if a.dtype == bool:
-        a = a.astype(np.float32)
-    elif a.dtype == np.uint8:
-        a = a.astype(np.float32) / 255.0
-    else:
-        a = a.astype(np.float32)
-        a = (a - a.min()) / max(1e-6, float(a.max() - a.min()))
-    if a.ndim == 2:
-        a = np.repeat(a[:, :, None], 3, 2)
-    return np.ascontiguousarray(a[:, :, :3])
-
-
-def hd_plate(path: Path, srgb: np.ndarray, height: int) -> tuple[np.ndarray, object]:
-    h, w = srgb.shape[:2]
-    nw = min(1920, round(w * height / h))
-    nh = round(h * nw / w)
-    big = cv2.resize(srgb_to_linear(srgb), (nw, nh), interpolation=cv2.INTER_CUBIC)
-    frame = np.full((1080, 1920, 3), 0.18, np.float32)
-    y, x = (1080 - nh) // 2, (1920 - nw) // 2
-    frame[y : y + nh, x : x + nw] = np.clip(big, 0.0, None)
-    write_image(path, frame, new_spec(1920, 1080, ["R", "G", "B"], "half", "zip"))
-    plate = read_plate(path)
-    color = ColorContext()
-    return plate.rgb(), color.display_fn(color.plate_space(plate))
 
 
 def false_faces(an, tmp: Path) -> int:

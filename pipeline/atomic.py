@@ -64,6 +64,28 @@ def atomic_write_bytes(final: str | os.PathLike[str], data: bytes) -> None:
             fh.write(data)
 
 
+def write_cache_bytes(final: str | os.PathLike[str], data: bytes | list[bytes]) -> bool:
+    """Write a cache entry: temp file + rename, no fsync (a cache entry lost to a crash is
+    recomputed, and fsync per entry would cost more than the entry saves). Readers never
+    see a half entry. A failed write is ignored and leaves no temp file; returns whether
+    the entry was written. ``data`` may be several parts, written in order."""
+    final_p = Path(final)
+    tmp = temp_path_for(final_p)
+    try:
+        final_p.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            for part in [data] if isinstance(data, bytes) else data:
+                fh.write(part)
+        os.replace(tmp, final_p)
+        return True
+    except OSError:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        return False
+
+
 def atomic_write_json(final: str | os.PathLike[str], obj: Any) -> None:
     atomic_write_bytes(final, (json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n").encode())
 

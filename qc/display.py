@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from recast.pipeline.atomic import write_cache_bytes
 from recast.pipeline.color import PlateColour, PlateColours
 from recast.pipeline.finite import sanitise
 
@@ -126,13 +127,4 @@ def _write_lut(path: Path | None, data: np.ndarray) -> None:
     """Save a baked LUT (temp file + rename; a failed write is ignored: the next process bakes it)."""
     if path is None:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.asarray(data, "<f4").tofile(tmp)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
+    write_cache_bytes(path, np.ascontiguousarray(data, "<f4").tobytes())

@@ -73,6 +73,45 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     return np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4).astype(np.float32)
 
 
+def skimage_rgb(name: str) -> np.ndarray:
+    """One of skimage's sample images as float sRGB RGB in 0..1 (stereo pairs: the left
+    view; grey images repeated into three channels; non-uint8 data stretched to 0..1)."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    a = np.asarray(img[0] if isinstance(img, tuple) else img)
+    if a.dtype == bool:
+        a = a.astype(np.float32)
+    elif a.dtype == np.uint8:
+        a = a.astype(np.float32) / 255.0
+    else:
+        a = a.astype(np.float32)
+        a = (a - a.min()) / max(1e-6, float(a.max() - a.min()))
+    if a.ndim == 2:
+        a = np.repeat(a[:, :, None], 3, 2)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+def hd_plate(path: Path, srgb: np.ndarray, height: int = 1080) -> tuple[np.ndarray, object]:
+    """``srgb`` scaled to ``height`` px tall (at most 1920 wide), centred in an 18 % grey
+    1920x1080 half EXR (bench_preview's layout), written and read back: the plate's linear
+    pixels and its OCIO display map, as the engine shows them to an analyser."""
+    from recast.pipeline.color import ColorContext
+    from recast.pipeline.plateio import new_spec, read_plate, write_image
+
+    h, w = srgb.shape[:2]
+    nw = min(1920, round(w * height / h))
+    nh = round(h * nw / w)
+    big = cv2.resize(srgb_to_linear(srgb), (nw, nh), interpolation=cv2.INTER_CUBIC)
+    frame = np.full((1080, 1920, 3), 0.18, np.float32)
+    y, x = (1080 - nh) // 2, (1920 - nw) // 2
+    frame[y : y + nh, x : x + nw] = np.clip(big, 0.0, None)
+    write_image(path, frame, new_spec(1920, 1080, ["R", "G", "B"], "half", "zip"))
+    plate = read_plate(path)
+    color = ColorContext()
+    return plate.rgb(), color.display_fn(color.plate_space(plate))
+
+
 def write_exr_sequence(frames: list[np.ndarray], directory: Path, name: str = "mm", first: int = 1001) -> str:
     """Write scene-linear half EXRs ``<name>.####.exr`` with the foundation writer; returns the pattern."""
     from recast.pipeline.plateio import new_spec, write_image

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
-from recast.pipeline.color import ColorContext
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from recast.pipeline.faces.stream import FaceStream
-from recast.pipeline.plateio import new_spec, read_plate, write_image
-from tests._faces_fixtures import megamind_frames, srgb_to_linear
+from tests._faces_fixtures import hd_plate, megamind_frames, skimage_rgb
 
 KINDS = ("dlib", "dlib commercial", "mediapipe")
 SUIT_PATCH = (684, 707, 881, 902)  # the false face dlib found on the suit (x0, y0, x1, y1)
@@ -39,33 +36,9 @@ def analysers():
     }
 
 
-def _skimage(name: str) -> np.ndarray:
-    from skimage import data
-
-    img = getattr(data, name)()
-    img = np.asarray(img[0] if isinstance(img, tuple) else img)  # stereo pairs: the left view
-    return (img[:, :, :3].astype(np.float32) / 255.0) if img.ndim == 3 else np.repeat(img[:, :, None], 3, 2) / 255.0
-
-
-def hd_plate(path: Path, srgb: np.ndarray) -> tuple[np.ndarray, object]:
-    """``srgb`` scaled to 1080 px tall in an 18 % grey 1920x1080 half EXR (bench_preview's
-    layout), read back: the plate's pixels and its display map."""
-    h, w = srgb.shape[:2]
-    nw = min(1920, round(w * 1080 / h))
-    nh = round(h * nw / w)
-    big = cv2.resize(srgb_to_linear(srgb), (nw, nh), interpolation=cv2.INTER_CUBIC)
-    frame = np.full((1080, 1920, 3), 0.18, np.float32)
-    y, x = (1080 - nh) // 2, (1920 - nw) // 2
-    frame[y : y + nh, x : x + nw] = np.clip(big, 0.0, None)
-    write_image(path, frame, new_spec(1920, 1080, ["R", "G", "B"], "half", "zip"))
-    plate = read_plate(path)
-    color = ColorContext()
-    return plate.rgb(), color.display_fn(color.plate_space(plate))
-
-
 @pytest.fixture(scope="module")
 def astronaut_hd(tmp_path_factory) -> tuple[np.ndarray, object]:
-    return hd_plate(tmp_path_factory.mktemp("astro") / "hd.1001.exr", _skimage("astronaut"))
+    return hd_plate(tmp_path_factory.mktemp("astro") / "hd.1001.exr", skimage_rgb("astronaut"))
 
 
 def _iou(a, b) -> float:
@@ -109,7 +82,7 @@ def test_the_suit_patch_is_what_the_check_rejects(analysers, astronaut_hd, monke
 def test_plates_without_a_face_yield_none(analysers, tmp_path, name) -> None:
     """stereo_motorcycle's headlight was a face to the mediapipe analyser (BlazeFace 0.80,
     its mesh fit settled on it at 0.84); coffee, the cat and the rocket are plain negatives."""
-    rgb, display = hd_plate(tmp_path / f"{name}.1001.exr", _skimage(name))
+    rgb, display = hd_plate(tmp_path / f"{name}.1001.exr", skimage_rgb(name))
     for kind in KINDS:
         faces = analysers[kind].analyse(rgb, to_display=display, embed=False)
         assert faces == [], (kind, [(np.round(f.box).tolist(), round(f.score, 2)) for f in faces])

@@ -131,3 +131,23 @@ def test_repair_hides_legacy_partial_version(tmp_path: Path) -> None:
     r = json.loads(recast("publish", job, "--repair", "--json", home=home, check=True).stdout)
     assert len(r["hidden"]) == 1 and not (out / "publish" / "v001").exists()
     assert publish(store, job)["version"] == "v001"  # the hidden folder never was a version
+
+
+def test_cache_write_is_whole_or_absent(tmp_path: Path) -> None:
+    """Cache entries (per-frame history, the display LUT) are temp file + rename without
+    fsync: the parts land in order, a failed write returns False and leaves neither the
+    entry nor its temp file, and an existing entry is replaced whole."""
+    from recast.pipeline.atomic import is_temp_name, write_cache_bytes
+
+    entry = tmp_path / "cache" / "7" / "1001.pkl"
+    assert write_cache_bytes(entry, [b"head\n", b"blob"]) is True
+    assert entry.read_bytes() == b"head\nblob"
+    assert write_cache_bytes(entry, b"new") is True
+    assert entry.read_bytes() == b"new"
+    assert not [p for p in entry.parent.iterdir() if is_temp_name(p.name)]
+
+    blocked = tmp_path / "file"
+    blocked.write_bytes(b"x")  # a file where the entry's folder should be
+    assert write_cache_bytes(blocked / "1002.pkl", b"blob") is False
+    assert blocked.read_bytes() == b"x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "file"]

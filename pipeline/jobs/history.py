@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from recast.pipeline.atomic import write_cache_bytes
+
 from recast.pipeline import __version__
 
 HISTORY_SCHEMA = 2
@@ -138,17 +140,7 @@ class TrackingHistory:
         """Store the temporal state after ``frame`` (temp file + rename; a failed write is ignored)."""
         if self.state_root is None:
             return
-        path = self.state_root / key / str(start) / f"{frame}.pkl"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(blob)
-            os.replace(tmp, path)
-        except OSError:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+        write_cache_bytes(self.state_root / key / str(start) / f"{frame}.pkl", blob)
 
     def get(self, start: int, frame: int, plate: Path) -> bytes | None:
         """The stored state of ``frame`` in the window starting at ``start`` (None: not stored,
@@ -189,17 +181,6 @@ class TrackingHistory:
         stamps = [_plate_stamp(p) for p in files]
         if any(s is None for s in stamps):
             return
-        path = self.write_root / rel
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as fh:
-                fh.write(json.dumps({"schema": HISTORY_SCHEMA, "files": [list(s) for s in stamps if s is not None]}).encode() + b"\n")
-                fh.write(blob)
-            os.replace(tmp, path)
-        except OSError:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
+        head = json.dumps({"schema": HISTORY_SCHEMA, "files": [list(s) for s in stamps if s is not None]}).encode() + b"\n"
+        write_cache_bytes(self.write_root / rel, [head, blob])
 
