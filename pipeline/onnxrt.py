@@ -37,6 +37,32 @@ def choose_providers(opts: RuntimeOptions = RuntimeOptions()) -> list[str]:
     return chosen
 
 
+def tensorrt_precision() -> str:
+    """``RECAST_TENSORRT`` asks for TensorRT before CUDA: ``1``/``fp16`` (reduced precision
+    where a layer allows it: the speed studios quote), ``fp32`` (full precision, slower)."""
+    value = os.environ.get("RECAST_TENSORRT", "").strip().lower()
+    return "fp32" if value == "fp32" else "fp16"
+
+
+def provider_options(providers: list[str]) -> list[dict[str, str]]:
+    """ONNX Runtime's per-provider options for ``providers`` (same order). TensorRT builds an
+    engine per model and input shape, minutes for a large one: it is kept under
+    ``$RECAST_HOME/cache/tensorrt`` so a farm worker builds it once."""
+    out: list[dict[str, str]] = []
+    for p in providers:
+        if p == "TensorrtExecutionProvider":
+            from recast.pipeline.jobs.store import recast_home
+
+            out.append({
+                "trt_fp16_enable": "True" if tensorrt_precision() == "fp16" else "False",
+                "trt_engine_cache_enable": "True",
+                "trt_engine_cache_path": str(recast_home() / "cache" / "tensorrt"),
+            })
+        else:
+            out.append({})
+    return out
+
+
 def make_session(path: str | os.PathLike[str], opts: RuntimeOptions = RuntimeOptions()):  # -> ort.InferenceSession
     import onnxruntime as ort
 
@@ -48,7 +74,8 @@ def make_session(path: str | os.PathLike[str], opts: RuntimeOptions = RuntimeOpt
     if opts.threads:
         so.intra_op_num_threads = opts.threads
     try:
-        return ort.InferenceSession(str(p), sess_options=so, providers=choose_providers(opts))
+        chosen = choose_providers(opts)
+        return ort.InferenceSession(str(p), sess_options=so, providers=chosen, provider_options=provider_options(chosen))
     except Exception as exc:  # noqa: BLE001 - ORT raises many kinds
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FaceModelError(f"{p}: cannot load ONNX model ({first})") from None

@@ -25,7 +25,7 @@ from recast.pipeline.faces.base import Detection, FaceAnalyser, Fit, Notify
 from recast.pipeline.faces.geometry import kps5_from_insight106
 from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from recast.pipeline.faces.options import AnalyserOptions
-from recast.pipeline.onnxrt import RuntimeOptions, choose_providers
+from recast.pipeline.onnxrt import RuntimeOptions, choose_providers, provider_options
 
 NEEDED = (
     "an SCRFD detector (e.g. det_10g.onnx) and an ArcFace recogniser (e.g. w600k_r50.onnx); "
@@ -84,7 +84,8 @@ class InsightAnalyser(FaceAnalyser):
             so.intra_op_num_threads = int(self.options.threads)
         try:
             return model_zoo.get_model(
-                os.fspath(path), providers=self.providers, sess_options=so, static_shape_sessions=False
+                os.fspath(path), providers=self.providers, provider_options=provider_options(self.providers), sess_options=so,
+                static_shape_sessions=False,
             )
         except Exception as exc:  # the model loaders raise many kinds; reported as one line
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
