@@ -63,6 +63,10 @@ class SwapResult:
     # (H, W) float32: pixels already in the plate's own colour (e.g. its mouth interior warped
     # into the actor's mouth): left out of the colour match; None: every pixel is the actor's
     ungraded: np.ndarray | None = None
+    # (H, W, 3) float32: the colour of those ungraded pixels, laid over the graded swap by their
+    # weight (the plate's own pixels beside the actor's graded ones, no mix of the two graded);
+    # None: the ungraded pixels are ``rgb``'s own
+    ungraded_rgb: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recast.models.swappers.warp import _dilate_near, _feature_mask
+from recast.models.swappers.warp_fill import _dilate_near, _feature_mask
 
 
 def test_dilate_near_equals_whole_dilation_at_edges_and_inside() -> None:

@@ -35,6 +35,7 @@ from recast.models.swappers.warp_bank import (
     sha256_file,
     write_png16,
 )
+from recast.models.swappers.warp_fill import clean_plate_features
 from recast.models.swappers.warp_landmarks import NEEDS_68, Landmarker
 from recast.models.swappers.warp_pwa import shared_triangles, warp_local
 from recast.pipeline.errors import ActorError, SpecError, SwapError
@@ -161,10 +162,6 @@ UNTRACKED_SHUT, UNTRACKED_OPEN = 0.04, 0.16  # untracked faces: lid gap / eye wi
 LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids start / fully show
 # the actor's own lids are lowered too (lid_occlusion): the plate's then show at most this much
 LIDS_OVER_OWN = 0.7
-
-# the feature fill (_clean_plate_features) fades out over this band inside the plate's face
-# edge (of the face length): no flat patch of fill reaches the temples or the hairline
-EDGE_FADE = 0.12
 
 # face banks kept loaded per swapper, most recently used kept (a long-running service swaps
 # many actors over its life; a job rarely more than a few)
@@ -379,8 +376,15 @@ class WarpSwapper:
         lids = _plate_lids_into(out, crop, lm_expr, target, shut, most) if opts.plate_lids else 0.0
         mouth_from_plate = interior is not None
         cleaned = 0
+        ungraded_rgb = None
         if opts.clean_plate_features:
-            matte, cleaned = _clean_plate_features(out, lm_expr, plate_ext, target, coverage, matte, oval)
+            matte, plate_fill, cleaned = clean_plate_features(out, crop, lm_expr, plate_ext, target, coverage, matte, oval)
+            if plate_fill is not None:  # the fill's pixels in the plate's own colour: laid over, not graded
+                weight, layer = plate_fill
+                if interior is not None:  # the plate's mouth interior keeps its own pixels
+                    np.copyto(layer, out, where=(interior > weight)[..., None])
+                ungraded_rgb = layer
+                interior = weight if interior is None else np.maximum(interior, weight)
         if covered < 1.0:  # turned past what the bank holds: the swap fades out, not smeared
             matte *= np.float32(covered)
         info = {
@@ -409,7 +413,8 @@ class WarpSwapper:
             "outside_pose_coverage": covered < 1.0,
         }
         return SwapResult(
-            rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior
+            rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior,
+            ungraded_rgb=ungraded_rgb,
         )
 
     def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float, shut_at: float = SHUT_AT) -> float | None:
@@ -719,81 +724,6 @@ def _plate_lids_into(
     return placed
 
 
-def _clean_plate_features(
-    out: np.ndarray,
-    plate: np.ndarray,
-    plate_ext: np.ndarray,
-    target: np.ndarray,
-    coverage: np.ndarray,
-    matte: np.ndarray,
-    oval: np.ndarray | None,
-) -> tuple[np.ndarray, int]:
-    """Paint over the plate's brows and eyes where the actor's matte leaves them showing.
-
-    The plate's features are strokes along its brows and hulls around its eyes; the part
-    inside the plate's own face outline (and mesh oval) where the matte is below 1 is filled
-    with the actor's own skin around it, smoothly extended (a normalised convolution over the
-    actor's warped skin, its brows, eyes and mouth left out), and the matte grows over it.
-    Being the actor's skin, it is graded with the rest of the actor's face: no patch of
-    another colour, no actor hair or background, no invented texture. Returns the new matte
-    and how many pixels were filled.
-    """
-    h, w = out.shape[:2]
-    _, _, length = ws.face_frame(plate)
-    grow = max(1, round(0.05 * length))
-    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-    # the masks are drawn over the crop but dilated and combined only around the features
-    feat, (fy0, fy1, fx0, fx1) = _dilate_near(_feature_mask(plate, (h, w), max(2, round(0.07 * length))), disk, grow)
-    face_region = np.zeros((h, w), np.uint8)
-    outline = plate_ext[ws.outline_indices()]
-    cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    near = (slice(fy0, fy1), slice(fx0, fx1))
-    showing = (feat[near] > 0) & (face_region[near] > 0) & (matte[near] < 0.98)
-    if oval is not None:
-        showing &= oval[near] > 0.5
-    if int(showing.sum()) < 4:
-        return matte, 0
-    ys, xs = np.nonzero(showing)
-    ys += fy0
-    xs += fx0
-    pad = int(np.ceil(0.3 * length)) + 4
-    x0, y0 = max(0, int(xs.min()) - pad), max(0, int(ys.min()) - pad)
-    x1, y1 = min(w, int(xs.max()) + pad + 1), min(h, int(ys.max()) + pad + 1)
-    hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    hole[ys - y0, xs - x0] = 255
-    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
-    src = np.clip(np.nan_to_num(out[y0:y1, x0:x1, :3].astype(np.float32)), 0.0, 1.0)
-    actor_feat, _ = _dilate_near(_feature_mask(target, (h, w), max(2, round(0.07 * length)), mouth=True), disk, grow)
-    known = coverage[y0:y1, x0:x1] & (matte[y0:y1, x0:x1] > 0.9) & (actor_feat[y0:y1, x0:x1] == 0)
-    ref = _skin_lab(out, target)
-    if ref is not None:  # the actor's skin only: no shadowed sockets, stubble or hair at the edge
-        lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
-        known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < 15.0
-    known_f = known.astype(np.float32)
-    sigma = max(1.0, 0.15 * length)
-    den = cv2.GaussianBlur(known_f, (0, 0), sigma)
-    fill = cv2.GaussianBlur(src * known_f[..., None], (0, 0), sigma) / np.maximum(den, 1e-4)[..., None]
-    hole[den < 0.005] = 0
-    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
-    # from the eyes' level up the fill fades out towards the edge of the plate's face (its
-    # outline, its mesh oval): at the temples and the hairline the plate's own skin and hair
-    # show, no flat wedge of fill (lower down it covers the plate's lashes up to the edge)
-    edge = _edge_fade(face_region[y0:y1, x0:x1], None if oval is None else oval[y0:y1, x0:x1], EDGE_FADE * length)
-    soft *= 1.0 - _above_brows(plate, (x0, y0, x1, y1)) * (1.0 - edge)
-    soft *= face_region[y0:y1, x0:x1].astype(np.float32) / 255.0
-    if oval is not None:
-        soft *= oval[y0:y1, x0:x1]
-    m = matte[y0:y1, x0:x1]
-    grown = m + (1.0 - m) * soft
-    part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
-    region = out[y0:y1, x0:x1]
-    region[:] = part[..., None] * np.clip(fill, 0.0, 1.0) + (1.0 - part[..., None]) * region
-    # only the box changes: the matte elsewhere is already in [0, 1] (no whole-crop copies)
-    new_matte = np.array(matte, dtype=np.float32, copy=True)
-    new_matte[y0:y1, x0:x1] = np.clip(grown, 0.0, 1.0)
-    return new_matte, int((part > 0.5).sum())
-
-
 def bank_yaw_beyond(entries: list[BankEntry], yaw: float) -> float:
     """Degrees of yaw ``yaw`` lies outside the range of the bank's views (0 inside it)."""
     yaws = [float(e.pose[0]) for e in entries]
@@ -813,69 +743,6 @@ def pose_cover(beyond: float, reach: float, fade: float) -> float:
         return 0.0
     t = min(1.0, (beyond - reach) / fade)
     return float(1.0 - t * t * (3.0 - 2.0 * t))
-
-
-def _above_brows(lm: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """Over ``box`` (x0, y0, x1, y1): 0 more than 15 % of the face length below the line through
-    the outer brow ends (the eyes' level), rising smoothly to 1 at 5 % below it (68-point layout)."""
-    x0, y0, x1, y1 = box
-    _, up, length = ws.face_frame(lm)
-    base = 0.5 * (lm[17] + lm[26])
-    gx, gy = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    h = ((gx - np.float32(base[0])) * np.float32(up[0]) + (gy - np.float32(base[1])) * np.float32(up[1])) / np.float32(length)
-    t = np.clip((h + 0.15) / 0.1, 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
-def _edge_fade(region: np.ndarray, oval: np.ndarray | None, band: float) -> np.ndarray:
-    """0 on and outside the edge of ``region`` (uint8, > 0 inside; and of ``oval`` when given),
-    rising smoothly (smoothstep) to 1 at ``band`` px inside it."""
-    inside = (region > 127).astype(np.uint8)
-    if oval is not None:
-        inside &= (oval > 0.5).astype(np.uint8)
-    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)
-    t = np.clip(dist / max(float(band), 1.0), 0.0, 1.0).astype(np.float32)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def _dilate_near(mask: np.ndarray, kernel: np.ndarray, radius: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-    """``cv2.dilate(mask, kernel)`` (``kernel`` at most ``2 radius + 1`` wide), computed only around the mask's
-    non-zero pixels (the same values: nothing farther than ``radius`` from them changes); also the
-    rows and columns ``(y0, y1, x0, x1)`` outside which the result is zero."""
-    h, w = mask.shape[:2]
-    bx, by, bw, bh = cv2.boundingRect(mask)
-    if bw == 0 or bh == 0:
-        return mask, (0, 0, 0, 0)
-    x0, y0 = max(0, bx - radius - 1), max(0, by - radius - 1)
-    x1, y1 = min(w, bx + bw + radius + 1), min(h, by + bh + radius + 1)
-    mask[y0:y1, x0:x1] = cv2.dilate(mask[y0:y1, x0:x1], kernel)
-    return mask, (y0, y1, x0, x1)
-
-
-def _feature_mask(lm: np.ndarray, shape: tuple[int, int], thick: int, mouth: bool = False) -> np.ndarray:
-    """Strokes along the brows and hulls of the eyes (and the lips) of a 68-point face."""
-    mask = np.zeros(shape, np.uint8)
-    for brow in (lm[17:22], lm[22:27]):
-        cv2.polylines(mask, [np.round(brow * 16).astype(np.int32)], False, 255, thick, cv2.LINE_AA, shift=4)
-    for part in (lm[36:42], lm[42:48], *((lm[48:60],) if mouth else ())):
-        cv2.fillConvexPoly(mask, cv2.convexHull(np.round(part).astype(np.int32)), 255)
-    return mask
-
-
-def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
-    """Median Lab colour of the skin on the nose bridge and under each eye (68-point layout)."""
-    pts = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
-    _, _, length = ws.face_frame(lm)
-    r = max(1, round(0.03 * length))
-    h, w = img.shape[:2]
-    vals = []
-    for x, y in np.round(pts).astype(int):
-        if 0 <= x < w and 0 <= y < h:
-            patch = np.clip(np.nan_to_num(img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1, :3]), 0.0, 1.0)
-            vals.append(cv2.cvtColor(patch.astype(np.float32), cv2.COLOR_RGB2Lab).reshape(-1, 3))
-    if not vals:
-        return None
-    return np.median(np.concatenate(vals), axis=0).astype(np.float32)
 
 
 def _skin_level(img: np.ndarray, lm: np.ndarray) -> float | None:

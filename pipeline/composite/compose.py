@@ -185,6 +185,9 @@ def _compose(
     keep = _skin_weights(getattr(result, "ungraded", None), (h, w), region, part)
     info: dict[str, Any] = {"swap_info": dict(result.info)}
     rgb_r = rgb[ys, xs].copy() if part else rgb
+    # the colour of the ungraded pixels where the swapper gives one of their own (a layer laid
+    # over the graded swap); otherwise they are the swap's own pixels
+    over = _ungraded_layer(getattr(result, "ungraded_rgb", None), (h, w), region) if keep is not None else None
     del result, rgb
     weight = matte_r
     if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
@@ -197,11 +200,11 @@ def _compose(
         if np.may_share_memory(matched, rgb_r):
             matched = matched.copy()
         k = keep[..., None]
-        kept = k * rgb_r
+        kept = k * (rgb_r if over is None else over)
         matched *= 1.0 - k
         matched += kept
         del kept, k
-    del rgb_r, keep, skin, weight
+    del rgb_r, keep, skin, weight, over
     blended = blend(matched, working_r, matte_r, opts.blend)
     del matched
     fg = _owned(conv.from_working(blended), blended)
@@ -271,6 +274,18 @@ def _skin_weights(skin: np.ndarray | None, hw: tuple[int, int], region: Box, own
         return None
     out = unit_weights(arr[region.slices()])
     return out.copy() if own and np.may_share_memory(out, arr) else out
+
+
+def _ungraded_layer(layer: np.ndarray | None, hw: tuple[int, int], region: Box) -> np.ndarray | None:
+    """A swapper's ungraded colour layer (crop size, RGB) over ``region``, finite and in [0, 1]
+    (a copy); None when absent or of another size."""
+    if layer is None:
+        return None
+    arr = np.asarray(layer)
+    if arr.ndim != 3 or arr.shape[:2] != hw or arr.shape[2] < 3:
+        return None
+    out = np.nan_to_num(arr[region.slices()][..., :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(out, 0.0, 1.0, out=out)
 
 
 def _check_swap(result: SwapResult, hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None]:
