@@ -15,6 +15,7 @@ Usage: python benchmarks/bench_jobs.py [--frames N] [--width W --height H]
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -58,7 +59,13 @@ def main() -> int:
         again = time.perf_counter() - t0
         if len(re.done) != 5:
             raise SystemExit(f"reprocess of {frames}: {re.status} {re.failed}")
-        ok &= common.emit("reprocess_cost", f"{again / full:.3f} (5 of {args.frames} frames {again:.1f} s, full run {full:.1f} s)",
+        # how each reprocessed frame got its temporal state (records: history {window, seeded, replayed})
+        hist = [(json.loads((root / "job" / "takes" / f"t{re.take:03d}" / "records" / f"{f}.json").read_text()).get("history") or {})
+                for f in frames]
+        replayed = sum(int(h.get("replayed") or 0) for h in hist)
+        restored = sum(h.get("seeded") is not None for h in hist)
+        ok &= common.emit("reprocess_cost", f"{again / full:.3f} (5 of {args.frames} frames {again:.1f} s, full run {full:.1f} s; "
+                          f"{restored} restored a stored state, {replayed} frames replayed)",
                           "target <= 0.1", again / full <= 0.1)
         rc, _peak, tail = 0, 0.0, ""
         t0 = time.perf_counter()

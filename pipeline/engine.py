@@ -814,13 +814,13 @@ class Engine:
         then advanced through ``b .. frame-1``. Frames replayed are computed (not written)
         from the plate, so an uninterrupted run, a resume and a farm chunk starting
         anywhere give ``frame`` the same state, hence the same pixels. Where an earlier
-        chunk or run stored the state after a frame of the window (``_passed``), it is
-        restored instead of replaying up to it. Returns what was done (None: nothing)."""
+        chunk, run or take stored the state after a frame of the window (``_passed``), it is
+        restored instead of replaying up to it, also on a step forward inside the block (a
+        reprocess of scattered frames). Returns what was done (None: nothing)."""
         b = self._block_start(frame)
         nxt = self._next_frame
         if nxt == frame and frame != b:
             return None  # the usual case: the previous frame of the block was just computed
-        seeded: int | None = None
         if nxt is not None and b < nxt < frame:
             start = nxt  # a step forward inside the block: catch up on the frames between
         else:
@@ -831,9 +831,9 @@ class Engine:
             self._window = start
             self._chain = f"window:{start}"
             self._path = _PathFlags()
-            seeded = self._seed_from_stored(start, frame)
-            if seeded is not None:
-                self._next_frame = seeded + 1
+        seeded = self._seed_from_stored(start, frame)
+        if seeded is not None:
+            self._next_frame = seeded + 1
         first = start if seeded is None else seeded + 1
         for g in range(first, frame):
             self._replay(g)
@@ -1112,11 +1112,12 @@ class Engine:
             self._history.put_state(self.state_key, self._window, frame, blob)
 
     def _seed_from_stored(self, start: int, frame: int) -> int | None:
-        """Restore the newest stored state after a frame ``h`` in ``start .. frame-1`` whose plate
-        digest matches the files now on disk and that fits this engine's reference context
-        (``_state_fits``; this take's, else an earlier take's); returns ``h`` (None: nothing
-        usable stored; the state is then still the window's initial one)."""
-        if self._history is None or self.state_key is None or frame <= start:
+        """The state is the one after ``start - 1`` in the current window (its initial one when
+        ``start`` is the window's first frame): restore the newest stored state after a frame
+        ``h`` in ``start .. frame-1`` whose plate digest matches the files now on disk and that
+        fits this engine's reference context (``_state_fits``; this take's, else an earlier
+        take's); returns ``h`` (None: nothing usable stored; the state is left as it was)."""
+        if self._history is None or self.state_key is None or self._window is None or frame <= start:
             return None
         chains: list[str] = []
         chain = self._chain
@@ -1124,7 +1125,7 @@ class Engine:
             chain = self._chain_step(chain, g)
             chains.append(chain)
         for h in range(frame - 1, start - 1, -1):
-            for blob in self._history.get_states(self.state_key, start, h):
+            for blob in self._history.get_states(self.state_key, self._window, h):
                 try:
                     stored, stream, votes, colour, swappers, meta = pickle.loads(blob)  # noqa: S301 - the job's own files
                     if stored != chains[h - start]:

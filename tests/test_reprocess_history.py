@@ -140,18 +140,19 @@ def test_reprocess_restores_take_1s_states(job: tuple[Store, str, Path], referen
     """A reprocess with no overrides restores the temporal state take 1 stored before each of
     its frames instead of replaying the frame's history window, also when it is locked to the
     reference frame's colour (its own reference context: take 1's states stay usable as the
-    colour history it never reads is left empty); its comps are bit-identical to the same
-    take replaying the windows."""
+    colour history it never reads is left empty), also on a step forward inside a history
+    block (1006 -> 1008); its comps are bit-identical to the same take replaying the windows."""
     store, job_id, out = job
-    restored = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, reference, {})
-    assert sorted(restored.done) == PICK
-    for f in PICK:
+    frames = sorted([*PICK, 1008])
+    restored = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, frames, reference, {})
+    assert sorted(restored.done) == frames
+    for f in frames:
         h = _history(out, restored.take, f)
         assert h is not None and h["seeded"] == f - 1 and h["replayed"] == 0, (f, h)
     _set_states_aside(out, out.parent / "states")
-    replayed = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, PICK, reference, {})
-    assert sorted(replayed.done) == PICK
-    for f in PICK:
+    replayed = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, frames, reference, {})
+    assert sorted(replayed.done) == frames
+    for f in frames:
         h = _history(out, replayed.take, f)
         assert h is not None and h["seeded"] is None and h["replayed"] > 0, (f, h)
         assert np.array_equal(_comp(out, restored.take, f), _comp(out, replayed.take, f)), f"frame {f}: restored and replayed differ"
