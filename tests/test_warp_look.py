@@ -201,3 +201,51 @@ def test_lowered_lids_cover_the_actors_eyes_rather_than_squeeze_them(kind: str) 
     d_before = float(np.median(np.linalg.norm(lab(img)[covered] - skin, axis=1)))
     d_after = float(np.median(np.linalg.norm(lab(shut)[covered] - skin, axis=1)))
     assert d_after < 0.8 * d_before, (d_before, d_after)  # the shut eye is more lid skin there
+
+
+@pytest.mark.parametrize("kind", ["dlib68", "mesh68"])
+def test_lowered_lids_draw_a_lash_line_at_the_new_edge(kind: str) -> None:
+    """A shut eye reads as shut when its lid edge shows: on the Tom Hanks sample (a soft 112 px
+    greyscale crop whose own lashes are faint) the fully lowered lid's edge, just above the
+    lower lid, is clearly darker than the lid skin above it, and darker than the same place
+    before the lid came down; half way down the edge shows, fainter; nothing below the edge
+    changes (bench_look's real talking face: the judge's EAR on the comp follows the plate's
+    blinks at 0.62-0.72 with the line, 0.59 without)."""
+    from _engine_fixtures import insightface_image
+    from recast.models.swappers.warp import _lower_lids
+    from recast.models.swappers.warp_landmarks import Landmarker
+    from tests._faces_fixtures import load_rgb
+
+    if kind == "mesh68":
+        from recast.pipeline.faces.mediapipe_models import missing
+
+        if missing():
+            pytest.skip("MediaPipe model files not set up")
+    big = cv2.resize(load_rgb(insightface_image("Tom_Hanks_54745.png")), None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    img = np.clip(cv2.copyMakeBorder(big, 224, 224, 224, 224, cv2.BORDER_REPLICATE), 0, 1).astype(np.float32)
+    lm = Landmarker(kind=kind, allow_noncommercial_models=kind == "dlib68").detect(img)[0][1]
+    luma = lambda x: x[..., :3] @ np.array([0.2126, 0.7152, 0.0722], np.float32)  # noqa: E731
+
+    def along(a: float, shift: float) -> np.ndarray:
+        """Each eye's line ``a`` of the way down from the upper lid to the lower, moved
+        ``shift`` eye widths further down; the middle half of the eye's width."""
+        m = np.zeros(img.shape[:2], np.uint8)
+        for up, lo, c0, c1 in (([37, 38], [41, 40], 36, 39), ([43, 44], [47, 46], 42, 45)):
+            w = float(np.hypot(*(lm[c1] - lm[c0])))
+            pts = lm[up] + a * (lm[lo] - lm[up]) + [0.0, shift * w]
+            cv2.polylines(m, [np.round(pts).astype(np.int32)], False, 1, 2)
+        return m.astype(bool)
+
+    shut = img.copy()
+    _lower_lids(shut, lm, 0.0)
+    half = img.copy()
+    _lower_lids(half, lm, 0.4)
+    edge, lid = along(1.0, -0.04), along(1.0, -0.2)
+    assert edge.sum() > 10 and lid.sum() > 10
+    e_shut, l_shut = float(np.median(luma(shut)[edge])), float(np.median(luma(shut)[lid]))
+    assert e_shut < 0.25 * l_shut, (e_shut, l_shut)  # without the drawn line: 0.30 (dlib68), 0.46 (mesh68)
+    assert e_shut < 0.24 * float(np.median(luma(img)[edge]))  # without: 0.28, 0.46
+    e_half = float(np.median(luma(half)[along(0.6, -0.04)]))
+    assert e_half < float(np.median(luma(img)[along(0.6, -0.04)]))
+    below = along(0.85, 0.0)
+    assert np.array_equal(half[below], img[below])

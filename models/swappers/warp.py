@@ -163,6 +163,10 @@ LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids
 # the actor's own lids are lowered too (lid_occlusion): the plate's then show at most this much
 LIDS_OVER_OWN = 0.7
 
+# a lowered lid's lash line (_lower_lids): drawn from LASH_FROM of the way down, as dark as
+# LASH_DARK (a multiplier's complement) when shut, a Gaussian LASH_WIDTH of the eye's width
+LASH_FROM, LASH_DARK, LASH_WIDTH = 0.3, 0.6, 0.05
+
 # face banks kept loaded per swapper, most recently used kept (a long-running service swaps
 # many actors over its life; a job rarely more than a few)
 MAX_BANKS = 8
@@ -638,6 +642,17 @@ def _lower_lids(out: np.ndarray, target: np.ndarray, ratio: float) -> None:
             k = cv2.GaussianBlur(k, (0, 0), max(0.5, 0.04 * width)) * (v < v_new)  # not into the eye
             changed |= k > 1e-4
             moved = k[..., None] * skin + (1.0 - k[..., None]) * moved
+        # a lid come down shows its lash line at the new edge: where the actor's own lashes are
+        # faint (a soft or small source face) the edge is drawn, as dark as the lid has come
+        # down, so the closed eye reads as a lid edge and not as an eye opening still there
+        lash_k = float(np.clip((drop - LASH_FROM) / (1.0 - LASH_FROM), 0.0, 1.0))
+        if lash_k > 0.0:
+            sigma = np.float32(max(0.6, LASH_WIDTH * width))
+            # on the lid's side of the edge only: the eye below the new edge stays as it was
+            line = np.exp(-0.5 * ((v - v_new + 0.5 * sigma) / sigma) ** 2) * inside * taper * (v <= v_new)
+            dark = (np.float32(LASH_DARK * lash_k) * line).astype(np.float32)
+            changed |= dark > 1e-4
+            moved = moved * (1.0 - dark[..., None])
         np.copyto(region, moved.astype(np.float32), where=changed[..., None])
 
 
