@@ -66,6 +66,8 @@ class WarpOptions:
     # tracked faces: the actor's upper lids slide down over the eye (the lid skin stretched, the
     # eye itself left whole and covered) instead of the eye being squeezed shut
     lid_occlusion: bool = True
+    # an opened mouth's lower lip bows round between its corners and middle (_round_mouth)
+    round_mouth: bool = True
     mouth_shape: float = 0.4  # lips follow the plate's lip shape (0: opening only, 1: the plate's shape)
     skin_colour: bool = True  # colour matched on skin only (eyes, brows, mouth left out)
     expression_weight: float = 40.0  # degrees of pose worth one unit of expression distance
@@ -353,8 +355,12 @@ class WarpSwapper:
                 ),
             )
         src_pts = entry.extended()
-        tri = shared_triangles(src_pts, target)
-        warped = warp_local(bank.image(entry), src_pts, target, (h, w), tri)
+        # an opened mouth is round: the lower lip's corner segments bow down (extra warp points)
+        round_mouth = opts.round_mouth and opts.carry_mouth and opts.target_shape == "actor"
+        mids_src, mids_dst = _round_mouth(src_pts, target) if round_mouth else (np.zeros((0, 2)), np.zeros((0, 2)))
+        warp_src, warp_dst = np.vstack([src_pts, mids_src]), np.vstack([target, mids_dst])
+        tri = shared_triangles(warp_src, warp_dst)
+        warped = warp_local(bank.image(entry), warp_src, warp_dst, (h, w), tri)
         coverage = np.zeros((h, w), bool)
         coverage[warped.slices()] = warped.inside
         # The matte stops at the lower of the two hairlines: never paint the
@@ -374,7 +380,7 @@ class WarpSwapper:
             _lower_lids(out, target, eye_ratio)
         interior = None
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
-            interior = _plate_mouth_into(out, crop, lm_expr, target)
+            interior = _plate_mouth_into(out, crop, lm_expr, target, mids_dst[:2] if len(mids_dst) else None)
         shut = 1.0 - (eye_ratio if eye_ratio is not None else _absolute_eye_ratio(expr.eye_open))
         most = LIDS_OVER_OWN if occlude else 1.0
         lids = _plate_lids_into(out, crop, lm_expr, target, shut, most) if opts.plate_lids else 0.0
@@ -507,25 +513,37 @@ class WarpSwapper:
         return matte
 
 
-def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+def _plate_mouth_into(
+    out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, mids: np.ndarray | None = None
+) -> np.ndarray | None:
     """The plate's mouth interior (teeth, tongue, dark) warped from its inner lips into the
     target's, written into ``out`` inside the target's inner-lip polygon; returns where (None: shut).
+    ``mids``: the target's lower inner lip between each corner and the lip's middle (60-67,
+    then 64-65; see _round_mouth), which then bound the polygon there too.
 
     Works on the inner-lip polygon's box and reads (and cleans) only the plate pixels the warp samples."""
-    src = np.vstack([plate[60:68], plate[60:68].mean(axis=0)])
-    dst = np.vstack([target[60:68], target[60:68].mean(axis=0)])
+    order = [60, 61, 62, 63, 64, 65, 66, 67]
+    ring_p, ring_t = plate[order], target[order]
+    if mids is not None and len(mids) == 2:
+        p_mid = 0.5 * (plate[[60, 64]] + plate[[67, 65]])
+        # 60 61 62 63 64 | (64-65) 65 66 67 | (60-67)
+        ring_p = np.vstack([ring_p[:5], p_mid[1], ring_p[5:], p_mid[0]])
+        ring_t = np.vstack([ring_t[:5], mids[1], ring_t[5:], mids[0]])
+    k = len(ring_t)
+    src = np.vstack([ring_p, ring_p.mean(axis=0)])
+    dst = np.vstack([ring_t, ring_t.mean(axis=0)])
     h, w = out.shape[:2]
     # the anti-aliased polygon's box: two pixels beyond its points each way
-    x0, y0 = (max(int(v), 0) for v in np.floor(target[60:68].min(axis=0)) - 2)
-    x1, y1 = np.ceil(target[60:68].max(axis=0)).astype(int) + 3
+    x0, y0 = (max(int(v), 0) for v in np.floor(ring_t.min(axis=0)) - 2)
+    x1, y1 = np.ceil(ring_t.max(axis=0)).astype(int) + 3
     x1, y1 = min(int(x1), w), min(int(y1), h)
     if x1 <= x0 or y1 <= y0:
         return None
     hole = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(hole, [np.round((target[60:68] - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    cv2.fillPoly(hole, [np.round((ring_t - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
     if int((hole > 0).sum()) < 4:
         return None
-    fan = np.array([[i, (i + 1) % 8, 8] for i in range(8)])
+    fan = np.array([[i, (i + 1) % k, k] for i in range(k)])
     interior = warp_local(crop[..., :3], src, dst, (h, w), fan, prepare=_clean_unit)
     a = np.zeros(hole.shape, np.float32)
     if interior.inside.size:  # the warp's box, within the hole's box
@@ -549,6 +567,43 @@ def _plate_mouth_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, targ
     np.copyto(region, (k * img + (1.0 - k) * region).astype(np.float32))
     where[y0:y1, x0:x1] = a
     return where
+
+
+# the lower lip's corner segments (inner, then outer): (corner, lip point), left then right
+_LIP_CORNER_SEGMENTS = ((60, 67), (64, 65), (48, 59), (54, 55))
+
+
+def _round_mouth(src: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Extra warp points half way along the lower lip from each corner (inner and outer lip),
+    in the bank (``src``) and in the target; in the target bowed down as an open mouth is round.
+
+    Between a corner and the lower lip's next point the 68-point layout has a straight edge, so
+    an opened mouth is warped to a trapezoid (a flat bottom, slanted sides) that a landmark fit
+    reads as the lips themselves, not as the gap between them. Here the gap across the mouth
+    follows an ellipse through the lip point's own gap: at the half-way point that is about
+    three quarters of it where a straight edge gives a half. Shut, nothing moves."""
+    axis = target[54] - target[48]
+    width = float(np.hypot(*axis))
+    mids_src = np.array([0.5 * (src[a] + src[b]) for a, b in _LIP_CORNER_SEGMENTS])
+    mids_dst = np.array([0.5 * (target[a] + target[b]) for a, b in _LIP_CORNER_SEGMENTS])
+    if width < 2.0:
+        return mids_src, mids_dst
+    d = axis / width
+    n = np.array([-d[1], d[0]])
+    if float((target[8] - target[27]) @ n) < 0:  # towards the chin
+        n = -n
+    centre = 0.5 * (target[48] + target[54])
+    for k, ((corner, lip), upper) in enumerate(zip(_LIP_CORNER_SEGMENTS[:2], (61, 63))):
+        gap = float((target[lip] - target[upper]) @ n)
+        if gap <= 0.0:
+            continue
+        x_lip = min(abs(float((target[lip] - centre) @ d)) / (0.5 * width), 0.95)
+        x_mid = min(abs(float((mids_dst[k] - centre) @ d)) / (0.5 * width), 1.0)
+        full = gap / np.sqrt(1.0 - x_lip**2)
+        push = max(0.0, full * float(np.sqrt(1.0 - x_mid**2)) - 0.5 * gap)
+        mids_dst[k] += push * n
+        mids_dst[k + 2] += push * n  # the outer lip with it: the lip keeps its thickness
+    return mids_src, mids_dst
 
 
 def _unit_rgb(crop: np.ndarray) -> np.ndarray:
