@@ -249,3 +249,51 @@ def test_lowered_lids_draw_a_lash_line_at_the_new_edge(kind: str) -> None:
     assert e_half < float(np.median(luma(img)[along(0.6, -0.04)]))
     below = along(0.85, 0.0)
     assert np.array_equal(half[below], img[below])
+
+
+def _judge_mouth(lm: np.ndarray) -> float:
+    """bench_look's judge reading: inner-lip gap over the outer eye corners' distance."""
+    return float(np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in ((61, 67), (62, 66), (63, 65))]) / np.linalg.norm(lm[45] - lm[36]))
+
+
+def test_an_opened_mouth_reads_as_open_as_the_plates(actor: Any) -> None:
+    """The astronaut's jaw dropped (tests/_expression_plate.py: a real face, lower lip and chin
+    moved, a mouth interior painted in), swapped and composited: dlib's 68-point fit (the
+    outside judge) reads the comp's mouth at least 0.76 as open as the plate's on average
+    (0.83 with the lower lip bowed round; 0.68 with round_mouth off, where the straight
+    corner-to-lip edges make a trapezoid the fit takes for the lips themselves). Shut, the
+    extra points sit half way along the lip, unmoved."""
+    from recast.models.swappers.warp import _round_mouth
+    from tests._expression_plate import open_mouth
+
+    judge = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    img = astronaut()
+    rest = max(judge.analyse(img, embed=False), key=lambda f: f.size).landmarks.astype(np.float64)
+    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
+    conv = SpaceConverter(lambda a: a, lambda a: a)
+    opts = ComposeOptions.from_settings(SwapSettings(grain=False))
+    ratios: dict[bool, list[float]] = {True: [], False: []}
+    for amount in (0.8, 1.0):
+        plate, _ = open_mouth(img, rest, amount)
+        face = max(an.analyse(plate, embed=False), key=lambda f: f.size)
+        box = crop_box_for(face, plate.shape[:2], 2.0)
+        ys, xs = box.slices()
+        crop = plate[ys, xs].copy()
+        f2 = shift_face(face, -box.x0, -box.y0)
+        plate_open = _judge_mouth(judge.fit_landmarks(plate, face.box).landmarks)
+        assert plate_open > 0.3
+        for rounded in (True, False):
+            sw = WarpSwapper() if rounded else WarpSwapper({"round_mouth": False})
+            comp = compose_face(crop, f2, lambda c, f, s=sw: s.swap(c, f, actor), conv, opts)
+            a = comp.alpha[..., None]
+            out = plate.copy()
+            out[ys, xs] = a * comp.fg_clean + (1 - a) * crop
+            ratios[rounded].append(_judge_mouth(judge.fit_landmarks(out, face.box).landmarks) / plate_open)
+    assert np.mean(ratios[True]) >= 0.76, ratios
+    assert np.mean(ratios[True]) > np.mean(ratios[False]) + 0.05, ratios
+    # shut (the astronaut at rest): the extra points are the lip's own half-way points
+    ext = ws.extend_points(rest, ws.hairline_heights(None, rest, 0.55, False))
+    rest_shut = ext.copy()
+    rest_shut[[65, 66, 67], 1] = rest_shut[[63, 62, 61], 1]  # lips meeting
+    src, dst = _round_mouth(rest_shut, rest_shut)
+    assert np.allclose(src, dst, atol=0.05)
