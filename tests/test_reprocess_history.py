@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -188,3 +189,20 @@ def test_states_made_without_the_fallback_face_are_not_read_past_a_frame_without
     plain = reprocess(store, runner, job_id, [1006], 1001, {})
     assert _history(out, plain.take, 1006) == {"window": 1003, "seeded": None, "replayed": 3}
     assert np.array_equal(_comp(out, pinned.take, 1006), _comp(out, plain.take, 1006))
+
+
+def test_states_whose_window_swapped_several_faces_are_not_read_under_another_colour_lock(job: tuple[Store, str, Path]) -> None:
+    """A state whose window had a frame with several selected faces depends on the colour the
+    earlier faces were pasted with (the later ones are swapped on those pastes): a take locked
+    to another colour never reads it and replays; a take with the state's own context does.
+    (This plate has one face: take 1's stored states are marked as a two-face shot would mark them.)"""
+    store, job_id, out = job
+    states = list((out / "embeddings" / "state").rglob("*.pkl"))
+    assert states
+    for path in states:
+        *state, meta = pickle.loads(path.read_bytes())  # noqa: S301 - the test's own files
+        path.write_bytes(pickle.dumps((*state, {**meta, "multi": True})))
+    locked = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, [1006], 1001, {})
+    assert _history(out, locked.take, 1006) == {"window": 1003, "seeded": None, "replayed": 3}
+    same = reprocess(store, Runner(store, RunOptions(qc=False)), job_id, [1006], None, {})
+    assert _history(out, same.take, 1006) == {"window": 1003, "seeded": 1005, "replayed": 0}
