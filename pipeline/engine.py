@@ -22,6 +22,7 @@ import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -265,6 +266,8 @@ class Engine:
         # the last frame set-up read (frame, plate, read seconds): that frame's load takes it
         # instead of reading the file again; any other load drops it (one plate held at most)
         self._handover: tuple[int, Plate, float] | None = None
+        # set-up's first plate read, started before the models load (``_start_setup_read``)
+        self._setup_read: tuple[int, Future[tuple[Plate, float]]] | None = None
 
     # ------------------------------------------------------------------ set-up
     def prepare(self) -> None:
@@ -283,6 +286,7 @@ class Engine:
         self._enhancer = None
         self._colour_history.clear()
         self._handover = None
+        self._setup_read = None
         self._ready = False
 
     def _setup(self) -> None:
@@ -297,6 +301,7 @@ class Engine:
         from recast.pipeline.faces.stream import FaceStream, StreamOptions
 
         s = self.settings
+        self._start_setup_read()  # overlaps the model loads below
         if self._analyser is None:
             opts = AnalyserOptions(
                 models_dir=Path(s.analyser_models) if s.analyser_models else None,
@@ -338,6 +343,7 @@ class Engine:
         self._stream = FaceStream(self._analyser, StreamOptions(embed_every=s.embed_every, full_scan_every=s.full_scan_every, tile_scan_every=s.tile_scan_every))
         for frame, faces in self._scanned.items():  # reference frames scanned above: not scanned twice
             self._stream.seed(frame, faces)
+        self._setup_read = None  # not scanned after all (e.g. a stored set-up): not kept
         self._initial = self._snapshot()  # what each history block restarts from
         self._next_frame = None
         self._context = self._reference_context()
@@ -1219,15 +1225,66 @@ class Engine:
                 )
             selection = Selection(s.selection, actor=first)
         assert self._analyser is not None
-        files = [self.plate.path(r.frame) if r.frame is not None else Path(r.image) for r in selection.references if r.frame is not None or r.image is not None]
+        name, files = self._references_key(selection)
         self._setup_files = list(files) + ([self.plate.path(self.reference_frame)] if self.reference_frame is not None else [])
         selection = self._stored_setup(
-            f"references-{selection.mode}-{s.reference}-{sorted(self.actors)}", files,
+            name, files,
             lambda: resolve_references(selection, self._analyser, load_image=_reference_image, scan_frame=self._scan_frame),  # type: ignore[arg-type]
         )
         if self.reference_frame is not None:
             selection = self._pin_to_reference(selection)
         return selection
+
+    def _references_key(self, selection: Selection) -> tuple[str, list[Path]]:
+        """The name and files a selection's resolved references are stored under (``_stored_setup``)."""
+        files = [self.plate.path(r.frame) if r.frame is not None else Path(r.image) for r in selection.references if r.frame is not None or r.image is not None]
+        return f"references-{selection.mode}-{self.settings.reference}-{sorted(self.actors)}", files
+
+    def _start_setup_read(self) -> None:
+        """Read the plate frame set-up scans first (the first reference frame, else the pinned
+        ``reference_frame``) on a thread of its own while the models load (OIIO decodes without
+        the GIL); :meth:`_scan_frame` takes it. Not when an earlier take stored what set-up
+        would compute from it (nothing is scanned then), nor for a bad reference (set-up
+        raises its own error about it)."""
+        self._setup_read = None
+        try:
+            frame = self._setup_scan_frame()
+        except Exception:  # noqa: BLE001 - set-up reports a bad reference itself
+            return
+        if frame is None:
+            return
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recast-setup-read")
+        path = self.plate.path(frame)
+
+        def read() -> tuple[Plate, float]:
+            t = time.perf_counter()
+            return self._read_plate(path), time.perf_counter() - t
+
+        self._setup_read = (frame, pool.submit(read))
+        pool.shutdown(wait=False)  # the thread ends with its one read
+
+    def _setup_scan_frame(self) -> int | None:
+        """The frame set-up's first :meth:`_scan_frame` reads, when it will run (see above)."""
+        from recast.pipeline.composite.settings import parse_reference_items
+        from recast.pipeline.faces.selection import Reference, Selection
+
+        s = self.settings
+        if s.selection == "reference" and s.reference:
+            items = parse_reference_items(str(s.reference))
+            first = next((it for it in items if it.frame is not None), None)
+            if first is not None and first.frame in self.plate.frames:
+                if self._history is not None:
+                    refs = [Reference(it.actor or next(iter(self.actors)), frame=it.frame, face_index=it.index,
+                                      image=None if it.image is None else Path(it.image)) for it in items]
+                    if self._history.get_named(*self._references_key(Selection("reference", references=tuple(refs)))) is not None:
+                        return None  # resolved by an earlier take: the first scan, if any, is the pinned frame's
+                return first.frame
+        frame = self.reference_frame
+        if frame is None or frame not in self.plate.frames:
+            return None
+        if self._history is not None and self._history.get_named(f"reference-frame-{frame}", [self.plate.path(frame)]) is not None:
+            return None
+        return frame
 
     def _scan_frame(self, frame: int) -> FrameScan:
         """Frame ``frame`` scanned as its own run scans it (analysis pixels, the analysis view,
@@ -1238,8 +1295,11 @@ class Engine:
 
         assert self._color is not None and self._analyser is not None
         held, self._handover = self._handover, None
+        early, self._setup_read = self._setup_read, None
         if held is not None and held[0] == frame:
             plate, seconds = held[1], held[2]
+        elif early is not None and early[0] == frame:
+            plate, seconds = early[1].result()  # the read's own error, as a read here would raise it
         else:
             t = time.perf_counter()
             plate = self._read_plate(self.plate.path(frame))

@@ -597,6 +597,34 @@ def test_windowed_detection_between_full_scans_keeps_swapping(actor: Any, tmp_pa
         SwapSettings.from_dict({"full_scan_every": 0})
 
 
+def test_reference_frame_read_beside_the_model_loads(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
+    """Set-up reads the reference frame on a thread of its own, started before the models
+    load, once; the run takes that plate; a read that fails fails set-up with its own error."""
+    from recast.pipeline.errors import PlateError
+
+    seq = PlateSequence.open(str(swapped["plates"] / "shot.####.exr"))
+    settings = SwapSettings(selection="reference", reference="1001:0")
+    reads: list[tuple[str, str]] = []
+
+    def reader(path: Path) -> Any:
+        reads.append((Path(path).name, threading.current_thread().name))
+        return read_plate(path)
+
+    eng = Engine(seq, {actor.name: actor}, settings, OutputLayout(tmp_path / "o", seq.name, seq.padding), job_id="t1",
+                 plate_reader=reader)
+    eng.prepare()
+    assert reads == [("shot.1001.exr", reads[0][1])] and reads[0][1].startswith("recast-setup-read"), reads
+    assert eng._setup_read is None and eng._handover is not None and eng._handover[0] == 1001
+    assert eng.load_frame(1001).plate is not None and len(reads) == 1  # the run's load of 1001 is set-up's
+
+    def broken(path: Path) -> Any:
+        raise PlateError(f"{path}: cannot decode pixels (test)")
+
+    bad = Engine(seq, {actor.name: actor}, settings, OutputLayout(tmp_path / "b", seq.name, seq.padding), plate_reader=broken)
+    with pytest.raises(PlateError, match=r"shot\.1001\.exr: cannot decode pixels \(test\)"):
+        bad.prepare()
+
+
 def test_reference_frame_is_read_and_scanned_once(actor: Any, swapped: dict[str, Any], tmp_path: Path) -> None:
     """Set-up's scan of the reference frame is that frame's detection in the run, and its
     plate is that frame's load: the comp and record equal a run that reads and scans again."""

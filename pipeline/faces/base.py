@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -128,19 +129,21 @@ class FaceAnalyser(ABC):
         says no face: a weak false hit (texture) cannot start a track.
         """
         rgb = as_rgb(image)
-        dets: list[Detection] = []
         if whole is None:
             whole = regions is None
+        # the searches (whole-frame downscale, pyramid tiles, windows) are pure functions of the
+        # pixels: run side by side where the backend can (``_detection_pool``), results kept in
+        # this order, so the detections are those of one search after the other
+        searches: list[Callable[[], list[Detection]]] = []
         if whole:
             small = downscaled if downscaled is not None else self.detection_image(rgb, to_display=to_display)
-            dets = self._detect_whole(small)
+            searches.append(lambda: self._detect_whole(small))
         if regions is None:
             if tiles:
-                for tile in self.detection_tiles(rgb.shape[:2]):
-                    dets.extend(self._detect_tile(rgb, tile, to_display))
+                searches += [_bind(self._detect_tile, rgb, tile, to_display) for tile in self.detection_tiles(rgb.shape[:2])]
         else:
-            for region in regions:
-                dets.extend(replace(d, trusted=True) for d in self._detect_in_region(rgb, np.asarray(region, np.float64), to_display))
+            searches += [_bind(self._detect_trusted_region, rgb, np.asarray(region, np.float64), to_display) for region in regions]
+        dets = [d for found in self._run_searches(searches) for d in found]
         known = [np.asarray(b, np.float64) for b in [*(trusted or []), *(regions or [])]]
         if known:
             dets = [replace(d, trusted=True) if any(box_iou(d.box, b) > TRUSTED_IOU for b in known) else d for d in dets]
@@ -152,6 +155,29 @@ class FaceAnalyser(ABC):
                 faces.append(face)
         faces.sort(key=lambda f: (float(f.box[0]), float(f.box[1])))
         return faces
+
+    def _detection_pool(self) -> ThreadPoolExecutor | None:
+        """Threads that run detection searches beside the calling thread; None (the default):
+        one search after the other. A backend returns one only when its detector may run on
+        several threads at once (each thread with a detector of its own, see the dlib backend)."""
+        return None
+
+    def _run_searches(self, searches: list[Callable[[], list[Detection]]]) -> list[list[Detection]]:
+        """Each search's detections, in the order given: the first on this thread, the others
+        on the detection pool's threads at the same time (the detector releases the GIL)."""
+        pool = self._detection_pool() if len(searches) > 1 else None
+        if pool is None:
+            return [search() for search in searches]
+        futures = [pool.submit(search) for search in searches[1:]]
+        try:
+            first = searches[0]()
+        finally:
+            wait(futures)  # none left running on the caller's pixels, whatever happened here
+        return [first, *(f.result() for f in futures)]
+
+    def _detect_trusted_region(self, rgb: np.ndarray, region: np.ndarray, to_display: ToDisplay | None) -> list[Detection]:
+        """A window around a live track's expected box: its detections are that track's."""
+        return [replace(d, trusted=True) for d in self._detect_in_region(rgb, region, to_display)]
 
     def detection_tiles(self, shape: tuple[int, int]) -> list[Tile]:
         """The small-face pyramid's tiles for a plate of ``shape`` (H, W): empty when the
@@ -281,6 +307,10 @@ class FaceAnalyser(ABC):
             face.embedding = _normalise(self._embed_crop(crop.pixels, fit))
             face.embedding_kind = self.embedding_kind
         return face
+
+
+def _bind(fn: Callable[..., list[Detection]], *args: Any) -> Callable[[], list[Detection]]:
+    return lambda: fn(*args)
 
 
 def _normalise(vec: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
 PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 RESNET = "dlib_face_recognition_resnet_model_v1.dat"
 MMOD = "mmod_human_face_detector.dat"
+DETECT_THREADS = 3  # detection searches of one frame at once: the caller's thread and up to 2 more
 
 # Licence facts per model file (from dlib-models' README).
 MODEL_LICENCES: dict[str, dict[str, Any]] = {
@@ -80,6 +83,10 @@ class DlibModels:
         self.folder = folder
         self._loaded: dict[str, Any] = {}
         self.unchecked: str | None = None  # why candidates go without the presence check
+        self._hog_thread = threading.get_ident()  # the thread whose detector is hog() (see hog_here)
+        self._local = threading.local()  # other threads' own detectors
+        self._lock = threading.Lock()
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, detection threads)
 
     def get(self, filename: str, loader: Any) -> Any:
         if filename not in self._loaded:
@@ -101,6 +108,30 @@ class DlibModels:
         if "hog" not in self._loaded:
             self._loaded["hog"] = self._frontal_detector()
         return self._loaded["hog"]
+
+    def hog_here(self) -> Any:
+        """The HOG detector for the calling thread. dlib's object detector keeps its scan of
+        the last image inside itself (one instance must not run on two threads at once): the
+        thread that loaded :meth:`hog` uses it, every other thread gets an instance of its own
+        (the same serialised detector, so the same detections)."""
+        hog = self.hog()
+        if threading.get_ident() == self._hog_thread:
+            return hog
+        mine = getattr(self._local, "hog", None)
+        if mine is None:
+            mine = self._local.hog = self._frontal_detector()
+        return mine
+
+    def detection_pool(self) -> ThreadPoolExecutor | None:
+        """Threads for detection searches beside the caller (one fewer than the cores, at most
+        ``DETECT_THREADS``); None on one core. Made again in a forked child."""
+        n = min(DETECT_THREADS, os.cpu_count() or 1) - 1
+        if n < 1:
+            return None
+        with self._lock:
+            if self._pool is None or self._pool[0] != os.getpid():
+                self._pool = (os.getpid(), ThreadPoolExecutor(max_workers=n, thread_name_prefix="recast-detect"))
+            return self._pool[1]
 
     def _frontal_detector(self) -> Any:
         """dlib's built-in frontal face detector. Building it decodes the copy compiled into
@@ -180,6 +211,11 @@ class DlibAnalyser(FaceAnalyser):
         if self.use_68:
             self.notify(NONCOMMERCIAL_NOTICE)
 
+    def _detection_pool(self) -> ThreadPoolExecutor | None:
+        # HOG releases the GIL and each thread runs a detector of its own (DlibModels.hog_here);
+        # the CNN detector stays on the caller's thread
+        return self.models.detection_pool() if self._hog is not None else None
+
     def derive(self, options: AnalyserOptions, notify: Notify | None = None) -> DlibAnalyser:
         """An analyser with ``options`` that shares this one's loaded model files (loads
         only what it needs and this one has not loaded; another models_dir loads its own)."""
@@ -233,14 +269,14 @@ class DlibAnalyser(FaceAnalyser):
                 for r in found
                 if float(r.confidence) >= self.options.detect_threshold
             ]
-        rects, scores, _ = self._hog.run(pixels, up, float(self.options.detect_threshold))
+        rects, scores, _ = self.models.hog_here().run(pixels, up, float(self.options.detect_threshold))
         return [Detection(_box_of(r), float(s)) for r, s in zip(rects, scores, strict=True)]
 
     def _detect_candidates(self, pixels: np.ndarray, lowest: float) -> list[Detection]:
         if self._cnn is not None:
             return self._detect(pixels)
         threshold = min(float(lowest), float(self.options.detect_threshold))
-        rects, scores, _ = self._hog.run(pixels, self.options.upsample, threshold)
+        rects, scores, _ = self.models.hog_here().run(pixels, self.options.upsample, threshold)
         return [Detection(_box_of(r), float(s)) for r, s in zip(rects, scores, strict=True)]
 
     def _rect(self, box: np.ndarray) -> Any:
