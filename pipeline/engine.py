@@ -158,6 +158,7 @@ class ComputedFrame:
     # QC's features of the swapped comp faces (embedding, refit landmarks; qc.comp_features),
     # written to the same sidecar
     comp_features: list[dict[str, Any]] = field(default_factory=list)
+    features_due: bool = False  # comp_features still to compute (by write_frame, from these pixels)
     # per-frame QC's crops of the swapped faces, plate and comp as the files hold them
     # (qc.comp_features.FaceCrops by face index): the writer's QC scores them from memory
     qc_crops: dict[int, Any] = field(default_factory=dict)
@@ -440,11 +441,9 @@ class Engine:
         state.timings["compute"] = time.perf_counter() - t0
         self._fill_actor_fields(state.record)
         computed.status = str(state.record["status"])
-        if self.comp_features is not None and computed.status == "done" and computed.pixels is not None and loaded.plate is not None:
-            try:
-                computed.comp_features = self.comp_features(state.record, computed.pixels, loaded.plate)
-            except Exception:  # noqa: BLE001 - QC computes them itself from the comp file
-                computed.comp_features = []
+        # QC's comp-face features are computed by write_frame (the writer's thread in a pipelined
+        # run: QC's own embedding of the comp face, off the compute thread); the pixels stay as they are
+        computed.features_due = self.comp_features is not None and computed.status == "done" and computed.pixels is not None and loaded.plate is not None
         if self.qc_crops is not None and computed.status == "done" and computed.pixels is not None and loaded.plate is not None:
             try:
                 computed.qc_crops = self.qc_crops(state.record, computed.pixels, loaded.plate, computed.pasted)
@@ -461,6 +460,14 @@ class Engine:
         """
         state, rec = computed.state, computed.state.record
         t = time.perf_counter()
+        if computed.features_due and self.comp_features is not None and computed.pixels is not None and computed.plate is not None:
+            computed.features_due = False  # once, also when the write below is retried
+            try:
+                computed.comp_features = self.comp_features(rec, computed.pixels, computed.plate)
+            except Exception:  # noqa: BLE001 - QC computes them itself from the comp file
+                computed.comp_features = []
+            state.timings["comp_features"] = time.perf_counter() - t
+            t = time.perf_counter()
         if computed.status != "failed" and computed.plate is not None:
             rec.update(status=computed.status, error=None, comp=str(self.layout.comp_path(state.frame).resolve()))
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,20 @@ def test_scores_are_identical_with_and_without_the_engines_features(tmp_path: Pa
     store = Store(tmp_path / "home" / "recast.db")
     out = tmp_path / "out"
     job = submit(store, JobSpec.from_dict({"plate": str(plates / "sh.####.exr"), "actor": "hanks", "out": str(out), "qc": False}))
+    from recast.qc.comp_features import CompFeatures
+
+    threads: list[str] = []
+    real_call = CompFeatures.__call__
+
+    def on_thread(self: CompFeatures, *a: object) -> object:
+        threads.append(threading.current_thread().name)
+        return real_call(self, *a)
+
+    monkeypatch.setattr(CompFeatures, "__call__", on_thread)
     assert Runner(store, RunOptions(qc=False)).run(job).status == "done"
+    monkeypatch.setattr(CompFeatures, "__call__", real_call)
+    # computed beside the writes (the writer's thread), not on the compute thread that tracks and swaps
+    assert len(threads) == len(FRAMES) and all(t.startswith("recast-write") for t in threads), threads
 
     sidecars = [json.loads((out / "embeddings" / f"{f}.json").read_text()) for f in FRAMES]
     assert all(d.get("comp") and len(d["comp"][0]["embedding"]) == 128 for d in sidecars)

@@ -86,6 +86,7 @@ class DlibModels:
         self._hog_thread = threading.get_ident()  # the thread whose detector is hog() (see hog_here)
         self._local = threading.local()  # other threads' own detectors
         self._lock = threading.Lock()
+        self.net_lock = threading.Lock()  # the ResNet runs on one thread at a time
         self._pool: tuple[int, ThreadPoolExecutor] | None = None  # (pid, detection threads)
 
     def get(self, filename: str, loader: Any) -> Any:
@@ -302,13 +303,16 @@ class DlibAnalyser(FaceAnalyser):
         return check(crop, box, fit.kps5)
 
     def _embed_crop(self, crop: np.ndarray, fit: Fit) -> np.ndarray:
-        if self._resnet is None:
-            self._resnet = self._load(RESNET, self._dlib.face_recognition_model_v1)
         if fit.state is not None:
             shape = fit.state
         else:  # a face from elsewhere (tracked, propagated): refit dlib's 5 points in its box
             shape = self._sp5(crop, self._rect(fit.box if fit.box is not None else _bbox(fit.kps5)))
-        vec = self._resnet.compute_face_descriptor(crop, shape, int(self.options.embed_jitters))
+        # the ResNet keeps its layers' outputs inside itself: one thread at a time (the engine's
+        # tracks on the compute thread, QC's comp faces on the writer's share it)
+        with self.models.net_lock:
+            if self._resnet is None:
+                self._resnet = self._load(RESNET, self._dlib.face_recognition_model_v1)
+            vec = self._resnet.compute_face_descriptor(crop, shape, int(self.options.embed_jitters))
         return np.asarray(vec, np.float32)
 
 
