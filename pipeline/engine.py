@@ -41,6 +41,7 @@ from recast.pipeline.schema.settings import SwapSettings
 from recast.pipeline.errors import ActorError, ConsentError, OutputError, PlateError, RecastError, SpecError, SwapError, os_cause
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_black, write_element, write_record
 from recast.pipeline.frameview import FrameView
+from recast.pipeline.faces.imageprep import Shrunk, shrink
 from recast.pipeline.types import Face
 
 if TYPE_CHECKING:
@@ -141,6 +142,17 @@ class LoadedFrame:
     error: str | None
     seconds: float
     missing: bool = False  # the frame's file is not on disk (``missing: black`` writes a black frame)
+    ahead: ReadAhead | None = None  # what the reader worked out from the pixels (see load_frame)
+
+
+@dataclass(frozen=True)
+class ReadAhead:
+    """Pure functions of a frame's pixels worked out where it was read (a reader's thread in a
+    pipelined run), off the compute thread: its NaN/Inf counts and, when it is all finite, the
+    whole-frame detection resample (before colour mapping). Compute makes them itself when absent."""
+
+    stats: dict[str, int]
+    shrunk: Shrunk | None
 
 
 @dataclass
@@ -158,6 +170,7 @@ class ComputedFrame:
     # QC's features of the swapped comp faces (embedding, refit landmarks; qc.comp_features),
     # written to the same sidecar
     comp_features: list[dict[str, Any]] = field(default_factory=list)
+    ahead: ReadAhead | None = None  # the reader's stats and detection resample of the plate
     features_due: bool = False  # comp_features still to compute (by write_frame, from these pixels)
     # per-frame QC's crops of the swapped faces, plate and comp as the files hold them
     # (qc.comp_features.FaceCrops by face index): the writer's QC scores them from memory
@@ -395,9 +408,25 @@ class Engine:
             why = f"frame {frame}: missing on disk ({path}); --missing skip|black or --frames leave it out"
             return LoadedFrame(frame, None, why, time.perf_counter() - t, missing=True)
         try:
-            return LoadedFrame(frame, self._read_plate(path), None, time.perf_counter() - t)
+            plate = self._read_plate(path)
         except Exception as exc:  # noqa: BLE001 - recorded as the frame's failure by compute_frame
             return LoadedFrame(frame, None, one_line_error(exc), time.perf_counter() - t)
+        return LoadedFrame(frame, plate, None, time.perf_counter() - t, ahead=self._read_ahead(plate))
+
+    def _read_ahead(self, plate: Plate) -> ReadAhead | None:
+        """See :class:`ReadAhead`; None when the plate's channels are not usable (compute says why)."""
+        from recast.pipeline.plateio import count_nonfinite
+
+        try:
+            stats = count_nonfinite(plate.pixels)
+            finite = not (stats["nan"] or stats["inf"])
+            shrunk = None
+            if finite:
+                clean = analysis_pixels(PlateChannels.of(plate), plate.pixels, True)
+                shrunk = shrink(clean, int(self.settings.detect_size))
+            return ReadAhead(stats, shrunk)
+        except Exception:  # noqa: BLE001 - compute works them out again and reports its own failure
+            return None
 
     def _read_plate(self, path: Path) -> Plate:
         if self._plate_reader is not None:
@@ -413,7 +442,7 @@ class Engine:
         state = _FrameState(frame, record)
         state.timings["read"] = loaded.seconds
         state.record["settings"] = self.settings.to_dict()
-        computed = ComputedFrame(state, loaded.plate)
+        computed = ComputedFrame(state, loaded.plate, ahead=loaded.ahead)
         t0 = time.perf_counter()
         aligned = False
         try:
@@ -542,7 +571,8 @@ class Engine:
         assert plate is not None
         frame, rec = state.frame, state.record
         channels = PlateChannels.of(plate)
-        rec["stats"] = count_nonfinite(plate.pixels)
+        ahead = computed.ahead
+        rec["stats"] = dict(ahead.stats) if ahead is not None else count_nonfinite(plate.pixels)
 
         t = time.perf_counter()
         assert self._color is not None
@@ -555,7 +585,7 @@ class Engine:
         # the frame's crops are converted to the working space once: detection's landmark and
         # embedding crops and the swapped faces' compositing crops share the conversion
         view = FrameView(clean, lambda a: self._color.to_working(a, space))  # type: ignore[union-attr]
-        tracked, decisions = self._faces_for(frame, clean, view)
+        tracked, decisions = self._faces_for(frame, clean, view, ahead.shrunk if ahead is not None and finite else None)
         selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
         if len(selected) > 1:
             self._path.multi = True
@@ -626,13 +656,16 @@ class Engine:
             for f in rec["faces"]:
                 offset_face_json(f, dx, dy)
 
-    def _faces_for(self, frame: int, clean: np.ndarray, view: FrameView) -> tuple[list[Face], list[Decision]]:
+    def _faces_for(
+        self, frame: int, clean: np.ndarray, view: FrameView, shrunk: Shrunk | None = None
+    ) -> tuple[list[Face], list[Decision]]:
         """All tracked faces of the frame and the selection decision of each (same order);
-        ``view`` is the frame's analysis view (``analysis_view``'s pixels)."""
+        ``view`` is the frame's analysis view (``analysis_view``'s pixels), ``shrunk`` the
+        reader's detection resample of ``clean`` (None: made here)."""
         assert self._stream is not None and self._color is not None and self._selector is not None
         tracked = self._stored_tracking(frame)
         if tracked is None:
-            tracked = self._stream.process(frame, clean, to_display=view)
+            tracked = self._stream.process(frame, clean, to_display=view, shrunk=shrunk)
             if self._history is not None and self._window is not None:
                 # pickled now, before selection marks the faces; stored once the frame succeeds
                 st = self._stream

@@ -236,3 +236,55 @@ def test_colour_conversion_in_chunks_equals_one_call() -> None:
     whole = np.array(rgb, copy=True).reshape(-1, 3)
     proc.applyRGB(whole)  # one call over everything
     assert np.array_equal(out.reshape(-1, 3), whole)
+
+
+def test_read_ahead_gives_the_same_comps_as_compute_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's NaN/Inf counts and detection resample (ReadAhead, made on the reader thread)
+    give the comps, records and faces compute gets working them out itself; a frame with NaN
+    gets counts but no resample (compute resamples its sanitised copy)."""
+    import os
+
+    import OpenImageIO as oiio
+
+    from recast.pipeline import engine as engine_mod
+    from recast.pipeline.cli import main
+
+    build_tom_hanks_actor(Path(os.environ["RECAST_MODELS"]), tmp_path)
+    plates = tmp_path / "plate"
+    plates.mkdir()
+    for i in range(3):
+        rgb = astronaut_linear(4 * i)
+        if i == 1:
+            rgb[5:9, 7:30] = np.nan  # away from the face
+        spec = oiio.ImageSpec(rgb.shape[1], rgb.shape[0], 3, oiio.HALF)
+        spec.attribute("compression", "piz")
+        buf = oiio.ImageBuf(spec)
+        buf.set_pixels(oiio.ROI(), rgb.astype(np.float32))
+        assert buf.write(str(plates / f"shot.{1001 + i:04d}.exr"))
+    seen: dict[int, Any] = {}
+    orig_load = engine_mod.Engine.load_frame
+
+    def load_frame(self: Any, frame: int) -> Any:
+        loaded = orig_load(self, frame)
+        seen[frame] = loaded.ahead
+        return loaded
+
+    monkeypatch.setattr(engine_mod.Engine, "load_frame", load_frame)
+    outs = {}
+    for label in ("ahead", "alone"):
+        if label == "alone":
+            monkeypatch.setattr(engine_mod.Engine, "_read_ahead", lambda self, plate: None)
+        out = tmp_path / label
+        assert main(["swap", str(plates / "shot.####.exr"), "--actor", "hanks", "--out", str(out), "--json"]) == 0
+        outs[label] = out
+        if label == "ahead":
+            made = {f: a for f, a in seen.items() if a is not None}
+            assert 1002 in made and made[1002].stats == {"nan": 4 * 23 * 3, "inf": 0} and made[1002].shrunk is None
+            assert 1003 in made and made[1003].stats == {"nan": 0, "inf": 0} and made[1003].shrunk is not None
+    for f in (1001, 1002, 1003):
+        a, b = (json.loads((outs[k] / "records" / f"{f}.json").read_text()) for k in ("ahead", "alone"))
+        assert a["status"] == b["status"] == "done"
+        assert a["stats"] == b["stats"]
+        assert [x["box"] for x in a["faces"]] == [x["box"] for x in b["faces"]]
+        pa, pb = (oiio.ImageBuf(str(outs[k] / "comp" / f"shot.{f}.exr")).get_pixels(oiio.FLOAT) for k in ("ahead", "alone"))
+        assert np.array_equal(pa, pb, equal_nan=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from recast.pipeline.errors import FaceModelError
 from recast.pipeline.faces.geometry import box_iou, estimate_pose
-from recast.pipeline.faces.imageprep import Crop, Downscaled, ToDisplay, as_rgb, crop_around, downscale, window
+from recast.pipeline.faces.imageprep import Crop, Downscaled, Shrunk, ToDisplay, as_rgb, crop_around, downscale, window
 from recast.pipeline.faces.options import AnalyserOptions
 from recast.pipeline.faces.pyramid import DetectorRange, Tile, pyramid_tiles, render_tile
 from recast.pipeline.faces.verify import MIN_PRESENCE
@@ -217,9 +217,10 @@ class FaceAnalyser(ABC):
         second look); backends whose detector has no such knob return :meth:`_detect`'s."""
         return self._detect(pixels)
 
-    def detection_image(self, image: np.ndarray, *, to_display: ToDisplay | None = None) -> Downscaled:
-        """The display-referred uint8 downscale full-frame detection runs on."""
-        return downscale(as_rgb(image), self.options.detect_size, to_display)
+    def detection_image(self, image: np.ndarray, *, to_display: ToDisplay | None = None, shrunk: Shrunk | None = None) -> Downscaled:
+        """The display-referred uint8 downscale full-frame detection runs on; ``shrunk``: the
+        same pixels already resampled (:func:`~recast.pipeline.faces.imageprep.shrink`)."""
+        return downscale(as_rgb(image), self.options.detect_size, to_display, shrunk)
 
     def fit_landmarks(self, image: np.ndarray, box: np.ndarray, *, to_display: ToDisplay | None = None) -> Face:
         """Landmarks for a known box (full-res); score 0 marks it as not detected here."""

@@ -85,7 +85,20 @@ class Downscaled:
     scale: float
 
 
-def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None) -> Downscaled:
+@dataclass(frozen=True)
+class Shrunk:
+    """The plate's analysis pixels resampled for the whole-frame detection downscale, before
+    any colour mapping (float32, as the plate): what :func:`downscale` maps to display. Made
+    ahead, on a reader's thread, it saves the compute thread the full-frame resample."""
+
+    pixels: np.ndarray  # float32 RGB, (h, w, 3) at ``scale``
+    scale: float
+    long_side: int  # the detect size it was made for
+    shape: tuple[int, int]  # the full-resolution (H, W) it came from
+
+
+def shrink(rgb: np.ndarray, long_side: int) -> Shrunk:
+    """``rgb`` resampled (area average) so its long side is at most ``long_side``."""
     h, w = rgb.shape[:2]
     scale = min(1.0, float(long_side) / float(max(h, w)))
     if scale < 1.0:
@@ -94,7 +107,15 @@ def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None) -> 
         scale = size[0] / float(w)
     else:
         small = rgb
-    return Downscaled(to_uint8(small, to_display), scale)
+    return Shrunk(small, scale, int(long_side), (h, w))
+
+
+def downscale(rgb: np.ndarray, long_side: int, to_display: ToDisplay | None, shrunk: Shrunk | None = None) -> Downscaled:
+    """The display-referred uint8 detection copy of ``rgb``; ``shrunk``: its resample made
+    ahead (:func:`shrink` of the same pixels), used when it was made for this size."""
+    if shrunk is None or shrunk.long_side != int(long_side) or shrunk.shape != tuple(rgb.shape[:2]):
+        shrunk = shrink(rgb, long_side)
+    return Downscaled(to_uint8(shrunk.pixels, to_display), shrunk.scale)
 
 
 def resize(rgb: np.ndarray, size: tuple[int, int], interpolation: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from recast.pipeline.faces.base import FaceAnalyser
-from recast.pipeline.faces.imageprep import ToDisplay, as_rgb
+from recast.pipeline.faces.imageprep import Shrunk, ToDisplay, as_rgb
 from recast.pipeline.faces.options import TrackerOptions
 from recast.pipeline.faces.tracking import FaceTracker
 from recast.pipeline.types import Face
@@ -61,14 +61,16 @@ class FaceStream:
         copy of these instead. Not per-sequence state: a pure function of the frame, kept."""
         self._seeds[frame] = copy.deepcopy(faces)
 
-    def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None) -> list[Face]:
+    def process(self, frame: int, image: np.ndarray, *, to_display: ToDisplay | None = None, shrunk: Shrunk | None = None) -> list[Face]:
+        """The tracked faces of ``frame``; ``shrunk``: the frame's detection resample made ahead
+        (:func:`~recast.pipeline.faces.imageprep.shrink` of ``image``), else made here."""
         rgb = as_rgb(image)
         o = self.options
         full = o.full_scan_every <= 1 or self._count % o.full_scan_every == 0 or not self.tracker.active_tracks
         tiles = o.tile_scan_every <= 1 or self._count % o.tile_scan_every == 0
         self._count += 1
         # one downscale per frame: full-frame detection, cut detection and optical flow share it
-        small = self.analyser.detection_image(rgb, to_display=to_display)
+        small = self.analyser.detection_image(rgb, to_display=to_display, shrunk=shrunk)
         px = small.pixels  # grey = the channel mean, truncated (an integer sum: 15x cheaper than mean)
         gray = ((px[..., 0].astype(np.uint16) + px[..., 1] + px[..., 2]) // 3).astype(np.uint8)
         if self.tracker.check_cut(frame, gray):
