@@ -71,7 +71,9 @@ def clean_plate_features(
     face_region = np.zeros((h, w), np.uint8)
     outline = plate_ext[ws.outline_indices()]
     cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    plate_rgb = np.clip(np.nan_to_num(crop[..., :3].astype(np.float32)), 0.0, 1.0)
+    # NaN -> 0, +Inf -> 1, -Inf -> 0 and the clip, in place on one copy (nan_to_num + clip's values)
+    plate_rgb = np.array(crop[..., :3], dtype=np.float32, copy=True)
+    np.fmin(np.fmax(plate_rgb, np.float32(0.0), out=plate_rgb), np.float32(1.0), out=plate_rgb)
     brows, dark = plate_brow_pixels(plate_rgb, plate, face_region)
     feat_mask[brows] = 255
     # the masks are drawn over the crop but dilated and combined only around the features

@@ -48,7 +48,8 @@ def to_uint8(rgb: np.ndarray, to_display: ToDisplay | None) -> np.ndarray:
     """Sanitise, map to display, clip and quantise to contiguous uint8 RGB.
 
     ``to_display`` gets a finite float32 array it must not change (when the input is
-    all finite, that is the caller's own array, not a copy) and returns a new one.
+    all finite, that is the caller's own array, not a copy) and returns a new one, which is
+    scaled in place (no second full-size temporary).
     NaN out of it reads 0, +Inf 255, -Inf 0 (``fmax``/``fmin`` do that and the clip in one
     pass each: the same bytes as ``nan_to_num`` then ``clip``, without their copies).
     """
@@ -56,7 +57,10 @@ def to_uint8(rgb: np.ndarray, to_display: ToDisplay | None) -> np.ndarray:
     if not all_finite(arr):
         arr = sanitise(arr)
     disp = to_display(arr) if to_display is not None else arr
-    out = np.multiply(np.asarray(disp, dtype=np.float32), np.float32(255.0))
+    if isinstance(disp, np.ndarray) and disp.dtype == np.float32 and disp.flags.writeable and not np.may_share_memory(disp, arr):
+        out = np.multiply(disp, np.float32(255.0), out=disp)  # the map's new array: scaled where it is
+    else:
+        out = np.multiply(np.asarray(disp, dtype=np.float32), np.float32(255.0))
     out += np.float32(0.5)
     np.fmax(out, np.float32(0.0), out=out)
     np.fmin(out, np.float32(255.0), out=out)
