@@ -457,9 +457,9 @@ def test_megamind_clip_moves_to_the_actor_frame_after_frame(
         msg = (
             f"frame {200 + 8 * n}: actor {to_actor[-1]:.3f} (plate face itself {before:.3f}), plate {to_plate[-1]:.3f}"
         )
-        if res.info["lids_from_plate"] < 0.5:
+        if res.info["lids_lowered"] < 0.5:
             assert to_actor[-1] < SAME_PERSON, msg
-        else:  # a blink: the plate's shut lids on the actor's eyes, judged against an open-eyed
+        else:  # a blink: the actor's lids lowered over its eyes, judged against an open-eyed
             # portrait; it must still read nearer the actor than the plate, and near the bound
             assert to_actor[-1] < min(to_plate[-1], SAME_PERSON + 0.05), msg
         assert to_actor[-1] < before, msg

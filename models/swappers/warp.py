@@ -11,7 +11,7 @@ mouth/eye opening, blend the outline towards the plate's, then warp the bank
 crop onto that target. Identity lives in geometry as much as in texture, so
 the target keeps the actor's proportions rather than the plate's. On a tracked face the
 actor's own upper lids then slide down over its eyes as the plate's close (the eye covered,
-not squeezed), with the plate's own lids shown over them on the way to a full blink.
+not squeezed), a lash line drawn at the lowered edge.
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class WarpOptions:
     carry_mouth: bool = True
     carry_eyes: bool = True
     keep_plate_mouth: bool = True  # the plate's open mouth (teeth, tongue) warped into the actor's
-    # the plate's own lids (warped onto the actor's eyes) shown as much as the plate's eyes are shut
+    # the plate's own lids (warped onto the actor's eyes) shown as much as the plate's eyes are shut,
+    # where the actor's own lids are not lowered (untracked faces, lid_occlusion off)
     plate_lids: bool = True
     # the plate's brows and eyes that lie outside the actor's face (taller brows, wider lashes)
     # painted over with the actor's own skin, so they don't ghost beside the actor's
@@ -161,13 +162,16 @@ SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's 
 MESH_SHUT_AT = 0.55
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 UNTRACKED_SHUT, UNTRACKED_OPEN = 0.04, 0.16  # untracked faces: lid gap / eye width shut .. open
-LIDS_FROM, LIDS_FULL = 0.35, 0.85  # how shut the plate's eyes are when its lids start / fully show
-# the actor's own lids are lowered too (lid_occlusion): the plate's then show at most this much
-LIDS_OVER_OWN = 0.7
+# untracked faces: how shut the plate's eyes are when its lids start / fully show (a tracked face's
+# own lids come down instead, _lower_lids: the plate's lids over them made an eye-shaped outline
+# the judge read as an open eye, and cost identity on the shut frames)
+LIDS_FROM, LIDS_FULL = 0.35, 0.85
 
 # a lowered lid's lash line (_lower_lids): drawn from LASH_FROM of the way down, as dark as
-# LASH_DARK (a multiplier's complement) when shut, a Gaussian LASH_WIDTH of the eye's width
-LASH_FROM, LASH_DARK, LASH_WIDTH = 0.3, 0.6, 0.05
+# LASH_DARK (a multiplier's complement) when shut, a Gaussian LASH_WIDTH of the eye's width;
+# darker, wider and from the start: a half-lowered lid with a faint edge read as an open eye
+# (bench_look, judged by dlib: 0.3 / 0.6 / 0.05 before)
+LASH_FROM, LASH_DARK, LASH_WIDTH = 0.0, 0.9, 0.1
 
 # face banks kept loaded per swapper, most recently used kept (a long-running service swaps
 # many actors over its life; a job rarely more than a few)
@@ -382,8 +386,8 @@ class WarpSwapper:
         if opts.keep_plate_mouth and expr.mouth_open > 0.04:
             interior = _plate_mouth_into(out, crop, lm_expr, target, mids_dst[:2] if len(mids_dst) else None)
         shut = 1.0 - (eye_ratio if eye_ratio is not None else _absolute_eye_ratio(expr.eye_open))
-        most = LIDS_OVER_OWN if occlude else 1.0
-        lids = _plate_lids_into(out, crop, lm_expr, target, shut, most) if opts.plate_lids else 0.0
+        # the plate's own lids only where the actor's are not lowered (untracked faces)
+        lids = _plate_lids_into(out, crop, lm_expr, target, shut) if opts.plate_lids and not occlude else 0.0
         mouth_from_plate = interior is not None
         cleaned = 0
         ungraded_rgb = None
@@ -704,7 +708,8 @@ def _lower_lids(out: np.ndarray, target: np.ndarray, ratio: float) -> None:
         if lash_k > 0.0:
             sigma = np.float32(max(0.6, LASH_WIDTH * width))
             # on the lid's side of the edge only: the eye below the new edge stays as it was
-            line = np.exp(-0.5 * ((v - v_new + 0.5 * sigma) / sigma) ** 2) * inside * taper * (v <= v_new)
+            edge = np.clip(v_new - v + 0.5, 0.0, 1.0)  # anti-aliased: no stair steps along the edge
+            line = np.exp(-0.5 * ((v - v_new + 0.5 * sigma) / sigma) ** 2) * inside * taper * edge
             dark = (np.float32(LASH_DARK * lash_k) * line).astype(np.float32)
             changed |= dark > 1e-4
             moved = moved * (1.0 - dark[..., None])
@@ -723,9 +728,7 @@ def _below_eye_skin(img: np.ndarray, lower: np.ndarray, down: np.ndarray, width:
     return np.median(patch, axis=0).astype(np.float32)
 
 
-def _plate_lids_into(
-    out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, shut: float, most: float = 1.0
-) -> float:
+def _plate_lids_into(out: np.ndarray, crop: np.ndarray, plate: np.ndarray, target: np.ndarray, shut: float) -> float:
     """The plate's own shut lids placed on the actor's eyes, blended in as the plate's eyes shut.
 
     A warped open eye never quite reads as shut (its lash line and iris are squeezed, not
@@ -734,12 +737,12 @@ def _plate_lids_into(
     in the actor's tint, scaled by the actor's skin level over the plate's (beside the nose,
     under the eyes), so the colour match grades it with the rest of the actor's face; inside
     a feathered ellipse a little above each eye. The weight rises from nothing at a third shut to fully at
-    85 % shut (a blink passes in a frame or two; a half-lidded look keeps the actor's eyes),
-    scaled by ``most`` (below 1 when the actor's own lids are already lowered over its eyes).
+    85 % shut (a blink passes in a frame or two; a half-lidded look keeps the actor's eyes).
+    Used on untracked faces only (a tracked face's own lids are lowered, ``_lower_lids``).
     Returns the weight used (0: nothing placed).
     """
     a = float(np.clip((shut - LIDS_FROM) / (LIDS_FULL - LIDS_FROM), 0.0, 1.0))
-    a = most * a * a * (3.0 - 2.0 * a)
+    a = a * a * (3.0 - 2.0 * a)
     if a <= 0.0:
         return 0.0
     h, w = out.shape[:2]
