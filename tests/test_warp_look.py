@@ -16,7 +16,7 @@ import pytest
 
 from _engine_fixtures import build_tom_hanks_actor
 from recast.models.swappers import warp_shape as ws
-from recast.models.swappers.warp import WarpSwapper
+from recast.models.swappers.warp import WarpOptions, WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
 from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.settings import SwapSettings
@@ -354,3 +354,50 @@ def test_a_shut_plate_eye_reads_shut_to_dlib_after_the_swap(actor: Any) -> None:
         assert plate_ear < 0.6 * open_plate, shown  # the plate reads shut to the judge
         assert info["lids_lowered"] > 0.6 and info["lids_from_plate"] == 0.0, info
         assert comp_ear < 0.75 * open_comp and comp_ear < 0.21, shown  # before: 0.19, 0.28, 0.23
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_plates_hair_at_the_temples_stays_the_plates(actor: Any, warm: bool) -> None:
+    """The astronaut's hair comes down over her temples, inside the face outline the matte
+    follows and under its feathered edge: the swap used to paint the actor's skin over it (a
+    skin-coloured smear in her hair; alpha 0.40 / 0.48 over it, neutral / dim warm light). With
+    ``keep_temple_hair`` (default) the matte is lowered over what is clearly not skin beside
+    the face above the eyes (0.16 / 0.22); the rest of the face is swapped as before."""
+    img = np.clip(astronaut() * (WARM_DIM if warm else 1.0), 0, 1).astype(np.float32)
+    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
+    face = max(an.analyse(img, embed=False), key=lambda f: f.size)
+    box = crop_box_for(face, img.shape[:2], 2.0)
+    ys, xs = box.slices()
+    crop, f2 = img[ys, xs].copy(), shift_face(face, -box.x0, -box.y0)
+    f2.track_id = None
+    lm = f2.landmarks
+    # the judge's own mask of her temple hair: far from the skin of her nose, above the eyes,
+    # beside the eyes, inside the face box
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2Lab)
+    skin = np.median(np.array([lab[int(y), int(x)] for x, y in (lm[28], lm[29], lm[30])]), axis=0)
+    dist = np.linalg.norm((lab - skin) * np.array([0.5, 1.0, 1.0]), axis=2)
+    yy, xx = np.mgrid[: crop.shape[0], : crop.shape[1]]
+    inbox = (xx > f2.box[0]) & (xx < f2.box[2]) & (yy > f2.box[1])
+    hair = (dist > 25) & (yy < min(lm[36][1], lm[45][1])) & ((xx < lm[36][0]) | (xx > lm[45][0])) & inbox
+    cheeks = np.zeros(crop.shape[:2], bool)
+    for p in (lm[2] * 0.6 + lm[31] * 0.4, lm[14] * 0.6 + lm[35] * 0.4):
+        cheeks[int(p[1]) - 4 : int(p[1]) + 5, int(p[0]) - 4 : int(p[0]) + 5] = True
+    assert hair.sum() > 50
+    conv = SpaceConverter(lambda a: a, lambda a: a)
+    opts = ComposeOptions.from_settings(SwapSettings(grain=False))
+    alpha = {}
+    for keep in (False, True):
+        sw = WarpSwapper(WarpOptions(keep_temple_hair=keep))
+        infos: dict[str, Any] = {}
+
+        def swap(c: np.ndarray, f: Any, sw: WarpSwapper = sw, infos: dict[str, Any] = infos) -> Any:
+            res = sw.swap(c, f, actor)
+            infos.update(res.info)
+            return res
+
+        comp = compose_face(crop, f2, swap, conv, opts)
+        alpha[keep] = comp.alpha
+        assert (infos["temple_hair_kept_px"] > 0) == keep, infos["temple_hair_kept_px"]
+    off, on = float(alpha[False][hair].mean()), float(alpha[True][hair].mean())
+    assert off > 0.35 and on < 0.3 and on < 0.6 * off, (off, on)
+    assert np.allclose(alpha[True][cheeks], alpha[False][cheeks], atol=1e-3)  # the face itself as before

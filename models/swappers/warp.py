@@ -36,6 +36,7 @@ from recast.models.swappers.warp_bank import (
     write_png16,
 )
 from recast.models.swappers.warp_fill import clean_plate_features
+from recast.models.swappers.warp_temple import temple_hair
 from recast.models.swappers.warp_landmarks import NEEDS_68, Landmarker
 from recast.models.swappers.warp_pwa import shared_triangles, warp_local
 from recast.pipeline.errors import ActorError, SpecError, SwapError
@@ -62,6 +63,8 @@ class WarpOptions:
     # the plate's brows and eyes that lie outside the actor's face (taller brows, wider lashes)
     # painted over with the actor's own skin, so they don't ghost beside the actor's
     clean_plate_features: bool = True
+    # the plate's hair beside the face above the eyes (warp_temple) is kept: the matte lowered over it
+    keep_temple_hair: bool = True
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
     # tracked faces: the actor's upper lids slide down over the eye (the lid skin stretched, the
@@ -399,6 +402,13 @@ class WarpSwapper:
                     np.copyto(layer, out, where=(interior > weight)[..., None])
                 ungraded_rgb = layer
                 interior = weight if interior is None else np.maximum(interior, weight)
+        # the plate's hair beside the face above the eyes stays the plate's (after the feature
+        # fill, which paints brow tails up to the face edge: hair there is kept too)
+        hair = temple_hair(crop, lm, matte) if opts.keep_temple_hair else None
+        temple_px = 0
+        if hair is not None:
+            temple_px = int(((hair > 0.5) & (matte > 0.5)).sum())
+            matte = matte * (1.0 - hair)
         if covered < 1.0:  # turned past what the bank holds: the swap fades out, not smeared
             matte *= np.float32(covered)
         info = {
@@ -419,6 +429,7 @@ class WarpSwapper:
             "lids_from_plate": round(lids, 3),
             "lids_lowered": round(1.0 - eye_ratio, 3) if occlude and eye_ratio is not None else 0.0,
             "plate_features_cleaned_px": cleaned,
+            "temple_hair_kept_px": temple_px,
             # degrees of yaw past the bank's widest view, and how much of the swap is kept (1:
             # all, 0: faded out, the plate's face shows); below 1 the face is outside the
             # actor's pose coverage (QC: pose_uncovered)

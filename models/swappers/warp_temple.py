@@ -1,0 +1,83 @@
+"""The plate's own hair at the temples, kept out of the warp's matte.
+
+The face outline the matte follows runs from the top of the jaw up to the forehead points
+above the outer brows, and its feathered edge reaches past it. Where the plate's hair comes
+down beside the face (hair over the temples, a fringe swept to the side, sideburns) the swap
+painted the actor's skin over it: a soft skin-coloured smear in the plate's hair. The
+forehead's hairline scan (``warp_shape.hairline_heights``) walks up from the brows and never
+looks sideways.
+
+Here the side of the face above the eyes and beyond the brows' outer ends, as far as the
+matte reaches, is checked pixel by pixel against the plate's skin (its median Lab on the nose
+bridge and upper cheeks; the hairline scan's distance and threshold): what is clearly not skin
+there (hair, a hat's brim, glasses' arms) stays the plate's, the matte lowered over it,
+feathered. Skin in shadow stays skin (lightness weighs half). The brow tails are left to the
+feature fill (``warp_fill``), which paints them over.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from recast.models.swappers import warp_shape as ws
+
+NOT_SKIN = 18.0  # Lab distance (L weighed half) from the plate's skin: hair, not shaded skin
+ABOVE = 0.05  # the zone starts this far (of the eye-to-chin length) below the eye corners' line
+BESIDE = 0.02  # and this far beyond the brows' outer ends, sideways
+SPECK = 0.01  # not-skin specks smaller than this (of the length) are skin texture: dropped
+FEATHER = 0.02  # Gaussian sigma of the kept hair's edge (of the length)
+
+
+def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
+    """How much of each pixel is the plate's hair at the temples (float32, 0..1, image size),
+    or None when there is none (or the face's skin cannot be sampled).
+
+    ``image``: the plate crop (RGB, working space); ``lm``: its 68 points; ``matte``: the swap's
+    matte (the zone is where it reaches, its feathered edge included)."""
+    h, w = image.shape[:2]
+    _, up, length = ws.face_frame(lm)
+    if length < 8.0:
+        return None
+    side = lm[45] - lm[36]
+    norm = float(np.hypot(*side))
+    if norm < 1e-6:
+        return None
+    side = side / norm
+    reach = matte > 0.02
+    if not reach.any():
+        return None
+    rows, cols = np.nonzero(reach.any(axis=1))[0], np.nonzero(reach.any(axis=0))[0]
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    origin = np.array([x0, y0], np.float64)
+    # the zone: above the line through the outer eye corners (less a margin) and beside the
+    # brows' outer ends (their tails are the feature fill's, not hair), where the matte reaches
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    px = np.stack([xs, ys], axis=-1).astype(np.float32)
+    centre = 0.5 * (lm[36] + lm[45])
+    eye_line = centre - ABOVE * length * up
+    above = (px - eye_line.astype(np.float32)) @ up.astype(np.float32) > 0
+    along = (px - centre.astype(np.float32)) @ side.astype(np.float32)
+    left = max(float((centre - lm[17]) @ side), 0.5 * norm) + BESIDE * length
+    right = max(float((lm[26] - centre) @ side), 0.5 * norm) + BESIDE * length
+    zone = reach[y0:y1, x0:x1] & above & ((along < -left) | (along > right))
+    if not zone.any():
+        return None
+    region = np.clip(np.nan_to_num(image[y0:y1, x0:x1, :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    lab = cv2.blur(cv2.cvtColor(region, cv2.COLOR_RGB2Lab), (5, 5))
+    ref_pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])]) - origin
+    ref = [lab[int(round(y)), int(round(x))] for x, y in ref_pts if 0 <= round(x) < x1 - x0 and 0 <= round(y) < y1 - y0]
+    if len(ref) < 3:
+        return None
+    skin = np.median(np.array(ref), axis=0)
+    dist = np.linalg.norm((lab - skin) * np.array([0.5, 1.0, 1.0], np.float32), axis=2)
+    hair = ((dist > NOT_SKIN) & zone).astype(np.uint8)
+    r = max(1, round(SPECK * length))
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    if not hair.any():
+        return None
+    soft = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(0.5, FEATHER * length))
+    out = np.zeros((h, w), np.float32)
+    out[y0:y1, x0:x1] = np.clip(soft * 1.5, 0.0, 1.0)  # full weight inside the hair, feathered past it
+    return out
