@@ -406,9 +406,11 @@ class WarpSwapper:
         # fill, which paints brow tails up to the face edge: hair there is kept too)
         hair = temple_hair(crop, lm, matte) if opts.keep_temple_hair else None
         temple_px = 0
-        if hair is not None:
-            temple_px = int(((hair > 0.5) & (matte > 0.5)).sum())
-            matte = matte * (1.0 - hair)
+        if hair is not None:  # (only its box: the matte elsewhere is as it was)
+            weight, (ty0, ty1, tx0, tx1) = hair
+            part = matte[ty0:ty1, tx0:tx1]
+            temple_px = int(((weight > 0.5) & (part > 0.5)).sum())
+            part *= 1.0 - weight
         if covered < 1.0:  # turned past what the bank holds: the swap fades out, not smeared
             matte *= np.float32(covered)
         info = {

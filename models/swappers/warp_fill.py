@@ -71,10 +71,7 @@ def clean_plate_features(
     face_region = np.zeros((h, w), np.uint8)
     outline = plate_ext[ws.outline_indices()]
     cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    # NaN -> 0, +Inf -> 1, -Inf -> 0 and the clip, in place on one copy (nan_to_num + clip's values)
-    plate_rgb = np.array(crop[..., :3], dtype=np.float32, copy=True)
-    np.fmin(np.fmax(plate_rgb, np.float32(0.0), out=plate_rgb), np.float32(1.0), out=plate_rgb)
-    brows, dark = plate_brow_pixels(plate_rgb, plate, face_region)
+    brows, dark = plate_brow_pixels(crop[..., :3], plate, face_region)
     feat_mask[brows] = 255
     # the masks are drawn over the crop but dilated and combined only around the features
     feat, (fy0, fy1, fx0, fx1) = _dilate_near(feat_mask, disk, grow)
@@ -110,7 +107,8 @@ def clean_plate_features(
     # the plate's own light over it: the plate's surroundings of its features, extended over
     # them, against the plate under the actor's skin the fill extends; the fill takes the ratio
     # (darker towards the plate's temples and hair, as the plate is there)
-    plate_lum = plate_rgb[box] @ _LUMA
+    plate_box = _unit(crop[box][..., :3])  # the plate's pixels where the fill works, finite, in [0, 1]
+    plate_lum = plate_box @ _LUMA
     plate_known = (feat[box] == 0) & ~dark[box]  # not the plate's make-up, lash shadow or brow
     light, lden = _extend(plate_lum[..., None], plate_known, max(1.0, 0.06 * length))
     wide, _ = _extend(plate_lum[..., None], plate_known, sigma)
@@ -129,8 +127,8 @@ def clean_plate_features(
     part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
     # the plate's own surroundings of the feature, extended over it: where the actor's matte is
     # low (the plate shows there) and towards the plate's face edge (temples, hairline)
-    plate_fill, pden = _extend(plate_rgb[box], plate_known, max(1.0, 0.06 * length))
-    wide_fill, _ = _extend(plate_rgb[box], plate_known, sigma)
+    plate_fill, pden = _extend(plate_box, plate_known, max(1.0, 0.06 * length))
+    wide_fill, _ = _extend(plate_box, plate_known, sigma)
     near_known = np.clip(pden / 0.05, 0.0, 1.0)[..., None]
     plate_fill = near_known * plate_fill + (1.0 - near_known) * wide_fill
     t = np.clip((m - PLATE_SIDE[0]) / (PLATE_SIDE[1] - PLATE_SIDE[0]), 0.0, 1.0)
@@ -174,7 +172,7 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
         return brows, dark
     pad = int(np.ceil(0.25 * length)) + 2
     x0, y0, x1, y1 = max(0, bx - pad), max(0, by - pad), min(w, bx + bw + pad), min(h, by + bh + pad)
-    lum = rgb[y0:y1, x0:x1] @ _LUMA
+    lum = _unit(rgb[y0:y1, x0:x1]) @ _LUMA
     inb = band[y0:y1, x0:x1] > 127
     face = region[y0:y1, x0:x1] > 127
     eyes = np.zeros(face.shape, np.uint8)
@@ -191,6 +189,13 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
     brows[y0:y1, x0:x1] = found & inb
     dark[y0:y1, x0:x1] = found
     return brows, dark
+
+
+def _unit(rgb: np.ndarray) -> np.ndarray:
+    """A float32 copy of ``rgb`` with NaN -> 0, +Inf -> 1, -Inf -> 0, clipped to [0, 1] (the
+    values of nan_to_num + clip, by fmax/fmin in place on the one copy): only the part read."""
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    return np.fmin(np.fmax(out, np.float32(0.0), out=out), np.float32(1.0), out=out)
 
 
 def _extend(img: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:

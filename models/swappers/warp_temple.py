@@ -28,13 +28,13 @@ SPECK = 0.01  # not-skin specks smaller than this (of the length) are skin textu
 FEATHER = 0.02  # Gaussian sigma of the kept hair's edge (of the length)
 
 
-def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> np.ndarray | None:
-    """How much of each pixel is the plate's hair at the temples (float32, 0..1, image size),
-    or None when there is none (or the face's skin cannot be sampled).
+def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """How much of each pixel is the plate's hair at the temples (float32, 0..1) over the rows
+    and columns ``(y0, y1, x0, x1)`` of the image it covers (zero elsewhere), or None when
+    there is none (or the face's skin cannot be sampled).
 
     ``image``: the plate crop (RGB, working space); ``lm``: its 68 points; ``matte``: the swap's
     matte (the zone is where it reaches, its feathered edge included)."""
-    h, w = image.shape[:2]
     _, up, length = ws.face_frame(lm)
     if length < 8.0:
         return None
@@ -50,27 +50,33 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> np.ndar
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    origin = np.array([x0, y0], np.float64)
     # the zone: above the line through the outer eye corners (less a margin) and beside the
     # brows' outer ends (their tails are the feature fill's, not hair), where the matte reaches
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    px = np.stack([xs, ys], axis=-1).astype(np.float32)
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     centre = 0.5 * (lm[36] + lm[45])
     eye_line = centre - ABOVE * length * up
-    above = (px - eye_line.astype(np.float32)) @ up.astype(np.float32) > 0
-    along = (px - centre.astype(np.float32)) @ side.astype(np.float32)
+    above = (xs - np.float32(eye_line[0])) * np.float32(up[0]) + (ys - np.float32(eye_line[1])) * np.float32(up[1]) > 0
+    along = (xs - np.float32(centre[0])) * np.float32(side[0]) + (ys - np.float32(centre[1])) * np.float32(side[1])
     left = max(float((centre - lm[17]) @ side), 0.5 * norm) + BESIDE * length
     right = max(float((lm[26] - centre) @ side), 0.5 * norm) + BESIDE * length
     zone = reach[y0:y1, x0:x1] & above & ((along < -left) | (along > right))
     if not zone.any():
         return None
+    # only the zone's own box is read from here on (the sides of the face: a fraction of the crop)
+    # (padded by the feather's reach, so the kept hair's edge fades out inside it)
+    pad = int(np.ceil(3.0 * FEATHER * length)) + 1
+    zr, zc = np.nonzero(zone.any(axis=1))[0], np.nonzero(zone.any(axis=0))[0]
+    zy0, zx0 = max(0, int(zr[0]) - pad), max(0, int(zc[0]) - pad)
+    zy1, zx1 = min(zone.shape[0], int(zr[-1]) + 1 + pad), min(zone.shape[1], int(zc[-1]) + 1 + pad)
+    zone = zone[zy0:zy1, zx0:zx1]
+    x0, y0 = x0 + zx0, y0 + zy0
+    x1, y1 = x0 + zone.shape[1], y0 + zone.shape[0]
     region = np.clip(np.nan_to_num(image[y0:y1, x0:x1, :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     lab = cv2.blur(cv2.cvtColor(region, cv2.COLOR_RGB2Lab), (5, 5))
-    ref_pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])]) - origin
-    ref = [lab[int(round(y)), int(round(x))] for x, y in ref_pts if 0 <= round(x) < x1 - x0 and 0 <= round(y) < y1 - y0]
-    if len(ref) < 3:
+    skin = _skin_lab(image, lm)
+    if skin is None:
         return None
-    skin = np.median(np.array(ref), axis=0)
     dist = np.linalg.norm((lab - skin) * np.array([0.5, 1.0, 1.0], np.float32), axis=2)
     hair = ((dist > NOT_SKIN) & zone).astype(np.uint8)
     r = max(1, round(SPECK * length))
@@ -78,6 +84,21 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> np.ndar
     if not hair.any():
         return None
     soft = cv2.GaussianBlur(hair.astype(np.float32), (0, 0), max(0.5, FEATHER * length))
-    out = np.zeros((h, w), np.float32)
-    out[y0:y1, x0:x1] = np.clip(soft * 1.5, 0.0, 1.0)  # full weight inside the hair, feathered past it
-    return out
+    soft *= np.float32(1.5)  # full weight inside the hair, feathered past it
+    return np.clip(soft, 0.0, 1.0, out=soft), (y0, y1, x0, x1)
+
+
+def _skin_lab(image: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
+    """The plate's skin: median Lab (5 px box mean) on the nose bridge, between the eyes and on
+    the upper cheeks (the hairline scan's reference points); None with fewer than 3 inside."""
+    h, w = image.shape[:2]
+    pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
+    vals = []
+    for x, y in np.round(pts).astype(int):
+        if 0 <= x < w and 0 <= y < h:
+            patch = image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3, :3].astype(np.float32)
+            patch = np.clip(np.nan_to_num(patch, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+            vals.append(cv2.cvtColor(patch, cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(axis=0))
+    if len(vals) < 3:
+        return None
+    return np.median(np.array(vals), axis=0)
