@@ -67,6 +67,9 @@ class SwapResult:
     # weight (the plate's own pixels beside the actor's graded ones, no mix of the two graded);
     # None: the ungraded pixels are ``rgb``'s own
     ungraded_rgb: np.ndarray | None = None
+    # (y, x) of ``ungraded_rgb``'s top-left pixel in the crop when it covers only a box of it
+    # (``rgb``'s own colour elsewhere); None: it is crop size
+    ungraded_origin: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -265,3 +265,27 @@ def test_replay_face_advances_the_colour_smoothing_as_compose_does(method: str, 
     assert len(full[0]) == 2 and [s.to_json() for s in full[0]] == [s.to_json() for s in replayed[0]]
     assert full[0][0].to_json() != full[0][1].to_json()  # the second frame moved the smoothing
     assert all(np.array_equal(a, b) for a, b in zip(full[1], replayed[1], strict=True))
+
+
+def test_a_box_sized_ungraded_layer_equals_its_crop_sized_form() -> None:
+    """A swapper may give its ungraded colour over a box of the crop only (SwapResult
+    ungraded_origin; the warp's feature fill does, so an 8K face's crop is not copied whole):
+    compose reads it as the crop-size layer that is the swap's own colour outside the box,
+    over any region, the box partly outside it included; a box past the crop is refused."""
+    import numpy as np
+
+    from recast.pipeline.composite.compose import _ungraded_layer
+    from recast.pipeline.outputs import Box
+
+    rng = np.random.default_rng(3)
+    hw = (60, 80)
+    own = rng.random((*hw, 3), dtype=np.float32)
+    layer = rng.random((20, 30, 3), dtype=np.float32) * 1.4 - 0.2  # out of range: clipped like the crop-size form
+    whole = own.copy()
+    whole[10:30, 40:70] = layer
+    for region in (Box(0, 0, 80, 60), Box(50, 5, 80, 25), Box(0, 0, 45, 15), Box(0, 40, 30, 60)):
+        ys, xs = region.slices()
+        got = _ungraded_layer(layer, hw, region, (10, 40), own[ys, xs])
+        want = _ungraded_layer(whole, hw, region)
+        assert got is not None and want is not None and np.array_equal(got, want), region
+    assert _ungraded_layer(layer, hw, Box(0, 0, 80, 60), (45, 40), own) is None

@@ -394,12 +394,15 @@ class WarpSwapper:
         mouth_from_plate = interior is not None
         cleaned = 0
         ungraded_rgb = None
+        ungraded_origin: tuple[int, int] | None = None
         if opts.clean_plate_features:
             matte, plate_fill, cleaned = clean_plate_features(out, crop, lm_expr, plate_ext, target, coverage, matte, oval)
             if plate_fill is not None:  # the fill's pixels in the plate's own colour: laid over, not graded
-                weight, layer = plate_fill
+                weight, layer, ungraded_origin = plate_fill
                 if interior is not None:  # the plate's mouth interior keeps its own pixels
-                    np.copyto(layer, out, where=(interior > weight)[..., None])
+                    ly, lx = ungraded_origin
+                    lbox = (slice(ly, ly + layer.shape[0]), slice(lx, lx + layer.shape[1]))
+                    np.copyto(layer, out[lbox], where=(interior[lbox] > weight[lbox])[..., None])
                 ungraded_rgb = layer
                 interior = weight if interior is None else np.maximum(interior, weight)
         # the plate's hair beside the face above the eyes stays the plate's (after the feature
@@ -441,7 +444,7 @@ class WarpSwapper:
         }
         return SwapResult(
             rgb=out.astype(np.float32, copy=False), matte=matte, info=info, skin=skin, matte_bound=True, ungraded=interior,
-            ungraded_rgb=ungraded_rgb,
+            ungraded_rgb=ungraded_rgb, ungraded_origin=ungraded_origin,
         )
 
     def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float, shut_at: float = SHUT_AT) -> float | None:

@@ -52,15 +52,16 @@ def clean_plate_features(
     coverage: np.ndarray,
     matte: np.ndarray,
     oval: np.ndarray | None,
-) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, int]:
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, tuple[int, int]] | None, int]:
     """Paint over the plate's brows and eyes where the actor's matte leaves them showing.
 
     ``out``: the swap so far (painted in place); ``crop``: the plate; ``plate`` / ``target``:
     the plate's and the actor's 68 points; ``plate_ext``: the plate's points with its forehead.
     The part inside the plate's own face outline (and mesh oval) where the matte is below 1 is
     filled (see the module) and the matte grows over it. Returns the new matte, the fill's
-    weight in the plate's own colour (crop size, for ``SwapResult.ungraded``; None when nothing
-    was filled) and how many pixels were filled.
+    weight in the plate's own colour (crop size, for ``SwapResult.ungraded``), that colour over
+    the fill's box and the box's (y, x) origin (``SwapResult.ungraded_rgb`` / ``ungraded_origin``;
+    None when nothing was filled) and how many pixels were filled.
     """
     h, w = out.shape[:2]
     _, _, length = ws.face_frame(plate)
@@ -142,14 +143,15 @@ def clean_plate_features(
     rest = actor_part * np.clip(actor_fill * shade[..., None], 0.0, 1.0) + (1.0 - part[..., None]) * region
     region[:] = rest / np.maximum(1.0 - kept, 1e-6)[..., None]
     np.clip(region, 0.0, 1.0, out=region)
-    layer = np.array(out[..., :3], dtype=np.float32, copy=True)
-    layer[box] = np.clip(plate_fill, 0.0, 1.0)
+    # the plate-coloured layer over the box only (the swap's own colour elsewhere: see
+    # SwapResult.ungraded_origin), not a crop-size copy (43 MB for an 8K face's crop)
+    layer = np.clip(plate_fill, 0.0, 1.0).astype(np.float32, copy=False)
     ungraded = np.zeros((h, w), np.float32)
     ungraded[box] = kept
     # only the box changes: the matte elsewhere is already in [0, 1] (no whole-crop copies)
     new_matte = np.array(matte, dtype=np.float32, copy=True)
     new_matte[box] = np.clip(grown, 0.0, 1.0)
-    return new_matte, (ungraded, layer), int((part > 0.5).sum())
+    return new_matte, (ungraded, layer, (y0, x0)), int((part > 0.5).sum())
 
 
 def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -187,7 +187,10 @@ def _compose(
     rgb_r = rgb[ys, xs].copy() if part else rgb
     # the colour of the ungraded pixels where the swapper gives one of their own (a layer laid
     # over the graded swap); otherwise they are the swap's own pixels
-    over = _ungraded_layer(getattr(result, "ungraded_rgb", None), (h, w), region) if keep is not None else None
+    over = (
+        _ungraded_layer(getattr(result, "ungraded_rgb", None), (h, w), region, getattr(result, "ungraded_origin", None), rgb_r)
+        if keep is not None else None
+    )
     del result, rgb
     weight = matte_r
     if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
@@ -276,15 +279,36 @@ def _skin_weights(skin: np.ndarray | None, hw: tuple[int, int], region: Box, own
     return out.copy() if own and np.may_share_memory(out, arr) else out
 
 
-def _ungraded_layer(layer: np.ndarray | None, hw: tuple[int, int], region: Box) -> np.ndarray | None:
-    """A swapper's ungraded colour layer (crop size, RGB) over ``region``, finite and in [0, 1]
-    (a copy); None when absent or of another size."""
+def _ungraded_layer(
+    layer: np.ndarray | None,
+    hw: tuple[int, int],
+    region: Box,
+    origin: tuple[int, int] | None = None,
+    own: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """A swapper's ungraded colour layer (RGB) over ``region``, finite and in [0, 1] (a copy);
+    None when absent or of another size. ``origin``: the layer covers only a box of the crop
+    from that (y, x); ``own`` (the swap's own colour over ``region``) fills the rest."""
     if layer is None:
         return None
     arr = np.asarray(layer)
-    if arr.ndim != 3 or arr.shape[:2] != hw or arr.shape[2] < 3:
+    if arr.ndim != 3 or arr.shape[2] < 3:
         return None
-    out = np.nan_to_num(arr[region.slices()][..., :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    if origin is None:
+        if arr.shape[:2] != hw:
+            return None
+        out = np.nan_to_num(arr[region.slices()][..., :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(out, 0.0, 1.0, out=out)
+    ly, lx = int(origin[0]), int(origin[1])
+    if own is None or ly < 0 or lx < 0 or ly + arr.shape[0] > hw[0] or lx + arr.shape[1] > hw[1]:
+        return None
+    out = np.array(own, dtype=np.float32, copy=True)
+    ry0, rx0 = region.y0, region.x0
+    y0, y1 = max(ly, ry0), min(ly + arr.shape[0], ry0 + out.shape[0])
+    x0, x1 = max(lx, rx0), min(lx + arr.shape[1], rx0 + out.shape[1])
+    if y1 > y0 and x1 > x0:
+        part = np.nan_to_num(arr[y0 - ly : y1 - ly, x0 - lx : x1 - lx, :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        out[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = part
     return np.clip(out, 0.0, 1.0, out=out)
 
 
