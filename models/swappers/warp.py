@@ -836,14 +836,7 @@ def pose_cover(beyond: float, reach: float, fade: float) -> float:
 
 def _skin_level(img: np.ndarray, lm: np.ndarray) -> float | None:
     """Median luminance of the skin on the nose bridge and under each eye (68-point layout)."""
-    pts = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
-    _, _, length = ws.face_frame(lm)
-    r = max(1, round(0.03 * length))
-    h, w = img.shape[:2]
-    vals = []
-    for x, y in np.round(pts).astype(int):
-        if 0 <= x < w and 0 <= y < h:
-            vals.append(img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1].reshape(-1, 3) @ _LUMA)
+    vals = [p.reshape(-1, 3) @ _LUMA for p in ws.skin_patches(img, lm)]
     if not vals:
         return None
     level = float(np.median(np.concatenate(vals)))

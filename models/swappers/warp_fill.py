@@ -252,15 +252,10 @@ def _feature_mask(lm: np.ndarray, shape: tuple[int, int], thick: int, mouth: boo
 
 def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     """Median Lab colour of the skin on the nose bridge and under each eye (68-point layout)."""
-    pts = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
-    _, _, length = ws.face_frame(lm)
-    r = max(1, round(0.03 * length))
-    h, w = img.shape[:2]
-    vals = []
-    for x, y in np.round(pts).astype(int):
-        if 0 <= x < w and 0 <= y < h:
-            patch = np.clip(np.nan_to_num(img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1, :3]), 0.0, 1.0)
-            vals.append(cv2.cvtColor(patch.astype(np.float32), cv2.COLOR_RGB2Lab).reshape(-1, 3))
+    vals = [
+        cv2.cvtColor(np.clip(np.nan_to_num(p), 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+        for p in ws.skin_patches(img, lm)
+    ]
     if not vals:
         return None
     return np.median(np.concatenate(vals), axis=0).astype(np.float32)

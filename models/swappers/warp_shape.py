@@ -80,6 +80,21 @@ def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return eyes, v / length, length
 
 
+def skin_patches(img: np.ndarray, lm: np.ndarray, points: np.ndarray | None = None, radius: int | None = None) -> list[np.ndarray]:
+    """Patches of ``img`` (views, RGB) on the face's plain skin, for its colour or level: by
+    default on the nose bridge and under each eye (68-point layout), ``radius`` 3 % of the
+    eye-to-chin length; ``points`` (N, 2) / ``radius`` px replace them. Points outside are left out."""
+    if points is None:
+        points = np.array([lm[28], lm[29], 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
+    r = radius if radius is not None else max(1, round(0.03 * face_frame(lm)[2]))
+    h, w = img.shape[:2]
+    return [
+        img[max(0, y - r) : y + r + 1, max(0, x - r) : x + r + 1, :3]
+        for x, y in np.round(points).astype(int)
+        if 0 <= x < w and 0 <= y < h
+    ]
+
+
 def interocular(lm: np.ndarray) -> float:
     return float(max(np.hypot(*(lm[45] - lm[36])), 1e-6))
 

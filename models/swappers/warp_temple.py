@@ -91,14 +91,11 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[n
 def _skin_lab(image: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     """The plate's skin: median Lab (5 px box mean) on the nose bridge, between the eyes and on
     the upper cheeks (the hairline scan's reference points); None with fewer than 3 inside."""
-    h, w = image.shape[:2]
     pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
     vals = []
-    for x, y in np.round(pts).astype(int):
-        if 0 <= x < w and 0 <= y < h:
-            patch = image[max(0, y - 2) : y + 3, max(0, x - 2) : x + 3, :3].astype(np.float32)
-            patch = np.clip(np.nan_to_num(patch, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-            vals.append(cv2.cvtColor(patch, cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(axis=0))
+    for patch in ws.skin_patches(image, lm, pts, 2):
+        patch = np.clip(np.nan_to_num(patch.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+        vals.append(cv2.cvtColor(patch, cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(axis=0))
     if len(vals) < 3:
         return None
     return np.median(np.array(vals), axis=0)
