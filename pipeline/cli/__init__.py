@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from recast.pipeline import __version__
 from recast.pipeline.cli.context import CliContext
 from recast.pipeline.errors import RecastError
+from recast.pipeline.heap import bound_heap
 
 # name of module under pipeline.cli -> registered in this order
 COMMAND_MODULES: tuple[str, ...] = (
@@ -99,6 +100,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    bound_heap()  # frame-sized buffers go back to the system when freed (see pipeline.heap)
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)

@@ -170,6 +170,12 @@ def _compose(
     if result.matte_bound and model_matte is not None and matte_opts.source == "union":
         # the swapper's own matte is the bound, already eroded and feathered to the face's size
         matte_opts = dataclasses.replace(matte_opts, source="auto", erode=0.0, blur=0.0)
+    # the result's fields as locals and the result dropped: each whole-crop array below goes as
+    # soon as its region is taken (an 8K face crop is ~70 MB an RGB buffer, ~14 MB a weight)
+    info: dict[str, Any] = {"swap_info": dict(result.info)}
+    skin_full, keep_full = getattr(result, "skin", None), getattr(result, "ungraded", None)
+    layer, layer_origin = getattr(result, "ungraded_rgb", None), getattr(result, "ungraded_origin", None)
+    del result
     matte = build_matte((h, w), face, model_matte, matte_opts)
     del model_matte
     box = matte_box(matte)
@@ -177,21 +183,18 @@ def _compose(
     ys, xs = region.slices()
     matte_r = matte[ys, xs]
     part = region.width * region.height < h * w
-    # the region's own copies, each whole-crop buffer dropped as soon as its region is taken
-    # (an 8K face crop is ~70 MB a buffer)
     working_r = working[ys, xs].copy() if part else working
     del working
-    skin = _skin_weights(getattr(result, "skin", None), (h, w), region, part)
-    keep = _skin_weights(getattr(result, "ungraded", None), (h, w), region, part)
-    info: dict[str, Any] = {"swap_info": dict(result.info)}
     rgb_r = rgb[ys, xs].copy() if part else rgb
+    del rgb
+    skin = _skin_weights(skin_full, (h, w), region, part)
+    del skin_full
+    keep = _skin_weights(keep_full, (h, w), region, part)
+    del keep_full
     # the colour of the ungraded pixels where the swapper gives one of their own (a layer laid
     # over the graded swap); otherwise they are the swap's own pixels
-    over = (
-        _ungraded_layer(getattr(result, "ungraded_rgb", None), (h, w), region, getattr(result, "ungraded_origin", None), rgb_r)
-        if keep is not None else None
-    )
-    del result, rgb
+    over = _ungraded_layer(layer, (h, w), region, layer_origin, rgb_r) if keep is not None else None
+    del layer
     weight = matte_r
     if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
         weight = skin * matte_r  # the plate's skin against the actor's: eyes, brows and mouth left out
