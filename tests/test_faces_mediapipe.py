@@ -19,6 +19,7 @@ from recast.pipeline.faces import AnalyserOptions, create_analyser
 from recast.pipeline.faces import mediapipe_models as mm
 from recast.pipeline.faces.identity import face_distance
 from recast.pipeline.faces.mesh import EAR_LEFT, EAR_RIGHT, FACE_OVAL, LIPS_INNER, mesh_to_68
+from recast.pipeline.faces.mesh_eyes import EYE_CONTOUR_LEFT, EYE_CONTOUR_RIGHT
 from tests._faces_fixtures import astronaut, lfw_faces, t1
 
 _GONE = mm.missing()
@@ -115,3 +116,64 @@ def test_small_faces_with_the_pyramid(mp) -> None:
         plate = paste(img, box, px, shape, (shape[1] // 2, shape[0] // 3))
         faces = mp.analyse(plate, embed=False)
         assert any(0.6 * px < f.size < 2.0 * px for f in faces), f"{px} px in {shape}: {[f.size for f in faces]}"
+
+
+class _Unrefined:
+    """The mesh's own eye points (the refiner's place taken by a no-op), for comparison."""
+
+    def refine(self, image: np.ndarray, mesh: np.ndarray) -> tuple[np.ndarray, int]:
+        return np.array(mesh, dtype=np.float64, copy=True), 0
+
+
+def test_the_iris_model_refines_the_lids_so_blinks_read() -> None:
+    """A real face blinking (the astronaut's lids closed by a warp, 24 frames): the eye aspect
+    ratio of the refined lids follows the blink closer than the mesh's own, and spans more of
+    the way from open to shut; on open eyes the refined outline stays on the mesh's."""
+    from tests._expression_plate import expression_clip
+
+    mp = create_analyser("mediapipe", AnalyserOptions(), notify=lambda _t: None)
+    assert "iris_landmark" in {d["model"] for d in mp.licences()}
+    clip = expression_clip(astronaut(), 24)
+
+    def ear(lm: np.ndarray) -> float:
+        def one(idx: np.ndarray) -> float:
+            p = lm[idx]
+            return float((np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * np.linalg.norm(p[0] - p[3])))
+
+        return 0.5 * (one(EAR_RIGHT) + one(EAR_LEFT))
+
+    def readings() -> tuple[list[float], list[np.ndarray]]:
+        faces = [max(mp.analyse(f, embed=False), key=lambda q: q.size) for f in clip.frames]
+        return [ear(f.landmarks) for f in faces], [f.landmarks for f in faces]
+
+    refined, lm_refined = readings()
+    refiner, mp._eyes = mp._eyes, _Unrefined()
+    try:
+        raw, lm_raw = readings()
+    finally:
+        mp._eyes = refiner
+    shut = -clip.blink
+    c_refined, c_raw = np.corrcoef(shut, refined)[0, 1], np.corrcoef(shut, raw)[0, 1]
+    assert c_refined > 0.85 and c_refined > c_raw + 0.03, (c_refined, c_raw)
+    assert min(refined) / max(refined) < min(raw) / max(raw) - 0.03
+    # open eyes: the refined lids within a tenth of the eye's width of the mesh's
+    i = int(np.argmin(clip.blink))
+    for idx in (EYE_CONTOUR_RIGHT, EYE_CONTOUR_LEFT):
+        width = np.linalg.norm(lm_raw[i][idx[8]] - lm_raw[i][idx[0]])
+        assert np.linalg.norm(lm_refined[i][idx] - lm_raw[i][idx], axis=1).mean() < 0.1 * width
+
+
+def test_a_refined_eye_that_does_not_agree_with_the_mesh_is_refused() -> None:
+    """The refiner's check (``_agrees``): corners far from the mesh's, or an outline of another
+    width, keep the mesh's points."""
+    from recast.pipeline.faces.mesh_eyes import _agrees
+
+    t = np.linspace(0.0, np.pi, 9)
+    lower = np.stack([50 + 20 * np.cos(np.pi - t), 40 + 6 * np.sin(t)], axis=1)
+    upper = np.stack([50 + 20 * np.cos(np.pi - t[1:-1]), 40 - 8 * np.sin(t[1:-1])], axis=1)
+    eye = np.concatenate([lower, upper])
+    assert _agrees(eye + 1.0, eye)
+    assert not _agrees(eye + np.array([15.0, 0.0]), eye)  # moved by most of the eye's width
+    wide = eye.copy()
+    wide[:, 0] = 50 + (eye[:, 0] - 50) * 1.8
+    assert not _agrees(wide, eye)

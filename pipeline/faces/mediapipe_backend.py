@@ -26,6 +26,7 @@ from recast.pipeline.faces.geometry import box_iou
 from recast.pipeline.faces.identity import SAME_PERSON_THRESHOLDS
 from recast.pipeline.faces.mediapipe_models import LICENCE, MODELS, model_path
 from recast.pipeline.faces.mesh import MESH_TO_68, N_MESH, kps5_from_mesh
+from recast.pipeline.faces.mesh_eyes import EyeRefiner
 from recast.pipeline.faces.options import AnalyserOptions
 from recast.pipeline.faces.pyramid import DetectorRange
 from recast.pipeline.faces.verify import MeshPresence
@@ -61,7 +62,7 @@ class MediaPipeAnalyser(FaceAnalyser):
         self._dlib = dlib
         opts = self.options
         self.folder = None if opts.models_dir is None else Path(opts.models_dir)
-        self.files = {k: model_path(k, self.folder) for k in ("face_detection_full_range", "face_landmark")}
+        self.files = {k: model_path(k, self.folder) for k in ("face_detection_full_range", "face_landmark", "iris_landmark")}
         threads = int(opts.threads) if opts.threads else 1
         self._det = self._interpreter(Interpreter, self.files["face_detection_full_range"], threads)
         self._mesh = self._interpreter(Interpreter, self.files["face_landmark"], threads)
@@ -71,6 +72,7 @@ class MediaPipeAnalyser(FaceAnalyser):
         self._mesh_in = self._mesh.get_input_details()[0]["index"]
         mouts = {int(np.prod(d["shape"])): d["index"] for d in self._mesh.get_output_details()}
         self._mesh_pts, self._mesh_flag = mouts[N_MESH * 3], mouts[1]
+        self._eyes = EyeRefiner(self._interpreter(Interpreter, self.files["iris_landmark"], threads))
         self._presence_check = MeshPresence(self._mesh)  # the same mesh, on the detector's box
         self._anchors = _anchors_full_range()
         self.dlib_dir = default_models_dir()
@@ -168,6 +170,8 @@ class MediaPipeAnalyser(FaceAnalyser):
             angle = new_angle
             if settled:
                 break
+        # the lids from the iris model (the mesh alone reads a shut eye as half open)
+        mesh, _ = self._eyes.refine(crop, mesh)
         lm = mesh[:, :2]
         pts68 = lm[MESH_TO_68]
         box68 = np.array([*pts68.min(0), *pts68.max(0)])

@@ -71,6 +71,12 @@ MODELS: dict[str, ModelFile] = {
             "face mesh: 468 3-D landmarks from a 192x192 crop",
         ),
         ModelFile(
+            "iris_landmark",
+            "mediapipe/modules/iris_landmark/iris_landmark.tflite",
+            "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+            "eye contours (71 points) and iris (5 points) from a 64x64 eye crop: refines the mesh's lids",
+        ),
+        ModelFile(
             "selfie_segmentation",
             "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
             "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
