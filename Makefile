@@ -8,7 +8,7 @@ DEV_STAMP := $(VENV)/.stamp-dev
 
 .PHONY: demo test sysdeps bench clean
 
-$(APP_STAMP): pyproject.toml Makefile
+$(APP_STAMP): pyproject.toml Makefile pipeline/faces/mediapipe_models.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .
