@@ -121,8 +121,8 @@ def test_small_faces_with_the_pyramid(mp) -> None:
 class _Unrefined:
     """The mesh's own eye points (the refiner's place taken by a no-op), for comparison."""
 
-    def refine(self, image: np.ndarray, mesh: np.ndarray) -> tuple[np.ndarray, int]:
-        return np.array(mesh, dtype=np.float64, copy=True), 0
+    def refine(self, image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        return np.array(mesh, dtype=np.float64, copy=True)
 
 
 def test_the_iris_model_refines_the_lids_so_blinks_read() -> None:

@@ -171,7 +171,7 @@ class MediaPipeAnalyser(FaceAnalyser):
             if settled:
                 break
         # the lids from the iris model (the mesh alone reads a shut eye as half open)
-        mesh, _ = self._eyes.refine(crop, mesh)
+        mesh = self._eyes.refine(crop, mesh)
         lm = mesh[:, :2]
         pts68 = lm[MESH_TO_68]
         box68 = np.array([*pts68.min(0), *pts68.max(0)])

@@ -44,19 +44,16 @@ class EyeRefiner:
         outs = {int(np.prod(d["shape"])): d["index"] for d in interpreter.get_output_details()}
         self._contour = outs[N_OUTPUT * 3]
 
-    def refine(self, image: np.ndarray, mesh: np.ndarray) -> tuple[np.ndarray, int]:
-        """``mesh`` (468, 2+) with each eye's 16 lid points from the iris model; uint8 RGB
-        ``image`` in the mesh's coordinates. Returns a copy and how many eyes were refined
-        (an eye too small, or whose refined outline does not agree with the mesh's corners
-        and width, keeps the mesh's points)."""
+    def refine(self, image: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+        """A copy of ``mesh`` (468, 2+) with each eye's 16 lid points from the iris model; uint8
+        RGB ``image`` in the mesh's coordinates. An eye too small, or whose refined outline does
+        not agree with the mesh's corners and width, keeps the mesh's points."""
         out = np.array(mesh, dtype=np.float64, copy=True)
-        done = 0
         for a, b, idx, mirrored in EYES:
             pts = self._eye(image, out[a, :2], out[b, :2], mirrored)
             if pts is not None and _agrees(pts, out[idx, :2]):
                 out[idx, :2] = pts
-                done += 1
-        return out, done
+        return out
 
     def _eye(self, image: np.ndarray, left: np.ndarray, right: np.ndarray, mirrored: bool) -> np.ndarray | None:
         width = float(np.hypot(*(right - left)))
