@@ -94,7 +94,7 @@ def clean_plate_features(
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))
     sigma = max(1.0, 0.15 * length)
     # the actor's skin, extended
-    src = np.clip(np.nan_to_num(out[box][..., :3].astype(np.float32)), 0.0, 1.0)
+    src = ws.unit_rgb(out[box][..., :3])
     actor_feat, _ = _dilate_near(_feature_mask(target, (h, w), thick, mouth=True), disk, grow)
     known = coverage[box] & (matte[box] > 0.9) & (actor_feat[box] == 0)
     ref = _skin_lab(out, target)
@@ -108,7 +108,7 @@ def clean_plate_features(
     # the plate's own light over it: the plate's surroundings of its features, extended over
     # them, against the plate under the actor's skin the fill extends; the fill takes the ratio
     # (darker towards the plate's temples and hair, as the plate is there)
-    plate_box = _unit(crop[box][..., :3])  # the plate's pixels where the fill works, finite, in [0, 1]
+    plate_box = ws.unit_rgb(crop[box][..., :3])  # the plate's pixels where the fill works, finite, in [0, 1]
     plate_lum = plate_box @ _LUMA
     plate_known = (feat[box] == 0) & ~dark[box]  # not the plate's make-up, lash shadow or brow
     light, lden = _extend(plate_lum[..., None], plate_known, max(1.0, 0.06 * length))
@@ -174,7 +174,7 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
         return brows, dark
     pad = int(np.ceil(0.25 * length)) + 2
     x0, y0, x1, y1 = max(0, bx - pad), max(0, by - pad), min(w, bx + bw + pad), min(h, by + bh + pad)
-    lum = _unit(rgb[y0:y1, x0:x1]) @ _LUMA
+    lum = ws.unit_rgb(rgb[y0:y1, x0:x1]) @ _LUMA
     inb = band[y0:y1, x0:x1] > 127
     face = region[y0:y1, x0:x1] > 127
     eyes = np.zeros(face.shape, np.uint8)
@@ -191,13 +191,6 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
     brows[y0:y1, x0:x1] = found & inb
     dark[y0:y1, x0:x1] = found
     return brows, dark
-
-
-def _unit(rgb: np.ndarray) -> np.ndarray:
-    """A float32 copy of ``rgb`` with NaN -> 0, +Inf -> 1, -Inf -> 0, clipped to [0, 1] (the
-    values of nan_to_num + clip, by fmax/fmin in place on the one copy): only the part read."""
-    out = np.array(rgb, dtype=np.float32, copy=True)
-    return np.fmin(np.fmax(out, np.float32(0.0), out=out), np.float32(1.0), out=out)
 
 
 def _extend(img: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +246,7 @@ def _feature_mask(lm: np.ndarray, shape: tuple[int, int], thick: int, mouth: boo
 def _skin_lab(img: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     """Median Lab colour of the skin on the nose bridge and under each eye (68-point layout)."""
     vals = [
-        cv2.cvtColor(np.clip(np.nan_to_num(p), 0.0, 1.0).astype(np.float32), cv2.COLOR_RGB2Lab).reshape(-1, 3)
+        cv2.cvtColor(ws.unit_rgb(p), cv2.COLOR_RGB2Lab).reshape(-1, 3)
         for p in ws.skin_patches(img, lm)
     ]
     if not vals:

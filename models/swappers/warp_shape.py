@@ -80,6 +80,14 @@ def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return eyes, v / length, length
 
 
+def unit_rgb(rgb: np.ndarray) -> np.ndarray:
+    """A float32 copy of ``rgb`` with NaN -> 0, +Inf -> 1, -Inf -> 0, clipped to [0, 1] (the
+    values of nan_to_num + clip, by fmax/fmin in place on the one copy): the plate's pixels as
+    the warp's colour work reads them, made only for the part read."""
+    out = np.array(rgb, dtype=np.float32, copy=True)
+    return np.fmin(np.fmax(out, np.float32(0.0), out=out), np.float32(1.0), out=out)
+
+
 def skin_patches(img: np.ndarray, lm: np.ndarray, points: np.ndarray | None = None, radius: int | None = None) -> list[np.ndarray]:
     """Patches of ``img`` (views, RGB) on the face's plain skin, for its colour or level: by
     default on the nose bridge and under each eye (68-point layout), ``radius`` 3 % of the

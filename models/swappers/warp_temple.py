@@ -72,7 +72,7 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[n
     zone = zone[zy0:zy1, zx0:zx1]
     x0, y0 = x0 + zx0, y0 + zy0
     x1, y1 = x0 + zone.shape[1], y0 + zone.shape[0]
-    region = np.clip(np.nan_to_num(image[y0:y1, x0:x1, :3].astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    region = ws.unit_rgb(image[y0:y1, x0:x1, :3])
     lab = cv2.blur(cv2.cvtColor(region, cv2.COLOR_RGB2Lab), (5, 5))
     skin = _skin_lab(image, lm)
     if skin is None:
@@ -94,8 +94,7 @@ def _skin_lab(image: np.ndarray, lm: np.ndarray) -> np.ndarray | None:
     pts = np.array([lm[28], lm[29], 0.5 * (lm[39] + lm[42]), 0.5 * (lm[41] + lm[31]), 0.5 * (lm[46] + lm[35])])
     vals = []
     for patch in ws.skin_patches(image, lm, pts, 2):
-        patch = np.clip(np.nan_to_num(patch.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
-        vals.append(cv2.cvtColor(patch, cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(axis=0))
+        vals.append(cv2.cvtColor(ws.unit_rgb(patch), cv2.COLOR_RGB2Lab).reshape(-1, 3).mean(axis=0))
     if len(vals) < 3:
         return None
     return np.median(np.array(vals), axis=0)
