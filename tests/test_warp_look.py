@@ -369,7 +369,9 @@ def test_the_plates_hair_at_the_temples_stays_the_plates(actor: Any, warm: bool)
     follows and under its feathered edge: the swap used to paint the actor's skin over it (a
     skin-coloured smear in her hair; alpha 0.40 / 0.48 over it, neutral / dim warm light). With
     ``keep_temple_hair`` (default) the matte is lowered over what is clearly not skin beside
-    the face above the eyes (0.16 / 0.22); the rest of the face is swapped as before."""
+    the face above the eyes (0.16 / 0.22); the rest of the face is swapped as before. Her hair
+    also hangs beside her cheek, between the eyes' and the mouth's height, where the matte's
+    feather laid a soft skin smear over it (alpha 0.56 / 0.50): now it stays the plate's too."""
     img = np.clip(astronaut() * (WARM_DIM if warm else 1.0), 0, 1).astype(np.float32)
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
     face = max(an.analyse(img, embed=False), key=lambda f: f.size)
@@ -407,4 +409,10 @@ def test_the_plates_hair_at_the_temples_stays_the_plates(actor: Any, warm: bool)
         assert (infos["temple_hair_kept_px"] > 0) == keep, infos["temple_hair_kept_px"]
     off, on = float(alpha[False][hair].mean()), float(alpha[True][hair].mean())
     assert off > 0.35 and on < 0.3 and on < 0.6 * off, (off, on)
+    # beside the cheek: between the eyes' and the mouth corners' height, outside the eyes' corners
+    eye_y, mouth_y = max(lm[36][1], lm[45][1]), min(lm[48][1], lm[54][1])
+    side = (dist > 25) & (yy > eye_y) & (yy < mouth_y) & ((xx < lm[36][0]) | (xx > lm[45][0])) & (alpha[False] > 0.05)
+    assert side.sum() > 60, side.sum()
+    off, on = float(alpha[False][side].mean()), float(alpha[True][side].mean())
+    assert off > 0.35 and on < 0.1, (off, on)
     assert np.allclose(alpha[True][cheeks], alpha[False][cheeks], atol=1e-3)  # the face itself as before

@@ -1,4 +1,4 @@
-"""The plate's own hair at the temples, kept out of the warp's matte.
+"""The plate's own hair at the temples and beside the cheeks, kept out of the warp's matte.
 
 The face outline the matte follows runs from the top of the jaw up to the forehead points
 above the outer brows, and its feathered edge reaches past it. Where the plate's hair comes
@@ -7,11 +7,11 @@ painted the actor's skin over it: a soft skin-coloured smear in the plate's hair
 forehead's hairline scan (``warp_shape.hairline_heights``) walks up from the brows and never
 looks sideways.
 
-Here the side of the face above the eyes and beyond the brows' outer ends, as far as the
-matte reaches, is checked pixel by pixel against the plate's skin (its median Lab on the nose
-bridge and upper cheeks; the hairline scan's distance and threshold): what is clearly not skin
-there (hair, a hat's brim, glasses' arms) stays the plate's, the matte lowered over it,
-feathered. Skin in shadow stays skin (lightness weighs half). The brow tails are left to the
+Here the side of the face from the forehead down to the mouth corners' line, beyond the
+brows' outer ends, as far as the matte reaches, is checked pixel by pixel against the plate's
+skin (its median Lab on the nose bridge and upper cheeks; the hairline scan's distance and
+threshold): what is clearly not skin there (hair, a hat's brim, glasses' arms) stays the
+plate's, the matte lowered over it, feathered. Skin in shadow stays skin (lightness weighs half). The brow tails are left to the
 feature fill (``warp_fill``), which paints them over.
 """
 
@@ -22,8 +22,9 @@ import numpy as np
 from recast.models.swappers import warp_shape as ws
 
 NOT_SKIN = 18.0  # Lab distance (L weighed half) from the plate's skin: hair, not shaded skin
-ABOVE = 0.05  # the zone starts this far (of the eye-to-chin length) below the eye corners' line
-BESIDE = 0.02  # and this far beyond the brows' outer ends, sideways
+# the zone ends at the line through the mouth corners: hair hanging beside the cheeks (a bob,
+# long hair, sideburns) is the plate's too; below it the jaw's own outline bounds the matte
+BESIDE = 0.02  # the zone starts this far beyond the brows' outer ends, sideways
 SPECK = 0.01  # not-skin specks smaller than this (of the length) are skin texture: dropped
 FEATHER = 0.02  # Gaussian sigma of the kept hair's edge (of the length)
 
@@ -50,13 +51,13 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[n
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    # the zone: above the line through the outer eye corners (less a margin) and beside the
-    # brows' outer ends (their tails are the feature fill's, not hair), where the matte reaches
+    # the zone: above the line through the mouth corners and beside the brows' outer ends
+    # (their tails are the feature fill's, not hair), where the matte reaches
     xs = np.arange(x0, x1, dtype=np.float32)[None, :]
     ys = np.arange(y0, y1, dtype=np.float32)[:, None]
     centre = 0.5 * (lm[36] + lm[45])
-    eye_line = centre - ABOVE * length * up
-    above = (xs - np.float32(eye_line[0])) * np.float32(up[0]) + (ys - np.float32(eye_line[1])) * np.float32(up[1]) > 0
+    mouth_line = 0.5 * (lm[48] + lm[54])
+    above = (xs - np.float32(mouth_line[0])) * np.float32(up[0]) + (ys - np.float32(mouth_line[1])) * np.float32(up[1]) > 0
     along = (xs - np.float32(centre[0])) * np.float32(side[0]) + (ys - np.float32(centre[1])) * np.float32(side[1])
     left = max(float((centre - lm[17]) @ side), 0.5 * norm) + BESIDE * length
     right = max(float((lm[26] - centre) @ side), 0.5 * norm) + BESIDE * length
