@@ -19,12 +19,13 @@
 4. The same expression and identity figures on a real face (``*_real``): skimage's astronaut
    made to talk and blink by landmark-driven warps with a known schedule
    (``tests/_expression_plate.py``: jaw drop with a painted mouth interior, upper lids
-   coming down over the eyes, a slow head drift, grain), about 200 px tall in 1920x1080. The
+   coming down over the eyes, a slow head drift, grain), about 200 px tall in 1920x1080
+   (``--real-face-px``: another size, e.g. 100 for a medium-wide shot's small eyes). The
    judge's own reading of the plate against the schedule is printed first
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--real-frames N] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--real-frames N] [--real-face-px PX] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -237,12 +238,12 @@ def bright_plate() -> list[np.ndarray]:
 
 
 def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
-                     per_frame_dir: Path | None) -> dict[str, object]:
+                     per_frame_dir: Path | None, face_px: float = 210.0) -> dict[str, object]:
     """Section 4: the talking, blinking astronaut (a real face), default and commercial swaps."""
     from _expression_plate import expression_clip
     from _faces_fixtures import astronaut
 
-    clip = expression_clip(astronaut(), count)
+    clip = expression_clip(astronaut(), count, face_px=face_px)
     readings = [judge.measure(f) for f in clip.frames]
     pm = [r["mouth"] if r else float("nan") for r in readings]
     pe = [r["ear"] if r else float("nan") for r in readings]
@@ -288,6 +289,7 @@ def main() -> int:
     ap.add_argument("--real-frames", type=int, default=60, help="frames of the real talking face (0: skip it)")
     ap.add_argument("--only-real", action="store_true", help="only the real talking face (section 4)")
     ap.add_argument("--sheet-tag", default="", help="appended to the real clip's sheet names, e.g. _v4_real")
+    ap.add_argument("--real-face-px", type=float, default=210.0, help="the real talking face's height in the HD plate")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     args = ap.parse_args()
     report: dict[str, object] = {}
@@ -304,7 +306,7 @@ def main() -> int:
         actor_emb = judge.measure(load_rgb(insightface_image("Tom_Hanks_54745.png")))["emb"]
         if args.real_frames > 0:
             report["real (astronaut, talking and blinking)"] = real_expressions(
-                actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame
+                actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px
             )
         if args.only_real:
             print(json.dumps(report, indent=1, default=float))

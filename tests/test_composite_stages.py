@@ -289,3 +289,48 @@ def test_a_box_sized_ungraded_layer_equals_its_crop_sized_form() -> None:
         want = _ungraded_layer(whole, hw, region)
         assert got is not None and want is not None and np.array_equal(got, want), region
     assert _ungraded_layer(layer, hw, Box(0, 0, 80, 60), (45, 40), own) is None
+
+
+def test_rct_keeps_the_face_detail_legible_when_it_cuts_a_harder_light(astro: tuple[np.ndarray, Face]) -> None:
+    """An actor lit harder than the plate: rct cuts the lightness spread to the plate's (here by
+    0.4, as a studio portrait's harsh light into a soft plate measured). With a detail scale
+    (compose passes 0.04 of the face size) the broad shading takes the whole cut while the fine
+    detail (eyes, lids, lips) keeps 0.6 of its contrast; with one scale it kept 0.4, and small
+    faces' eyes went pale (the judge read their blinks 0.70 -> 0.82-0.88 with it)."""
+    from recast.pipeline.composite.colormatch import DETAIL_KEEP, apply_stats
+
+    crop, face = astro
+    actor = np.clip(crop, 0, 1).astype(np.float32)
+    h, w = actor.shape[:2]
+    lm = face.landmarks
+    sigma = 0.04 * face.size
+    lab = cv2.cvtColor(actor, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    mean, std = tuple(float(v) for v in lab.mean(0)), tuple(float(v) for v in lab.std(0))
+    cut = ColourStats("rct", 1.0, mean, std, mean, (0.4 * std[0], std[1], std[2]))
+
+    def lightness(rgb: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(np.clip(rgb, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)[..., 0]
+
+    def detail(rgb: np.ndarray) -> np.ndarray:
+        lum = lightness(rgb)
+        return lum - cv2.GaussianBlur(lum, (0, 0), sigma)
+
+    eyes = np.zeros((h, w), bool)
+    for part in (lm[36:42], lm[42:48]):
+        c, r = part.mean(axis=0), 0.6 * float(np.ptp(part[:, 0]))
+        eyes[int(c[1] - r) : int(c[1] + r), int(c[0] - r) : int(c[0] + r)] = True
+    plain, kept = apply_stats(actor, cut), apply_stats(actor, cut, sigma)
+    src_c = float(detail(actor)[eyes].std())
+    assert float(detail(plain)[eyes].std()) < 0.45 * src_c  # one scale: the eyes keep 0.4 of their contrast
+    assert float(detail(kept)[eyes].std()) > (DETAIL_KEEP - 0.05) * src_c  # the detail keeps 0.6
+    # the broad shading takes the same cut either way
+    broad = [float(cv2.GaussianBlur(lightness(x), (0, 0), 3 * sigma).std()) for x in (plain, kept)]
+    assert abs(broad[1] - broad[0]) < 0.1 * broad[0]
+    # a cut no deeper than DETAIL_KEEP is applied as one scale, as before
+    mild = ColourStats("rct", 1.0, mean, std, mean, (0.8 * std[0], std[1], std[2]))
+    np.testing.assert_array_equal(apply_stats(actor, mild), apply_stats(actor, mild, sigma))
+    # and colour_match passes the scale through
+    weight = np.ones((h, w), np.float32)
+    a, _ = colour_match(actor, actor, weight, "rct", locked=cut)
+    b, _ = colour_match(actor, actor, weight, "rct", locked=cut, detail_sigma=sigma)
+    assert float(detail(b)[eyes].std()) > 1.3 * float(detail(a)[eyes].std())

@@ -25,6 +25,10 @@ import numpy as np
 _EPS = 1e-4
 STATS_MAX_PIXELS = 32768  # selected pixels measured at most: a larger selection is sampled on a regular grid
 _LAB_STD_FLOOR = np.array([1.0, 1.5, 1.5])  # L, a, b units: below this a source channel counts as flat
+# rct with a detail scale: an actor lit harder than the plate has its lightness spread cut to
+# the plate's (the scale below 1); only the broad shading takes all of the cut, the fine
+# detail (eyes, lids, lashes, lips, skin texture) keeps at least this share of its contrast
+DETAIL_KEEP = 0.6
 Matrix = tuple[tuple[float, ...], ...]
 
 
@@ -106,18 +110,20 @@ def colour_match(
     strength: float = 1.0,
     locked: ColourStats | None = None,
     smooth: Callable[[ColourStats], ColourStats] | None = None,
+    detail_sigma: float | None = None,
 ) -> tuple[np.ndarray, ColourStats | None]:
     """Match ``src`` (swapped crop, RGB [0,1]) to ``dst`` (plate crop) where ``weight`` >= 0.5.
 
     ``locked`` statistics replace the measured ones; otherwise ``smooth`` (e.g. a
     per-track running average) may adjust them before they are applied. Returns
     the matched crop (float32, clipped to [0, 1]) and the statistics used (None
-    for ``none`` or when the mask is too small).
+    for ``none`` or when the mask is too small). ``detail_sigma`` (px; rct): see
+    :func:`apply_stats`.
     """
     stats = colour_stats(src, dst, weight, method, strength, locked, smooth)
     if stats is None:
         return src.astype(np.float32, copy=False), None
-    out = np.asarray(apply_stats(src, stats), dtype=np.float32)
+    out = np.asarray(apply_stats(src, stats, detail_sigma), dtype=np.float32)
     if strength < 1.0:
         out -= src
         out *= np.float32(strength)
@@ -187,16 +193,29 @@ def measure_stats(
     )
 
 
-def apply_stats(src: np.ndarray, stats: ColourStats) -> np.ndarray:
-    """The full-strength transfer described by ``stats`` applied to ``src`` (unclipped)."""
+def apply_stats(src: np.ndarray, stats: ColourStats, detail_sigma: float | None = None) -> np.ndarray:
+    """The full-strength transfer described by ``stats`` applied to ``src`` (unclipped).
+
+    ``detail_sigma`` (rct, px): where the lightness is scaled down (the actor's skin spread
+    wider than the plate's: harder light), the lightness is split at this Gaussian scale and
+    only its broad part takes the whole scale; the detail keeps ``DETAIL_KEEP`` of its
+    contrast at least (the features stay as legible as the actor's). None: one scale."""
     sm, dm = np.array(stats.src_mean), np.array(stats.dst_mean)
     if stats.method == "rct":
         ss, ds = np.array(stats.src_std), np.array(stats.dst_std)
         # a flat source channel (a greyscale actor's a/b) must not amplify noise into colour
+        scale = ds / np.maximum(ss, _LAB_STD_FLOOR)
         lab = _to_lab(src)  # float32 in place: no float64 crop-sized temporaries
+        detail = None
+        if detail_sigma is not None and detail_sigma > 0.0 and scale[0] < DETAIL_KEEP:
+            lightness = lab[..., 0]
+            detail = lightness - cv2.GaussianBlur(lightness, (0, 0), float(detail_sigma))
         lab -= sm.astype(np.float32)
-        lab *= (ds / np.maximum(ss, _LAB_STD_FLOOR)).astype(np.float32)
+        lab *= scale.astype(np.float32)
         lab += dm.astype(np.float32)
+        if detail is not None:  # the detail's share above the broad scale, added back
+            detail *= np.float32(DETAIL_KEEP - scale[0])
+            lab[..., 0] += detail
         return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     if stats.src_cov is None or stats.dst_cov is None:
         raise ValueError("lct statistics need covariances")
