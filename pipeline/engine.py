@@ -746,7 +746,7 @@ class Engine:
         comp = compose_face(plate_crop, face_c, swap_fn, conv, self._compose, locked, self._seed(frame, index), smooth)
         entry["swap_info"] = jsonable(comp.info.get("swap_info", {}))
         entry["color_match"] = None if comp.colour is None else comp.colour.to_json()
-        for key in ("grain", "highlights_restored"):
+        for key in ("grain", "highlights_restored", "auto_holdout"):
             if key in comp.info:
                 entry[key] = comp.info[key]
         if hold is not None and comp.box is not None:

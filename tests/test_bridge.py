@@ -183,6 +183,14 @@ def test_spec_from_knobs_and_the_holdout_rule(tmp_path: Path) -> None:
     sent = flow.build_spec(plan, knobs, "/s/out", "sh010", {"holdout": True}, holdout="/s/h.####.exr")
     assert sent.spec["settings"]["holdout"] == "/s/h.####.exr" and sent.notes == []
     assert "backend" not in flow.SwapKnobs("ada", backend=flow.ACTOR_BACKEND).settings()
+    # the auto holdout checkbox: sent when ticked and the service has the setting, else a note
+    ticked = flow.SwapKnobs("ada", auto_holdout=True)
+    assert "auto_holdout" not in flow.SwapKnobs("ada").settings() and ticked.settings()["auto_holdout"] is True
+    knows = flow.build_spec(plan, ticked, "/s/out", "sh010", {"settings": ["selection", "auto_holdout"]})
+    assert knows.spec["settings"]["auto_holdout"] is True and knows.notes == []
+    old = flow.build_spec(plan, ticked, "/s/out", "sh010", {"settings": ["selection"]})
+    assert "auto_holdout" not in old.spec["settings"]
+    assert old.notes == ["auto holdout not sent: this service has no 'auto_holdout' setting yet"]
     with pytest.raises(BridgeError, match="needs a reference frame"):
         flow.SwapKnobs("ada", "reference").settings()
     with pytest.raises(BridgeError, match="pick an actor first"):

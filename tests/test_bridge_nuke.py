@@ -160,8 +160,11 @@ def test_submit_renders_a_changed_plate_and_the_holdout(fake_nuke: FakeNuke, wor
     node.setInput(1, _read(fake, str(plates / "hand.####.exr"), 1001, 1001))
     import recast_bridge.nuke_host as host
 
+    assert host.NukeContext.for_node(node).swap_knobs().auto_holdout is False  # the checkbox's default
+    node["auto_holdout"].setValue(True)
     with node:  # what the Submit button does: its script runs inside the gizmo's group
         submitted = host.do_submit(host.NukeContext.for_node(node), poll=True, interval=0.2)
+    assert submitted.spec["settings"]["auto_holdout"] is True  # the service has the setting
     assert not submitted.plan.direct and "Grade1 changes pixels" in submitted.plan.reason
     rendered = Path(submitted.spec["plate"].replace("####", "1001"))
     assert rendered.is_file() and rendered.parent.name == "plate" and world["root"] in rendered.parents

@@ -52,6 +52,7 @@ class ComposeOptions:
     blend: str = "alpha"
     grain: bool = True
     highlights: bool = True
+    auto_holdout: bool = False  # things in front of the face keep the plate (pipeline.composite.occlude)
 
     @classmethod
     def from_settings(cls, s: SwapSettings) -> ComposeOptions:
@@ -62,6 +63,7 @@ class ComposeOptions:
             blend=s.blend,
             grain=s.grain,
             highlights=s.highlights,
+            auto_holdout=s.auto_holdout,
         )
 
 
@@ -69,6 +71,9 @@ class ComposeOptions:
 # measure's band filters (radius 10 px) and selection erode (3 px) see the same
 # neighbourhood as on the whole crop, so the face's statistics do not change.
 WORK_PAD = 16
+# colour match (rct): lightness finer than this (of the face's size) is the face's detail, kept
+# legible when the actor's harder light is cut to the plate's (colormatch.apply_stats)
+DETAIL_SIGMA = 0.04
 
 
 @dataclass
@@ -149,6 +154,28 @@ def replay_face(
     _compose(plate_crop, face, swap, conv, opts, locked_colour, 0, smooth_colour, colour_only=True)
 
 
+def _auto_holdout(working: np.ndarray, face: Face, matte: np.ndarray) -> dict[str, Any]:
+    """Lower ``matte`` (in place) over things in front of the face (``occlude.occluders``);
+    returns what the record says: the face pixels kept as the plate, or why it was skipped."""
+    from recast.pipeline.composite.occlude import occluders
+
+    lm = face.landmarks
+    if lm is not None and face.landmark_kind == "mesh468" and len(lm) == 468:
+        from recast.pipeline.faces.mesh import mesh_to_68
+
+        lm = mesh_to_68(np.asarray(lm, np.float64))
+    if lm is None or len(lm) != 68 or face.landmark_kind not in (None, "dlib68", "mesh468") or not np.isfinite(lm).all():
+        return {"kept_px": 0, "skipped": "needs 68-point landmarks or the face mesh"}
+    found = occluders(working, np.asarray(lm, np.float64), matte)
+    if found is None:
+        return {"kept_px": 0}
+    weight, (y0, y1, x0, x1) = found
+    part = matte[y0:y1, x0:x1]
+    kept = int(((weight > 0.5) & (part > 0.5)).sum())
+    part *= 1.0 - weight
+    return {"kept_px": kept}
+
+
 def _compose(
     plate_crop: np.ndarray,
     face: Face,
@@ -178,6 +205,8 @@ def _compose(
     del result
     matte = build_matte((h, w), face, model_matte, matte_opts)
     del model_matte
+    if opts.auto_holdout:
+        info["auto_holdout"] = _auto_holdout(working, face, matte)
     box = matte_box(matte)
     region = _work_region(box, (h, w), opts.blend)
     ys, xs = region.slices()
@@ -201,7 +230,10 @@ def _compose(
     if colour_only:
         colour_stats(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
         return None
-    matched, stats = colour_match(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
+    matched, stats = colour_match(
+        rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour,
+        detail_sigma=DETAIL_SIGMA * face.size,
+    )
     if keep is not None:  # the plate's own pixels the swapper placed: not graded again
         if np.may_share_memory(matched, rgb_r):
             matched = matched.copy()

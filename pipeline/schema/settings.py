@@ -157,6 +157,10 @@ class SwapSettings(BaseModel):
     holdout: Annotated[OptText, Cli("PATTERN[:CHANNEL]", value="holdout")] = Field(
         None, description="holdout matte sequence (EXR/PNG; channel default alpha): where it is 1 the plate pixel is "
         "kept (hands, glasses, hair rotoscoped over the face); the element's alpha includes it")
+    auto_holdout: bool = Field(
+        False, description="keep the plate's pixels over things in front of the face that come from beyond it and "
+        "are not skin-coloured (a microphone, a cup, a pen; faces with 68 points or the mesh; a hand is skin: roto it "
+        "for --holdout)")
     colorspace: Annotated[OptText, Cli("NAME")] = Field(
         None, description="plate colourspace (else metadata, else the format's default: EXR = scene-linear)")
     seed: Annotated[Int, Cli("N")] = Field(0, description="grain noise seed (mixed with the frame number)")

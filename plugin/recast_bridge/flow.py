@@ -192,6 +192,7 @@ class SwapKnobs:
     mask_blur: Optional[float] = None
     color: Optional[str] = None
     blend: Optional[str] = None
+    auto_holdout: bool = False  # objects in front of the face (a microphone, a cup) keep the plate
 
     def settings(self) -> Dict[str, Any]:
         s: Dict[str, Any] = {}
@@ -211,6 +212,8 @@ class SwapKnobs:
             s["color"] = self.color
         if self.blend:
             s["blend"] = self.blend
+        if self.auto_holdout:
+            s["auto_holdout"] = True
         return s
 
 
@@ -241,6 +244,9 @@ def build_spec(
             settings["holdout"] = holdout
         else:
             notes.append("holdout matte rendered but not sent: this service has no 'holdout' setting yet")
+    if settings.get("auto_holdout") and info is not None and "auto_holdout" not in (info.get("settings") or ()):
+        del settings["auto_holdout"]
+        notes.append("auto holdout not sent: this service has no 'auto_holdout' setting yet")
     spec: Dict[str, Any] = {
         "plate": os.path.abspath(plan.pattern),
         "out": os.path.abspath(out),

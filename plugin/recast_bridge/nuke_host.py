@@ -95,6 +95,7 @@ class NukeContext:
             mask_blur=float(self.knob("mask_blur").value()),
             color=str(self.knob("color").value()),
             blend=str(self.knob("blend").value()),
+            auto_holdout=_checked(self.node.knobs().get("auto_holdout")),
         )
 
     def work_dir(self) -> str:
@@ -376,3 +377,13 @@ def create_node() -> Any:
     except BridgeError as exc:
         node["status"].setValue(f"service not reached ({exc}); press Refresh when it runs")
     return node
+
+
+def _checked(knob: Any) -> bool:
+    """A checkbox knob's state (False when the node predates the knob)."""
+    if knob is None:
+        return False
+    value = knob.value()
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
