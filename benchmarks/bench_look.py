@@ -20,12 +20,13 @@
    made to talk and blink by landmark-driven warps with a known schedule
    (``tests/_expression_plate.py``: jaw drop with a painted mouth interior, upper lids
    coming down over the eyes, a slow head drift, grain), about 200 px tall in 1920x1080
-   (``--real-face-px``: another size, e.g. 100 for a medium-wide shot's small eyes). The
+   (``--real-face-px``: another size, e.g. 100 for a medium-wide shot's small eyes;
+   ``--real-source t1:K``: another person, insightface's t1.jpg's K-th face). The
    judge's own reading of the plate against the schedule is printed first
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--real-frames N] [--real-face-px PX] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--real-frames N] [--real-face-px PX] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -237,13 +238,34 @@ def bright_plate() -> list[np.ndarray]:
     return [np.roll(img, 3 * i, axis=1) for i in range(3)]
 
 
-def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
-                     per_frame_dir: Path | None, face_px: float = 210.0) -> dict[str, object]:
-    """Section 4: the talking, blinking astronaut (a real face), default and commercial swaps."""
-    from _expression_plate import expression_clip
-    from _faces_fixtures import astronaut
+def real_source(spec: str, judge: Judge) -> np.ndarray:
+    """The photo the real talking face is made from: ``astronaut`` (skimage), or ``t1:K``
+    (insightface's t1.jpg cropped round its K-th face from the left: other faces, other skin)."""
+    from _faces_fixtures import astronaut, t1
 
-    clip = expression_clip(astronaut(), count, face_px=face_px)
+    if spec == "astronaut":
+        return astronaut()
+    name, _, index = spec.partition(":")
+    if name != "t1" or not index.isdigit():
+        raise SystemExit(f"--real-source: expected astronaut or t1:K, got {spec!r}")
+    img = t1()
+    faces = sorted(judge.an.analyse(img, embed=False), key=lambda f: float(f.box[0]))
+    if int(index) >= len(faces):
+        raise SystemExit(f"--real-source: t1.jpg has {len(faces)} faces the judge finds, no face {index}")
+    x0, y0, x1, y1 = (float(v) for v in faces[int(index)].box)
+    pad = 1.2 * max(x1 - x0, y1 - y0)
+    h, w = img.shape[:2]
+    ya, yb = int(max(0, y0 - pad)), int(min(h, y1 + pad))
+    xa, xb = int(max(0, x0 - pad)), int(min(w, x1 + pad))
+    return np.ascontiguousarray(img[ya:yb, xa:xb])
+
+
+def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
+                     per_frame_dir: Path | None, face_px: float = 210.0, source: str = "astronaut") -> dict[str, object]:
+    """Section 4: a talking, blinking real face (the astronaut by default), default and commercial swaps."""
+    from _expression_plate import expression_clip
+
+    clip = expression_clip(real_source(source, judge), count, face_px=face_px)
     readings = [judge.measure(f) for f in clip.frames]
     pm = [r["mouth"] if r else float("nan") for r in readings]
     pe = [r["ear"] if r else float("nan") for r in readings]
@@ -254,7 +276,7 @@ def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.
         "plate_vs_schedule_mouth": corr([float(clip.mouth[i]) for i in ok], [pm[i] for i in ok]),
         "plate_vs_schedule_ear": corr([-float(clip.blink[i]) for i in ok], [pe[i] for i in ok]),
     }
-    print(f"4. real face (astronaut, {clip.face_px:.0f} px in 1920x1080), {count} frames of talking and blinking")
+    print(f"4. real face ({source}, {clip.face_px:.0f} px in 1920x1080), {count} frames of talking and blinking")
     print(f"  plate_vs_schedule_mouth: {out['plate_vs_schedule_mouth']:.3f} (the judge on the plate vs the schedule; >= 0.9 means the plate reads as made)")
     print(f"  plate_vs_schedule_ear: {out['plate_vs_schedule_ear']:.3f} (same, eyes: EAR vs minus the blink)")
     for commercial in (False, True):
@@ -290,6 +312,8 @@ def main() -> int:
     ap.add_argument("--only-real", action="store_true", help="only the real talking face (section 4)")
     ap.add_argument("--sheet-tag", default="", help="appended to the real clip's sheet names, e.g. _v4_real")
     ap.add_argument("--real-face-px", type=float, default=210.0, help="the real talking face's height in the HD plate")
+    ap.add_argument("--real-source", default="astronaut", help="the real talking face's photo: astronaut, or t1:K "
+                    "(insightface's t1.jpg, its K-th face from the left)")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     args = ap.parse_args()
     report: dict[str, object] = {}
@@ -305,8 +329,9 @@ def main() -> int:
         actor = build_tom_hanks_actor(work / "models", work)
         actor_emb = judge.measure(load_rgb(insightface_image("Tom_Hanks_54745.png")))["emb"]
         if args.real_frames > 0:
-            report["real (astronaut, talking and blinking)"] = real_expressions(
-                actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px
+            report[f"real ({args.real_source}, talking and blinking)"] = real_expressions(
+                actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px,
+                args.real_source
             )
         if args.only_real:
             print(json.dumps(report, indent=1, default=float))
