@@ -334,3 +334,57 @@ def test_rct_keeps_the_face_detail_legible_when_it_cuts_a_harder_light(astro: tu
     a, _ = colour_match(actor, actor, weight, "rct", locked=cut)
     b, _ = colour_match(actor, actor, weight, "rct", locked=cut, detail_sigma=sigma)
     assert float(detail(b)[eyes].std()) > 1.3 * float(detail(a)[eyes].std())
+
+
+def test_rct_gives_a_colourless_actor_the_plate_skins_chroma_by_shade(astro: tuple[np.ndarray, Face]) -> None:
+    """A black-and-white actor photograph (a and b flat) on a colour plate: rct alone paints one
+    skin colour over the whole face, so its shaded side reads grey beside the plate's warmer
+    shade. The plate skin's a and b are fitted as a line in L, and the actor's matched lightness
+    drives them: the comp's chroma follows its shading as the plate's does. An actor with
+    colour of its own keeps plain rct (the slope is recorded but not applied)."""
+    from recast.pipeline.composite.colormatch import chroma_slope, measure_stats
+
+    crop, face = astro
+    plate = np.clip(crop, 0, 1).astype(np.float32)
+    h, w = plate.shape[:2]
+    skin = np.zeros((h, w), np.uint8)
+    cv2.fillConvexPoly(skin, cv2.convexHull(face.landmarks[:27].astype(np.int32)), 1)
+    for part in (face.landmarks[36:42], face.landmarks[42:48], face.landmarks[48:60], face.landmarks[17:27]):
+        cv2.fillConvexPoly(skin, cv2.convexHull(part.astype(np.int32)), 0)
+    weight = skin.astype(np.float32)
+    grey = np.repeat(plate.mean(axis=2, keepdims=True), 3, axis=2)
+    grey = np.ascontiguousarray(np.roll(grey, (7, -5), axis=(0, 1)))  # the actor's shading is not the plate's
+
+    def slopes(rgb: np.ndarray) -> np.ndarray:
+        lab = cv2.cvtColor(np.clip(rgb, 0, 1).astype(np.float32), cv2.COLOR_RGB2Lab)[weight > 0.5]
+        fit = chroma_slope(lab)
+        assert fit is not None
+        return np.array(fit)
+
+    want = slopes(plate)
+    print("plate skin slopes a, b per L:", want)
+    assert abs(want[1]) > 0.1  # the plate skin's yellow moves with its shading
+    stats = measure_stats(grey, plate, weight, "rct", 1.0)
+    assert stats is not None and stats.src_chroma_flat and stats.dst_chroma_slope is not None
+    np.testing.assert_allclose(stats.dst_chroma_slope, want, atol=0.02)
+    out, used = colour_match(grey, plate, weight, "rct")
+    assert used is not None and used.to_json()["dst_chroma_slope"] == [round(v, 6) for v in used.dst_chroma_slope]
+    assert ColourStats.from_json(used.to_json()).dst_chroma_slope == pytest.approx(used.dst_chroma_slope, abs=1e-5)
+    np.testing.assert_allclose(slopes(out), want, atol=0.05)
+    # without the fit (a record from before it) the chroma is one colour: no slope at all
+    flat, _ = colour_match(grey, plate, weight, "rct", locked=ColourStats.from_json({**used.to_json(), "dst_chroma_slope": None}))
+    assert np.all(np.abs(slopes(flat)) < 0.35 * np.abs(want).max())
+    # the mean colour is the plate's either way
+    lab_out = cv2.cvtColor(out, cv2.COLOR_RGB2Lab)[weight > 0.5].mean(0)
+    lab_flat = cv2.cvtColor(flat, cv2.COLOR_RGB2Lab)[weight > 0.5].mean(0)
+    np.testing.assert_allclose(lab_out, lab_flat, atol=1.0)
+    # an actor with colour of its own: plain rct, the slope not applied
+    coloured = np.ascontiguousarray(np.roll(plate, (7, -5), axis=(0, 1)))
+    cs = measure_stats(coloured, plate, weight, "rct", 1.0)
+    assert cs is not None and not cs.src_chroma_flat and cs.dst_chroma_slope is not None
+    a, _ = colour_match(coloured, plate, weight, "rct", locked=cs)
+    b, _ = colour_match(coloured, plate, weight, "rct", locked=ColourStats.from_json({**cs.to_json(), "dst_chroma_slope": None}))
+    np.testing.assert_array_equal(a, b)
+    # the running average carries the slope
+    mixed = used.mixed(ColourStats.from_json({**used.to_json(), "dst_chroma_slope": [0.0, 0.0]}), 0.5)
+    assert mixed.dst_chroma_slope == pytest.approx(tuple(0.5 * v for v in used.dst_chroma_slope))

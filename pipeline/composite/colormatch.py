@@ -29,6 +29,13 @@ _LAB_STD_FLOOR = np.array([1.0, 1.5, 1.5])  # L, a, b units: below this a source
 # the plate's (the scale below 1); only the broad shading takes all of the cut, the fine
 # detail (eyes, lids, lashes, lips, skin texture) keeps at least this share of its contrast
 DETAIL_KEEP = 0.6
+# rct, an actor without colour (both a and b under the floor: a black-and-white photograph):
+# the plate skin's chroma follows its shading (shade warmer and deeper than the lit side), so
+# the actor's a/b are given the plate's, as a line in L fitted over the plate's skin (slopes
+# clamped to this many a/b units per L unit; a flat plate gives none)
+CHROMA_SLOPE_MAX = 1.0
+_CHROMA_FIT_MIN_L_STD = 1.0  # L units: a plate skin flatter than this has no slope to fit
+_CHROMA_REACH = 1.5  # the line is followed this many of the plate skin's L deviations either side of its mean
 Matrix = tuple[tuple[float, ...], ...]
 
 
@@ -42,6 +49,12 @@ class ColourStats:
     dst_std: tuple[float, ...]
     src_cov: Matrix | None = None  # lct only
     dst_cov: Matrix | None = None
+    dst_chroma_slope: tuple[float, float] | None = None  # rct: the plate skin's a, b per unit of L
+
+    @property
+    def src_chroma_flat(self) -> bool:
+        """rct: the source has no colour of its own (a and b both under the floor)."""
+        return self.method == "rct" and all(self.src_std[i] < _LAB_STD_FLOOR[i] for i in (1, 2))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +68,8 @@ class ColourStats:
         if self.src_cov is not None and self.dst_cov is not None:
             out["src_cov"] = [[round(v, 8) for v in row] for row in self.src_cov]
             out["dst_cov"] = [[round(v, 8) for v in row] for row in self.dst_cov]
+        if self.dst_chroma_slope is not None:
+            out["dst_chroma_slope"] = [round(v, 6) for v in self.dst_chroma_slope]
         return out
 
     def mixed(self, previous: ColourStats, keep: float) -> ColourStats:
@@ -70,11 +85,16 @@ class ColourStats:
                 return b
             return tuple(mix(ra, rb) for ra, rb in zip(a, b, strict=True))
 
+        slope = self.dst_chroma_slope
+        if slope is not None and previous.dst_chroma_slope is not None:
+            ka, kb = mix(previous.dst_chroma_slope, slope)
+            slope = (ka, kb)
         return ColourStats(
             self.method, self.strength,
             mix(previous.src_mean, self.src_mean), mix(previous.src_std, self.src_std),
             mix(previous.dst_mean, self.dst_mean), mix(previous.dst_std, self.dst_std),
             mix_m(previous.src_cov, self.src_cov), mix_m(previous.dst_cov, self.dst_cov),
+            slope,
         )
 
     @classmethod
@@ -99,6 +119,7 @@ class ColourStats:
             dst_std=vec("dst_std"),
             src_cov=mat("src_cov"),
             dst_cov=mat("dst_cov"),
+            dst_chroma_slope=_slope_json(d.get("dst_chroma_slope")),
         )
 
 
@@ -182,7 +203,8 @@ def measure_stats(
         # only the selected pixels are converted (a pointwise transform: the same numbers, a fraction of the memory)
         s_lab, d_lab = _to_lab(src[sel][None])[0], _to_lab(dst[sel][None])[0]
         return ColourStats(
-            "rct", strength, _t(s_lab.mean(0)), _t(s_lab.std(0)), _t(d_lab.mean(0)), _t(d_lab.std(0))
+            "rct", strength, _t(s_lab.mean(0)), _t(s_lab.std(0)), _t(d_lab.mean(0)), _t(d_lab.std(0)),
+            dst_chroma_slope=chroma_slope(d_lab),
         )
     s_pix, d_pix = src[sel].astype(np.float64), dst[sel].astype(np.float64)
     scov = np.cov(s_pix, rowvar=False) + np.eye(3) * 1e-6
@@ -216,6 +238,18 @@ def apply_stats(src: np.ndarray, stats: ColourStats, detail_sigma: float | None 
         if detail is not None:  # the detail's share above the broad scale, added back
             detail *= np.float32(DETAIL_KEEP - scale[0])
             lab[..., 0] += detail
+        if stats.src_chroma_flat and stats.dst_chroma_slope is not None:
+            # no colour of its own: the plate skin's chroma at each pixel's matched lightness
+            # the light's shading drives it (the lightness at the detail scale, when given: the
+            # features, lips and lashes, keep one colour as before), within the plate skin's own
+            # range of lightness (nothing extrapolated)
+            reach = np.float32(_CHROMA_REACH * max(float(ds[0]), _CHROMA_FIT_MIN_L_STD))
+            light = lab[..., 0]
+            if detail_sigma is not None and detail_sigma > 0.0:
+                light = cv2.GaussianBlur(light, (0, 0), float(detail_sigma))
+            shade = np.clip(light - np.float32(dm[0]), -reach, reach)
+            for i, k in ((1, stats.dst_chroma_slope[0]), (2, stats.dst_chroma_slope[1])):
+                lab[..., i] += np.float32(k) * shade
         return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
     if stats.src_cov is None or stats.dst_cov is None:
         raise ValueError("lct statistics need covariances")
@@ -229,6 +263,29 @@ def apply_stats(src: np.ndarray, stats: ColourStats, detail_sigma: float | None 
     out = out @ transform.T.astype(np.float32)
     out += dm.astype(np.float32)
     return out.reshape(src.shape)
+
+
+def chroma_slope(lab: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares slopes of a and b on L over ``lab`` pixels (N x 3), each clamped to
+    +-``CHROMA_SLOPE_MAX``; None when L barely varies (nothing to fit)."""
+    pix = np.asarray(lab, np.float64).reshape(-1, 3)
+    if len(pix) < 16:
+        return None
+    centred = pix - pix.mean(0)
+    var_l = float(np.mean(centred[:, 0] ** 2))
+    if var_l < _CHROMA_FIT_MIN_L_STD**2:
+        return None
+    k = np.clip(centred[:, 1:].T @ centred[:, 0] / (len(pix) * var_l), -CHROMA_SLOPE_MAX, CHROMA_SLOPE_MAX)
+    return float(k[0]), float(k[1])
+
+
+def _slope_json(value: Any) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    v = [float(x) for x in value]
+    if len(v) != 2:
+        raise ValueError("color_match.dst_chroma_slope: expected 2 values")
+    return v[0], v[1]
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
