@@ -100,6 +100,57 @@ def test_tracked_blink_ratio_per_track(actor: Any, plate_crop: tuple[np.ndarray,
     face.landmarks = first_landmarks  # (the module's plate face, as it was)
 
 
+def test_narrow_eyes_are_that_persons_open_eyes_once_the_track_has_settled(
+    actor: Any, plate_crop: tuple[np.ndarray, Any]
+) -> None:
+    """A person whose eyes read narrow all along (small, smiling or downcast eyes: lid gap about
+    0.2 of the eye's width, against about 0.3 for an eye open at rest). While the track is
+    young the reference is floored at the usual open eye (a shot that opens on a blink still
+    shuts the actor's eyes), so these eyes read part shut; once EYE_SETTLE frames are seen the
+    track's own widest opening is the reference: the actor's eyes are open at rest, and a
+    blink still shuts them. Before, the floor held for the whole shot: the actor looked half
+    asleep throughout (and with the face mesh's lower readings, shut: t1.jpg's downcast face
+    read as the actor on 30 % of frames)."""
+    from recast.models.swappers.warp import EYE_SETTLE
+
+    crop, face = plate_crop
+    sw = WarpSwapper()
+    face.track_id = 11
+    first_landmarks = face.landmarks.copy()
+
+    def eyes(gap: float) -> np.ndarray:
+        lm = first_landmarks.copy()
+        for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46])):
+            lm[upper] = lm[lower] + gap * (first_landmarks[upper] - first_landmarks[lower])
+        return lm
+
+    try:
+        ratios, reads = [], []
+        for _ in range(EYE_SETTLE + 2):
+            face.landmarks = eyes(0.6)
+            info = sw.swap(crop, face, actor).info
+            ratios.append(info["eye_ratio"])
+            reads.append(info["plate_expression"]["eye_open"])
+        assert 0.15 < max(reads) < 0.26, reads  # narrow: under the usual open eye
+        assert max(ratios[: EYE_SETTLE - 1]) < 0.75  # young track: part shut against the prior
+        assert ratios[-1] == pytest.approx(1.0) and ratios[EYE_SETTLE - 1] == pytest.approx(1.0)
+        face.landmarks = eyes(0.05)  # a blink
+        blink = sw.swap(crop, face, actor)
+        assert blink.info["eye_ratio"] < 0.2 and blink.info["lids_lowered"] > 0.8
+        # the state the engine keeps carries it; a state stored before it (two parts) restarts it
+        state = sw.sequence_state()
+        fresh = WarpSwapper()
+        fresh.restore_sequence(state)
+        face.landmarks = eyes(0.6)
+        assert fresh.swap(crop, face, actor).info["eye_ratio"] == pytest.approx(1.0)
+        old = WarpSwapper()
+        old.restore_sequence(state[:2])
+        assert old.swap(crop, face, actor).info["eye_ratio"] < 0.75
+    finally:
+        face.landmarks = first_landmarks
+        face.track_id = None
+
+
 def test_matte_is_bounded_and_colour_sits_in_a_dim_warm_scene(actor: Any, plate_crop: tuple[np.ndarray, Any]) -> None:
     crop, face = plate_crop
     face.track_id = None

@@ -159,6 +159,13 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
 
 
 OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
+# a track's open-eye reference starts at OPEN_EYE at least (a shot that opens on a blink still
+# shuts the actor's eyes); once the track has shown EYE_SETTLE frames it is the track's own
+# widest opening (fading), floored only at OPEN_EYE_MIN: small, narrow or downcast eyes
+# (reading 0.15-0.25) are that person's open eyes, not half shut ones, and still blink
+EYE_SETTLE = 24
+OPEN_EYE_MIN = 0.15
+EYE_REF_FADE = 0.995  # per frame
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
 # the face mesh's lids (refined by the iris model, pipeline.faces.mesh_eyes) never quite meet:
 # a shut eye measures about 0.6 of its open gap (the blinking astronaut: 0.63), so the mesh
@@ -285,24 +292,31 @@ class WarpSwapper:
         self._banks: OrderedDict[Path, tuple[float, FaceBank]] = OrderedDict()
         # Bank view each (actor, face track) used last, for switch hysteresis.
         self._last_entry: dict[tuple[Path, int], int] = {}
-        # Each track's open-eye reference (its recent widest eye opening), for blinks.
+        # Each track's open-eye reference (its recent widest eye opening), for blinks, and its
+        # own readings so far (frames seen, widest opening fading, with no floor).
         self._eye_ref: dict[tuple[Path, int], float] = {}
+        self._eye_own: dict[tuple[Path, int], tuple[int, float]] = {}
 
     def reset_sequence(self) -> None:
         """Forget the per-track view history and open-eye references (a new, unrelated sequence
         follows, or the engine restarts its temporal state); banks stay loaded."""
         self._last_entry.clear()
         self._eye_ref.clear()
+        self._eye_own.clear()
 
-    def sequence_state(self) -> tuple[dict[tuple[Path, int], int], dict[tuple[Path, int], float]]:
-        """The per-track state a frame's swap changes (view picked last, open-eye reference),
-        copied: the engine keeps it with its own temporal state (history blocks, retries,
-        chunks restored from a stored state)."""
-        return dict(self._last_entry), dict(self._eye_ref)
+    def sequence_state(
+        self,
+    ) -> tuple[dict[tuple[Path, int], int], dict[tuple[Path, int], float], dict[tuple[Path, int], tuple[int, float]]]:
+        """The per-track state a frame's swap changes (view picked last, open-eye reference and
+        the track's own eye readings), copied: the engine keeps it with its own temporal state
+        (history blocks, retries, chunks restored from a stored state)."""
+        return dict(self._last_entry), dict(self._eye_ref), dict(self._eye_own)
 
     def restore_sequence(self, state: Any) -> None:
-        last, eye = state
-        self._last_entry, self._eye_ref = dict(last), dict(eye)
+        last, eye = state[0], state[1]
+        # (a state stored before the own readings were kept has two parts: they start again)
+        own = state[2] if len(state) > 2 else {}
+        self._last_entry, self._eye_ref, self._eye_own = dict(last), dict(eye), dict(own)
 
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)
@@ -454,8 +468,17 @@ class WarpSwapper:
         if track is None:
             return None
         # a human eye open at rest measures about 0.3 (lid gap / eye width): the floor of the
-        # reference, so a shot that starts on a blink still closes the actor's eyes
-        ref = max(float(eye_open), 0.995 * self._eye_ref.get(track, OPEN_EYE), OPEN_EYE)
+        # reference while the track is young, so a shot that starts on a blink still closes the
+        # actor's eyes; after EYE_SETTLE frames the track's own widest opening takes over
+        seen, own = self._eye_own.get(track, (0, 0.0))
+        seen, own = seen + 1, max(float(eye_open), EYE_REF_FADE * own)
+        self._eye_own[track] = (seen, own)
+        if seen < EYE_SETTLE:
+            ref = max(float(eye_open), EYE_REF_FADE * self._eye_ref.get(track, OPEN_EYE), OPEN_EYE)
+        elif seen == EYE_SETTLE:
+            ref = max(own, OPEN_EYE_MIN)
+        else:
+            ref = max(float(eye_open), EYE_REF_FADE * self._eye_ref.get(track, own), OPEN_EYE_MIN)
         self._eye_ref[track] = ref
         rel = eye_open / ref if ref > 1e-6 else 1.0
         # lids meet before the measured gap reaches 0 (lashes, lid thickness): a third of the
