@@ -3,12 +3,15 @@
 - Qt runs offscreen.
 - Every test gets its own RECAST_HOME / RECAST_MODELS so nothing touches ~/.recast.
 - ``test_media`` points at ../shared/data via RECAST_TEST_MEDIA (set by .ci/run).
+- ``actor``: the warp actor built from insightface's Tom Hanks sample, once per module (a
+  module may define its own ``actor`` instead).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +38,20 @@ def test_media() -> Path:
             pytest.fail(reason)  # CI must never skip the media tests silently
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(scope="module")
+def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A warp actor from insightface's Tom_Hanks sample with a test consent file, built once per
+    module; RECAST_MODELS (which building it points at its models folder) is put back after."""
+    from _engine_fixtures import build_tom_hanks_actor
+
+    work = tmp_path_factory.mktemp("actor")
+    old = os.environ.get("RECAST_MODELS")
+    try:
+        return build_tom_hanks_actor(work / "models", work)
+    finally:
+        if old is None:
+            os.environ.pop("RECAST_MODELS", None)
+        else:
+            os.environ["RECAST_MODELS"] = old

@@ -16,7 +16,6 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from _engine_fixtures import build_tom_hanks_actor
 from _faces_fixtures import (
     astronaut,
     megamind_frames,
@@ -38,11 +37,6 @@ from recast.pipeline.faces import AnalyserOptions, create_analyser
 
 WARM_DIM = np.array([0.55, 0.36, 0.22], np.float32)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    return build_tom_hanks_actor(work / "models", work)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ preview-movie frames and review proxies. They must agree (QC's baked LUT is with
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from _engine_fixtures import astronaut_linear, build_tom_hanks_actor
+from _engine_fixtures import astronaut_linear
 from recast.pipeline.color import ColorContext, PlateColour
 from recast.pipeline.plateio import read_plate, write_image
 
@@ -54,16 +53,6 @@ def _write_plate(path: Path, kind: str) -> None:
         spec.attribute("oiio:BitsPerSample", 10)
     write_image(path, px, spec)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    root = tmp_path_factory.mktemp("colour_actor")
-    old = os.environ.get("RECAST_MODELS")
-    try:
-        return build_tom_hanks_actor(root / "models", root)
-    finally:
-        if old is not None:
-            os.environ["RECAST_MODELS"] = old
 
 
 @pytest.fixture(scope="module", params=list(FORMATS))

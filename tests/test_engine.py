@@ -14,7 +14,6 @@ import pytest
 
 from _engine_fixtures import (
     astronaut_linear,
-    build_tom_hanks_actor,
     no_face_rgb,
     write_aov_plate,
     write_grey_plate,
@@ -26,12 +25,6 @@ from recast.pipeline.sequence import PlateSequence
 
 ORIGIN = (24, 16)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    with pytest.MonkeyPatch.context():
-        return build_tom_hanks_actor(work / "models", work)
 
 
 def _run(actor: Any, plate_dir: Path, out: Path, settings: SwapSettings | None = None, **kw: Any) -> tuple[Engine, list[dict]]:
@@ -503,7 +496,6 @@ def _dfm_actor(tmp_path: Path) -> Any:
 
 
 def test_noncommercial_models_setting(actor: Any, swapped: dict[str, Any], tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    from recast.pipeline.errors import SpecError
 
     # default: the 68-point model is used, listed with its licence in the record, printed once per process
     lic = {d["model"]: d for d in swapped["records"][0]["licences"]}

@@ -17,7 +17,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from _engine_fixtures import astronaut_linear, build_tom_hanks_actor, write_aov_plate
+from _engine_fixtures import astronaut_linear, write_aov_plate
 from recast.pipeline.composite.holdout import parse_holdout
 from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
 from recast.pipeline.errors import SpecError
@@ -29,12 +29,6 @@ ORIGIN = (24, 16)
 FULL = (600, 560)
 HOLD = (150, 60, 225, 260)  # x0, y0, x1, y1 in image (display) coordinates: the left half of her face
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    with pytest.MonkeyPatch.context():
-        return build_tom_hanks_actor(work / "models", work)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 import pytest
 
-from _engine_fixtures import build_tom_hanks_actor
 from _faces_fixtures import megamind_frames
 from recast.models.base import SwapResult
 from recast.models.swappers import warp_shape as ws
@@ -29,11 +28,6 @@ from tests._faces_fixtures import t1
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    return build_tom_hanks_actor(work / "models", work)
 
 
 def _crop(img: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:

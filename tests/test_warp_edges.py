@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from _engine_fixtures import build_tom_hanks_actor
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
@@ -23,11 +22,6 @@ from tests._faces_fixtures import t1
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    return build_tom_hanks_actor(work / "models", work)
 
 
 @pytest.fixture(scope="module")

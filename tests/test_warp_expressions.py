@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from _engine_fixtures import build_tom_hanks_actor
 from _faces_fixtures import megamind_frames
 from recast.models.base import SwapperContext
 from recast.models.swappers.warp import WarpSwapper
@@ -26,12 +25,6 @@ from recast.pipeline.faces import AnalyserOptions, create_analyser
 SHUT, OPEN = 31, 39  # lids meet (plate EAR about 0.14) / wide open (about 0.47)
 TALK_OPEN, TALK_SHUT = 89, 38  # lips apart / lips together, eyes open in both
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    with pytest.MonkeyPatch.context():
-        return build_tom_hanks_actor(work / "models", work)
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ the plate is skimage's astronaut graded dim and warm, as a restaurant scene woul
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
-from _engine_fixtures import build_tom_hanks_actor
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp import WarpOptions, WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
@@ -25,12 +23,6 @@ from tests._faces_fixtures import astronaut
 
 WARM_DIM = np.array([0.55, 0.36, 0.22], np.float32)
 
-
-@pytest.fixture(scope="module")
-def actor(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    work = tmp_path_factory.mktemp("actor")
-    with pytest.MonkeyPatch.context():
-        return build_tom_hanks_actor(work / "models", work)
 
 
 @pytest.fixture(scope="module")

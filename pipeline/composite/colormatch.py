@@ -240,14 +240,10 @@ def apply_stats(src: np.ndarray, stats: ColourStats, detail_sigma: float | None 
             lab[..., 0] += detail
         if stats.src_chroma_flat and stats.dst_chroma_slope is not None:
             # no colour of its own: the plate skin's chroma at each pixel's matched lightness
-            # the light's shading drives it (the lightness at the detail scale, when given: the
-            # features, lips and lashes, keep one colour as before), within the plate skin's own
-            # range of lightness (nothing extrapolated)
+            # within the plate skin's own range of lightness: darker features (brows, lashes,
+            # the mouth) are not given an extrapolated colour
             reach = np.float32(_CHROMA_REACH * max(float(ds[0]), _CHROMA_FIT_MIN_L_STD))
-            light = lab[..., 0]
-            if detail_sigma is not None and detail_sigma > 0.0:
-                light = cv2.GaussianBlur(light, (0, 0), float(detail_sigma))
-            shade = np.clip(light - np.float32(dm[0]), -reach, reach)
+            shade = np.clip(lab[..., 0] - np.float32(dm[0]), -reach, reach)
             for i, k in ((1, stats.dst_chroma_slope[0]), (2, stats.dst_chroma_slope[1])):
                 lab[..., i] += np.float32(k) * shade
         return cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
