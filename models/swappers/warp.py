@@ -162,8 +162,12 @@ OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
 # a track's open-eye reference starts at OPEN_EYE at least (a shot that opens on a blink still
 # shuts the actor's eyes); once the track has shown EYE_SETTLE frames it is the track's own
 # widest opening (fading), floored only at OPEN_EYE_MIN: small, narrow or downcast eyes
-# (reading 0.15-0.25) are that person's open eyes, not half shut ones, and still blink
-EYE_SETTLE = 24
+# (reading 0.15-0.25) are that person's open eyes, not half shut ones, and still blink. The
+# engine restarts this state with each history block after replaying the frames before it
+# (SwapSettings.history_frames, 8 by default): settling within those frames gives every
+# block's frames the track's own reference. An eye shut all through them still reads shut
+# (a shut eye reads under half of OPEN_EYE_MIN).
+EYE_SETTLE = 8
 OPEN_EYE_MIN = 0.15
 EYE_REF_FADE = 0.995  # per frame
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
