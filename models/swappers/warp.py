@@ -163,11 +163,11 @@ OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
 # shuts the actor's eyes); once the track has shown EYE_SETTLE frames it is the track's own
 # widest opening (fading), floored only at OPEN_EYE_MIN: small, narrow or downcast eyes
 # (reading 0.15-0.25) are that person's open eyes, not half shut ones, and still blink. The
-# engine restarts this state with each history block after replaying the frames before it
-# (SwapSettings.history_frames, 8 by default): settling within those frames gives every
-# block's frames the track's own reference. An eye shut all through them still reads shut
-# (a shut eye reads under half of OPEN_EYE_MIN).
-EYE_SETTLE = 8
+# engine restarts this state with each history block (48 frames) after replaying the 8 frames
+# before it, so the first 16 frames of a block are on the OPEN_EYE floor again. Settling
+# sooner (8 frames) fixed that but read too few frames for a squinting face: Megamind's EAR
+# correlation fell 0.56 -> 0.49 (dlib) and 0.77 -> 0.59 (mesh) (benchmarks/README.md).
+EYE_SETTLE = 24
 OPEN_EYE_MIN = 0.15
 EYE_REF_FADE = 0.995  # per frame
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
