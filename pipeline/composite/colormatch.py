@@ -1,6 +1,8 @@
 """Colour match the swapped face to the plate's face, inside the mask.
 
-- ``rct``: Reinhard colour transfer — per-channel mean/std matched in CIE Lab.
+- ``rct``: Reinhard colour transfer — per-channel mean/std matched in CIE Lab. An actor
+  without colour of its own (a and b flat) also takes the plate skin's chroma along its
+  shading (``dst_chroma_slope``).
 - ``lct``: linear colour transfer — the full RGB covariance matched with a
   symmetric matrix square root (mean + 3x3 transform).
 - ``none``: untouched.
