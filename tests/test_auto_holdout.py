@@ -38,7 +38,6 @@ from recast.pipeline.faces import AnalyserOptions, create_analyser
 WARM_DIM = np.array([0.55, 0.36, 0.22], np.float32)
 
 
-
 @pytest.fixture(scope="module")
 def analyser() -> Any:
     return create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)

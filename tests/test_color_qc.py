@@ -54,7 +54,6 @@ def _write_plate(path: Path, kind: str) -> None:
     write_image(path, px, spec)
 
 
-
 @pytest.fixture(scope="module", params=list(FORMATS))
 def swapped(request: pytest.FixtureRequest, actor: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from recast.pipeline.engine import Engine, OutputLayout, SwapSettings

@@ -26,7 +26,6 @@ from recast.pipeline.sequence import PlateSequence
 ORIGIN = (24, 16)
 
 
-
 def _run(actor: Any, plate_dir: Path, out: Path, settings: SwapSettings | None = None, **kw: Any) -> tuple[Engine, list[dict]]:
     seq = PlateSequence.open(str(plate_dir / "shot.####.exr"))
     eng = Engine(seq, {actor.name: actor}, settings or SwapSettings(), OutputLayout(out, seq.name, seq.padding), job_id="t1", **kw)

@@ -30,7 +30,6 @@ FULL = (600, 560)
 HOLD = (150, 60, 225, 260)  # x0, y0, x1, y1 in image (display) coordinates: the left half of her face
 
 
-
 @pytest.fixture(scope="module")
 def plates(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("plates")

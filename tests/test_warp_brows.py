@@ -29,7 +29,6 @@ _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
 
 
-
 def _crop(img: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:
     box = crop_box_for(face, img.shape[:2], 2.0)
     ys, xs = box.slices()

@@ -23,7 +23,6 @@ from tests._faces_fixtures import t1
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
-
 @pytest.fixture(scope="module")
 def t1_faces() -> tuple[np.ndarray, list[Any]]:
     from recast.pipeline.faces.mediapipe_models import missing

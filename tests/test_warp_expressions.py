@@ -26,7 +26,6 @@ SHUT, OPEN = 31, 39  # lids meet (plate EAR about 0.14) / wide open (about 0.47)
 TALK_OPEN, TALK_SHUT = 89, 38  # lips apart / lips together, eyes open in both
 
 
-
 @pytest.fixture(scope="module")
 def judge() -> Any:
     return create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)

@@ -24,7 +24,6 @@ from tests._faces_fixtures import astronaut
 WARM_DIM = np.array([0.55, 0.36, 0.22], np.float32)
 
 
-
 @pytest.fixture(scope="module")
 def plate_crop() -> tuple[np.ndarray, Any]:
     img = np.clip(astronaut() * WARM_DIM, 0, 1).astype(np.float32)
