@@ -4,7 +4,7 @@ A frame's pixels must not depend on where a run started, so a chunk that starts 
 history block brings the temporal state to its first frame: from the state an earlier
 chunk or run stored after the frame before (``embeddings/state``), else by replaying the
 block's earlier frames (computed, not written). One plate (the demo's, 48 frames 640x360
-half RGB zip by default, default history settings: block 48, 8 frames replayed before a
+half RGB zip by default, default history settings: block 96, 24 frames replayed before a
 block), one engine spec, QC off; then, interleaved A B C A B C, each in fresh processes
 as a farm runs them, timed in CPU seconds (user + system of the processes: what a farm
 pays, and steadier than wall time on a shared machine; the wall times are printed too):

@@ -129,7 +129,10 @@ def corr(a: list[float], b: list[float]) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judge: Judge, actor_emb: np.ndarray):
+def run_clip(
+    actor, frames: list[np.ndarray], work: Path, commercial: bool, judge: Judge, actor_emb: np.ndarray,
+    overrides: dict[str, object] | None = None,
+):
     from _faces_fixtures import write_exr_sequence
 
     from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
@@ -138,7 +141,7 @@ def run_clip(actor, frames: list[np.ndarray], work: Path, commercial: bool, judg
 
     pattern = write_exr_sequence(frames, work / "plate", name="mm")
     seq = PlateSequence.open(pattern)
-    settings = SwapSettings(selection="largest", allow_noncommercial_models=not commercial)
+    settings = SwapSettings(selection="largest", allow_noncommercial_models=not commercial, **(overrides or {}))
     out = work / ("out_c" if commercial else "out")
     eng = Engine(seq, {actor.name: actor}, settings, OutputLayout(out, seq.name, seq.padding))
     t0 = time.perf_counter()
@@ -261,7 +264,8 @@ def real_source(spec: str, judge: Judge) -> np.ndarray:
 
 
 def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
-                     per_frame_dir: Path | None, face_px: float = 210.0, source: str = "astronaut") -> dict[str, object]:
+                     per_frame_dir: Path | None, face_px: float = 210.0, source: str = "astronaut",
+                     overrides: dict[str, object] | None = None) -> dict[str, object]:
     """Section 4: a talking, blinking real face (the astronaut by default), default and commercial swaps."""
     from _expression_plate import expression_clip
 
@@ -281,7 +285,7 @@ def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.
     print(f"  plate_vs_schedule_ear: {out['plate_vs_schedule_ear']:.3f} (same, eyes: EAR vs minus the blink)")
     for commercial in (False, True):
         kind = "commercial" if commercial else "default"
-        res, pairs = run_clip(actor, clip.frames, work / f"real_{kind}", commercial, judge, actor_emb)
+        res, pairs = run_clip(actor, clip.frames, work / f"real_{kind}", commercial, judge, actor_emb, overrides)
         per_frame = res.pop("per_frame")
         if per_frame_dir is not None:
             for row in per_frame:
@@ -315,7 +319,18 @@ def main() -> int:
     ap.add_argument("--real-source", default="astronaut", help="the real talking face's photo: astronaut, or t1:K "
                     "(insightface's t1.jpg, its K-th face from the left)")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
+    ap.add_argument("--setting", action="append", default=[], metavar="KEY=JSON",
+                    help="a swap setting for every clip (repeatable), e.g. history_frames=24")
     args = ap.parse_args()
+    overrides: dict[str, object] = {}
+    for item in args.setting:
+        key, sep, value = item.partition("=")
+        if not sep:
+            ap.error(f"--setting {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
     report: dict[str, object] = {}
     print("1. small faces (fraction of pasted real faces found)")
     if not args.skip_small and not args.only_real:
@@ -331,7 +346,7 @@ def main() -> int:
         if args.real_frames > 0:
             report[f"real ({args.real_source}, talking and blinking)"] = real_expressions(
                 actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px,
-                args.real_source
+                args.real_source, overrides
             )
         if args.only_real:
             print(json.dumps(report, indent=1, default=float))
@@ -340,7 +355,7 @@ def main() -> int:
         print(f"2. Megamind frames {args.start}..{args.start + len(frames) - 1} (720x528, dim warm), actor: Tom Hanks sample")
         for commercial in (False, True):
             label = "commercial-only (mesh68)" if commercial else "default (dlib68)"
-            res, pairs = run_clip(actor, frames, work / ("c" if commercial else "d"), commercial, judge, actor_emb)
+            res, pairs = run_clip(actor, frames, work / ("c" if commercial else "d"), commercial, judge, actor_emb, overrides)
             per_frame = res.pop("per_frame")
             if args.per_frame is not None:
                 args.per_frame.mkdir(parents=True, exist_ok=True)
@@ -354,7 +369,7 @@ def main() -> int:
             )
             sheet(pairs, args.sheets / f"dark_warm_{'commercial' if commercial else 'default'}.png")
         bright = bright_plate()
-        res, pairs = run_clip(actor, bright, work / "b", True, judge, actor_emb)
+        res, pairs = run_clip(actor, bright, work / "b", True, judge, actor_emb, overrides)
         sheet(pairs, args.sheets / "bright_commercial.png", rows=3)
         from recast.pipeline.engine import Engine  # noqa: F401  (kept for the sheet of every face below)
 

@@ -18,13 +18,13 @@ farm node whose store lacks the job indexes it from ``OUT/job.json``.
   ``Render`` layer on the ``shell`` service, ``<range>`` and ``<chunk>``), so
   farm export never needs the OpenCue stack at run time.
 
-Chunk size: ``--chunk N`` frames per task; by default the take's ``history_block`` (48
+Chunk size: ``--chunk N`` frames per task; by default the take's ``history_block`` (96
 unless the job sets it), with OpenJD tasks cut at the blocks' first frames. A farm task
 runs in parallel with the others, so nothing its sibling chunks compute is stored
 when it starts: a task starting inside a history block replays the block's earlier
 frames (``Engine._bring_history_to``), one starting on a block's first frame only the
-``history_frames`` before it (8 of 48: a sixth). 10-frame tasks over 48-frame blocks
-replayed twice the frames they wrote.
+``history_frames`` before it (24 of 96: a quarter). 10-frame tasks over 48-frame blocks
+(the earlier default) replayed twice the frames they wrote.
 
 Exporters are plugins (entry point group ``recast.farm``, :data:`FARM_EXPORTERS`):
 an exporter has a ``name``, a file ``suffix`` and ``render(store, job_id, opts)``

@@ -97,12 +97,13 @@ def test_narrow_eyes_are_that_persons_open_eyes_once_the_track_has_settled(
     """A person whose eyes read narrow all along (small, smiling or downcast eyes: lid gap about
     0.2 of the eye's width, against about 0.3 for an eye open at rest). While the track is
     young the reference is floored at the usual open eye (a shot that opens on a blink still
-    shuts the actor's eyes), so these eyes read part shut; once EYE_SETTLE frames are seen the
-    track's own widest opening is the reference: the actor's eyes are open at rest, and a
-    blink still shuts them. Before, the floor held for the whole shot: the actor looked half
-    asleep throughout (and with the face mesh's lower readings, shut: t1.jpg's downcast face
-    read as the actor on 30 % of frames)."""
-    from recast.models.swappers.warp import EYE_SETTLE
+    shuts the actor's eyes), so these eyes read part shut; the floor then eases off and once
+    EYE_SETTLE frames are seen the track's own widest opening is the reference: the actor's
+    eyes are open at rest, and a blink still shuts them. Before, the floor held for the whole
+    shot: the actor looked half asleep throughout (and with the face mesh's lower readings,
+    shut: t1.jpg's downcast face read as the actor on 30 % of frames); then it let go in one
+    step, and the lids jumped up."""
+    from recast.models.swappers.warp import EYE_HOLD, EYE_SETTLE
 
     crop, face = plate_crop
     sw = WarpSwapper()
@@ -123,8 +124,10 @@ def test_narrow_eyes_are_that_persons_open_eyes_once_the_track_has_settled(
             ratios.append(info["eye_ratio"])
             reads.append(info["plate_expression"]["eye_open"])
         assert 0.15 < max(reads) < 0.26, reads  # narrow: under the usual open eye
-        assert max(ratios[: EYE_SETTLE - 1]) < 0.75  # young track: part shut against the prior
+        assert max(ratios[:EYE_HOLD]) < 0.75  # young track: part shut against the prior
         assert ratios[-1] == pytest.approx(1.0) and ratios[EYE_SETTLE - 1] == pytest.approx(1.0)
+        steps = np.diff(ratios[EYE_HOLD - 1 : EYE_SETTLE])
+        assert steps.min() >= -1e-6 and steps.max() < 0.1, steps  # the lids rise over the ease, no jump
         face.landmarks = eyes(0.05)  # a blink
         blink = sw.swap(crop, face, actor)
         assert blink.info["eye_ratio"] < 0.2 and blink.info["lids_lowered"] > 0.8
@@ -140,6 +143,23 @@ def test_narrow_eyes_are_that_persons_open_eyes_once_the_track_has_settled(
     finally:
         face.landmarks = first_landmarks
         face.track_id = None
+
+
+def test_a_track_through_a_history_block_start_is_settled_there() -> None:
+    """The engine restarts the swappers' per-track state at each history block after replaying
+    history_frames before it: with at least EYE_SETTLE of them, a track that runs through the
+    block's start has its own open-eye reference there, not the young track's floor again (the
+    lids of a narrow-eyed face came down for 16 frames of every block). The face mesh's floor
+    sits under its narrow open eyes (t1.jpg's downcast face reads 0.11-0.14)."""
+    from recast.models.swappers.warp import EYE_HOLD, EYE_SETTLE, MESH_OPEN_EYE_MIN, OPEN_EYE, open_eye_floor
+
+    defaults = SwapSettings()
+    assert defaults.history_frames >= EYE_SETTLE
+    assert defaults.history_block > defaults.history_frames
+    floors = [open_eye_floor(n, MESH_OPEN_EYE_MIN) for n in range(1, EYE_SETTLE + 4)]
+    assert floors[: EYE_HOLD] == [OPEN_EYE] * EYE_HOLD
+    assert floors[EYE_SETTLE - 1 :] == pytest.approx([MESH_OPEN_EYE_MIN] * 4)
+    assert all(b <= a for a, b in zip(floors, floors[1:], strict=False))
 
 
 def test_matte_is_bounded_and_colour_sits_in_a_dim_warm_scene(actor: Any, plate_crop: tuple[np.ndarray, Any]) -> None:

@@ -23,7 +23,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
 from recast.models.base import ActorModel, SwapperContext, SwapResult
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp_bank import (
@@ -36,9 +35,9 @@ from recast.models.swappers.warp_bank import (
     write_png16,
 )
 from recast.models.swappers.warp_fill import clean_plate_features
-from recast.models.swappers.warp_temple import temple_hair
 from recast.models.swappers.warp_landmarks import NEEDS_68, Landmarker
 from recast.models.swappers.warp_pwa import shared_triangles, warp_local
+from recast.models.swappers.warp_temple import temple_hair
 from recast.pipeline.errors import ActorError, SpecError, SwapError
 from recast.pipeline.types import Face
 
@@ -159,17 +158,31 @@ def align_face(image: np.ndarray, lm: np.ndarray, opts: WarpOptions) -> tuple[np
 
 
 OPEN_EYE = 0.3  # lid gap / eye width of an eye open at rest
-# a track's open-eye reference starts at OPEN_EYE at least (a shot that opens on a blink still
-# shuts the actor's eyes); once the track has shown EYE_SETTLE frames it is the track's own
-# widest opening (fading), floored only at OPEN_EYE_MIN: small, narrow or downcast eyes
-# (reading 0.15-0.25) are that person's open eyes, not half shut ones, and still blink. The
-# engine restarts this state with each history block (48 frames) after replaying the 8 frames
-# before it, so the first 16 frames of a block are on the OPEN_EYE floor again. Settling
-# sooner (8 frames) fixed that but read too few frames for a squinting face: Megamind's EAR
-# correlation fell 0.56 -> 0.49 (dlib) and 0.77 -> 0.59 (mesh) (benchmarks/README.md).
+# A track's open-eye reference is its own widest opening (fading), floored: at OPEN_EYE for its
+# first EYE_HOLD frames (a shot that opens on a blink still shuts the actor's eyes), then the
+# floor eases down to the layout's open-eye minimum by EYE_SETTLE frames: small, narrow or
+# downcast eyes are that person's open eyes, not half shut ones, and still blink. The ease
+# (not a step) keeps the lids from jumping when the floor lets go. The engine restarts this
+# state with each history block after replaying history_frames (24) before it, so a track
+# that runs through a block's start is settled there. Settling sooner (8 frames) read too few
+# frames for a squinting face: Megamind's EAR correlation fell 0.56 -> 0.49 (dlib) and 0.77 ->
+# 0.59 (mesh) (benchmarks/README.md).
+EYE_HOLD = 8
 EYE_SETTLE = 24
 OPEN_EYE_MIN = 0.15
+# the face mesh reads narrow open eyes lower than dlib (t1.jpg's downcast face: 0.11-0.14 open,
+# 0.03-0.06 in a blink); under a 0.15 floor its open eyes were always part shut
+MESH_OPEN_EYE_MIN = 0.10
 EYE_REF_FADE = 0.995  # per frame
+
+
+def open_eye_floor(seen: int, open_min: float = OPEN_EYE_MIN) -> float:
+    """The least open-eye reference of a track that has shown ``seen`` frames: OPEN_EYE while
+    young, easing linearly to ``open_min`` between EYE_HOLD and EYE_SETTLE frames."""
+    t = float(np.clip((seen - EYE_HOLD) / float(EYE_SETTLE - EYE_HOLD), 0.0, 1.0))
+    return OPEN_EYE + t * (min(open_min, OPEN_EYE) - OPEN_EYE)
+
+
 SHUT_AT = 0.35  # of the track's open-eye reference: at or below it the actor's eyes are shut
 # the face mesh's lids (refined by the iris model, pipeline.faces.mesh_eyes) never quite meet:
 # a shut eye measures about 0.6 of its open gap (the blinking astronaut: 0.63), so the mesh
@@ -363,8 +376,9 @@ class WarpSwapper:
         if track is not None:
             self._last_entry[track] = pick.entry.id
         entry = pick.entry
-        shut_at = MESH_SHUT_AT if lm_source.endswith("mesh68") else SHUT_AT
-        eye_ratio = self._eye_ratio(track, expr.eye_open, shut_at) if opts.eye_relative else None
+        mesh = lm_source.endswith("mesh68")
+        shut_at, open_min = (MESH_SHUT_AT, MESH_OPEN_EYE_MIN) if mesh else (SHUT_AT, OPEN_EYE_MIN)
+        eye_ratio = self._eye_ratio(track, expr.eye_open, shut_at, open_min) if opts.eye_relative else None
         # the lids then close over the actor's eyes after the warp (see _lower_lids)
         occlude = opts.lid_occlusion and opts.carry_eyes and eye_ratio is not None and opts.target_shape == "actor"
         if opts.target_shape == "plate":
@@ -467,22 +481,17 @@ class WarpSwapper:
             ungraded_rgb=ungraded_rgb, ungraded_origin=ungraded_origin,
         )
 
-    def _eye_ratio(self, track: tuple[Path, int] | None, eye_open: float, shut_at: float = SHUT_AT) -> float | None:
-        """The plate's eye opening over its track's open-eye reference (a slowly fading maximum)."""
+    def _eye_ratio(
+        self, track: tuple[Path, int] | None, eye_open: float, shut_at: float = SHUT_AT, open_min: float = OPEN_EYE_MIN
+    ) -> float | None:
+        """The plate's eye opening over its track's open-eye reference: the track's widest
+        opening (slowly fading), floored by ``open_eye_floor`` of the frames it has shown."""
         if track is None:
             return None
-        # a human eye open at rest measures about 0.3 (lid gap / eye width): the floor of the
-        # reference while the track is young, so a shot that starts on a blink still closes the
-        # actor's eyes; after EYE_SETTLE frames the track's own widest opening takes over
         seen, own = self._eye_own.get(track, (0, 0.0))
         seen, own = seen + 1, max(float(eye_open), EYE_REF_FADE * own)
         self._eye_own[track] = (seen, own)
-        if seen < EYE_SETTLE:
-            ref = max(float(eye_open), EYE_REF_FADE * self._eye_ref.get(track, OPEN_EYE), OPEN_EYE)
-        elif seen == EYE_SETTLE:
-            ref = max(own, OPEN_EYE_MIN)
-        else:
-            ref = max(float(eye_open), EYE_REF_FADE * self._eye_ref.get(track, own), OPEN_EYE_MIN)
+        ref = max(own, open_eye_floor(seen, open_min))
         self._eye_ref[track] = ref
         rel = eye_open / ref if ref > 1e-6 else 1.0
         # lids meet before the measured gap reaches 0 (lashes, lid thickness): a third of the

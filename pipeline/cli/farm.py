@@ -35,7 +35,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("job")
     p.add_argument("--format", required=True, metavar="FORMAT", help="farm exporter: openjd, opencue, or an installed recast.farm plugin (see `recast plugins`)")
     p.add_argument("--chunk", type=int, default=None,
-                   help="frames per task (default: the take's history_block, 48 unless set; tasks then start on history "
+                   help="frames per task (default: the take's history_block, 96 unless set; tasks then start on history "
                         "blocks and replay only history_frames before them)")
     p.add_argument("--take", type=int, default=1, help="take to render (default 1)")
     p.add_argument("--output", type=Path, default=None, help="file to write (default <out>/farm/...)")

@@ -124,12 +124,12 @@ class SwapSettings(BaseModel):
         8, ge=1, le=1000, description="run the small-face tiles every N frames and at cuts; the downscale and "
         "windows around tracks in between")
     history_block: Annotated[Int, Cli("N")] = Field(
-        48, ge=1, le=100000, description="temporal state (tracks, smoothing, colour statistics) restarts every N frames "
+        96, ge=1, le=100000, description="temporal state (tracks, smoothing, colour statistics) restarts every N frames "
         "counted from the plate's first frame, after replaying --history-frames before the block: a frame's result "
         "depends only on the plate, not on where a run, resume or farm chunk started")
     history_frames: Annotated[Int, Cli("N")] = Field(
-        8, ge=0, le=1000, description="frames before each history block replayed (not written) to warm the tracker "
-        "and smoothing up")
+        24, ge=0, le=1000, description="frames before each history block replayed (not written) to warm the tracker, "
+        "smoothing and open-eye references up")
     crop_scale: Annotated[Float, Cli("X")] = Field(2.0, ge=1.2, le=6.0, description="swap crop side = face size x this")
     mask_erode: Annotated[Float, Cli("PX")] = Field(4.0, ge=-64.0, le=64.0, description="matte erode at a 256 px face (negative dilates)")
     mask_blur: Annotated[Float, Cli("PX")] = Field(12.0, ge=0.0, le=128.0, description="matte feather at a 256 px face")
