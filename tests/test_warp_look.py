@@ -474,7 +474,7 @@ def test_the_plates_hair_at_the_temples_stays_the_plates(actor: Any, warm: bool)
     # beside the cheek: between the eyes' and the mouth corners' height, outside the eyes' corners
     eye_y, mouth_y = max(lm[36][1], lm[45][1]), min(lm[48][1], lm[54][1])
     side = (dist > 25) & (yy > eye_y) & (yy < mouth_y) & ((xx < lm[36][0]) | (xx > lm[45][0])) & (alpha[False] > 0.05)
-    assert side.sum() > 60, side.sum()
+    assert side.sum() > 40, side.sum()  # (fewer since the bank alpha: the tight actor photo ends there)
     off, on = float(alpha[False][side].mean()), float(alpha[True][side].mean())
     assert off > 0.35 and on < 0.1, (off, on)
     assert np.allclose(alpha[True][cheeks], alpha[False][cheeks], atol=1e-3)  # the face itself as before

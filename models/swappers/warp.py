@@ -31,6 +31,7 @@ from recast.models.swappers.warp_bank import (
     BankEntry,
     FaceBank,
     choose,
+    photo_alpha,
     sha256_file,
     write_png16,
 )
@@ -253,10 +254,10 @@ class WarpActorBuilder:
             if not faces:
                 raise ActorError(f"{path}: no face found in actor image")
             _, lm, _ = faces[0]
-            crop, clm, _ = align_face(pixels, lm, opts)
+            crop, clm, m = align_face(pixels, lm, opts)
             heights = ws.hairline_heights(crop, clm, opts.forehead, opts.scan_hairline)
             rel = f"{BANK_DIR}/{n:03d}.png"
-            write_png16(root / rel, crop)
+            write_png16(root / rel, crop, photo_alpha(pixels.shape[:2], m, crop.shape[:2]))
             pose = ws.estimate_pose(clm, crop.shape[:2])
             expr = ws.expression(clm)
             entries.append(BankEntry(len(entries), rel, path.name, False, clm, heights, pose, expr))
@@ -401,13 +402,23 @@ class WarpSwapper:
         mids_src, mids_dst = _round_mouth(src_pts, target) if round_mouth else (np.zeros((0, 2)), np.zeros((0, 2)))
         warp_src, warp_dst = np.vstack([src_pts, mids_src]), np.vstack([target, mids_dst])
         tri = shared_triangles(warp_src, warp_dst)
-        warped = warp_local(bank.image(entry), warp_src, warp_dst, (h, w), tri)
+        warped = warp_local(bank.source(entry), warp_src, warp_dst, (h, w), tri)
         coverage = np.zeros((h, w), bool)
-        coverage[warped.slices()] = warped.inside
+        photo = None
+        if warped.image.shape[2] > 3:  # the actor photo ends inside the crop: only its own pixels
+            photo = np.zeros((h, w), np.float32)
+            photo[warped.slices()] = np.where(warped.inside, warped.image[..., 3], 0.0)
+            coverage[warped.slices()] = warped.inside & (warped.image[..., 3] > 0.5)
+        else:
+            coverage[warped.slices()] = warped.inside
         # The matte stops at the lower of the two hairlines: never paint the
         # actor's fringe onto the plate's forehead, nor skin over the plate's hair.
         matte_heights = np.minimum(entry.heights, heights)
         matte = self._matte(target, lm_expr, matte_heights, coverage, expr, (h, w))
+        if photo is not None:  # never the padding beyond the actor photo's edge (feathered)
+            matte *= photo
+        # warped pixels from beyond the actor photo's edge, left to the plate
+        photo_cut = 0 if photo is None else int((warped.inside & (warped.image[..., 3] < 0.5)).sum())
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
         if oval is not None:  # never past the plate's own face oval (the mesh's outline)
             matte *= oval
@@ -415,7 +426,7 @@ class WarpSwapper:
         covered = pose_cover(beyond, opts.pose_reach, opts.pose_fade)
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
         out = crop[..., :3].astype(np.float32, copy=True)
-        np.copyto(out[warped.slices()], warped.image, where=warped.inside[..., None])
+        np.copyto(out[warped.slices()], warped.image[..., :3], where=warped.inside[..., None])
         del warped
         if occlude and eye_ratio is not None and eye_ratio < 0.999:
             _lower_lids(out, target, eye_ratio)
@@ -469,6 +480,7 @@ class WarpSwapper:
             "lids_lowered": round(1.0 - eye_ratio, 3) if occlude and eye_ratio is not None else 0.0,
             "plate_features_cleaned_px": cleaned,
             "temple_hair_kept_px": temple_px,
+            "actor_photo_edge_px": photo_cut,
             # degrees of yaw past the bank's widest view, and how much of the swap is kept (1:
             # all, 0: faded out, the plate's face shows); below 1 the face is outside the
             # actor's pose coverage (QC: pose_uncovered)

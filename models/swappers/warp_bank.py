@@ -2,7 +2,9 @@
 
 On disk (inside the actor folder)::
 
-    bank/000.png ...      aligned RGB crops, 16-bit PNG, working space
+    bank/000.png ...      aligned RGB crops, 16-bit PNG, working space; RGBA where the
+                          actor photo does not fill the crop: the alpha is 1 over the
+                          photo's own pixels, 0 over the padding beyond its edges
     bank/bank.json        one entry per crop view (mirrored views share a PNG)
 
 An entry's ``landmarks`` are the 68 dlib points in its crop; ``heights`` are the
@@ -28,6 +30,13 @@ from recast.models.hashing import sha256_file
 BANK_DIR = "bank"
 BANK_INDEX = "bank/bank.json"
 BANK_VERSION = 1
+# the actor photo's edge inside a bank crop (the crop is padded by reflection beyond it): next
+# to the edge the reflection continues the skin just inside it smoothly, further out it holds
+# mirrored features. The matte may reach PHOTO_EDGE_REACH past the edge (fraction of the crop
+# side: the chin or cheek a tight photo cuts stays whole) and is feathered over about
+# PHOTO_EDGE_FEATHER more
+PHOTO_EDGE_REACH = 0.0
+PHOTO_EDGE_FEATHER = 0.008
 
 
 @dataclass(frozen=True)
@@ -123,20 +132,59 @@ def choose(
 
 
 
-def write_png16(path: Path, rgb: np.ndarray) -> None:
-    """Atomic 16-bit RGB PNG of a float [0, 1] image."""
-    data = (np.clip(np.nan_to_num(rgb[..., :3]), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+def write_png16(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> None:
+    """Atomic 16-bit RGB (with ``alpha``: RGBA) PNG of a float [0, 1] image."""
+    data = (np.clip(np.nan_to_num(rgb[..., :3]), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)[..., ::-1]
+    if alpha is not None:
+        a = (np.clip(np.nan_to_num(alpha), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+        data = np.dstack([data, a])
     with atomic_path(path) as tmp:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(data[..., ::-1])):
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(data)):
             raise ActorError(f"{path}: cannot write bank image")
 
 
 def read_png(path: Path) -> np.ndarray:
+    """A bank image's RGB (float32 [0, 1])."""
+    return read_png_rgba(path)[0]
+
+
+def read_png_rgba(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """A bank image's RGB and its alpha (None: the image has none)."""
     data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if data is None or data.ndim != 3 or data.shape[2] < 3:
         raise ActorError(f"{path}: bank image missing or unreadable")
     scale = 65535.0 if data.dtype == np.uint16 else 255.0
-    return np.ascontiguousarray(data[..., 2::-1].astype(np.float32) / scale)
+    rgb = np.ascontiguousarray(data[..., 2::-1].astype(np.float32) / scale)
+    alpha = np.ascontiguousarray(data[..., 3].astype(np.float32) / scale) if data.shape[2] > 3 else None
+    return rgb, alpha
+
+
+def photo_alpha(image_shape: tuple[int, int], m: np.ndarray, crop_shape: tuple[int, int]) -> np.ndarray | None:
+    """Where an aligned crop (2x3 matrix ``m``: photo -> crop) holds the actor photo's own
+    pixels: 1 there, 0 over the padding beyond the photo's edges (None: the photo fills it).
+    A tight photo's face outline (the jaw dlib places by the face's shape) can run past its
+    edge, where the crop is padded by reflection: mirrored bits of the face that must never
+    be pasted."""
+    h, w = crop_shape
+    ones = np.ones(image_shape, np.float32)
+    inside = cv2.warpAffine(ones, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return None if float(inside.min()) >= 0.999 else np.clip(inside, 0.0, 1.0)
+
+
+def photo_weight(alpha: np.ndarray | None, crop_size: int) -> np.ndarray | None:
+    """How much of each bank pixel the swap may use: the stored alpha grown PHOTO_EDGE_REACH
+    past the photo's edge (the reflection there continues the skin) and feathered, so a matte
+    bounded by it never shows the mirrored features further out. None: the photo fills the
+    crop."""
+    if alpha is None or float(alpha.min()) >= 0.999:
+        return None
+    size = max(1, crop_size)
+    inside = (alpha > 0.5).astype(np.uint8)
+    r = round(PHOTO_EDGE_REACH * size)
+    if r > 0:
+        inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    soft = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), max(0.5, PHOTO_EDGE_FEATHER * size))
+    return np.clip(2.0 * soft - 1.0, 0.0, 1.0)  # (the blur's half-way line moved in, its outer half dropped)
 
 
 @dataclass
@@ -168,10 +216,17 @@ class FaceBank:
 
     def image(self, entry: BankEntry) -> np.ndarray:
         """The entry's crop (mirrored when the entry is a mirrored view)."""
+        return self.source(entry)[..., :3]
+
+    def source(self, entry: BankEntry) -> np.ndarray:
+        """What the swap warps: the entry's crop, with a fourth channel (``photo_weight``)
+        where the actor photo does not fill it (mirrored when the entry is a mirrored view)."""
         key = f"{entry.file}|{int(entry.mirrored)}"
         img = self._images.get(key)
         if img is None:
-            base = read_png(self.root / entry.file)
+            rgb, alpha = read_png_rgba(self.root / entry.file)
+            weight = photo_weight(alpha, self.crop_size or rgb.shape[1])
+            base = rgb if weight is None else np.dstack([rgb, weight])
             img = np.ascontiguousarray(base[:, ::-1]) if entry.mirrored else base
             self._images[key] = img
         return img
