@@ -21,11 +21,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-
+from recast.models.hashing import sha256_file
 from recast.models.swappers import warp_shape as ws
 from recast.pipeline.atomic import atomic_path, atomic_write_json
 from recast.pipeline.errors import ActorError
-from recast.models.hashing import sha256_file
 
 BANK_DIR = "bank"
 BANK_INDEX = "bank/bank.json"
