@@ -23,6 +23,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from recast.models.base import ActorModel, SwapperContext, SwapResult
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp_bank import (

@@ -21,6 +21,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+
 from recast.models.hashing import sha256_file
 from recast.models.swappers import warp_shape as ws
 from recast.pipeline.atomic import atomic_path, atomic_write_json
@@ -29,12 +30,10 @@ from recast.pipeline.errors import ActorError
 BANK_DIR = "bank"
 BANK_INDEX = "bank/bank.json"
 BANK_VERSION = 1
-# the actor photo's edge inside a bank crop (the crop is padded by reflection beyond it): next
-# to the edge the reflection continues the skin just inside it smoothly, further out it holds
-# mirrored features. The matte may reach PHOTO_EDGE_REACH past the edge (fraction of the crop
-# side: the chin or cheek a tight photo cuts stays whole) and is feathered over about
-# PHOTO_EDGE_FEATHER more
-PHOTO_EDGE_REACH = 0.0
+# the actor photo's edge inside a bank crop (padded by reflection beyond it): the swap's matte
+# is feathered over about this much of the crop side, falling to 0 at the edge. Cut further in,
+# it took the chin a tight photo cuts off (an opened mouth then read less open); allowed 3 % of
+# the crop past the edge, it kept the mirrored bits it is there to drop (benchmarks/README.md)
 PHOTO_EDGE_FEATHER = 0.008
 
 
@@ -171,18 +170,13 @@ def photo_alpha(image_shape: tuple[int, int], m: np.ndarray, crop_shape: tuple[i
 
 
 def photo_weight(alpha: np.ndarray | None, crop_size: int) -> np.ndarray | None:
-    """How much of each bank pixel the swap may use: the stored alpha grown PHOTO_EDGE_REACH
-    past the photo's edge (the reflection there continues the skin) and feathered, so a matte
-    bounded by it never shows the mirrored features further out. None: the photo fills the
-    crop."""
+    """How much of each bank pixel the swap may use: the stored alpha feathered inwards from
+    the photo's edge (0 there and beyond, 1 a few pixels in), so a matte bounded by it never
+    shows the padding. None: the photo fills the crop."""
     if alpha is None or float(alpha.min()) >= 0.999:
         return None
-    size = max(1, crop_size)
-    inside = (alpha > 0.5).astype(np.uint8)
-    r = round(PHOTO_EDGE_REACH * size)
-    if r > 0:
-        inside = cv2.dilate(inside, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    soft = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), max(0.5, PHOTO_EDGE_FEATHER * size))
+    inside = (alpha > 0.5).astype(np.float32)
+    soft = cv2.GaussianBlur(inside, (0, 0), max(0.5, PHOTO_EDGE_FEATHER * max(1, crop_size)))
     return np.clip(2.0 * soft - 1.0, 0.0, 1.0)  # (the blur's half-way line moved in, its outer half dropped)
 
 
