@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+
 from recast.models.base import ActorModel
 from recast.models.swappers.warp import WarpActorBuilder, WarpOptions, WarpSwapper
 from recast.models.swappers.warp_bank import (

@@ -311,31 +311,29 @@ class WarpSwapper:
         self._banks: OrderedDict[Path, tuple[float, FaceBank]] = OrderedDict()
         # Bank view each (actor, face track) used last, for switch hysteresis.
         self._last_entry: dict[tuple[Path, int], int] = {}
-        # Each track's open-eye reference (its recent widest eye opening), for blinks, and its
-        # own readings so far (frames seen, widest opening fading, with no floor).
-        self._eye_ref: dict[tuple[Path, int], float] = {}
+        # Each track's own eye readings so far (frames seen, widest opening fading, no floor):
+        # its open-eye reference for blinks is derived from them (_eye_ratio).
         self._eye_own: dict[tuple[Path, int], tuple[int, float]] = {}
 
     def reset_sequence(self) -> None:
         """Forget the per-track view history and open-eye references (a new, unrelated sequence
         follows, or the engine restarts its temporal state); banks stay loaded."""
         self._last_entry.clear()
-        self._eye_ref.clear()
         self._eye_own.clear()
 
     def sequence_state(
         self,
     ) -> tuple[dict[tuple[Path, int], int], dict[tuple[Path, int], float], dict[tuple[Path, int], tuple[int, float]]]:
-        """The per-track state a frame's swap changes (view picked last, open-eye reference and
-        the track's own eye readings), copied: the engine keeps it with its own temporal state
-        (history blocks, retries, chunks restored from a stored state)."""
-        return dict(self._last_entry), dict(self._eye_ref), dict(self._eye_own)
+        """The per-track state a frame's swap changes (view picked last, the track's own eye
+        readings), copied: the engine keeps it with its own temporal state (history blocks,
+        retries, chunks restored from a stored state). The middle part, once the open-eye
+        reference, is derived now and left empty: stored states keep their three parts."""
+        return dict(self._last_entry), {}, dict(self._eye_own)
 
     def restore_sequence(self, state: Any) -> None:
-        last, eye = state[0], state[1]
         # (a state stored before the own readings were kept has two parts: they start again)
         own = state[2] if len(state) > 2 else {}
-        self._last_entry, self._eye_ref, self._eye_own = dict(last), dict(eye), dict(own)
+        self._last_entry, self._eye_own = dict(state[0]), dict(own)
 
     def bank(self, actor: ActorModel) -> FaceBank:
         index = actor.path(BANK_INDEX)
@@ -505,7 +503,6 @@ class WarpSwapper:
         seen, own = seen + 1, max(float(eye_open), EYE_REF_FADE * own)
         self._eye_own[track] = (seen, own)
         ref = max(own, open_eye_floor(seen, open_min))
-        self._eye_ref[track] = ref
         rel = eye_open / ref if ref > 1e-6 else 1.0
         # lids meet before the measured gap reaches 0 (lashes, lid thickness): a third of the
         # open gap reads as shut, and opening is linear from there
