@@ -1,6 +1,7 @@
-"""The ``warp`` swapper's feature fill: the plate's brows and eyes that the actor's matte leaves
-showing (taller cartoon brows, brow tails beyond the actor's narrower face, wider lashes, a
-yawed far eye) are painted over, so they don't ghost beside the actor's own.
+"""The ``warp`` swapper's feature fill: the plate's brows, eyes and lips that the actor's matte
+leaves showing (taller cartoon brows, brow tails beyond the actor's narrower face, wider lashes,
+a yawed far eye, a wide or open mouth's corner under the matte's soft edge) are painted over,
+so they don't ghost beside the actor's own.
 
 Two fills are blended by where a pixel lies between the actor's face and the plate's face edge:
 
@@ -53,7 +54,7 @@ def clean_plate_features(
     matte: np.ndarray,
     oval: np.ndarray | None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, tuple[int, int]] | None, int]:
-    """Paint over the plate's brows and eyes where the actor's matte leaves them showing.
+    """Paint over the plate's brows, eyes and lips where the actor's matte leaves them showing.
 
     ``out``: the swap so far (painted in place); ``crop``: the plate; ``plate`` / ``target``:
     the plate's and the actor's 68 points; ``plate_ext``: the plate's points with its forehead.
@@ -68,7 +69,10 @@ def clean_plate_features(
     grow = max(1, round(0.05 * length))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
     thick = max(2, round(0.07 * length))
-    feat_mask = _feature_mask(plate, (h, w), thick)
+    # the plate's lips too: a wide or open mouth whose corner reaches the matte's soft edge
+    # showed through it, dark lip and mouth under pale actor skin, as a grey-blue smudge beside
+    # the actor's mouth (t1.jpg's faces, turned a little; benchmarks/README.md, tenth round)
+    feat_mask = _feature_mask(plate, (h, w), thick, mouth=True)
     face_region = np.zeros((h, w), np.uint8)
     outline = plate_ext[ws.outline_indices()]
     cv2.fillPoly(face_region, [np.round(outline * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
