@@ -225,8 +225,15 @@ def _compose(
     over = _ungraded_layer(layer, (h, w), region, layer_origin, rgb_r) if keep is not None else None
     del layer
     weight = matte_r
-    if skin is not None and int((skin * matte_r >= 0.5).sum()) >= 64:
-        weight = skin * matte_r  # the plate's skin against the actor's: eyes, brows and mouth left out
+    # a swap faded as a whole (turned past the actor's views: pose_coverage) is still graded:
+    # its colour is measured where its matte is strongest, not only where it reaches 0.5 (a face
+    # faded to 0.35 was pasted in the actor photo's own colour, a grey mask on a greyscale actor)
+    peak = float(matte_r.max()) if matte_r.size else 0.0
+    scale = np.float32(1.0 / peak) if 0.0 < peak < 1.0 else None
+    if scale is not None:
+        weight = matte_r * scale
+    if skin is not None and int((skin * weight >= 0.5).sum()) >= 64:
+        weight = skin * weight  # the plate's skin against the actor's: eyes, brows and mouth left out
     if colour_only:
         colour_stats(rgb_r, working_r, weight, opts.color, opts.color_strength, locked_colour, smooth_colour)
         return None
