@@ -306,6 +306,33 @@ def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.
     return out
 
 
+def bench_actor(spec: str, work: Path, judge: Judge) -> tuple[object, np.ndarray]:
+    """The warp actor the clips are swapped with, and the judge's embedding of its photo:
+    ``hanks`` (insightface's Tom_Hanks_54745.png, 112 px, greyscale), ``astronaut`` (skimage's,
+    colour, 512 px with margins) or an image file."""
+    from _engine_fixtures import build_tom_hanks_actor, insightface_image
+    from _faces_fixtures import astronaut, load_rgb
+
+    if spec == "hanks":
+        return build_tom_hanks_actor(work / "models", work), judge.measure(load_rgb(insightface_image("Tom_Hanks_54745.png")))["emb"]
+    from recast.models.actor import build_actor
+
+    if spec == "astronaut":
+        rgb = astronaut()
+        path = work / "astronaut.png"
+        cv2.imwrite(str(path), cv2.cvtColor((np.clip(rgb, 0, 1) * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    else:
+        path = Path(spec)
+        if not path.is_file():
+            raise SystemExit(f"--actor: expected hanks, astronaut or an image file, got {spec!r}")
+        rgb = load_rgb(path)
+    os.environ["RECAST_MODELS"] = str(work / "models")
+    consent = work / "consent.json"
+    consent.write_text(json.dumps({"who": "benchmark actor (package sample image)", "scope": "benchmarks only"}))
+    actor = build_actor("bench", [path], consent, backend="warp", options={"force": True})
+    return actor, judge.measure(rgb)["emb"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=72)
@@ -319,6 +346,8 @@ def main() -> int:
     ap.add_argument("--real-source", default="astronaut", help="the real talking face's photo: astronaut, or t1:K "
                     "(insightface's t1.jpg, its K-th face from the left)")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
+    ap.add_argument("--actor", default="hanks", help="the actor: hanks (insightface's 112 px greyscale Tom Hanks "
+                    "sample), astronaut (skimage's colour portrait) or an image file")
     ap.add_argument("--setting", action="append", default=[], metavar="KEY=JSON",
                     help="a swap setting for every clip (repeatable), e.g. history_frames=24")
     args = ap.parse_args()
@@ -335,14 +364,12 @@ def main() -> int:
     print("1. small faces (fraction of pasted real faces found)")
     if not args.skip_small and not args.only_real:
         report["small_faces"] = small_face_recall()
-    from _engine_fixtures import build_tom_hanks_actor, insightface_image
-    from _faces_fixtures import load_rgb
-
+    if args.actor == "astronaut" and args.real_source == "astronaut" and args.real_frames > 0:
+        ap.error("--actor astronaut: pick another --real-source (t1:K) or --real-frames 0")
     judge = Judge()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        actor = build_tom_hanks_actor(work / "models", work)
-        actor_emb = judge.measure(load_rgb(insightface_image("Tom_Hanks_54745.png")))["emb"]
+        actor, actor_emb = bench_actor(args.actor, work, judge)
         if args.real_frames > 0:
             report[f"real ({args.real_source}, talking and blinking)"] = real_expressions(
                 actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px,
@@ -352,7 +379,7 @@ def main() -> int:
             print(json.dumps(report, indent=1, default=float))
             return 0
         frames = megamind(args.frames, args.start)
-        print(f"2. Megamind frames {args.start}..{args.start + len(frames) - 1} (720x528, dim warm), actor: Tom Hanks sample")
+        print(f"2. Megamind frames {args.start}..{args.start + len(frames) - 1} (720x528, dim warm), actor: {args.actor}")
         for commercial in (False, True):
             label = "commercial-only (mesh68)" if commercial else "default (dlib68)"
             res, pairs = run_clip(actor, frames, work / ("c" if commercial else "d"), commercial, judge, actor_emb, overrides)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from recast.models.base import SwapResult
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
 from recast.pipeline.composite.crop import crop_box_for, shift_face

@@ -31,6 +31,8 @@ _LAB_STD_FLOOR = np.array([1.0, 1.5, 1.5])  # L, a, b units: below this a source
 # the plate's (the scale below 1); only the broad shading takes all of the cut, the fine
 # detail (eyes, lids, lashes, lips, skin texture) keeps at least this share of its contrast
 DETAIL_KEEP = 0.6
+# rct: the most the actor's a and b deviations are scaled by (see apply_stats)
+CHROMA_GAIN_MAX = 1.0
 # rct, an actor without colour (both a and b under the floor: a black-and-white photograph):
 # the plate skin's chroma follows its shading (shade warmer and deeper than the lit side), so
 # the actor's a/b are given the plate's, as a line in L fitted over the plate's skin (slopes
@@ -229,6 +231,11 @@ def apply_stats(src: np.ndarray, stats: ColourStats, detail_sigma: float | None 
         ss, ds = np.array(stats.src_std), np.array(stats.dst_std)
         # a flat source channel (a greyscale actor's a/b) must not amplify noise into colour
         scale = ds / np.maximum(ss, _LAB_STD_FLOOR)
+        # the actor's own chroma variation (lips, cheeks, shading) is never amplified: a plate
+        # skin measured more varied in a and b (a JPEG's chroma, a warm light's shading) scaled
+        # a colour actor's by 3-4x, green skin with magenta lips and cheeks (t1.jpg's faces
+        # with skimage's astronaut as the actor); a flatter plate still tones it down
+        scale[1:] = np.minimum(scale[1:], CHROMA_GAIN_MAX)
         lab = _to_lab(src)  # float32 in place: no float64 crop-sized temporaries
         detail = None
         if detail_sigma is not None and detail_sigma > 0.0 and scale[0] < DETAIL_KEEP:
