@@ -867,6 +867,7 @@ class Engine:
         nxt = self._next_frame
         if nxt == frame and frame != b:
             return None  # the usual case: the previous frame of the block was just computed
+        ahead = range(0)
         if nxt is not None and b < nxt < frame:
             start = nxt  # a step forward inside the block: catch up on the frames between
         else:
@@ -877,7 +878,13 @@ class Engine:
             self._window = start
             self._chain = f"window:{start}"
             self._path = _PathFlags()
+            ahead = self._ahead_frames(start)
+            if ahead:  # the state then depends on the frames read ahead too
+                for g in ahead:
+                    self._chain = self._chain_step(self._chain, g)
         seeded = self._seed_from_stored(start, frame)
+        if seeded is None and ahead:
+            self._look_ahead(ahead)
         if seeded is not None:
             self._next_frame = seeded + 1
         first = start if seeded is None else seeded + 1
@@ -885,6 +892,35 @@ class Engine:
             self._replay(g)
             self._passed(g)
         return {"window": self._window, "seeded": seeded, "replayed": frame - first}
+
+    def _ahead_frames(self, start: int) -> range:
+        """The frames read ahead before a window that starts at the plate's first frame (none
+        before it to replay): the first ``history_frames`` of the plate."""
+        if start != self.plate.first:
+            return range(0)
+        n = max(0, int(self.settings.history_frames))
+        return range(start, min(start + n, self.plate.last + 1))
+
+    def _look_ahead(self, frames: range) -> None:
+        """Read ``frames`` ahead (computed, not written, as history is replayed) and start the
+        window from its initial state again, but with each swapper primed by what it kept of
+        them (``prime_sequence``; warp: each track's widest eye opening over them). A shot has no
+        frames before its first to replay, so a track's first frames had only a fixed guess of
+        an open eye: narrow or downcast eyes read part shut there, and a shot opening on a
+        squint or blink could not tell it from a person's own narrow eyes. Track ids are the
+        same in the window that follows (the same frames tracked from the same state)."""
+        path, chain, nxt = self._path, self._chain, self._next_frame
+        for g in frames:
+            self._replay(g)
+        seen = self._swapper_states()
+        assert self._initial is not None
+        self._restore(self._initial)
+        self._reset_swappers()
+        self._path, self._chain, self._next_frame = path, chain, nxt
+        for name, swapper in self._swappers.items():
+            prime = getattr(swapper, "prime_sequence", None)
+            if callable(prime) and name in seen:
+                prime(seen[name])
 
     def _reset_swappers(self) -> None:
         """Forget what the swappers keep per track (warp: view hysteresis, open-eye references):

@@ -23,8 +23,10 @@ unless the job sets it), with OpenJD tasks cut at the blocks' first frames. A fa
 runs in parallel with the others, so nothing its sibling chunks compute is stored
 when it starts: a task starting inside a history block replays the block's earlier
 frames (``Engine._bring_history_to``), one starting on a block's first frame only the
-``history_frames`` before it (24 of 96: a quarter). 10-frame tasks over 48-frame blocks
-(the earlier default) replayed twice the frames they wrote.
+``history_frames`` before it (24 of 96: a quarter); the plate's first block has none
+before it and reads its first ``history_frames`` ahead instead (``Engine._look_ahead``),
+in every task that starts in it. 10-frame tasks over 48-frame blocks (the earlier
+default) replayed twice the frames they wrote.
 
 Exporters are plugins (entry point group ``recast.farm``, :data:`FARM_EXPORTERS`):
 an exporter has a ``name``, a file ``suffix`` and ``render(store, job_id, opts)``

@@ -330,6 +330,15 @@ class WarpSwapper:
         reference, is derived now and left empty: stored states keep their three parts."""
         return dict(self._last_entry), {}, dict(self._eye_own)
 
+    def prime_sequence(self, ahead: Any) -> None:
+        """Start each track's open-eye reference from its widest opening over the frames the
+        engine read ahead (``ahead``: this swapper's ``sequence_state`` after them), as settled:
+        a track's first frames then read its own eyes, not the young track's floor. The rest
+        (views picked) starts afresh."""
+        own = ahead[2] if len(ahead) > 2 else {}
+        self._last_entry = {}
+        self._eye_own = {track: (max(int(seen), EYE_SETTLE), float(ref)) for track, (seen, ref) in own.items()}
+
     def restore_sequence(self, state: Any) -> None:
         # (a state stored before the own readings were kept has two parts: they start again)
         own = state[2] if len(state) > 2 else {}
