@@ -895,9 +895,12 @@ class Engine:
 
     def _ahead_frames(self, start: int) -> range:
         """The frames read ahead before a window that starts at the plate's first frame (none
-        before it to replay): the first ``history_frames`` of the plate."""
+        before it to replay): the first ``history_frames`` of the plate, when a swapper keeps
+        something of them (``prime_sequence``)."""
         if start != self.plate.first:
             return range(0)
+        if not any(callable(getattr(s, "prime_sequence", None)) for s in self._swappers.values()):
+            return range(0)  # no swapper keeps anything of frames ahead (insightface, dfm)
         n = max(0, int(self.settings.history_frames))
         return range(start, min(start + n, self.plate.last + 1))
 
