@@ -71,6 +71,9 @@ class ComposeOptions:
 # measure's band filters (radius 10 px) and selection erode (3 px) see the same
 # neighbourhood as on the whole crop, so the face's statistics do not change.
 WORK_PAD = 16
+# a swap whose matte peaks under this is faded as a whole (e.g. warp's pose_coverage): its
+# colour is measured over the matte divided by its peak (a whole face's matte is left as it is)
+FADED_PEAK = 0.95
 # colour match (rct): lightness finer than this (of the face's size) is the face's detail, kept
 # legible when the actor's harder light is cut to the plate's (colormatch.apply_stats)
 DETAIL_SIGMA = 0.04
@@ -229,7 +232,7 @@ def _compose(
     # its colour is measured where its matte is strongest, not only where it reaches 0.5 (a face
     # faded to 0.35 was pasted in the actor photo's own colour, a grey mask on a greyscale actor)
     peak = float(matte_r.max()) if matte_r.size else 0.0
-    scale = np.float32(1.0 / peak) if 0.0 < peak < 1.0 else None
+    scale = np.float32(1.0 / peak) if 0.0 < peak < FADED_PEAK else None
     if scale is not None:
         weight = matte_r * scale
     if skin is not None and int((skin * weight >= 0.5).sum()) >= 64:
