@@ -171,6 +171,9 @@ class ComputedFrame:
     # written to the same sidecar
     comp_features: list[dict[str, Any]] = field(default_factory=list)
     ahead: ReadAhead | None = None  # the reader's stats and detection resample of the plate
+    # read ahead (Engine._look_ahead): faces tracked and selected, each swapper shown them
+    # (``observe``), nothing swapped
+    observe: bool = False
     features_due: bool = False  # comp_features still to compute (by write_frame, from these pixels)
     # per-frame QC's crops of the swapped faces, plate and comp as the files hold them
     # (qc.comp_features.FaceCrops by face index): the writer's QC scores them from memory
@@ -602,6 +605,10 @@ class Engine:
             to_working=shared.working if shared is not None else lambda a: self._color.to_working(a, space),  # type: ignore[union-attr]
             from_working=lambda a: self._color.from_working(a, space),  # type: ignore[union-attr]
         )
+        if computed.observe:  # read ahead: what each swapper keeps of the faces, nothing more
+            for face, actor_name in selected:
+                self._observe_one(out, channels, face, str(actor_name), conv)
+            return
         if computed.replay and len(selected) <= 1 and self._holdout is None:
             # a replayed frame: only what later frames see (the swapper's per-track state, the
             # colour smoothing); with several faces each is swapped on the pastes of the ones
@@ -774,6 +781,22 @@ class Engine:
         entry["swapped"] = True
         return entry, swap_seconds[0]
 
+    def _observe_one(self, out: np.ndarray, channels: PlateChannels, face: Face, actor_name: str, conv: SpaceConverter) -> None:
+        """Show ``face`` (its crop as ``_swap_one`` makes it) to its swapper's ``observe``, when
+        the swapper has one (a frame read ahead: nothing is swapped)."""
+        actor = self.actors.get(actor_name)
+        swapper = self._swappers.get(actor_name)
+        observe = getattr(swapper, "observe", None)
+        if actor is None or not callable(observe):
+            return
+        h, w = out.shape[:2]
+        box = crop_box_for(face, (h, w), self.settings.crop_scale)
+        if box.empty or box.width < 8 or box.height < 8:
+            return
+        ys, xs = box.slices()
+        crop = conv.to_working(analysis_pixels(channels, out[ys, xs], True))
+        observe(crop, shift_face(face, -box.x0, -box.y0), actor)
+
     def _replay_one(self, out: np.ndarray, channels: PlateChannels, face: Face, actor_name: str, conv: SpaceConverter) -> None:
         """``_swap_one`` up to the colour statistics (``replay_face``): the same crop, swap
         and smoothing, nothing graded, blended or pasted."""
@@ -902,11 +925,12 @@ class Engine:
         if not any(callable(getattr(s, "prime_sequence", None)) for s in self._swappers.values()):
             return range(0)  # no swapper keeps anything of frames ahead (insightface, dfm)
         n = max(0, int(self.settings.history_frames))
-        return range(start, min(start + n, self.plate.last + 1))
+        ahead = range(start, min(start + n, self.plate.last + 1))
+        return ahead if len(ahead) > 1 else range(0)  # (a still has nothing ahead of it)
 
     def _look_ahead(self, frames: range) -> None:
-        """Read ``frames`` ahead (computed, not written, as history is replayed) and start the
-        window from its initial state again, but with each swapper primed by what it kept of
+        """Read ``frames`` ahead (tracked and shown to the swappers, nothing swapped or written)
+        and start the window from its initial state again, but with each swapper primed by what it kept of
         them (``prime_sequence``; warp: each track's widest eye opening over them). A shot has no
         frames before its first to replay, so a track's first frames had only a fixed guess of
         an open eye: narrow or downcast eyes read part shut there, and a shot opening on a
@@ -914,7 +938,7 @@ class Engine:
         same in the window that follows (the same frames tracked from the same state)."""
         path, chain, nxt = self._path, self._chain, self._next_frame
         for g in frames:
-            self._replay(g)
+            self._replay(g, observe=True)
         seen = self._swapper_states()
         assert self._initial is not None
         self._restore(self._initial)
@@ -1041,10 +1065,11 @@ class Engine:
         result = self._swappers[actor_name].swap(working, shift_face(face, -box.x0, -box.y0), actor)
         _check_swap(result, working.shape[:2])
 
-    def _replay(self, frame: int) -> None:
+    def _replay(self, frame: int, observe: bool = False) -> None:
         """Advance the temporal state by ``frame`` without writing anything (a frame that
-        cannot be read or computed changes nothing, as in a run)."""
-        if self._replay_stored(frame):
+        cannot be read or computed changes nothing, as in a run). ``observe``: a frame read
+        ahead (tracked and shown to the swappers' ``observe``, nothing swapped)."""
+        if not observe and self._replay_stored(frame):
             return
         loaded = self.load_frame(frame)
         if loaded.plate is None:
@@ -1053,7 +1078,7 @@ class Engine:
         try:
             assert self._shape is not None
             self._shape.check(frame, loaded.plate)
-            self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate, replay=True))
+            self._advance(ComputedFrame(_FrameState(frame, rec), loaded.plate, replay=True, observe=observe))
         except Exception:  # noqa: BLE001 - the frame's own run reports it
             self._path.failed = True
 

@@ -53,11 +53,11 @@ def test_narrow_eyes_read_open_from_a_shots_first_frame(tmp_path: Path) -> None:
     guess): with the frames read ahead the actor's eyes are more open from the first frame
     (0.56, 0.46, 0.48 without, the young track's guess; 0.74, 0.63, 0.66 with, when written)."""
     actor = build_tom_hanks_actor(Path(os.environ["RECAST_MODELS"]), tmp_path)
-    clip = expression_clip(_first_face_photo(), 8, face_px=150.0)
+    clip = expression_clip(_first_face_photo(), 26, face_px=150.0)
     assert float(clip.blink[:3].max()) == 0.0  # the plate's eyes are open on these frames
     frames = _around_face(clip.frames)
     without = _eye_ratios(tmp_path, "narrow", frames, actor, 0, 3)
-    ahead = _eye_ratios(tmp_path, "narrow", frames, actor, 8, 3)
+    ahead = _eye_ratios(tmp_path, "narrow", frames, actor, 24, 3)
     assert min(ahead) > 0.6, (without, ahead)
     assert all(a > w + 0.1 for a, w in zip(ahead, without, strict=True)), (without, ahead)
 

@@ -332,12 +332,27 @@ class WarpSwapper:
 
     def prime_sequence(self, ahead: Any) -> None:
         """Start each track's open-eye reference from its widest opening over the frames the
-        engine read ahead (``ahead``: this swapper's ``sequence_state`` after them), as settled:
-        a track's first frames then read its own eyes, not the young track's floor. The rest
-        (views picked) starts afresh."""
+        engine read ahead (``ahead``: this swapper's ``sequence_state`` after them, ``observe``
+        having seen them): a track's first frames then read its own eyes, not the young track's
+        floor. The rest (views picked) starts afresh."""
         own = ahead[2] if len(ahead) > 2 else {}
         self._last_entry = {}
-        self._eye_own = {track: (max(int(seen), EYE_SETTLE), float(ref)) for track, (seen, ref) in own.items()}
+        # (the frames read ahead count as seen: a track read ahead over EYE_SETTLE frames is
+        # settled from its first frame, one seen on fewer still has the young track's floor)
+        self._eye_own = {track: (int(seen), float(ref)) for track, (seen, ref) in own.items()}
+
+    def observe(self, crop: np.ndarray, face: Face, actor: ActorModel) -> None:
+        """A face on a frame read ahead (``Engine._look_ahead``): its eye opening joins its
+        track's readings (nothing is warped)."""
+        if not self.options.eye_relative or face.track_id is None:
+            return
+        if crop.ndim != 3 or crop.shape[2] < 3 or min(crop.shape[:2]) < 8:
+            return
+        lm, lm_source = self._landmarks(crop, face)
+        expr = ws.expression(_raw_expression_points(face, lm))
+        mesh = lm_source.endswith("mesh68")
+        shut_at, open_min = (MESH_SHUT_AT, MESH_OPEN_EYE_MIN) if mesh else (SHUT_AT, OPEN_EYE_MIN)
+        self._eye_ratio((actor.root, int(face.track_id)), expr.eye_open, shut_at, open_min)
 
     def restore_sequence(self, state: Any) -> None:
         # (a state stored before the own readings were kept has two parts: they start again)
