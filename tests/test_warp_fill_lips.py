@@ -14,11 +14,11 @@ import numpy as np
 
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
-from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.settings import SwapSettings
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from tests._expression_plate import expression_clip
 from tests._faces_fixtures import t1
+from tests.test_warp_brows import _crop
 
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
 
@@ -49,11 +49,7 @@ def test_the_plates_lips_beside_the_actors_mouth_are_painted_over(actor: Any) ->
     img = clip.frames[2]  # the mouth open (the schedule's third frame)
     assert clip.mouth[2] > 0.3
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
-    face = max(an.analyse(img, embed=False), key=lambda f: f.size)
-    box = crop_box_for(face, img.shape[:2], 2.0)
-    ys, xs = box.slices()
-    crop, fc = img[ys, xs].copy(), shift_face(face, -box.x0, -box.y0)
-    fc.track_id = None
+    crop, fc = _crop(img, max(an.analyse(img, embed=False), key=lambda f: f.size))
     lm = np.asarray(fc.landmarks, np.float64)
     lips = np.zeros(crop.shape[:2], np.uint8)
     cv2.fillConvexPoly(lips, cv2.convexHull(np.round(lm[48:60]).astype(np.int32)), 255)
