@@ -157,7 +157,8 @@ def test_stages_raise_a_stage_error_after_draining() -> None:
 
 
 def test_swap_cli_runs_the_pipelined_stages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`recast swap` reads on the reader thread and writes on the writer thread (not engine.run per frame)."""
+    """`recast swap` reads on the reader thread and writes on the writer thread (not engine.run per frame);
+    only the frames read ahead before the first window are read on the compute thread."""
     import os
 
     from recast.pipeline import engine as engine_mod
@@ -169,10 +170,18 @@ def test_swap_cli_runs_the_pipelined_stages(tmp_path: Path, monkeypatch: pytest.
     for i in range(3):
         write_aov_plate(plates / f"shot.{1001 + i:04d}.exr", astronaut_linear(4 * i))
     threads: dict[str, set[str]] = {"load": set(), "write": set()}
+    ahead: set[int] = set()  # frames read ahead before the first window (Engine._look_ahead)
     orig_load, orig_write = engine_mod.Engine.load_frame, engine_mod.Engine.write_frame
+    orig_ahead = engine_mod.Engine._look_ahead
+
+    def look_ahead(self: Any, frames: range) -> None:
+        ahead.update(frames)
+        orig_ahead(self, frames)
 
     def load_frame(self: Any, frame: int) -> Any:
-        threads["load"].add(threading.current_thread().name)
+        name = threading.current_thread().name
+        if not (frame in ahead and name == "MainThread"):  # (the look-ahead reads on the compute thread)
+            threads["load"].add(name)
         return orig_load(self, frame)
 
     def write_frame(self: Any, computed: Any) -> Any:
@@ -183,11 +192,13 @@ def test_swap_cli_runs_the_pipelined_stages(tmp_path: Path, monkeypatch: pytest.
         raise AssertionError("swap must not call engine.run frame by frame")
 
     monkeypatch.setattr(engine_mod.Engine, "load_frame", load_frame)
+    monkeypatch.setattr(engine_mod.Engine, "_look_ahead", look_ahead)
     monkeypatch.setattr(engine_mod.Engine, "write_frame", write_frame)
     monkeypatch.setattr(engine_mod.Engine, "run", no_run)
     out = tmp_path / "out"
     assert main(["swap", str(plates / "shot.####.exr"), "--actor", "hanks", "--out", str(out), "--json"]) == 0
     assert threads["load"] and all(n.startswith("recast-read") for n in threads["load"])
+    assert ahead == {1001, 1002, 1003}  # the whole 3-frame plate is read ahead once, then run
     assert threads["write"] and all(n.startswith("recast-write") for n in threads["write"])
     recs = [json.loads((out / "records" / f"{f}.json").read_text()) for f in (1001, 1002, 1003)]
     assert [r["status"] for r in recs] == ["done"] * 3
