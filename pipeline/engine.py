@@ -254,6 +254,10 @@ class Engine:
         self._shape: SequenceShape | None = None  # what every frame must look like (the first frame on disk)
         self._initial: _SequenceState | None = None  # the temporal state before any frame
         self._next_frame: int | None = None  # the frame the temporal state is ready for
+        # the look-ahead's tracking of the frames it read (pickled like the job store's entries),
+        # each used once by the window's own pass over the frame (Engine._look_ahead)
+        self._ahead_tracks: dict[int, bytes] = {}
+        self._reading_ahead = False
         # tracking results kept per (window start, frame) so a later take seeds its frames from
         # them instead of detecting again (pipeline.jobs.history); None: always detect
         self._history = history
@@ -302,6 +306,7 @@ class Engine:
         self._swappers.clear()
         self._enhancer = None
         self._colour_history.clear()
+        self._ahead_tracks.clear()
         self._handover = None
         self._setup_read = None
         self._ready = False
@@ -673,6 +678,11 @@ class Engine:
         tracked = self._stored_tracking(frame)
         if tracked is None:
             tracked = self._stream.process(frame, clean, to_display=view, shrunk=shrunk)
+            if self._reading_ahead:  # kept for the window's own pass over the frame
+                st = self._stream
+                self._ahead_tracks[frame] = pickle.dumps(
+                    (tracked, st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles), protocol=pickle.HIGHEST_PROTOCOL
+                )
             if self._history is not None and self._window is not None:
                 # pickled now, before selection marks the faces; stored once the frame succeeds
                 st = self._stream
@@ -901,6 +911,7 @@ class Engine:
             self._window = start
             self._chain = f"window:{start}"
             self._path = _PathFlags()
+            self._ahead_tracks.clear()
             ahead = self._ahead_frames(start)
             if ahead:  # the state then depends on the frames read ahead too
                 for g in ahead:
@@ -937,8 +948,12 @@ class Engine:
         squint or blink could not tell it from a person's own narrow eyes. Track ids are the
         same in the window that follows (the same frames tracked from the same state)."""
         path, chain, nxt = self._path, self._chain, self._next_frame
-        for g in frames:
-            self._replay(g, observe=True)
+        self._reading_ahead = True
+        try:
+            for g in frames:
+                self._replay(g, observe=True)
+        finally:
+            self._reading_ahead = False
         seen = self._swapper_states()
         assert self._initial is not None
         self._restore(self._initial)
@@ -961,9 +976,13 @@ class Engine:
         """This window's stored tracking result of ``frame`` (see ``StreamHistory``): the
         stream is set to the state after it and its tracked faces are returned; None when
         nothing usable is stored (the frame is then detected)."""
-        if self._history is None or self._window is None or self._stream is None:
+        if self._window is None or self._stream is None:
             return None
-        blob = self._history.get(self._window, frame, self.plate.path(frame))
+        # what the look-ahead tracked of this window's frames (same state, same frames: the
+        # same result), used once; else the job's store
+        blob = self._ahead_tracks.pop(frame, None)
+        if blob is None and self._history is not None:
+            blob = self._history.get(self._window, frame, self.plate.path(frame))
         if blob is None:
             return None
         try:
