@@ -678,17 +678,18 @@ class Engine:
         tracked = self._stored_tracking(frame)
         if tracked is None:
             tracked = self._stream.process(frame, clean, to_display=view, shrunk=shrunk)
-            if self._reading_ahead:  # kept for the window's own pass over the frame
+            store = self._history is not None and self._window is not None
+            if store or self._reading_ahead:
+                # pickled now, before selection marks the faces: stored once the frame succeeds,
+                # and kept for the window's own pass over a frame read ahead
                 st = self._stream
-                self._ahead_tracks[frame] = pickle.dumps(
+                blob = pickle.dumps(
                     (tracked, st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles), protocol=pickle.HIGHEST_PROTOCOL
                 )
-            if self._history is not None and self._window is not None:
-                # pickled now, before selection marks the faces; stored once the frame succeeds
-                st = self._stream
-                self._pending = pickle.dumps(
-                    (tracked, st.tracker, st._count, st._last_embed, st.last_scan, st.last_tiles), protocol=pickle.HIGHEST_PROTOCOL
-                )
+                if store:
+                    self._pending = blob
+                if self._reading_ahead:
+                    self._ahead_tracks[frame] = blob
         if not tracked:
             self._path.empty = True
         if not tracked and self._reference is not None and self._reference.face is not None:
@@ -941,8 +942,8 @@ class Engine:
 
     def _look_ahead(self, frames: range) -> None:
         """Read ``frames`` ahead (tracked and shown to the swappers, nothing swapped or written)
-        and start the window from its initial state again, but with each swapper primed by what it kept of
-        them (``prime_sequence``; warp: each track's widest eye opening over them). A shot has no
+        and start the window from its initial state again, but with each swapper primed by what
+        it kept of them (``prime_sequence``; warp: each track's widest eye opening). A shot has no
         frames before its first to replay, so a track's first frames had only a fixed guess of
         an open eye: narrow or downcast eyes read part shut there, and a shot opening on a
         squint or blink could not tell it from a person's own narrow eyes. Track ids are the
