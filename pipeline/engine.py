@@ -918,15 +918,20 @@ class Engine:
                 for g in ahead:
                     self._chain = self._chain_step(self._chain, g)
         seeded = self._seed_from_stored(start, frame)
+        read_ahead = 0
         if seeded is None and ahead:
             self._look_ahead(ahead)
+            read_ahead = len(ahead)
         if seeded is not None:
             self._next_frame = seeded + 1
         first = start if seeded is None else seeded + 1
         for g in range(first, frame):
             self._replay(g)
             self._passed(g)
-        return {"window": self._window, "seeded": seeded, "replayed": frame - first}
+        brought: dict[str, Any] = {"window": self._window, "seeded": seeded, "replayed": frame - first}
+        if read_ahead:  # (frames read ahead before the window: Engine._look_ahead)
+            brought["ahead"] = read_ahead
+        return brought
 
     def _ahead_frames(self, start: int) -> range:
         """The frames read ahead before a window that starts at the plate's first frame (none

@@ -43,6 +43,8 @@ def _eye_ratios(tmp: Path, name: str, frames: list[np.ndarray], actor: Any, hist
     out = []
     for rec in eng.run(seq.frames[:count]):
         assert rec["status"] == "done", rec.get("error")
+        # the first frame's record says how many frames were read ahead before it
+        assert (rec.get("history") or {}).get("ahead", 0) == (min(history_frames, len(frames)) if not out else 0), rec.get("history")
         face = next(f for f in rec["faces"] if f["swapped"])
         out.append(float(face["swap_info"]["eye_ratio"]))
     return out

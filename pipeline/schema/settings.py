@@ -129,7 +129,7 @@ class SwapSettings(BaseModel):
         "depends only on the plate, not on where a run, resume or farm chunk started")
     history_frames: Annotated[Int, Cli("N")] = Field(
         24, ge=0, le=1000, description="frames before each history block replayed (not written) to warm the tracker, "
-        "smoothing and open-eye references up")
+        "smoothing and open-eye references up; the plate's first block, with none before it, reads as many ahead")
     crop_scale: Annotated[Float, Cli("X")] = Field(2.0, ge=1.2, le=6.0, description="swap crop side = face size x this")
     mask_erode: Annotated[Float, Cli("PX")] = Field(4.0, ge=-64.0, le=64.0, description="matte erode at a 256 px face (negative dilates)")
     mask_blur: Annotated[Float, Cli("PX")] = Field(12.0, ge=0.0, le=128.0, description="matte feather at a 256 px face")
