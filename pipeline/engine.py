@@ -257,7 +257,6 @@ class Engine:
         # the look-ahead's tracking of the frames it read (pickled like the job store's entries),
         # each used once by the window's own pass over the frame (Engine._look_ahead)
         self._ahead_tracks: dict[int, bytes] = {}
-        self._reading_ahead = False
         # tracking results kept per (window start, frame) so a later take seeds its frames from
         # them instead of detecting again (pipeline.jobs.history); None: always detect
         self._history = history
@@ -593,7 +592,9 @@ class Engine:
         # the frame's crops are converted to the working space once: detection's landmark and
         # embedding crops and the swapped faces' compositing crops share the conversion
         view = FrameView(clean, lambda a: self._color.to_working(a, space))  # type: ignore[union-attr]
-        tracked, decisions = self._faces_for(frame, clean, view, ahead.shrunk if ahead is not None and finite else None)
+        tracked, decisions = self._faces_for(
+            frame, clean, view, ahead.shrunk if ahead is not None and finite else None, keep=computed.observe
+        )
         selected = [(f, d.actor) for f, d in zip(tracked, decisions, strict=True) if d.actor]
         if len(selected) > 1:
             self._path.multi = True
@@ -669,17 +670,18 @@ class Engine:
                 offset_face_json(f, dx, dy)
 
     def _faces_for(
-        self, frame: int, clean: np.ndarray, view: FrameView, shrunk: Shrunk | None = None
+        self, frame: int, clean: np.ndarray, view: FrameView, shrunk: Shrunk | None = None, keep: bool = False
     ) -> tuple[list[Face], list[Decision]]:
         """All tracked faces of the frame and the selection decision of each (same order);
         ``view`` is the frame's analysis view (``analysis_view``'s pixels), ``shrunk`` the
-        reader's detection resample of ``clean`` (None: made here)."""
+        reader's detection resample of ``clean`` (None: made here); ``keep``: a frame read ahead,
+        whose tracking the window's own pass over it reuses (``_look_ahead``)."""
         assert self._stream is not None and self._color is not None and self._selector is not None
         tracked = self._stored_tracking(frame)
         if tracked is None:
             tracked = self._stream.process(frame, clean, to_display=view, shrunk=shrunk)
             store = self._history is not None and self._window is not None
-            if store or self._reading_ahead:
+            if store or keep:
                 # pickled now, before selection marks the faces: stored once the frame succeeds,
                 # and kept for the window's own pass over a frame read ahead
                 st = self._stream
@@ -688,7 +690,7 @@ class Engine:
                 )
                 if store:
                     self._pending = blob
-                if self._reading_ahead:
+                if keep:
                     self._ahead_tracks[frame] = blob
         if not tracked:
             self._path.empty = True
@@ -954,12 +956,8 @@ class Engine:
         squint or blink could not tell it from a person's own narrow eyes. Track ids are the
         same in the window that follows (the same frames tracked from the same state)."""
         path, chain, nxt = self._path, self._chain, self._next_frame
-        self._reading_ahead = True
-        try:
-            for g in frames:
-                self._replay(g, observe=True)
-        finally:
-            self._reading_ahead = False
+        for g in frames:
+            self._replay(g, observe=True)
         seen = self._swapper_states()
         assert self._initial is not None
         self._restore(self._initial)

@@ -32,6 +32,19 @@ def t1() -> np.ndarray:
     return load_rgb(insightface_images_dir() / "t1.jpg")
 
 
+def t1_face(k: int = 0) -> np.ndarray:
+    """t1.jpg cut round its ``k``-th face from the left (dlib), with 1.2 face sizes around it:
+    ``t1_face(0)`` is the long-haired face with downcast eyes, turned a little."""
+    from recast.pipeline.faces import AnalyserOptions, create_analyser
+
+    img = t1()
+    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
+    x0, y0, x1, y1 = (float(v) for v in sorted(an.analyse(img, embed=False), key=lambda f: float(f.box[0]))[k].box)
+    pad = 1.2 * max(x1 - x0, y1 - y0)
+    h, w = img.shape[:2]
+    return np.ascontiguousarray(img[int(max(0, y0 - pad)) : int(min(h, y1 + pad)), int(max(0, x0 - pad)) : int(min(w, x1 + pad))])
+
+
 def tom_hanks() -> np.ndarray:
     return load_rgb(insightface_images_dir() / "Tom_Hanks_54745.png")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from recast.pipeline.composite.colormatch import CHROMA_GAIN_MAX, colour_match
+from recast.pipeline.composite.colormatch import colour_match
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from tests._faces_fixtures import astronaut, t1
 
@@ -41,7 +41,6 @@ def test_a_colour_actor_keeps_its_own_chroma_spread_on_a_more_varied_plate() -> 
     out, stats = colour_match(src, dst, mask, "rct")
     assert stats is not None
     o_mean, o_std = _lab_stats(out, mask)
-    assert CHROMA_GAIN_MAX <= 1.0
     assert (o_std[1:] <= 1.25 * s_std[1:]).all(), (o_std, s_std)  # not amplified (1.1 here; 3-4x before)
     np.testing.assert_allclose(o_mean[1:], d_mean[1:], atol=1.5)  # the plate's skin tone
     assert abs(o_std[0] - d_std[0]) < 0.15 * d_std[0]  # lightness still takes the plate's spread
@@ -54,8 +53,8 @@ def test_a_flatter_plate_still_tones_the_actor_down() -> None:
     mean = lab[mask >= 0.5].mean(0)
     lab[..., 1:] = mean[1:] + 0.1 * (lab[..., 1:] - mean[1:])  # a nearly colourless spread
     flat = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0, 1)
-    s_mean, s_std = _lab_stats(src, mask)
-    d_mean, d_std = _lab_stats(flat, mask)
+    _, s_std = _lab_stats(src, mask)
+    _, d_std = _lab_stats(flat, mask)
     assert (d_std[1:] < 0.6 * s_std[1:]).all(), (d_std, s_std)
     out, _ = colour_match(src, flat, mask, "rct")
     _, o_std = _lab_stats(out, mask)

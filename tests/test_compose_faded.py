@@ -14,10 +14,10 @@ import numpy as np
 
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
-from recast.pipeline.composite.crop import crop_box_for, shift_face
 from recast.pipeline.composite.settings import SwapSettings
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from tests._faces_fixtures import t1
+from tests.test_warp_brows import _crop
 
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
 
@@ -29,10 +29,7 @@ def test_a_faded_swap_is_graded_as_the_whole_one(actor: Any) -> None:
     img = t1()
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
     face = min(an.analyse(img, embed=False), key=lambda f: abs(f.box[0] - 452) + abs(f.box[1] - 296))
-    box = crop_box_for(face, img.shape[:2], 2.0)
-    ys, xs = box.slices()
-    crop, fc = img[ys, xs].copy(), shift_face(face, -box.x0, -box.y0)
-    fc.track_id = None
+    crop, fc = _crop(img, face)
     sw = WarpSwapper()
     base = sw.swap(crop, fc, actor)
     assert base.matte is not None and float(base.matte.max()) > 0.99

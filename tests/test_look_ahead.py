@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from _engine_fixtures import build_tom_hanks_actor
-from _faces_fixtures import astronaut, write_exr_sequence
+from _faces_fixtures import astronaut, t1_face, write_exr_sequence
 from recast.pipeline.engine import Engine, OutputLayout, SwapSettings
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from recast.pipeline.sequence import PlateSequence
 from tests._expression_plate import expression_clip
-from tests.test_warp_fill_lips import _first_face_photo
 
 
 def _around_face(frames: list[np.ndarray], size: int = 480) -> list[np.ndarray]:
@@ -55,7 +54,7 @@ def test_narrow_eyes_read_open_from_a_shots_first_frame(tmp_path: Path) -> None:
     guess): with the frames read ahead the actor's eyes are more open from the first frame
     (0.56, 0.46, 0.48 without, the young track's guess; 0.74, 0.63, 0.66 with, when written)."""
     actor = build_tom_hanks_actor(Path(os.environ["RECAST_MODELS"]), tmp_path)
-    clip = expression_clip(_first_face_photo(), 26, face_px=150.0)
+    clip = expression_clip(t1_face(0), 26, face_px=150.0)
     assert float(clip.blink[:3].max()) == 0.0  # the plate's eyes are open on these frames
     frames = _around_face(clip.frames)
     without = _eye_ratios(tmp_path, "narrow", frames, actor, 0, 3)

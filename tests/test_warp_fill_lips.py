@@ -17,20 +17,10 @@ from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, co
 from recast.pipeline.composite.settings import SwapSettings
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from tests._expression_plate import expression_clip
-from tests._faces_fixtures import t1
+from tests._faces_fixtures import t1_face
 from tests.test_warp_brows import _crop
 
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
-
-
-def _first_face_photo() -> np.ndarray:
-    """t1.jpg round its left-most face (long hair, head turned a little, downcast eyes)."""
-    img = t1()
-    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
-    x0, y0, x1, y1 = (float(v) for v in min(an.analyse(img, embed=False), key=lambda f: float(f.box[0])).box)
-    pad = 1.2 * max(x1 - x0, y1 - y0)
-    h, w = img.shape[:2]
-    return np.ascontiguousarray(img[int(max(0, y0 - pad)) : int(min(h, y1 + pad)), int(max(0, x0 - pad)) : int(min(w, x1 + pad))])
 
 
 def _comp(crop: np.ndarray, fc: Any, swapper: WarpSwapper, actor: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -45,7 +35,7 @@ def test_the_plates_lips_beside_the_actors_mouth_are_painted_over(actor: Any) ->
     the fill), the fill covers them: the plate's weight in the comp there falls under a quarter
     of what it was, and their colour moves to the actor's skin beside them (Lab distance to
     the skin's median under 0.6 of what it was; 3.4 against 7.0 when written)."""
-    clip = expression_clip(_first_face_photo(), 3, face_px=150.0)
+    clip = expression_clip(t1_face(0), 3, face_px=150.0)
     img = clip.frames[2]  # the mouth open (the schedule's third frame)
     assert clip.mouth[2] > 0.3
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)

@@ -350,9 +350,7 @@ class WarpSwapper:
             return
         lm, lm_source = self._landmarks(crop, face)
         expr = ws.expression(_raw_expression_points(face, lm))
-        mesh = lm_source.endswith("mesh68")
-        shut_at, open_min = (MESH_SHUT_AT, MESH_OPEN_EYE_MIN) if mesh else (SHUT_AT, OPEN_EYE_MIN)
-        self._eye_ratio((actor.root, int(face.track_id)), expr.eye_open, shut_at, open_min)
+        self._eye_ratio((actor.root, int(face.track_id)), expr.eye_open, *_eye_layout(lm_source))
 
     def restore_sequence(self, state: Any) -> None:
         # (a state stored before the own readings were kept has two parts: they start again)
@@ -400,9 +398,7 @@ class WarpSwapper:
         if track is not None:
             self._last_entry[track] = pick.entry.id
         entry = pick.entry
-        mesh = lm_source.endswith("mesh68")
-        shut_at, open_min = (MESH_SHUT_AT, MESH_OPEN_EYE_MIN) if mesh else (SHUT_AT, OPEN_EYE_MIN)
-        eye_ratio = self._eye_ratio(track, expr.eye_open, shut_at, open_min) if opts.eye_relative else None
+        eye_ratio = self._eye_ratio(track, expr.eye_open, *_eye_layout(lm_source)) if opts.eye_relative else None
         # the lids then close over the actor's eyes after the warp (see _lower_lids)
         occlude = opts.lid_occlusion and opts.carry_eyes and eye_ratio is not None and opts.target_shape == "actor"
         if opts.target_shape == "plate":
@@ -715,6 +711,12 @@ def _unit_rgb(crop: np.ndarray) -> np.ndarray:
 def _clean_unit(pixels: np.ndarray) -> np.ndarray:
     """float32, NaN/Inf -> finite (numpy's rule), clipped to [0, 1]."""
     return np.clip(np.nan_to_num(pixels.astype(np.float32)), 0.0, 1.0)
+
+
+def _eye_layout(lm_source: str) -> tuple[float, float]:
+    """(shut at, open-eye minimum) of the landmark layout the eye was read on: the face
+    mesh's lids never quite meet and its narrow eyes read lower than dlib's."""
+    return (MESH_SHUT_AT, MESH_OPEN_EYE_MIN) if lm_source.endswith("mesh68") else (SHUT_AT, OPEN_EYE_MIN)
 
 
 def _absolute_eye_ratio(eye_open: float) -> float:
