@@ -33,6 +33,9 @@ BROW_BAND, BROW_LIFT, BROW_REACH = 0.2, 0.05, 0.6
 # a plate pixel in that band is brow when this much darker than the skin around it (a fraction
 # of the skin's luminance)
 BROW_DARK = 0.16
+# how far above the band the dark pixels joined to a brow found in it are brow too (of the
+# face length)
+BROW_GROW = 0.12
 # the fill's shading from the plate (its light over the fill / under the actor's skin), bounded
 SHADE = (0.25, 1.0)
 # the actor's matte over which the fill turns from the plate's own surroundings (below) to the
@@ -40,6 +43,11 @@ SHADE = (0.25, 1.0)
 PLATE_SIDE = (0.2, 0.5)
 # ... and within this band inside the plate's face edge (of the face length), whatever the matte
 PLATE_EDGE = 0.12
+# a colour this far from the skin's (Lab, lightness at half weight) is not skin
+SKIN_LAB_DIST = 15.0
+# how far around the plate's fitted eyes its off-skin pixels are left out of what the fill
+# extends (of the face length)
+EYE_ZONE = 0.1
 # a normalised convolution's blur, in steps of the coarser grid it runs on when wider (_extend)
 EXTEND_STEP = 4.0
 
@@ -104,17 +112,24 @@ def clean_plate_features(
     ref = _skin_lab(out, target)
     if ref is not None:  # the actor's skin only: no shadowed sockets, stubble or hair at the edge
         lab = cv2.cvtColor(src, cv2.COLOR_RGB2Lab)
-        known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < 15.0
+        known &= np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) < SKIN_LAB_DIST
     actor_fill, den = _extend(src, known, sigma)
     hole[den < 0.005] = 0
-    # the actor's own brows and eyes where its matte shows them are not painted over
-    hole[(actor_feat[box] > 0) & (matte[box] > 0.5)] = 0
+    # the actor's own brows and eyes where its matte shows them are not painted over: the
+    # matte comes up to full there instead, so the actor's own brow covers the plate's under it
+    # (at 0.5-0.98 the plate's brow showed through as a dark arc beside the actor's: Megamind)
+    own = (hole > 0) & (actor_feat[box] > 0) & (matte[box] > 0.5)
+    hole[own] = 0
     # the plate's own light over it: the plate's surroundings of its features, extended over
     # them, against the plate under the actor's skin the fill extends; the fill takes the ratio
     # (darker towards the plate's temples and hair, as the plate is there)
     plate_box = ws.unit_rgb(crop[box][..., :3])  # the plate's pixels where the fill works, finite, in [0, 1]
     plate_lum = plate_box @ _LUMA
     plate_known = (feat[box] == 0) & ~dark[box]  # not the plate's make-up, lash shadow or brow
+    eyes = np.zeros(plate_box.shape[:2], np.uint8)  # the plate's fitted eyes, over the box
+    for eye in (plate[36:42], plate[42:48]):
+        cv2.fillConvexPoly(eyes, cv2.convexHull(np.round(eye - (x0, y0)).astype(np.int32)), 255)
+    plate_known &= ~_off_skin_near_eyes(plate_box, crop, plate, eyes > 0, length)
     light, lden = _extend(plate_lum[..., None], plate_known, max(1.0, 0.06 * length))
     wide, _ = _extend(plate_lum[..., None], plate_known, sigma)
     near_known = np.clip(lden / 0.05, 0.0, 1.0)[..., None]  # far from any: the wider reach
@@ -122,13 +137,20 @@ def clean_plate_features(
     under, uden = _extend(plate_lum[..., None], known & plate_known, sigma)
     shade = np.clip(light / np.maximum(under[..., 0], 1e-3), SHADE[0], SHADE[1])
     shade[uden < 0.005] = 1.0
-    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
+    feather = max(0.5, 0.02 * length)
+    soft = cv2.GaussianBlur(hole.astype(np.float32) / 255.0, (0, 0), feather)
     inside = (face_region[box] > 127).astype(np.uint8)
     if oval is not None:
         inside &= (oval[box] > 0.5).astype(np.uint8)
-    soft *= cv2.GaussianBlur(inside.astype(np.float32), (0, 0), max(0.5, 0.02 * length))
+    inside_soft = cv2.GaussianBlur(inside.astype(np.float32), (0, 0), feather)
+    soft *= inside_soft
+    # the matte grows over the fill and over the actor's own features there (one feathered
+    # mask: two met in a seam of half matte); only the fill's part is painted
+    cover = soft
+    if own.any():
+        cover = cv2.GaussianBlur(((hole > 0) | own).astype(np.float32), (0, 0), feather) * inside_soft
     m = matte[box]
-    grown = m + (1.0 - m) * soft
+    grown = m + (1.0 - m) * np.maximum(cover, soft)
     part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
     # the plate's own surroundings of the feature, extended over it: where the actor's matte is
     # low (the plate shows there) and towards the plate's face edge (temples, hairline)
@@ -171,6 +193,13 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
     for brow in (lm[17:22], lm[26:21:-1]):  # inner end first, outer end last
         pts = np.vstack([brow, brow[-1] + BROW_REACH * (brow[-1] - brow[-2])]) + lift
         cv2.polylines(band, [np.round(pts * 16).astype(np.int32)], False, 255, max(2, round(BROW_BAND * length)), cv2.LINE_AA, shift=4)
+    # above the band: where a drawn or CGI brow that runs higher than its fitted points goes on
+    # (Megamind's brows sit up to a fifth of the face above them); grown into from the band only
+    above = np.zeros((h, w), np.uint8)
+    reach = (BROW_LIFT + 0.5 * BROW_BAND + 0.5 * BROW_GROW) * length * up
+    for brow in (lm[17:22], lm[26:21:-1]):
+        pts = np.vstack([brow, brow[-1] + BROW_REACH * (brow[-1] - brow[-2])]) + reach
+        cv2.polylines(above, [np.round(pts * 16).astype(np.int32)], False, 255, max(2, round(BROW_GROW * length)), cv2.LINE_AA, shift=4)
     band[region <= 127] = 0
     bx, by, bw, bh = cv2.boundingRect(band)
     brows, dark = np.zeros((h, w), bool), np.zeros((h, w), bool)
@@ -192,9 +221,35 @@ def plate_brow_pixels(rgb: np.ndarray, lm: np.ndarray, region: np.ndarray) -> tu
     for _ in range(2):
         level, den = _extend(lum[..., None], skin & ~found, max(1.0, 0.12 * length))
         found = face & (den > 0.01) & (lum < (1.0 - BROW_DARK) * level[..., 0])
-    brows[y0:y1, x0:x1] = found & inb
+    seeds = found & inb
+    # the dark pixels above the band joined to a brow found in it are that brow too (not a
+    # fringe or a rim apart from it; nothing below the band: the eyes' lashes and make-up)
+    count, labels = cv2.connectedComponents((found & (inb | (above[y0:y1, x0:x1] > 127))).astype(np.uint8), connectivity=8)
+    if count > 1 and seeds.any():
+        keep = np.zeros(count, bool)
+        keep[np.unique(labels[seeds])] = True
+        keep[0] = False
+        seeds = keep[labels]
+    brows[y0:y1, x0:x1] = seeds
     dark[y0:y1, x0:x1] = found
     return brows, dark
+
+
+def _off_skin_near_eyes(box_rgb: np.ndarray, crop: np.ndarray, lm: np.ndarray, eyes: np.ndarray, length: float) -> np.ndarray:
+    """The plate's pixels near its eyes (within ``EYE_ZONE`` of the face length of ``eyes``,
+    the fitted eyes' hulls, box size) whose colour is not its skin's: the part of a wide or
+    drawn eye beyond its fitted points (whites, iris, lashes, make-up). Extending the plate's
+    surroundings over its features must not carry these (a cartoon eye's white smeared grey-blue
+    beside the actor's eye on Megamind). Only near the eyes: at the temples the plate's hair is
+    what the fill continues."""
+    ref = _skin_lab(crop, lm)
+    if ref is None:
+        return np.zeros(eyes.shape, bool)
+    r = max(1, round(EYE_ZONE * length))
+    zone = cv2.dilate(eyes.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    lab = cv2.cvtColor(box_rgb, cv2.COLOR_RGB2Lab)
+    off = np.linalg.norm((lab - ref) * np.array([0.5, 1.0, 1.0], np.float32), axis=2) >= SKIN_LAB_DIST
+    return zone & off
 
 
 def _extend(img: np.ndarray, known: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
