@@ -919,11 +919,14 @@ class Engine:
             if ahead:  # the state then depends on the frames read ahead too
                 for g in ahead:
                     self._chain = self._chain_step(self._chain, g)
-        seeded = self._seed_from_stored(start, frame)
+        seeded = self._seed_from_stored(start, frame, primed=bool(ahead))
         read_ahead = 0
         if seeded is None and ahead:
             self._look_ahead(ahead)
             read_ahead = len(ahead)
+            # the primed state, before the window's first frame: a later preview, chunk or take
+            # of that frame restores it instead of reading ahead again
+            self._store_state(start - 1)
         if seeded is not None:
             self._next_frame = seeded + 1
         first = start if seeded is None else seeded + 1
@@ -1231,6 +1234,12 @@ class Engine:
         frame's; it is stored for chunks, resumes and later takes that start after it."""
         self._next_frame = frame + 1
         self._chain = self._chain_step(self._chain, frame)
+        self._store_state(frame)
+
+    def _store_state(self, frame: int) -> None:
+        """Store the temporal state as the one after ``frame`` in the current window (for
+        chunks, resumes, previews and later takes); ``frame`` is the window's first frame - 1
+        for the state the look-ahead primed before it."""
         if self._history is None or self.state_key is None or self._window is None:
             return
         assert self._stream is not None and self._selector is not None
@@ -1244,24 +1253,26 @@ class Engine:
             )
             self._history.put_state(self.state_key, self._window, frame, blob)
 
-    def _seed_from_stored(self, start: int, frame: int) -> int | None:
+    def _seed_from_stored(self, start: int, frame: int, primed: bool = False) -> int | None:
         """The state is the one after ``start - 1`` in the current window (its initial one when
         ``start`` is the window's first frame): restore the newest stored state after a frame
-        ``h`` in ``start .. frame-1`` whose plate digest matches the files now on disk and that
-        fits this engine's reference context (``_state_fits``; this take's, else an earlier
-        take's); returns ``h`` (None: nothing usable stored; the state is left as it was)."""
-        if self._history is None or self.state_key is None or self._window is None or frame <= start:
+        ``h`` in ``start .. frame-1`` (``start - 1`` too when ``primed``: the state the
+        look-ahead primed before the window) whose plate digest matches the files now on disk
+        and that fits this engine's reference context (``_state_fits``; this take's, else an
+        earlier take's); returns ``h`` (None: nothing usable stored; the state is left as it was)."""
+        lowest = start - 1 if primed else start
+        if self._history is None or self.state_key is None or self._window is None or frame <= lowest:
             return None
-        chains: list[str] = []
+        chains: dict[int, str] = {start - 1: self._chain}
         chain = self._chain
         for g in range(start, frame):
             chain = self._chain_step(chain, g)
-            chains.append(chain)
-        for h in range(frame - 1, start - 1, -1):
+            chains[g] = chain
+        for h in range(frame - 1, lowest - 1, -1):
             for blob in self._history.get_states(self.state_key, self._window, h):
                 try:
                     stored, stream, votes, colour, swappers, meta = pickle.loads(blob)  # noqa: S301 - the job's own files
-                    if stored != chains[h - start]:
+                    if stored != chains[h]:
                         continue  # a plate frame of the window changed since
                     fits = self._state_fits(meta)
                 except Exception:  # noqa: BLE001 - an unreadable entry: look further

@@ -103,3 +103,29 @@ def test_a_changed_actor_file_is_verified_again(shot: dict[str, Path]) -> None:
     bank.write_text(bank.read_text() + " ")  # one byte more than the manifest's hash covers
     with pytest.raises(IntegrityError, match=r"actor 'hanks': .*bank\.json"):
         preview(warm, shot, 1001, "p", SETTINGS)
+
+
+def test_the_first_frame_asked_again_does_not_read_ahead_again(shot: dict[str, Path]) -> None:
+    """A preview of the shot's first frame reads the frames after it ahead (the warp's open-eye
+    reference, ``Engine._look_ahead``) and keeps the primed state: asked again it restores it
+    (seeded before the window's first frame) with the same pixels as the swap; a frame read
+    ahead that changes on disk makes it read ahead again."""
+    out = shot["root"] / "swap"
+    run = subprocess.run([sys.executable, "-m", "recast", "swap", str(shot["pattern"]), "--actor", "hanks", "--out", str(out),
+                          *FLAGS, "--json"], cwd=REPO, capture_output=True, text=True, env=dict(os.environ), timeout=600)
+    assert run.returncode == 0, run.stderr + run.stdout
+    swapped = read_plate(out / "comp" / "shot.1001.exr").pixels
+
+    def history() -> dict:
+        return json.loads((shot["root"] / "p" / "records" / "1001.json").read_text())["history"]
+
+    warm = _Warm()
+    first, _ = preview(warm, shot, 1001, "p", SETTINGS)
+    assert history()["ahead"] == 3 and history()["seeded"] is None, history()
+    again, _ = preview(warm, shot, 1001, "p", SETTINGS)
+    assert "ahead" not in history() and history()["seeded"] == 1000, history()
+    for got in (first, again):
+        np.testing.assert_array_equal(got, swapped)
+    write_aov_plate(Path(str(shot["pattern"]).replace("####", "1003")), astronaut_linear(40))
+    preview(warm, shot, 1001, "p", SETTINGS)
+    assert history()["ahead"] == 3, history()
