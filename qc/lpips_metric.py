@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from recast.qc.metrics import Direction, MetricContext, Unavailable
-from recast.models.hashing import sha256_file
+from recast.models.hashing import sha256_file  # noqa: F401 - install_trunk (models_cmd) reads it from here
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"

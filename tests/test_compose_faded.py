@@ -12,12 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
 from recast.pipeline.composite.settings import SwapSettings
-from recast.pipeline.faces import AnalyserOptions, create_analyser
-from tests._faces_fixtures import t1
-from tests.test_warp_brows import _crop
+from tests.test_warp_brows import ross_swap
 
 _SAME = SpaceConverter(lambda a: a, lambda a: a)
 
@@ -26,12 +23,7 @@ def test_a_faded_swap_is_graded_as_the_whole_one(actor: Any) -> None:
     """The same swap with its matte scaled by 0.35 gets the same colour statistics and the
     same graded foreground as at full strength (the comp then mixes it with the plate by the
     matte as before), not the actor's ungraded pixels."""
-    img = t1()
-    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
-    face = min(an.analyse(img, embed=False), key=lambda f: abs(f.box[0] - 452) + abs(f.box[1] - 296))
-    crop, fc = _crop(img, face)
-    sw = WarpSwapper()
-    base = sw.swap(crop, fc, actor)
+    crop, fc, _, base = ross_swap(actor)
     assert base.matte is not None and float(base.matte.max()) > 0.99
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))
     whole = compose_face(crop, fc, lambda c, f: base, _SAME, opts)

@@ -37,6 +37,17 @@ def _crop(img: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:
     return img[ys, xs].copy(), fc
 
 
+def ross_swap(actor: Any) -> tuple[np.ndarray, Any, WarpSwapper, SwapResult]:
+    """t1.jpg's middle man (turned a little, his brow ends beyond the actor's face), cropped,
+    and the warp's swap of him (an untracked face)."""
+    img = t1()
+    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
+    face = min(an.analyse(img, embed=False), key=lambda f: abs(f.box[0] - 452) + abs(f.box[1] - 296))
+    crop, fc = _crop(img, face)
+    sw = WarpSwapper()
+    return crop, fc, sw, sw.swap(crop, fc, actor)
+
+
 def _comp(crop: np.ndarray, fc: Any, swap: Any) -> np.ndarray:
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))
     comp = compose_face(crop, fc, swap, _SAME, opts)
@@ -85,12 +96,7 @@ def test_the_ungraded_layer_is_laid_over_the_graded_swap(actor: Any) -> None:
     """compose_face: where a swap marks pixels ungraded and gives their colour
     (``ungraded_rgb``), the comp shows that colour as it is (no colour match), the rest of the
     face graded as before; without the layer the ungraded pixels are the swap's own."""
-    img = t1()
-    an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
-    face = min(an.analyse(img, embed=False), key=lambda f: abs(f.box[0] - 452) + abs(f.box[1] - 296))
-    crop, fc = _crop(img, face)
-    sw = WarpSwapper()
-    base = sw.swap(crop, fc, actor)
+    crop, fc, sw, base = ross_swap(actor)
     assert base.matte is not None
     core = base.matte > 0.999
     ys, xs = np.nonzero(core)

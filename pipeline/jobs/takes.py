@@ -17,7 +17,7 @@ from typing import Any
 
 from recast.pipeline.atomic import TMP_MARK, atomic_write_json, is_temp_name
 from recast.pipeline.errors import JobError
-from recast.pipeline.schema.layout import JOB_FILE, TAKE_FILE, JobLayout
+from recast.pipeline.schema.layout import TAKE_FILE, JobLayout
 
 DONE_STATES = ("done", "passthrough")
 
