@@ -49,7 +49,9 @@ class Rules:
 
     @staticmethod
     def default_path() -> Path:
-        return Path(str(resources.files("qc") / "thresholds.toml"))
+        # this package's own file, wherever it is installed (``recast.qc`` in the wheel and an
+        # editable install; the bare name "qc" resolved only with the checkout on sys.path)
+        return Path(str(resources.files(__package__ or "recast.qc") / "thresholds.toml"))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Rules:
