@@ -150,7 +150,7 @@ def clean_plate_features(
     if own.any():
         cover = cv2.GaussianBlur(((hole > 0) | own).astype(np.float32), (0, 0), feather) * inside_soft
     m = matte[box]
-    grown = m + (1.0 - m) * np.maximum(cover, soft)
+    grown = m + (1.0 - m) * cover  # (cover >= soft: its mask holds the hole's)
     part = ((1.0 - m) * soft) / np.maximum(grown, 1e-6)
     # the plate's own surroundings of the feature, extended over it: where the actor's matte is
     # low (the plate shows there) and towards the plate's face edge (temples, hairline)
