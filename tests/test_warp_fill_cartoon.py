@@ -18,11 +18,11 @@ from _faces_fixtures import megamind_frames
 from recast.models.swappers import warp_fill as wf
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp import WarpSwapper
-from recast.pipeline.composite.compose import ComposeOptions, SpaceConverter, compose_face
-from recast.pipeline.composite.crop import crop_box_for, shift_face
+from recast.pipeline.composite.compose import ComposeOptions, compose_face
 from recast.pipeline.composite.settings import SwapSettings
 from recast.pipeline.faces import AnalyserOptions, create_analyser
 from recast.pipeline.faces.mesh import mesh_to_68
+from tests.test_warp_brows import _SAME, _comp, _crop
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -37,19 +37,14 @@ def _face(test_media: Path, analyser: str, frame: int) -> tuple[np.ndarray, Any,
             pytest.skip("MediaPipe model files not set up")
     (img,) = megamind_frames(test_media, 1, scale=1.0, start=frame)
     an = create_analyser(analyser, AnalyserOptions(), notify=lambda _t: None)
-    face = max(an.analyse(img, embed=False), key=lambda f: f.size)
-    box = crop_box_for(face, img.shape[:2], 2.0)
-    ys, xs = box.slices()
-    fc = shift_face(face, -box.x0, -box.y0)
-    fc.track_id = None
+    crop, fc = _crop(img, max(an.analyse(img, embed=False), key=lambda f: f.size))
     lm = mesh_to_68(fc.landmarks) if len(fc.landmarks) == 468 else np.asarray(fc.landmarks, np.float64)
     _, up, length = ws.face_frame(lm)
-    return img[ys, xs].copy(), fc, lm, float(length), up
+    return crop, fc, lm, float(length), up
 
 
-def _compose(crop: np.ndarray, fc: Any, actor: Any) -> Any:
-    opts = ComposeOptions.from_settings(SwapSettings(grain=False))
-    return compose_face(crop, fc, lambda c, f: WarpSwapper().swap(c, f, actor), SpaceConverter(lambda a: a, lambda a: a), opts)
+def _swap(actor: Any) -> Any:
+    return lambda c, f: WarpSwapper().swap(c, f, actor)
 
 
 def _strokes(crop: np.ndarray, lm: np.ndarray, length: float, up: np.ndarray, lift: float, width: float) -> tuple[np.ndarray, np.ndarray]:
@@ -76,9 +71,7 @@ def test_a_brow_drawn_above_its_points_loses_its_upper_edge(actor: Any, test_med
     strokes, around = _strokes(crop, lm, length, up, 0.2, 0.15)
     strokes &= unfilled < 0.5
     assert strokes.sum() > 100
-    comp = _compose(crop, fc, actor)
-    a = comp.alpha[..., None]
-    yc = (a * comp.fg_clean + (1.0 - a) * crop) @ _LUMA
+    yc = _comp(crop, fc, _swap(actor)) @ _LUMA
     around_c = cv2.GaussianBlur(yc, (0, 0), 0.06 * length)
     y = crop @ _LUMA
     plate_contrast = float((around - y)[strokes].mean())
@@ -98,7 +91,8 @@ def test_the_plates_brow_under_the_actors_own_is_covered(actor: Any, test_media:
     strokes, _ = _strokes(crop, lm, length, up, 0.12, 0.35)
     strokes &= (unfilled >= 0.5) & (unfilled < 0.97)
     assert strokes.sum() > 50
-    alpha = _compose(crop, fc, actor).alpha[strokes]
+    opts = ComposeOptions.from_settings(SwapSettings(grain=False))
+    alpha = compose_face(crop, fc, _swap(actor), _SAME, opts).alpha[strokes]
     assert float(np.percentile(alpha, 10)) >= 0.98, np.percentile(alpha, [0, 10, 50])
 
 
