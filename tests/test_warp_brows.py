@@ -48,6 +48,19 @@ def ross_swap(actor: Any) -> tuple[np.ndarray, Any, WarpSwapper, SwapResult]:
     return crop, fc, sw, sw.swap(crop, fc, actor)
 
 
+def megamind_face(test_media: Path, analyser: str, frame: int) -> tuple[np.ndarray, Any]:
+    """The Megamind clip's ``frame`` cropped round its largest face (found by ``analyser``;
+    mediapipe skips when its model files are not set up), and the face."""
+    if analyser == "mediapipe":
+        from recast.pipeline.faces.mediapipe_models import missing
+
+        if missing():
+            pytest.skip("MediaPipe model files not set up")
+    (img,) = megamind_frames(test_media, 1, scale=1.0, start=frame)
+    an = create_analyser(analyser, AnalyserOptions(), notify=lambda _t: None)
+    return _crop(img, max(an.analyse(img, embed=False), key=lambda f: f.size))
+
+
 def _comp(crop: np.ndarray, fc: Any, swap: Any) -> np.ndarray:
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))
     comp = compose_face(crop, fc, swap, _SAME, opts)
@@ -63,14 +76,7 @@ def test_the_plates_brow_strokes_beside_the_actor_are_painted_over(
     that the actor's own matte leaves showing lose their stroke in the comp: the darkness
     against the surroundings falls to under a fifth of the plate's. (With the fill faded out
     near the face edge above the eyes, the brow tails there kept 0.05-0.13 of 0.15-0.17.)"""
-    if analyser == "mediapipe":
-        from recast.pipeline.faces.mediapipe_models import missing
-
-        if missing():
-            pytest.skip("MediaPipe model files not set up")
-    (img,) = megamind_frames(test_media, 1, scale=1.0, start=frame)
-    an = create_analyser(analyser, AnalyserOptions(), notify=lambda _t: None)
-    crop, fc = _crop(img, max(an.analyse(img, embed=False), key=lambda f: f.size))
+    crop, fc = megamind_face(test_media, analyser, frame)
     sw = WarpSwapper()
     comp = _comp(crop, fc, lambda c, f: sw.swap(c, f, actor))
     unfilled = WarpSwapper({"clean_plate_features": False}).swap(crop, fc, actor).matte

@@ -14,15 +14,13 @@ import cv2
 import numpy as np
 import pytest
 
-from _faces_fixtures import megamind_frames
 from recast.models.swappers import warp_fill as wf
 from recast.models.swappers import warp_shape as ws
 from recast.models.swappers.warp import WarpSwapper
 from recast.pipeline.composite.compose import ComposeOptions, compose_face
 from recast.pipeline.composite.settings import SwapSettings
-from recast.pipeline.faces import AnalyserOptions, create_analyser
 from recast.pipeline.faces.mesh import mesh_to_68
-from tests.test_warp_brows import _SAME, _comp, _crop
+from tests.test_warp_brows import _SAME, _comp, megamind_face
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -30,14 +28,7 @@ _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 def _face(test_media: Path, analyser: str, frame: int) -> tuple[np.ndarray, Any, np.ndarray, float, np.ndarray]:
     """The clip's frame cropped around its largest face; the face; its 68 points; the face
     length; the face's up direction."""
-    if analyser == "mediapipe":
-        from recast.pipeline.faces.mediapipe_models import missing
-
-        if missing():
-            pytest.skip("MediaPipe model files not set up")
-    (img,) = megamind_frames(test_media, 1, scale=1.0, start=frame)
-    an = create_analyser(analyser, AnalyserOptions(), notify=lambda _t: None)
-    crop, fc = _crop(img, max(an.analyse(img, embed=False), key=lambda f: f.size))
+    crop, fc = megamind_face(test_media, analyser, frame)
     lm = mesh_to_68(fc.landmarks) if len(fc.landmarks) == 468 else np.asarray(fc.landmarks, np.float64)
     _, up, length = ws.face_frame(lm)
     return crop, fc, lm, float(length), up
