@@ -26,7 +26,7 @@
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--real-frames N] [--real-face-px PX] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--judge-boxes K] [--real-frames N] [--real-face-px PX] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -100,8 +100,9 @@ def megamind(count: int, start: int) -> list[np.ndarray]:
 class Judge:
     """dlib's HOG + 68-point predictor + ResNet: an outside judge of plates and comps."""
 
-    def __init__(self) -> None:
+    def __init__(self, boxes: int = 1) -> None:
         self.an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+        self.boxes = max(1, int(boxes))
 
     def measure(self, rgb: np.ndarray, box: np.ndarray | None = None):
         if box is None:
@@ -112,6 +113,8 @@ class Judge:
         else:
             face = self.an.fit_landmarks(rgb, box)
         lm = face.landmarks
+        if self.boxes > 1:  # the points averaged over fits in moved and scaled boxes (see --judge-boxes)
+            lm = np.mean([self.an.fit_landmarks(rgb, b).landmarks for b in _moved_boxes(np.asarray(face.box, float), self.boxes)], axis=0)
         iod = float(np.linalg.norm(lm[45] - lm[36]))
         mouth = float(np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in ((61, 67), (62, 66), (63, 65))])) / iod
 
@@ -121,6 +124,21 @@ class Judge:
         eyes = 0.5 * (ear(lm[36:42]) + ear(lm[42:48]))
         emb = self.an.embed(rgb, face)
         return {"box": face.box, "mouth": mouth, "ear": eyes, "emb": emb}
+
+
+def _moved_boxes(box: np.ndarray, count: int) -> list[np.ndarray]:
+    """``count`` boxes round ``box``: itself, then shifted by 4 % of its size and scaled by
+    +-5 %, on a fixed pattern (the same for plate and comp)."""
+    x0, y0, x1, y1 = box
+    cx, cy, s = 0.5 * (x0 + x1), 0.5 * (y0 + y1), max(x1 - x0, y1 - y0)
+    moves = [(0, 0, 1.0), (-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0), (0, 0, 0.95), (0, 0, 1.05),
+             (-1, -1, 1.0), (1, 1, 1.0), (1, -1, 1.0), (-1, 1, 1.0)]
+    out = []
+    for dx, dy, k in moves[:count]:
+        hx, hy = 0.5 * k * (x1 - x0), 0.5 * k * (y1 - y0)
+        ox, oy = cx + 0.04 * s * dx, cy + 0.04 * s * dy
+        out.append(np.array([ox - hx, oy - hy, ox + hx, oy + hy]))
+    return out
 
 
 def corr(a: list[float], b: list[float]) -> float:
@@ -345,6 +363,8 @@ def main() -> int:
     ap.add_argument("--real-face-px", type=float, default=210.0, help="the real talking face's height in the HD plate")
     ap.add_argument("--real-source", default="astronaut", help="the real talking face's photo: astronaut, or t1:K "
                     "(insightface's t1.jpg, its K-th face from the left)")
+    ap.add_argument("--judge-boxes", type=int, default=1, help="average the judge's 68 points over this many "
+                    "fits in moved/scaled boxes (up to 11; 1: one fit, the figures' protocol): the judge's own box noise")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     ap.add_argument("--actor", default="hanks", help="the actor: hanks (insightface's 112 px greyscale Tom Hanks "
                     "sample), astronaut (skimage's colour portrait) or an image file")
@@ -366,7 +386,7 @@ def main() -> int:
         report["small_faces"] = small_face_recall()
     if args.actor == "astronaut" and args.real_source == "astronaut" and args.real_frames > 0:
         ap.error("--actor astronaut: pick another --real-source (t1:K) or --real-frames 0")
-    judge = Judge()
+    judge = Judge(args.judge_boxes)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         actor, actor_emb = bench_actor(args.actor, work, judge)

@@ -66,6 +66,9 @@ class WarpOptions:
     clean_plate_features: bool = True
     # the plate's hair beside the face above the eyes (warp_temple) is kept: the matte lowered over it
     keep_temple_hair: bool = True
+    # without a face mesh, the matte stays within the plate's own outline (its jaw line and
+    # forehead, grown a little): a wider actor face never spills over the background
+    plate_outline: bool = True
     # tracked faces: the eyes close as much as the plate's do relative to its own open eyes
     eye_relative: bool = True
     # tracked faces: the actor's upper lids slide down over the eye (the lid skin stretched, the
@@ -439,8 +442,9 @@ class WarpSwapper:
         # warped pixels from beyond the actor photo's edge, left to the plate
         photo_cut = 0 if photo is None else int((warped.inside & (warped.image[..., 3] < 0.5)).sum())
         oval = _mesh_oval(face, (h, w), ws.face_frame(lm)[2])
-        if oval is not None:  # never past the plate's own face oval (the mesh's outline)
-            matte *= oval
+        bound = oval if oval is not None or not opts.plate_outline else _plate_outline(plate_ext, (h, w))
+        if bound is not None:  # never past the plate's own face oval (the mesh's, else the 68 points' outline)
+            matte *= bound
         beyond = bank_yaw_beyond(bank.entries, pose[0])
         covered = pose_cover(beyond, opts.pose_reach, opts.pose_fade)
         skin = _skin_mask(target, lm, (h, w)) if opts.skin_colour else None
@@ -952,6 +956,31 @@ def _mesh_oval(face: Face, shape: tuple[int, int], length: float) -> np.ndarray 
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(0.5, 0.02 * length))
     return np.clip(soft, 0.0, 1.0)
+
+
+def _plate_outline(plate_ext: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """Soft mask of the plate's own face outline from its 68 points (jaw, then the forehead
+    at its hairline back), grown and feathered as the mesh's oval is (``_mesh_oval``); drawn
+    and blurred over the outline's box only."""
+    outline = plate_ext[ws.outline_indices()]
+    if not np.isfinite(outline).all():
+        return None
+    length = ws.face_frame(plate_ext[: ws.N68])[2]
+    grow = max(1, round(0.03 * length))
+    sigma = max(0.5, 0.02 * length)
+    pad = grow + int(np.ceil(4.0 * sigma)) + 2
+    h, w = shape
+    x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - pad, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + pad + 1, 0, [w, h])
+    out = np.zeros(shape, np.float32)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
+    out[y0:y1, x0:x1] = np.clip(soft, 0.0, 1.0)
+    return out
 
 
 def _skin_mask(target: np.ndarray, plate: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -29,13 +29,16 @@ SPECK = 0.01  # not-skin specks smaller than this (of the length) are skin textu
 FEATHER = 0.02  # Gaussian sigma of the kept hair's edge (of the length)
 
 
-def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+def temple_hair(
+    image: np.ndarray, lm: np.ndarray, matte: np.ndarray, below_jaw: bool = True
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
     """How much of each pixel is the plate's hair at the temples (float32, 0..1) over the rows
     and columns ``(y0, y1, x0, x1)`` of the image it covers (zero elsewhere), or None when
     there is none (or the face's skin cannot be sampled).
 
     ``image``: the plate crop (RGB, working space); ``lm``: its 68 points; ``matte``: the swap's
-    matte (the zone is where it reaches, its feathered edge included)."""
+    matte (the zone is where it reaches, its feathered edge included); ``below_jaw``: below the
+    mouth corners' line the zone is what lies beyond the jaw's points (the face's silhouette)."""
     _, up, length = ws.face_frame(lm)
     if length < 8.0:
         return None
@@ -62,6 +65,12 @@ def temple_hair(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[n
     left = max(float((centre - lm[17]) @ side), 0.5 * norm) + BESIDE * length
     right = max(float((lm[26] - centre) @ side), 0.5 * norm) + BESIDE * length
     zone = reach[y0:y1, x0:x1] & above & ((along < -left) | (along > right))
+    if below_jaw:
+        # below that line, beyond the jaw's own points: the face's silhouette against what is
+        # behind it (a background, a collar, the neck's shade) where the feathered matte spills
+        jaw = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(jaw, [np.round((lm[ws.JAW] - [x0, y0]) * 16).astype(np.int32)], 1, cv2.LINE_8, shift=4)
+        zone |= reach[y0:y1, x0:x1] & ~above & (jaw == 0)
     if not zone.any():
         return None
     # only the zone's own box is read from here on (the sides of the face: a fraction of the crop)

@@ -95,6 +95,9 @@ class TrackerOptions:
     min_cutoff: float = 1.0  # One-Euro: cutoff (Hz) when still (lower = steadier)
     beta: float = 5.0  # One-Euro: cutoff gain per face-size/second of speed (higher = less lag)
     d_cutoff: float = 1.0
+    # smooth the face's shape in the head's own moving frame (no lag when the head moves);
+    # False: the points themselves (a moving head is followed about half a frame late)
+    smooth_rigid: bool = True
     fps: float = 24.0
 
     def replace(self, **changes: Any) -> TrackerOptions:

@@ -84,6 +84,12 @@ def _points_of(face: Face) -> np.ndarray:
     return np.vstack(parts)
 
 
+def _anchor(pts: np.ndarray) -> np.ndarray:
+    """Indices (in ``_points_of``'s layout) the head's move is fitted on: the landmarks when
+    there are any, else the five key points (never the detector's box)."""
+    return np.arange(7, len(pts)) if len(pts) > 7 else np.arange(5)
+
+
 def _set_points(face: Face, pts: np.ndarray) -> None:
     face.kps5 = pts[:5].copy()
     face.box = pts[5:7].reshape(4).copy()
@@ -235,7 +241,7 @@ class FaceTracker:
         dt = max(1, frame - t.last_frame) / self.options.fps
         if t.filt.state is not None and t.filt.state.x.shape != raw.shape:
             t.filt.reset()
-        _set_points(face, t.filt(raw, dt, face.size))
+        _set_points(face, t.filt(raw, dt, face.size, _anchor(raw)))
         face.pose = estimate_pose(face.kps5)
 
     def _start(self, f: Face, frame: int) -> Face:
@@ -248,7 +254,7 @@ class FaceTracker:
             velocity=np.zeros(4),
             face=f,
             raw=_points_of(f),
-            filt=OneEuroFilter(o.min_cutoff, o.beta, o.d_cutoff),
+            filt=OneEuroFilter(o.min_cutoff, o.beta, o.d_cutoff, o.smooth_rigid),
             embedding=None if f.embedding is None else np.asarray(f.embedding, np.float32).copy(),
             embedding_kind=f.embedding_kind,
             first_frame=frame,
@@ -321,7 +327,7 @@ class FaceTracker:
             face.extra["raw_landmarks"] = face.landmarks.copy()
         face.extra["raw_box"] = face.box.copy()
         if self.options.smooth:
-            _set_points(face, t.filt(moved, 1.0 / self.options.fps, face.size))
+            _set_points(face, t.filt(moved, 1.0 / self.options.fps, face.size, _anchor(moved)))
             face.pose = estimate_pose(face.kps5)
         t.raw = moved
         t.box = box.copy()
