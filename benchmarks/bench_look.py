@@ -26,7 +26,7 @@
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--judge-boxes K] [--real-frames N] [--real-face-px PX] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--judge-boxes K] [--judge-detect] [--real-frames N] [--real-face-px PX] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -100,9 +100,20 @@ def megamind(count: int, start: int) -> list[np.ndarray]:
 class Judge:
     """dlib's HOG + 68-point predictor + ResNet: an outside judge of plates and comps."""
 
-    def __init__(self, boxes: int = 1) -> None:
+    def __init__(self, boxes: int = 1, detect: bool = False) -> None:
         self.an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
         self.boxes = max(1, int(boxes))
+        self.detect = detect
+
+    def measure_found(self, rgb: np.ndarray, near: np.ndarray):
+        """The judge's reading of the face its own detector finds over ``near`` (box overlap
+        at least 0.3), None when it finds none there (see --judge-detect)."""
+        best, best_iou = None, 0.3
+        for face in self.an.analyse(rgb, embed=False):
+            iou = _iou(np.asarray(face.box, float), near)
+            if iou > best_iou:
+                best, best_iou = face, iou
+        return None if best is None else self.measure(rgb, np.asarray(best.box, float))
 
     def measure(self, rgb: np.ndarray, box: np.ndarray | None = None):
         if box is None:
@@ -124,6 +135,13 @@ class Judge:
         eyes = 0.5 * (ear(lm[36:42]) + ear(lm[42:48]))
         emb = self.an.embed(rgb, face)
         return {"box": face.box, "mouth": mouth, "ear": eyes, "emb": emb}
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return float(w * h / union) if union > 0 else 0.0
 
 
 def _moved_boxes(box: np.ndarray, count: int) -> list[np.ndarray]:
@@ -187,8 +205,14 @@ def run_clip(
             pairs.append((rec["frame"], plate_rgb, comp, box))  # faded out for its pose: shown, not judged
             continue
         try:
-            p = judge.measure(plate_rgb, box)
-            c = judge.measure(comp, p["box"])
+            if judge.detect:  # the judge's own detections, the one over the swapped face
+                p = judge.measure_found(plate_rgb, box)
+                c = None if p is None else judge.measure_found(comp, np.asarray(p["box"], float))
+                if p is None:
+                    continue
+            else:
+                p = judge.measure(plate_rgb, box)
+                c = judge.measure(comp, p["box"])
         except Exception:  # noqa: BLE001 - the judge cannot read this face: not judged
             continue
         if c is None:
@@ -365,6 +389,9 @@ def main() -> int:
                     "(insightface's t1.jpg, its K-th face from the left)")
     ap.add_argument("--judge-boxes", type=int, default=1, help="average the judge's 68 points over this many "
                     "fits in moved/scaled boxes (up to 11; 1: one fit, the figures' protocol): the judge's own box noise")
+    ap.add_argument("--judge-detect", action="store_true", help="the judge finds the faces itself (HOG, "
+                    "upsample 1) in plate and comp, as an outside judge would, instead of fitting in the engine's box; "
+                    "frames where it finds no face over the swapped one are not judged")
     ap.add_argument("--per-frame", type=Path, default=None, help="write each judged frame's readings (JSON) here")
     ap.add_argument("--actor", default="hanks", help="the actor: hanks (insightface's 112 px greyscale Tom Hanks "
                     "sample), astronaut (skimage's colour portrait) or an image file")
@@ -386,7 +413,7 @@ def main() -> int:
         report["small_faces"] = small_face_recall()
     if args.actor == "astronaut" and args.real_source == "astronaut" and args.real_frames > 0:
         ap.error("--actor astronaut: pick another --real-source (t1:K) or --real-frames 0")
-    judge = Judge(args.judge_boxes)
+    judge = Judge(args.judge_boxes, args.judge_detect)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         actor, actor_emb = bench_actor(args.actor, work, judge)
