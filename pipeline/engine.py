@@ -38,7 +38,17 @@ from recast.pipeline.composite.holdout import HoldoutReader, parse_holdout
 from recast.pipeline.composite.matte import matte_box
 from recast.pipeline.composite.paste import ElementBuilder, PlateChannels, paste_face
 from recast.pipeline.schema.settings import SwapSettings
-from recast.pipeline.errors import ActorError, ConsentError, OutputError, PlateError, RecastError, SpecError, SwapError, os_cause
+from recast.pipeline.errors import (
+    ActorError,
+    ConsentError,
+    OutputError,
+    PlateError,
+    RecastError,
+    SequenceError,
+    SpecError,
+    SwapError,
+    os_cause,
+)
 from recast.pipeline.outputs import OutputLayout, base_record, jsonable, offset_face_json, write_black, write_element, write_record
 from recast.pipeline.frameview import FrameView
 from recast.pipeline.faces.imageprep import Shrunk, shrink
@@ -316,6 +326,7 @@ class Engine:
             return
         if self._shape is None:
             self._shape = SequenceShape.of(self.plate)
+            _refuse_writing_over_plates(self.plate, self.layout)
         from recast.pipeline.color import ColorContext
         from recast.pipeline.faces import AnalyserOptions, create_analyser
         from recast.pipeline.faces.selection import TrackSelector
@@ -1513,10 +1524,20 @@ class SequenceShape:
 
     @classmethod
     def of(cls, seq: PlateSequence) -> SequenceShape:
+        """The first frame on disk whose header reads; a damaged frame before it fails by
+        itself when it is processed (or is left out with --frames), not the whole run."""
         from recast.pipeline.plateio import colour_channel_indices, no_colour_reason, read_header
 
-        first = seq.first
-        hdr = read_header(seq.path(first))
+        first_error: RecastError | None = None
+        hdr = None
+        for first in seq.frames:
+            try:
+                hdr = read_header(seq.path(first))
+                break
+            except RecastError as exc:
+                first_error = first_error or exc
+        if hdr is None:
+            raise first_error or SequenceError(f"{seq.pattern}: no frames")
         names = [str(c) for c in hdr.spec.channelnames]
         alpha = _alpha_of(names, int(hdr.spec.alpha_channel))
         if colour_channel_indices(names, alpha) is None:
@@ -1533,6 +1554,20 @@ class SequenceShape:
             raise PlateError(
                 f"frame {frame}: {'; '.join(problems)} (frame {self.frame}); fix the plate or leave the frame out with --frames"
             )
+
+
+def _refuse_writing_over_plates(seq: PlateSequence, layout: OutputLayout) -> None:
+    """Refuse (one line) an output folder whose comp or face element would be written over
+    one of the plate's own frames (``--out`` pointing at the plate's parent, say)."""
+    plates = {seq.path(f).resolve(): f for f in seq.frames}
+    for frame in seq.frames:
+        for kind, path in (("comp", layout.comp_path(frame)), ("face element", layout.element_path(frame))):
+            hit = plates.get(path.resolve())
+            if hit is not None:
+                raise OutputError(
+                    f"{layout.root}: the {kind} of frame {frame} would be written over plate frame {hit} "
+                    f"({path}); choose another output folder"
+                )
 
 
 def _alpha_of(names: list[str], spec_alpha: int) -> int | None:

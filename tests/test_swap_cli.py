@@ -130,3 +130,38 @@ def test_swap_analyser_models_reach_the_analyser(shot: dict[str, Path], tmp_path
     assert {d["backend"] for d in analyser} == {"insightface"}
     assert {Path(d["file"]).parent for d in analyser} == {pack}
     assert all(d["used_by"] == "swapper:warp" for d in rec["licences"] if d not in analyser)
+
+
+def test_swap_never_writes_over_the_plate(shot: dict[str, Path], tmp_path: Path) -> None:
+    """A plate kept in a folder named ``comp`` and ``--out`` its parent: the comps would be the
+    plate's own files. Refused in one line; the plate is untouched."""
+    import hashlib
+
+    shotdir = tmp_path / "shot"
+    (shotdir / "comp").mkdir(parents=True)
+    for f in (1001, 1002):
+        (shotdir / "comp" / f"shot.{f}.exr").write_bytes((shot["plates"] / f"shot.{f}.exr").read_bytes())
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (shotdir / "comp").iterdir()}
+    res = recast("swap", str(shotdir / "comp" / "shot.####.exr"), "--actor", "hanks", "--out", str(shotdir))
+    assert res.returncode == 2, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("recast: error:")]
+    assert len(lines) == 1 and "would be written over plate frame 1001" in lines[0], res.stderr
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (shotdir / "comp").iterdir()} == before
+    assert not (shotdir / "records").exists() or not any((shotdir / "records").iterdir())
+
+
+def test_swap_a_damaged_first_frame_fails_alone_or_is_left_out(shot: dict[str, Path]) -> None:
+    """The sequence's first frame is not an image: swapping frames 1002-1003 works; swapping
+    them all fails that frame alone, named, and writes the others."""
+    (shot["plates"] / "shot.1001.exr").write_text("not an image\n")
+    pattern = str(shot["plates"] / "shot.####.exr")
+    res = recast("swap", pattern, "--actor", "hanks", "--out", str(shot["out"] / "a"), "--frames", "1002-1003", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["done"] == 2
+    res = recast("swap", pattern, "--actor", "hanks", "--out", str(shot["out"] / "b"), "--json")
+    assert res.returncode == 1, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["done"] == 2 and summary["failed_frames"] == [1001]
+    assert "shot.1001.exr" in summary["errors"][0]["error"] and "Traceback" not in res.stderr
+    assert not (shot["out"] / "b" / "comp" / "shot.1001.exr").exists()
+    assert (shot["out"] / "b" / "comp" / "shot.1003.exr").exists()
