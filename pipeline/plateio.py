@@ -53,6 +53,10 @@ ROUND_TRIP_IGNORED: MappingProxyType[str, str] = MappingProxyType(
     }
 )
 _VOLATILE_ATTRS = frozenset(ROUND_TRIP_IGNORED)
+# What a plate that is a texture (a MIP-mapped EXR, a maketx output) carries about its own
+# pixels: a comp writes one level of new pixels, so these would be false there (an EXR writer
+# told of 10 MIP levels and given one writes a file whose levels 1-9 cannot be read).
+_DERIVED_FROM_PIXELS = ("oiio:miplevels", "textureformat", "oiio:AverageColor", "oiio:ConstantColor", "oiio:SHA-1")
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
 _TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 _TIFF_WRITER_DEFAULT_ROWS_PER_STRIP = 32  # what OIIO's TIFF writer uses, unclamped, when not told
@@ -623,6 +627,7 @@ def write_plate(
     p = Path(path)
     spec = comp_spec(p, like, attrs, compression)
     data = like.pixels if pixels is None else np.asarray(pixels)
+    data = _associated_for_exr(p, like, data)
     reason = None
     if changed_rows is not None:
         report = _try_splice(p, like, data, spec, changed_rows)
@@ -658,7 +663,44 @@ def comp_spec(
     if compression is not None:
         spec.attribute("compression", _normalise_compression(p, compression))
     _keep_writer_neutral(p, spec)
+    for name in _DERIVED_FROM_PIXELS:
+        spec.erase_attribute(name)
+    if p.suffix.lower() == ".exr":
+        _exr_keeps_depth(spec)
     return spec
+
+
+_WIDE_INTEGERS = frozenset({oiio.UINT16, oiio.INT16, oiio.UINT32, oiio.INT32})
+
+
+def _exr_keeps_depth(spec: oiio.ImageSpec) -> None:
+    """An EXR written from an integer plate (PNG, TIFF, DPX): OpenEXR stores integer colour as
+    half, whose 11 bits keep 8- and 10-bit codes but not 12- or 16-bit ones; those are
+    written as float (every 16-bit code comes back)."""
+    formats = list(spec.channelformats) or [spec.format] * spec.nchannels
+    bits = spec.get_int_attribute("oiio:BitsPerSample", 0)
+    wide = [f.basetype in _WIDE_INTEGERS and not (0 < bits <= 11) for f in formats]
+    if not any(wide):
+        return
+    if spec.channelformats:
+        spec.channelformats = tuple(oiio.TypeDesc(oiio.FLOAT) if w else f for f, w in zip(formats, wide, strict=True))
+    else:
+        spec.set_format(oiio.TypeDesc(oiio.FLOAT))
+    spec.erase_attribute("oiio:BitsPerSample")
+
+
+def _associated_for_exr(p: Path, like: Plate, data: np.ndarray) -> np.ndarray:
+    """``data`` as an EXR holds it: a plate read with straight (unassociated) alpha, a PNG or
+    TIFF, has its other channels multiplied by alpha (EXR colour is always premultiplied;
+    written as read, every reader would take it as premultiplied and brighten its edges)."""
+    a = like.alpha_index
+    if p.suffix.lower() != ".exr" or like.premultiplied or a is None or data.ndim != 3 or a >= data.shape[2]:
+        return data
+    out = np.array(data, dtype=np.float32, copy=True)
+    alpha = out[..., a : a + 1].copy()
+    others = [i for i in range(out.shape[2]) if i != a]
+    out[..., others] *= alpha
+    return out
 
 
 def _try_splice(p: Path, like: Plate, data: np.ndarray, spec: oiio.ImageSpec, rows: Sequence[tuple[int, int]]) -> WriteReport:

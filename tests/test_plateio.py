@@ -308,3 +308,59 @@ def test_rgb_and_alpha_found_in_layers(tmp_path: Path) -> None:
     make_exr(depth, width=8, height=6, channels=("Z",), nonfinite=False)
     with pytest.raises(PlateError, match=r"no RGB channels \(channels: Z\)"):
         read_plate(depth).rgb()
+
+
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_an_exr_comp_of_a_16bit_straight_alpha_plate_keeps_every_code_premultiplied(tmp_path: Path, ext: str) -> None:
+    """The comp of a 16-bit PNG/TIFF plate is an EXR: its colour is written premultiplied (the
+    EXR convention every reader assumes; it was written straight, read as premultiplied) and
+    as float, so every 16-bit code comes back (half keeps 11 bits: 69 % of them moved)."""
+    src, stored = _rgba16(tmp_path, ext)
+    plate = read_plate(src)
+    out = tmp_path / "comp.exr"
+    write_plate(out, plate)
+    back = read_plate(out)
+    assert back.premultiplied is True and back.pixel_type == "float"
+    alpha = stored[..., 3:4]
+    assert np.allclose(back.pixels[..., :3], stored[..., :3] * alpha, atol=1e-6)
+    assert np.array_equal(np.round(back.pixels[..., 3] * 65535), np.round(stored[..., 3] * 65535))
+    opaque = tmp_path / "opaque16.png"
+    codes = np.round(photo(24, 20) * 65535)
+    write_image(opaque, (codes / 65535).astype(np.float32), new_spec(24, 20, ["R", "G", "B"], "uint16"))
+    write_plate(tmp_path / "opaque.exr", read_plate(opaque))
+    assert np.array_equal(np.round(read_plate(tmp_path / "opaque.exr").pixels * 65535), codes)
+
+
+def test_an_8bit_plate_still_makes_a_half_exr_comp(tmp_path: Path) -> None:
+    src = tmp_path / "eight.png"
+    codes = np.round(photo(24, 20) * 255)
+    write_image(src, (codes / 255).astype(np.float32), new_spec(24, 20, ["R", "G", "B"], "uint8"))
+    write_plate(tmp_path / "eight.exr", read_plate(src))
+    back = read_plate(tmp_path / "eight.exr")
+    assert back.pixel_type == "half" and np.array_equal(np.round(back.pixels * 255), codes)
+
+
+def test_a_mip_mapped_plate_makes_a_readable_one_level_comp(tmp_path: Path) -> None:
+    """A plate that is a texture (tiled, MIP-mapped, with its average colour): the comp is one
+    level of new pixels, so it is written as one (a writer told of 7 levels and given one wrote
+    a file whose other levels could not be read) and without the stale average colour."""
+    flat = tmp_path / "flat.exr"
+    make_exr(flat, width=64, height=48)
+    tex = tmp_path / "tex.exr"
+    assert oiio.ImageBufAlgo.make_texture(oiio.MakeTxTexture, str(flat), str(tex), oiio.ImageSpec()), oiio.geterror()
+    plate = read_plate(tex)
+    assert plate.spec.get_int_attribute("oiio:miplevels", 1) > 1
+    out = tmp_path / "comp.exr"
+    write_plate(out, plate, pixels=plate.pixels * 0.5)
+    inp = oiio.ImageInput.open(str(out))
+    try:
+        levels = 0
+        while inp.seek_subimage(0, levels):
+            assert inp.read_image(0, levels, 0, -1, "float") is not None, inp.geterror()
+            levels += 1
+        spec = inp.spec(0, 0)
+    finally:
+        inp.close()
+    assert levels == 1
+    assert spec.getattribute("oiio:AverageColor") is None and spec.getattribute("textureformat") is None
+    assert np.array_equal(read_plate(out).pixels, (plate.pixels * 0.5).astype(np.float16).astype(np.float32))
