@@ -378,13 +378,23 @@ def check_spec(path: Path, spec: oiio.ImageSpec, limits: ReadLimits = DEFAULT_LI
             raise PlateError(f"{path}: absurd window origin {v}")
 
 
-def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str) -> tuple[int, str | None, int, list[str | None]]:
-    """Find the part (index or EXR part name); return (index, name, count, all names)."""
+def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str | None) -> tuple[int, str | None, int, list[str | None]]:
+    """Find the part (index or EXR part name; None: the first part with colour channels, part 0
+    when none has any); return (index, name, count, all names)."""
     names: list[str | None] = []
+    coloured: int | None = None
     i = 0
     while inp.seek_subimage(i, 0):
-        nm = inp.spec().getattribute("name")
+        sp = inp.spec()
+        nm = sp.getattribute("name")
         names.append(str(nm) if nm else None)
+        if part is None and coloured is None:
+            chans = [str(c) for c in sp.channelnames]
+            alpha = next((chans.index(n) for n in _ALPHA_NAMES if n in chans), None)
+            if alpha is None and 0 <= int(sp.alpha_channel) < len(chans):
+                alpha = int(sp.alpha_channel)
+            if colour_channel_indices(chans, alpha) is not None:
+                coloured = i
         i += 1
         if i > 4096:
             raise PlateError(f"{path}: more than 4096 parts")
@@ -392,7 +402,9 @@ def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str) -> tuple[int, 
     probe_error = _safe_geterror(inp)  # seeking past the last part sets an error; clear it
     if count == 0:
         raise PlateError(f"{path}: no readable image part ({_clean_reason(path, probe_error or _oiio_error())})")
-    if isinstance(part, str) and not part.lstrip("-").isdigit():
+    if part is None:
+        index = 0 if coloured is None else coloured
+    elif isinstance(part, str) and not part.lstrip("-").isdigit():
         if part not in names:
             listed = ", ".join(n or f"#{k}" for k, n in enumerate(names))
             raise PlateError(f"{path}: no part named {part!r} (parts: {listed})")
@@ -406,8 +418,9 @@ def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str) -> tuple[int, 
     return index, names[index], count, names
 
 
-def read_header(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLimits = DEFAULT_LIMITS) -> PlateHeader:
-    """Read only the header of ``path`` (and validate it against ``limits``)."""
+def read_header(path: str | os.PathLike[str], part: int | str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> PlateHeader:
+    """Read only the header of ``path`` (and validate it against ``limits``); ``part``: an index
+    or EXR part name, None (default) for the first part with colour channels (see read_plate)."""
     p = Path(path)
     inp = _open_input(p)
     try:
@@ -420,8 +433,12 @@ def read_header(path: str | os.PathLike[str], part: int | str = 0, limits: ReadL
     return PlateHeader(path=p, spec=spec, part=index, part_name=name, parts=count, part_names=names)
 
 
-def read_plate(path: str | os.PathLike[str], part: int | str = 0, limits: ReadLimits = DEFAULT_LIMITS) -> Plate:
-    """Read one part of an image as float32 (H, W, C) over its data window, plus the full spec."""
+def read_plate(path: str | os.PathLike[str], part: int | str | None = None, limits: ReadLimits = DEFAULT_LIMITS) -> Plate:
+    """Read one part of an image as float32 (H, W, C) over its data window, plus the full spec.
+
+    ``part``: an index or EXR part name; None (default): the first part with colour channels
+    (part 0 when it has them, as in nearly every file; a multipart EXR that stores its depth
+    part first is read at its beauty), part 0 when no part has any."""
     p = Path(path)
     before = _identity(p)
     inp = _open_input(p)

@@ -141,3 +141,29 @@ def test_insightface_backend_with_standin_pack(tmp_path: Path) -> None:
     faces = out["frames"][0]["faces"]
     assert len(faces) == 1 and faces[0]["embedding_kind"] == "arcface512"
     assert out["backend"] == "insightface"
+
+
+def test_a_depth_first_multipart_plate_is_read_at_its_colour_part_and_depth_only_is_refused(tmp_path: Path) -> None:
+    """A multipart EXR that stores its depth part first: faces are found in its colour part
+    (the part swap reads); a depth-only plate is refused in one line, not "no faces"."""
+    import OpenImageIO as oiio
+
+    rgb = srgb_to_linear(astronaut())
+    specs = [new_spec(512, 512, ["Z"], "float"), new_spec(512, 512, ["R", "G", "B"])]
+    specs[0].attribute("name", "depth")
+    specs[1].attribute("name", "rgba")
+    for frame in (1001, 1002):
+        path = tmp_path / f"multi.{frame}.exr"
+        out = oiio.ImageOutput.create(str(path))
+        assert out.open(str(path), specs), out.geterror()
+        assert out.write_image(np.ones((512, 512, 1), np.float32))
+        assert out.open(str(path), specs[1], "AppendSubimage") and out.write_image(rgb), out.geterror()
+        out.close()
+        write_image(tmp_path / f"depth.{frame}.exr", np.ones((512, 512, 1), np.float32), new_spec(512, 512, ["Z"], "float"))
+    res = _run("faces", str(tmp_path / "multi.####.exr"), "--json")
+    assert res.returncode == 0, res.stderr
+    assert all(len(r["faces"]) == 1 for r in json.loads(res.stdout)["frames"])
+    res = _run("faces", str(tmp_path / "depth.####.exr"))
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("recast: error:")]
+    assert len(lines) == 1 and "no colour channels" in lines[0], res.stderr

@@ -364,3 +364,15 @@ def test_a_mip_mapped_plate_makes_a_readable_one_level_comp(tmp_path: Path) -> N
     assert levels == 1
     assert spec.getattribute("oiio:AverageColor") is None and spec.getattribute("textureformat") is None
     assert np.array_equal(read_plate(out).pixels, (plate.pixels * 0.5).astype(np.float16).astype(np.float32))
+
+
+def test_the_default_part_is_the_first_with_colour(tmp_path: Path) -> None:
+    """A multipart EXR with its depth part first reads at its colour part by default; an
+    explicit part is still that part, and a file with no colour part reads at part 0."""
+    src = tmp_path / "depthfirst.exr"
+    make_multipart_exr(src, [("depth", ("Z",)), ("beauty", ("R", "G", "B", "A")), ("diffuse", ("R", "G", "B"))])
+    assert read_plate(src).part_name == "beauty" and read_header(src).part == 1
+    assert read_plate(src, part=0).part_name == "depth"
+    only = tmp_path / "depthonly.exr"
+    make_multipart_exr(only, [("depth", ("Z",)), ("id", ("id",))])
+    assert read_plate(only).part == 0

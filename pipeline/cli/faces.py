@@ -72,6 +72,9 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
         color.resolve(args.colorspace)  # a wrong name fails once, up front (ColorError names it)
     seq = PlateSequence.open(args.pattern)
     frames = seq.select(args.frames)
+    from recast.pipeline.engine import SequenceShape
+
+    SequenceShape.of(seq)  # a plate without colour channels (a depth-only EXR): one line, as swap says
     analyser = create_analyser(args.backend, options)  # UnknownBackend / FaceModelError: one line
     stream = FaceStream(analyser, StreamOptions(
         embed_every=args.embed_every, full_scan_every=args.full_scan_every, tile_scan_every=args.tile_scan_every

@@ -38,13 +38,15 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     info = actions.add_parser("info", parents=[common], help="frames, size, channels, colourspace of a plate")
     info.add_argument("pattern", help="shot.####.exr, shot.%%04d.exr, shot.@@@@.exr, a file or a directory")
-    info.add_argument("--part", default="0", help="multipart EXR: part index or name (default 0)")
+    info.add_argument("--part", default=None, help="multipart EXR: part index or name (default: the first "
+                      "part with colour channels, the one swap reads)")
     info.add_argument("--colorspace", default=None, help="override the plate's colourspace")
     info.set_defaults(func=cmd_info)
 
     check = actions.add_parser("check", parents=[common], help="decode every frame; report damage, NaN/Inf, mismatches")
     check.add_argument("pattern")
-    check.add_argument("--part", default="0", help="multipart EXR: part index or name (default 0)")
+    check.add_argument("--part", default=None, help="multipart EXR: part index or name (default: the first "
+                       "part with colour channels, the one swap reads)")
     check.add_argument("--frames", default=None, help="only these frames, e.g. 1001-1100 or 1001,1005")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds allowed to decode one frame (default 300)")
     check.set_defaults(func=cmd_check)
@@ -66,7 +68,9 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _part(text: str) -> int | str:
+def _part(text: str | None) -> int | str | None:
+    if text is None:
+        return None
     return int(text) if text.lstrip("-").isdigit() else text
 
 
@@ -77,14 +81,14 @@ def _printable(text: str) -> str:
 
 # -- info -------------------------------------------------------------------------------------
 def plate_info(
-    pattern: str, part: int | str = 0, colorspace: str | None = None, color: ColorContext | None = None
+    pattern: str, part: int | str | None = None, colorspace: str | None = None, color: ColorContext | None = None
 ) -> dict[str, Any]:
     """The ``plate info`` record (keys :data:`INFO_KEYS`) from the first frame's header."""
     return _info_and_header(pattern, part, colorspace, color)[0]
 
 
 def _info_and_header(
-    pattern: str, part: int | str, colorspace: str | None, color: ColorContext | None
+    pattern: str, part: int | str | None, colorspace: str | None, color: ColorContext | None
 ) -> tuple[dict[str, Any], PlateHeader]:
     from recast.pipeline.color import ColorContext
     from recast.pipeline.plateio import pixel_type_of, read_header
@@ -262,7 +266,7 @@ class IsolatedProber:
 
 
 def check_plate(
-    seq: PlateSequence, frames: list[int], part: int | str, ctx: CliContext, timeout_s: float = 300.0
+    seq: PlateSequence, frames: list[int], part: int | str | None, ctx: CliContext, timeout_s: float = 300.0
 ) -> dict[str, Any]:
     unreadable: list[dict[str, Any]] = []
     nonfinite: list[dict[str, Any]] = []
