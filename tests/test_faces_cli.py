@@ -167,3 +167,18 @@ def test_a_depth_first_multipart_plate_is_read_at_its_colour_part_and_depth_only
     assert res.returncode == 2 and "Traceback" not in res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("recast: error:")]
     assert len(lines) == 1 and "no colour channels" in lines[0], res.stderr
+
+
+def test_a_gap_and_an_odd_sized_frame_are_failed_frames_named(plate: Path, tmp_path: Path) -> None:
+    """As swap says of them: without --frames the plate runs first to last on disk, a missing
+    frame and a frame of another size each fail, named; the others are analysed."""
+    for f in (1001, 1003):
+        (tmp_path / f"gap.{f}.exr").write_bytes((plate / f"shot.{f}.exr").read_bytes())
+    write_image(tmp_path / "gap.1004.exr", np.zeros((64, 64, 3), np.float32), new_spec(64, 64, ["R", "G", "B"]))
+    res = _run("faces", str(tmp_path / "gap.####.exr"), "--json")
+    assert res.returncode == 1, res.stderr
+    out = json.loads(res.stdout)
+    errors = {r["frame"]: r["error"] for r in out["frames"]}
+    assert list(errors) == [1001, 1002, 1003, 1004] and out["failed_frames"] == 2
+    assert "missing on disk" in errors[1002] and "size 64x64 differs" in errors[1004]
+    assert errors[1001] is None and errors[1003] is None

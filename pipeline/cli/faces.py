@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recast.pipeline.cli.context import CliContext
-from recast.pipeline.errors import SpecError
+from recast.pipeline.errors import SequenceError, SpecError
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -74,7 +74,10 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     frames = seq.select(args.frames)
     from recast.pipeline.engine import SequenceShape
 
-    SequenceShape.of(seq)  # a plate without colour channels (a depth-only EXR): one line, as swap says
+    shape = SequenceShape.of(seq)  # a plate without colour channels (a depth-only EXR): one line, as swap says
+    if not args.frames and seq.frames:  # first to last on disk: a gap is a failed frame, named (as swap)
+        frames = list(range(seq.first, seq.last + 1))
+    on_disk = set(seq.frames)
     analyser = create_analyser(args.backend, options)  # UnknownBackend / FaceModelError: one line
     stream = FaceStream(analyser, StreamOptions(
         embed_every=args.embed_every, full_scan_every=args.full_scan_every, tile_scan_every=args.tile_scan_every
@@ -84,7 +87,10 @@ def cmd_faces(args: argparse.Namespace, ctx: CliContext) -> int:
     failed = 0
     for frame in ctx.progress(frames, total=len(frames), desc="faces"):
         try:
+            if frame not in on_disk:
+                raise SequenceError(f"frame {frame}: missing on disk ({seq.path(frame)})")
             plate = read_plate(seq.path(frame))
+            shape.check(frame, plate)  # a frame whose size or channels differ from the sequence's
             to_display = color.display_fn(color.plate_space(plate, args.colorspace))
             rgb = _analysis_pixels(plate)
             faces = stream.process(frame, rgb, to_display=to_display)
