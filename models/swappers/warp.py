@@ -584,16 +584,11 @@ class WarpSwapper:
         erode = round(opts.matte_erode * length)
         sigma = opts.matte_blur * length
         # Draw and blur inside the outline's box (plus the blur's reach) only.
-        pad = erode + int(np.ceil(4.0 * sigma)) + 2
-        h, w = shape
-        x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - pad, 0, [w, h])
-        x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + pad + 1, 0, [w, h])
         matte = np.zeros(shape, np.float32)
-        if x1 <= x0 or y1 <= y0:
+        drawn = _outline_in_box(outline, erode + int(np.ceil(4.0 * sigma)) + 2, shape)
+        if drawn is None:
             return matte
-        origin = np.array([x0, y0])
-        mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(mask, [np.round((outline - origin) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+        mask, (x0, y0, x1, y1) = drawn
         # (an open mouth stays in the matte: the plate's interior is warped into it, see _plate_mouth_into)
         if erode > 0:
             mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1)))
@@ -958,6 +953,21 @@ def _mesh_oval(face: Face, shape: tuple[int, int], length: float) -> np.ndarray 
     return np.clip(soft, 0.0, 1.0)
 
 
+def _outline_in_box(
+    outline: np.ndarray, pad: int, shape: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The filled (anti-aliased) polygon ``outline`` drawn over its box grown by ``pad`` px and
+    clipped to ``shape``: (uint8 mask, (x0, y0, x1, y1)); None when the box is empty."""
+    h, w = shape
+    x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - pad, 0, [w, h])
+    x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + pad + 1, 0, [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return None
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    return mask, (int(x0), int(y0), int(x1), int(y1))
+
+
 def _plate_outline(plate_ext: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
     """Soft mask of the plate's own face outline from its 68 points (jaw, then the forehead
     at its hairline back), grown and feathered as the mesh's oval is (``_mesh_oval``); drawn
@@ -968,15 +978,11 @@ def _plate_outline(plate_ext: np.ndarray, shape: tuple[int, int]) -> np.ndarray 
     length = ws.face_frame(plate_ext[: ws.N68])[2]
     grow = max(1, round(0.03 * length))
     sigma = max(0.5, 0.02 * length)
-    pad = grow + int(np.ceil(4.0 * sigma)) + 2
-    h, w = shape
-    x0, y0 = np.clip(np.floor(outline.min(axis=0)).astype(int) - pad, 0, [w, h])
-    x1, y1 = np.clip(np.ceil(outline.max(axis=0)).astype(int) + pad + 1, 0, [w, h])
     out = np.zeros(shape, np.float32)
-    if x1 <= x0 or y1 <= y0:
+    drawn = _outline_in_box(outline, grow + int(np.ceil(4.0 * sigma)) + 2, shape)
+    if drawn is None:
         return out
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round((outline - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
+    mask, (x0, y0, x1, y1) = drawn
     mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), sigma, borderType=cv2.BORDER_CONSTANT)
     out[y0:y1, x0:x1] = np.clip(soft, 0.0, 1.0)
