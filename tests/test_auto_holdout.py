@@ -172,21 +172,31 @@ def test_a_beard_or_a_mark_on_the_face_is_not_an_object(actor: Any, analyser: An
 def test_real_faces_with_nothing_in_front_keep_their_swap(actor: Any, analyser: Any, test_media: Path) -> None:
     """t1.jpg's six faces (daylight, highlights, make-up) and the Megamind clip (dim warm light,
     CGI shading, hair and earrings at the face's edge): the cue takes at most slivers at the
-    face's edge (under 2 % of the swapped area)."""
+    face's edge: under 2.5 % of the swapped area (2 % before the matte was bounded by the
+    plate's own outline, which made that area smaller), every pixel it takes within 0.08 of
+    the face's size of the matte's edge."""
     img = srgb_to_linear(t1())
     faces = analyser.analyse(img, embed=False)
     assert len(faces) >= 5
+
+    def sliver(crop: np.ndarray, face: Any) -> None:
+        alpha, info = _compose(crop, face, actor, True)
+        assert info["kept_px"] <= 0.025 * float((alpha > 0.5).sum()), (face.box, info)
+        if info["kept_px"]:
+            off, _ = _compose(crop, face, actor, False)
+            taken = (off - alpha) > 0.25
+            edge = cv2.distanceTransform((off > 0.05).astype(np.uint8), cv2.DIST_L2, 5)
+            assert float(edge[taken].max()) < 0.08 * face.size, (face.box, float(edge[taken].max()))
+
     for face in faces:
         box = crop_box_for(face, img.shape[:2], 2.0)
         ys, xs = box.slices()
         f2 = shift_face(face, -box.x0, -box.y0)
         f2.track_id = None
-        alpha, info = _compose(img[ys, xs].copy(), f2, actor, True)
-        assert info["kept_px"] <= 0.02 * float((alpha > 0.5).sum()), (face.box, info)
+        sliver(img[ys, xs].copy(), f2)
     for frame in megamind_frames(test_media, 6, scale=1.0, start=30) + megamind_frames(test_media, 3, scale=1.0, start=166):
         crop, face = _crop(srgb_to_linear(frame), analyser)
-        alpha, info = _compose(crop, face, actor, True)
-        assert info["kept_px"] <= 0.02 * float((alpha > 0.5).sum()), info
+        sliver(crop, face)
 
 
 def test_auto_holdout_setting_reaches_the_swap_from_cli_job_and_engine(actor: Any, analyser: Any, tmp_path: Path) -> None:
