@@ -288,8 +288,12 @@ def _stage(photo: np.ndarray, face_px: float, box: np.ndarray) -> tuple[np.ndarr
     return np.clip(soft * plate + (1 - soft) * blurred, 0, 1).astype(np.float32), s, off
 
 
-def expression_clip(photo: np.ndarray, n: int = 60, face_px: float = 210.0, seed: int = 14) -> ExpressionClip:
-    """A talking, blinking plate of ``n`` frames from ``photo`` (its largest face, dlib 68)."""
+def expression_clip(
+    photo: np.ndarray, n: int = 60, face_px: float = 210.0, seed: int = 14, move: float = 1.0
+) -> ExpressionClip:
+    """A talking, blinking plate of ``n`` frames from ``photo`` (its largest face, dlib 68).
+    ``move`` scales the head's drift (1: a few px, under 1.2 px a frame; 6: a hand-held shot,
+    about 7 px a frame at its fastest)."""
     from recast.pipeline.faces import AnalyserOptions, create_analyser
 
     an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
@@ -310,7 +314,7 @@ def expression_clip(photo: np.ndarray, n: int = 60, face_px: float = 210.0, seed
         ang = 1.2 * np.sin(2 * np.pi * i / 41.0)
         sc = 1.0 + 0.015 * np.sin(2 * np.pi * i / 53.0 + 0.5)
         m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), ang, sc)
-        m[:, 2] += [6.0 * np.sin(2 * np.pi * i / 37.0), 4.0 * np.sin(2 * np.pi * i / 23.0 + 1.0)]
+        m[:, 2] += [6.0 * move * np.sin(2 * np.pi * i / 37.0), 4.0 * move * np.sin(2 * np.pi * i / 23.0 + 1.0)]
         img = cv2.warpAffine(img, m, (FRAME[1], FRAME[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         frames.append(np.clip(img + np.roll(grain, 7 * i, axis=1), 0, 1).astype(np.float32))
     return ExpressionClip(frames, mouth, blink, face_px)
