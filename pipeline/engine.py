@@ -1526,7 +1526,7 @@ class SequenceShape:
     def of(cls, seq: PlateSequence) -> SequenceShape:
         """The first frame on disk whose header reads; a damaged frame before it fails by
         itself when it is processed (or is left out with --frames), not the whole run."""
-        from recast.pipeline.plateio import colour_channel_indices, no_colour_reason, read_header
+        from recast.pipeline.plateio import alpha_channel_of, colour_channel_indices, no_colour_reason, read_header
 
         first_error: RecastError | None = None
         hdr = None
@@ -1539,7 +1539,7 @@ class SequenceShape:
         if hdr is None:
             raise first_error or SequenceError(f"{seq.pattern}: no frames")
         names = [str(c) for c in hdr.spec.channelnames]
-        alpha = _alpha_of(names, int(hdr.spec.alpha_channel))
+        alpha = alpha_channel_of(names, int(hdr.spec.alpha_channel))
         if colour_channel_indices(names, alpha) is None:
             raise PlateError(f"{seq.pattern}: {no_colour_reason(names)}")
         return cls(first, int(hdr.spec.full_width), int(hdr.spec.full_height), tuple(names))
@@ -1568,13 +1568,6 @@ def _refuse_writing_over_plates(seq: PlateSequence, layout: OutputLayout) -> Non
                     f"{layout.root}: the {kind} of frame {frame} would be written over plate frame {hit} "
                     f"({path}); choose another output folder"
                 )
-
-
-def _alpha_of(names: list[str], spec_alpha: int) -> int | None:
-    for n in ("A", "a", "alpha"):
-        if n in names:
-            return names.index(n)
-    return spec_alpha if 0 <= spec_alpha < len(names) else None
 
 
 def _reference_image(path: Path) -> np.ndarray:

@@ -235,6 +235,15 @@ _NON_COLOUR = frozenset(
 _GREY_NAMES = frozenset({"y", "l", "grey", "gray", "luminance", "lum", "r", "g", "b", "v0", "channel0", "i", "intensity"})
 
 
+def alpha_channel_of(names: list[str], spec_alpha: int) -> int | None:
+    """A header's alpha channel: one named ``A``/``a``/``alpha``, else the spec's own alpha
+    channel when it has one."""
+    for n in _ALPHA_NAMES:
+        if n in names:
+            return names.index(n)
+    return spec_alpha if 0 <= spec_alpha < len(names) else None
+
+
 def colour_channel_indices(names: list[str], alpha: int | None) -> tuple[int, ...] | None:
     """The plate's colour channels: (R, G, B) indices, or one grey channel's index; None when it has none.
 
@@ -390,10 +399,7 @@ def _seek_part(inp: oiio.ImageInput, path: Path, part: int | str | None) -> tupl
         names.append(str(nm) if nm else None)
         if part is None and coloured is None:
             chans = [str(c) for c in sp.channelnames]
-            alpha = next((chans.index(n) for n in _ALPHA_NAMES if n in chans), None)
-            if alpha is None and 0 <= int(sp.alpha_channel) < len(chans):
-                alpha = int(sp.alpha_channel)
-            if colour_channel_indices(chans, alpha) is not None:
+            if colour_channel_indices(chans, alpha_channel_of(chans, int(sp.alpha_channel))) is not None:
                 coloured = i
         i += 1
         if i > 4096:
