@@ -5,7 +5,7 @@ background is a visible glow. Below the nose, beyond the plate's own jaw points,
 feathered edge used to reach over the dark background of a turned or lit face (the actor's
 outline placed by a similarity is wider there). Now, without a face mesh, the matte is bounded
 by the plate's 68-point outline, and below the mouth corners' line what lies beyond the jaw
-and is clearly not skin stays the plate's (``warp_temple``).
+and is clearly not skin stays the plate's (``keep_beyond_jaw``, ``warp_temple``).
 """
 
 from __future__ import annotations
@@ -31,10 +31,8 @@ def dlib68() -> Any:
     return create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
 
 
-def _spill(test_media: Path, frame: int, actor: Any, dlib68: Any, options: WarpOptions, below_jaw: bool) -> float:
+def _spill(test_media: Path, frame: int, actor: Any, dlib68: Any, options: WarpOptions) -> float:
     """The comp's alpha summed over the dark background below the nose, beyond the plate's jaw."""
-    import recast.models.swappers.warp as warp
-
     img = megamind_frames(test_media, 1, scale=1.0, start=frame)[0]
     face = max(dlib68.analyse(img, embed=False), key=lambda f: f.size)
     box = crop_box_for(face, img.shape[:2], 2.0)
@@ -50,18 +48,9 @@ def _spill(test_media: Path, frame: int, actor: Any, dlib68: Any, options: WarpO
     dark = (lab[..., 0] < 0.4 * nose_l) & (jaw == 0) & below_nose
     assert dark.sum() > 10_000  # the background is there to spill over
     sw = WarpSwapper(options, context=SwapperContext(allow_noncommercial_models=True))
-    plain = warp.temple_hair
-
-    def temple(image: np.ndarray, points: np.ndarray, matte: np.ndarray) -> Any:
-        return plain(image, points, matte, below_jaw=below_jaw)
-
     conv = SpaceConverter(lambda a: a, lambda a: a)
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))
-    warp.temple_hair = temple
-    try:
-        comp = compose_face(crop, fc, lambda c, f: sw.swap(c, f, actor), conv, opts)
-    finally:
-        warp.temple_hair = plain
+    comp = compose_face(crop, fc, lambda c, f: sw.swap(c, f, actor), conv, opts)
     return float(comp.alpha[dark].sum())
 
 
@@ -70,7 +59,7 @@ def _spill(test_media: Path, frame: int, actor: Any, dlib68: Any, options: WarpO
 def test_the_matte_does_not_spill_over_the_background_beyond_the_jaw(
     test_media: Path, actor: Any, dlib68: Any, frame: int
 ) -> None:
-    before = _spill(test_media, frame, actor, dlib68, WarpOptions(plate_outline=False), below_jaw=False)
-    now = _spill(test_media, frame, actor, dlib68, WarpOptions(), below_jaw=True)
+    before = _spill(test_media, frame, actor, dlib68, WarpOptions(plate_outline=False, keep_beyond_jaw=False))
+    now = _spill(test_media, frame, actor, dlib68, WarpOptions())
     assert before > 50.0  # (the bounds off: the feathered edge over the background)
     assert now < 15.0 and now < 0.15 * before

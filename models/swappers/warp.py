@@ -66,6 +66,9 @@ class WarpOptions:
     clean_plate_features: bool = True
     # the plate's hair beside the face above the eyes (warp_temple) is kept: the matte lowered over it
     keep_temple_hair: bool = True
+    # ... and below the mouth corners' line, beyond the jaw: what is not skin there (the
+    # background behind the face's silhouette, a collar) stays the plate's too
+    keep_beyond_jaw: bool = True
     # without a face mesh, the matte stays within the plate's own outline (its jaw line and
     # forehead, grown a little): a wider actor face never spills over the background
     plate_outline: bool = True
@@ -475,7 +478,7 @@ class WarpSwapper:
                 interior = weight if interior is None else np.maximum(interior, weight)
         # the plate's hair beside the face above the eyes stays the plate's (after the feature
         # fill, which paints brow tails up to the face edge: hair there is kept too)
-        hair = temple_hair(crop, lm, matte) if opts.keep_temple_hair else None
+        hair = temple_hair(crop, lm, matte, below_jaw=opts.keep_beyond_jaw) if opts.keep_temple_hair else None
         temple_px = 0
         if hair is not None:  # (only its box: the matte elsewhere is as it was)
             weight, (ty0, ty1, tx0, tx1) = hair
