@@ -26,7 +26,7 @@
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
-[--judge-boxes K] [--judge-detect] [--real-frames N] [--real-face-px PX] [--real-move K] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
+[--judge-boxes K] [--judge-detect] [--real-frames N] [--real-face-px PX] [--real-move K] [--real-mic] [--real-narrow F] [--real-jpeg Q] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
 and the swap's own expression reading, as JSON: where the judge and the swap disagree)
 """
 
@@ -307,11 +307,12 @@ def real_source(spec: str, judge: Judge) -> np.ndarray:
 
 def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.ndarray, sheets: Path, tag: str,
                      per_frame_dir: Path | None, face_px: float = 210.0, source: str = "astronaut",
-                     overrides: dict[str, object] | None = None, move: float = 1.0) -> dict[str, object]:
+                     overrides: dict[str, object] | None = None, move: float = 1.0,
+                     hard: dict[str, object] | None = None) -> dict[str, object]:
     """Section 4: a talking, blinking real face (the astronaut by default), default and commercial swaps."""
     from _expression_plate import expression_clip
 
-    clip = expression_clip(real_source(source, judge), count, face_px=face_px, move=move)
+    clip = expression_clip(real_source(source, judge), count, face_px=face_px, move=move, **(hard or {}))
     readings = [judge.measure(f) for f in clip.frames]
     pm = [r["mouth"] if r else float("nan") for r in readings]
     pe = [r["ear"] if r else float("nan") for r in readings]
@@ -387,6 +388,10 @@ def main() -> int:
     ap.add_argument("--real-face-px", type=float, default=210.0, help="the real talking face's height in the HD plate")
     ap.add_argument("--real-move", type=float, default=1.0, help="scale of the real face's head drift (1: a few px; "
                     "6: a hand-held shot, about 7 px a frame at its fastest)")
+    ap.add_argument("--real-mic", action="store_true", help="a hand-held microphone in front of the real face's chin")
+    ap.add_argument("--real-narrow", type=float, default=0.0, help="narrow eyes: the real face's lids at rest this far "
+                    "down (0..1; blinks close them from there)")
+    ap.add_argument("--real-jpeg", type=int, default=0, help="store each real frame as compressed footage (JPEG quality; 0: off)")
     ap.add_argument("--real-source", default="astronaut", help="the real talking face's photo: astronaut, or t1:K "
                     "(insightface's t1.jpg, its K-th face from the left)")
     ap.add_argument("--judge-boxes", type=int, default=1, help="average the judge's 68 points over this many "
@@ -422,7 +427,8 @@ def main() -> int:
         if args.real_frames > 0:
             report[f"real ({args.real_source}, talking and blinking)"] = real_expressions(
                 actor, args.real_frames, work, judge, actor_emb, args.sheets, args.sheet_tag, args.per_frame, args.real_face_px,
-                args.real_source, overrides, args.real_move
+                args.real_source, overrides, args.real_move,
+                {"mic": args.real_mic, "narrow": args.real_narrow, "jpeg": args.real_jpeg},
             )
         if args.only_real:
             print(json.dumps(report, indent=1, default=float))

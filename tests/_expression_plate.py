@@ -288,12 +288,41 @@ def _stage(photo: np.ndarray, face_px: float, box: np.ndarray) -> tuple[np.ndarr
     return np.clip(soft * plate + (1 - soft) * blurred, 0, 1).astype(np.float32), s, off
 
 
+def _microphone(img: np.ndarray, lm: np.ndarray, i: int) -> None:
+    """A hand-held microphone in front of the chin (in place): a dark wire-mesh ball with a
+    highlight and its handle down out of the frame, swaying on its own (the hand is not the head)."""
+    length = float(np.linalg.norm(lm[8] - lm[27:31].mean(axis=0))) * 1.6
+    h, w = img.shape[:2]
+    r = 0.2 * length
+    cx = lm[8][0] + 0.12 * length + 0.04 * length * np.sin(2 * np.pi * i / 29.0)
+    cy = lm[8][1] - 0.05 * length + 0.03 * length * np.sin(2 * np.pi * i / 17.0 + 0.7)
+    x0, x1 = int(max(cx - 2 * r, 0)), int(min(cx + 2 * r, w))
+    y0, y1 = int(max(cy - 1.2 * r, 0)), h
+    if x1 <= x0 or y1 <= y0:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    d2 = (xx - cx) ** 2 + (yy - cy) ** 2
+    ball = np.clip(r + 0.5 - np.sqrt(d2), 0.0, 1.0)  # anti-aliased edge
+    handle = np.clip(0.3 * r + 0.5 - np.abs(xx - (cx + 0.25 * (yy - cy))), 0.0, 1.0) * (yy > cy)
+    grille = 0.06 + 0.05 * ((np.sin(xx * 1.3) * np.sin(yy * 1.3)) > 0)
+    spec = 0.55 * np.exp(-((xx - cx + 0.45 * r) ** 2 + (yy - cy + 0.45 * r) ** 2) / (2 * (0.13 * r) ** 2))
+    part = img[y0:y1, x0:x1]
+    body = np.where(ball[..., None] > 0, (grille + spec)[..., None] * np.float32([1.0, 1.0, 1.05]),
+                    np.float32([0.05, 0.05, 0.055]))
+    k = np.maximum(ball, handle)[..., None]
+    img[y0:y1, x0:x1] = (k * body + (1 - k) * part).astype(np.float32)
+
+
 def expression_clip(
-    photo: np.ndarray, n: int = 60, face_px: float = 210.0, seed: int = 14, move: float = 1.0
+    photo: np.ndarray, n: int = 60, face_px: float = 210.0, seed: int = 14, move: float = 1.0,
+    mic: bool = False, narrow: float = 0.0, jpeg: int = 0,
 ) -> ExpressionClip:
     """A talking, blinking plate of ``n`` frames from ``photo`` (its largest face, dlib 68).
     ``move`` scales the head's drift (1: a few px, under 1.2 px a frame; 6: a hand-held shot,
-    about 7 px a frame at its fastest)."""
+    about 7 px a frame at its fastest). A hard clip: ``mic`` puts a hand-held microphone in
+    front of the chin; ``narrow`` (0..1) gives the person narrow eyes (the lids at rest that
+    far down; blinks close them from there); ``jpeg`` (a quality, 0: none) stores each frame
+    as compressed footage would (8-bit JPEG, 4:2:0)."""
     from recast.pipeline.faces import AnalyserOptions, create_analyser
 
     an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
@@ -310,11 +339,18 @@ def expression_clip(
     frames = []
     for i in range(n):
         img, moved = open_mouth(plate, lm, float(mouth[i]))
-        img = close_lids(img, moved, float(blink[i]))
+        img = close_lids(img, moved, float(narrow + (1.0 - narrow) * blink[i]))
         ang = 1.2 * np.sin(2 * np.pi * i / 41.0)
         sc = 1.0 + 0.015 * np.sin(2 * np.pi * i / 53.0 + 0.5)
         m = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), ang, sc)
         m[:, 2] += [6.0 * move * np.sin(2 * np.pi * i / 37.0), 4.0 * move * np.sin(2 * np.pi * i / 23.0 + 1.0)]
         img = cv2.warpAffine(img, m, (FRAME[1], FRAME[0]), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        frames.append(np.clip(img + np.roll(grain, 7 * i, axis=1), 0, 1).astype(np.float32))
+        if mic:
+            _microphone(img, moved @ m[:, :2].T + m[:, 2], i)
+        img = np.clip(img + np.roll(grain, 7 * i, axis=1), 0, 1).astype(np.float32)
+        if jpeg:
+            bgr = cv2.cvtColor((img * 255 + 0.5).astype(np.uint8), cv2.COLOR_RGB2BGR)
+            _, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg)])
+            img = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        frames.append(img)
     return ExpressionClip(frames, mouth, blink, face_px)

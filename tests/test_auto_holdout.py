@@ -69,20 +69,23 @@ def _compose(crop: np.ndarray, face: Any, actor: Any, keep: bool, swap: Any = No
     return comp.alpha, comp.info.get("auto_holdout", {"kept_px": 0})
 
 
-def _microphone(img: np.ndarray, lm: np.ndarray, light: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _microphone(img: np.ndarray, lm: np.ndarray, light: np.ndarray, black: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A hand-held microphone over the chin: a dark wire-mesh ball with a specular highlight,
-    its handle going down out of the frame. Returns (plate, the ball's and handle's mask)."""
+    its handle going down out of the frame. Returns (plate, the ball's and handle's mask).
+    ``black``: a black foam windscreen instead (linear 0.004-0.012, under 4 % of the skin: too
+    dark to read its colour; matte, no highlight)."""
     _, _, length = ws.face_frame(lm)
     h, w = img.shape[:2]
     cx, cy, r = lm[8][0] + 0.15 * length, lm[8][1] - 0.1 * length, 0.2 * length
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ball = (xx - cx) ** 2 + (yy - cy) ** 2 < r * r
     handle = (np.abs(xx - (cx + 0.3 * (yy - cy))) < 0.35 * r) & (yy > cy)
-    grille = 0.07 + 0.05 * ((np.sin(xx * 1.3) * np.sin(yy * 1.3)) > 0)
-    spec = 0.5 * np.exp(-((xx - cx + 0.45 * r) ** 2 + (yy - cy + 0.45 * r) ** 2) / (2 * (0.12 * r) ** 2))
+    wires = (np.sin(xx * 1.3) * np.sin(yy * 1.3)) > 0
+    grille = 0.004 + 0.008 * wires if black else 0.07 + 0.05 * wires
+    spec = (0.0 if black else 0.5) * np.exp(-((xx - cx + 0.45 * r) ** 2 + (yy - cy + 0.45 * r) ** 2) / (2 * (0.12 * r) ** 2))
     out = img.copy()
     out[ball] = ((grille + spec)[ball][:, None] * np.array([1.0, 1.0, 1.04], np.float32)) * light
-    out[handle & ~ball] = np.array([0.035, 0.035, 0.04], np.float32) * light
+    out[handle & ~ball] = np.array([0.006, 0.006, 0.007] if black else [0.035, 0.035, 0.04], np.float32) * light
     return np.clip(out, 0, 1).astype(np.float32), ball | handle
 
 
@@ -101,14 +104,18 @@ def _cup(img: np.ndarray, lm: np.ndarray, light: np.ndarray) -> tuple[np.ndarray
 
 
 @pytest.mark.parametrize("warm", [False, True])
-@pytest.mark.parametrize("thing", ["microphone", "cup"])
+@pytest.mark.parametrize("thing", ["microphone", "black_microphone", "cup"])
 def test_an_object_in_front_of_the_face_stays_the_plates(actor: Any, analyser: Any, warm: bool, thing: str) -> None:
     """Without the cue the swap paints over the object (alpha over it 0.4-0.9); with it the
-    object keeps the plate's pixels and the rest of the face is swapped as before."""
+    object keeps the plate's pixels and the rest of the face is swapped as before. A black
+    microphone is too dark to read its colour: it counts for reaching into the lower face."""
     light = WARM_DIM if warm else np.ones(3, np.float32)
     crop, face = _crop(_big_astronaut(light), analyser)
     lm = face.landmarks
-    crop, mask = (_microphone if thing == "microphone" else _cup)(crop, lm, light)
+    if thing == "cup":
+        crop, mask = _cup(crop, lm, light)
+    else:
+        crop, mask = _microphone(crop, lm, light, black=thing == "black_microphone")
     alpha = {}
     for keep in (False, True):
         alpha[keep], info = _compose(crop, face, actor, keep)
@@ -167,6 +174,25 @@ def test_a_beard_or_a_mark_on_the_face_is_not_an_object(actor: Any, analyser: An
     covered = mask & (off > 0.3)
     assert covered.sum() > 150, covered.sum()  # the swap covers it ...
     assert float(np.abs(on[covered] - off[covered]).max()) < 1e-3  # ... with the cue on too
+
+
+def test_a_side_lit_faces_dark_half_is_not_an_object(actor: Any, analyser: Any) -> None:
+    """Film-noir light: the far side of the face at 2 % of the lit side, too dark to read its
+    colour, entering from the face's edge like a black object. It runs up the face past the
+    nose (an eye in it), so it is shade: the swap covers it as before."""
+    crop, face = _crop(_big_astronaut(np.ones(3, np.float32)), analyser)
+    lm = face.landmarks
+    h, w = crop.shape[:2]
+    xx = np.mgrid[0:h, 0:w][1].astype(np.float32)
+    _, _, length = ws.face_frame(lm)
+    edge = lm[30][0] + 0.12 * length  # beside the nose: the nose and most skin patches stay lit
+    light = 0.02 + 0.98 * np.clip((edge + 4.0 - xx) / 8.0, 0.0, 1.0)
+    lit = (crop * light[..., None]).astype(np.float32)
+    off, _ = _compose(lit, face, actor, False)
+    on, info = _compose(lit, face, actor, True)
+    dark = (light < 0.05) & (off > 0.3)
+    assert dark.sum() > 2000, dark.sum()
+    assert float(np.abs(on[dark] - off[dark]).max()) < 1e-3, info
 
 
 def test_real_faces_with_nothing_in_front_keep_their_swap(actor: Any, analyser: Any, test_media: Path) -> None:

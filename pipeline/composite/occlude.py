@@ -22,7 +22,10 @@ An occluder here is a region of the plate inside the matte that
 - carries a real share of the swap (``MIN_AREA``: the matte's weight over it, of the face's
   squared length), is mostly colour-far rather than only dark (``CHROMA_SHARE``: a shadowed
   jaw or a dark background at the face's edge is not an object), and does not run along
-  the jaw on both sides of the chin (a beard, the jaw's shade).
+  the jaw on both sides of the chin (a beard, the jaw's shade). A black object (a stage
+  microphone's grille or foam, too dark to read its colour) passes the colour test when it
+  reaches ``DEEP`` inside the face's outline below the nose and hardly above the nose tip's
+  line (``ABOVE_NOSE``): deep shade on a face runs up it, past an eye.
 
 An object found then reaches on over the lips' and brows' margins where its pixels go on
 (only the eyes and the mouth's opening stay out), its holes filled (a highlight on it). It
@@ -58,6 +61,9 @@ SPECK = 0.012  # not-skin specks smaller than this (of the length) are texture: 
 FEATHER = 0.012  # Gaussian sigma of the kept object's edge (of the length)
 REACH = 0.02  # the matte's extent: where it is above this
 JAW_IN = 0.05  # the jaw's points moved this much (of the length) into the face: a beard's line
+# a black object: this far (of the length) inside the face's outline below the nose, and at most
+# this share of it above the nose tip's line
+DEEP, ABOVE_NOSE = 0.08, 0.1
 
 
 def occluders(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
@@ -98,6 +104,8 @@ def occluders(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.
     r = max(1, round(SPECK * length))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     candidate = cv2.morphologyEx(candidate, cv2.MORPH_OPEN, kernel)
+    # (then closed: an object's texture, a grille's bright wires, does not cut it in pieces)
+    candidate = cv2.morphologyEx(candidate, cv2.MORPH_CLOSE, kernel)
     if not candidate.any():
         return None
     count, labels = cv2.connectedComponents(candidate, connectivity=8)
@@ -111,10 +119,14 @@ def occluders(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.
     carried = np.bincount(flat, weights=weight.ravel().astype(np.float64), minlength=count)
     size_px = np.maximum(np.bincount(flat, minlength=count), 1)
     far_share = np.bincount(flat, weights=far.ravel().astype(np.float64), minlength=count) / size_px
+    # a black object (a microphone's grille) is mostly too dark to read its colour: it counts
+    # when it reaches well into the lower face and hardly above the nose (shade runs up the face)
+    black = _lower_face_object(labels, count, lm - np.array([x0, y0]), length)
     keep = (
         touches
         & (carried >= MIN_AREA * length * length)  # else little of the swap lands on it: the face's edge
-        & (far_share >= CHROMA_SHARE)  # else dark but skin-coloured where it can be read: shade
+        # else dark but skin-coloured where it can be read: shade (unless a black object)
+        & ((far_share >= CHROMA_SHARE) | black)
     )
     keep[0] = False
     keep &= ~_along_jaw(labels, jaw, count)  # along the jaw on both sides of the chin: a beard, the jaw's shade
@@ -134,6 +146,27 @@ def occluders(image: np.ndarray, lm: np.ndarray, matte: np.ndarray) -> tuple[np.
     soft = cv2.GaussianBlur(found, (0, 0), max(0.5, FEATHER * length))
     np.maximum(soft, found, out=soft)  # the object itself stays whole; only its edge is feathered outwards
     return soft, (y0, y1, x0, x1)
+
+
+def _lower_face_object(labels: np.ndarray, count: int, lm: np.ndarray, length: float) -> np.ndarray:
+    """Per region of ``labels`` (bool, ``count``): whether it reaches ``DEEP`` of the face length
+    inside the face's outline below the nose over ``MIN_AREA`` of the face's squared length, with
+    at most ``ABOVE_NOSE`` of its pixels above the nose tip's line. Deep shade on a face runs
+    up it (a side-lit face's dark half holds an eye); the face's own dark parts below the nose
+    (nostrils, lips, the mouth's opening) are left out of ``labels`` before this."""
+    h, w = labels.shape
+    _, up, _ = ws.face_frame(lm)
+    outline = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(outline, [np.round(cv2.convexHull(lm[:27].astype(np.float32))).astype(np.int32)], 1)
+    r = max(1, round(DEEP * length))
+    inner = cv2.erode(outline, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    height = (xx - lm[33][0]) * up[0] + (yy - lm[33][1]) * up[1]  # along the face's up axis from the nose tip
+    flat = labels.ravel()
+    size_px = np.maximum(np.bincount(flat, minlength=count), 1)
+    deep = np.bincount(flat, weights=(inner & (height < 0)).ravel().astype(np.float64), minlength=count)
+    above = np.bincount(flat, weights=(height > 0).ravel().astype(np.float64), minlength=count) / size_px
+    return (deep >= MIN_AREA * length * length) & (above <= ABOVE_NOSE)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
