@@ -70,6 +70,10 @@ class SwapResult:
     # (y, x) of ``ungraded_rgb``'s top-left pixel in the crop when it covers only a box of it
     # (``rgb``'s own colour elsewhere); None: it is crop size
     ungraded_origin: tuple[int, int] | None = None
+    # (68, 2): the plate face's 68 points (crop pixels) the swapper fitted itself when the face
+    # came without them (e.g. 5 points and a box): what needs the face's layout after the swap
+    # (the auto holdout) reads them; None: the face's own landmarks are all there is
+    landmarks68: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -293,3 +293,23 @@ def test_auto_holdout_works_on_any_backends_matte_and_says_when_it_cannot(analys
     held, info5 = _compose(crop, five, None, True, blurred)
     assert info5 == {"kept_px": 0, "skipped": "needs 68-point landmarks or the face mesh"}
     np.testing.assert_array_equal(plain, held)
+
+
+def test_auto_holdout_reads_the_points_the_warp_fitted_itself(actor: Any, analyser: Any) -> None:
+    """A face that comes with five key points and a box (``--commercial-only`` with the HOG
+    detector): the warp fits the 68 points itself and hands them on with its result
+    (``SwapResult.landmarks68``), and the cue reads them: the microphone stays the plate's."""
+    from recast.pipeline.types import Face
+
+    light = np.ones(3, np.float32)
+    crop, face = _crop(_big_astronaut(light), analyser)
+    crop, mask = _microphone(crop, face.landmarks, light, black=True)
+    five = Face(box=face.box, score=face.score, kps5=face.kps5, landmarks=None, track_id=None)
+    res = WarpSwapper().swap(crop, five, actor)
+    assert res.landmarks68 is not None and res.landmarks68.shape == (68, 2)
+    assert float(np.abs(res.landmarks68 - face.landmarks).mean()) < 0.03 * face.size  # the plate's points
+    off, _ = _compose(crop, five, actor, False)
+    on, info = _compose(crop, five, actor, True)
+    inner = cv2.erode(mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool) & (off > 0.3)
+    assert inner.sum() > 150 and info["kept_px"] > 0, (inner.sum(), info)
+    assert float(on[inner].mean()) < 0.2 * float(off[inner].mean())

@@ -157,9 +157,11 @@ def replay_face(
     _compose(plate_crop, face, swap, conv, opts, locked_colour, 0, smooth_colour, colour_only=True)
 
 
-def _auto_holdout(working: np.ndarray, face: Face, matte: np.ndarray) -> dict[str, Any]:
+def _auto_holdout(working: np.ndarray, face: Face, matte: np.ndarray, fitted: np.ndarray | None = None) -> dict[str, Any]:
     """Lower ``matte`` (in place) over things in front of the face (``occlude.occluders``);
-    returns what the record says: the face pixels kept as the plate, or why it was skipped."""
+    returns what the record says: the face pixels kept as the plate, or why it was skipped.
+    ``fitted``: the 68 points the swapper fitted itself (``SwapResult.landmarks68``), read when
+    the face has no 68 points or mesh of its own (a detector's 5 points)."""
     from recast.pipeline.composite.occlude import occluders
 
     lm = face.landmarks
@@ -167,7 +169,12 @@ def _auto_holdout(working: np.ndarray, face: Face, matte: np.ndarray) -> dict[st
         from recast.pipeline.faces.mesh import mesh_to_68
 
         lm = mesh_to_68(np.asarray(lm, np.float64))
-    if lm is None or len(lm) != 68 or face.landmark_kind not in (None, "dlib68", "mesh468") or not np.isfinite(lm).all():
+    own = lm is not None and len(lm) == 68 and face.landmark_kind in (None, "dlib68", "mesh468")
+    if not own and fitted is not None and np.shape(fitted) == (68, 2):
+        lm = fitted
+    elif not own:
+        lm = None
+    if lm is None or not np.isfinite(lm).all():
         return {"kept_px": 0, "skipped": "needs 68-point landmarks or the face mesh"}
     found = occluders(working, np.asarray(lm, np.float64), matte)
     if found is None:
@@ -205,11 +212,12 @@ def _compose(
     info: dict[str, Any] = {"swap_info": dict(result.info)}
     skin_full, keep_full = getattr(result, "skin", None), getattr(result, "ungraded", None)
     layer, layer_origin = getattr(result, "ungraded_rgb", None), getattr(result, "ungraded_origin", None)
+    fitted = getattr(result, "landmarks68", None)
     del result
     matte = build_matte((h, w), face, model_matte, matte_opts)
     del model_matte
     if opts.auto_holdout:
-        info["auto_holdout"] = _auto_holdout(working, face, matte)
+        info["auto_holdout"] = _auto_holdout(working, face, matte, fitted)
     box = matte_box(matte)
     region = _work_region(box, (h, w), opts.blend)
     ys, xs = region.slices()
