@@ -101,7 +101,10 @@ class Judge:
     """dlib's HOG + 68-point predictor + ResNet: an outside judge of plates and comps."""
 
     def __init__(self, boxes: int = 1, detect: bool = False) -> None:
-        self.an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+        # plain dlib, one fit per box, as an outside judge runs it (--judge-boxes averages instead)
+        self.an = create_analyser(
+            "dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None
+        )
         self.boxes = max(1, int(boxes))
         self.detect = detect
 

@@ -325,7 +325,7 @@ def expression_clip(
     as compressed footage would (8-bit JPEG, 4:2:0)."""
     from recast.pipeline.faces import AnalyserOptions, create_analyser
 
-    an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None)
     faces = an.analyse(photo, embed=False)
     if not faces:
         raise ValueError("no face in the photo")

@@ -12,7 +12,7 @@ from tests._faces_fixtures import astronaut
 
 
 def _readings(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    an = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None)
     mouth, ear, nose = [], [], []
     for f in frames:
         lm = max(an.analyse(f, embed=False), key=lambda x: x.size).landmarks

@@ -221,3 +221,33 @@ def test_options_from_dict_names_the_field() -> None:
         AnalyserOptions.from_dict({"upsample": 9})
     with pytest.raises(SpecError, match=r"analyser.colour: unknown analyser option"):
         AnalyserOptions.from_dict({"colour": 1})
+
+
+def test_68_points_averaged_over_moved_boxes_move_less_with_the_box() -> None:
+    """``landmark_fits``: the 68 points are the mean of fits in boxes moved and scaled round the
+    face's box. One fit's points move with its box; the mean moves less. On t1.jpg's six real
+    faces, a box moved by 3 % of the face moves the mouth's and lids' points (48-67, 36-47)
+    less with 7 fits than with one, and a still box reads the same points every time."""
+    from recast.pipeline.faces.dlib_backend import fit_boxes
+
+    img = t1()
+    one = create_analyser("dlib", AnalyserOptions(landmarks="68", landmark_fits=1), notify=lambda _t: None)
+    seven = create_analyser("dlib", AnalyserOptions(landmarks="68", landmark_fits=7), notify=lambda _t: None)
+    faces = one.analyse(img, embed=False)
+    assert len(faces) >= 5
+    boxes = fit_boxes(np.array([10.0, 20.0, 110.0, 120.0]), 11)
+    assert len(boxes) == 11 and np.allclose(boxes[0], [10, 20, 110, 120])
+    assert len({tuple(np.round(b, 3)) for b in boxes}) == 11
+    feature = list(range(36, 68))
+    moved_one, moved_seven = [], []
+    for face in faces:
+        box = np.asarray(face.box, np.float64)
+        size = float(box[2] - box[0])
+        shifted = box + np.array([1, 1, 1, 1]) * 0.03 * size
+        a1, b1 = (one.fit_landmarks(img, b).landmarks[feature] for b in (box, shifted))
+        a7, b7 = (seven.fit_landmarks(img, b).landmarks[feature] for b in (box, shifted))
+        np.testing.assert_array_equal(a7, seven.fit_landmarks(img, box).landmarks[feature])
+        # the points' own move, the box's shift taken out (a face in a moved box is the same face)
+        moved_one.append(float(np.linalg.norm((b1 - b1.mean(0)) - (a1 - a1.mean(0)), axis=1).mean()) / size)
+        moved_seven.append(float(np.linalg.norm((b7 - b7.mean(0)) - (a7 - a7.mean(0)), axis=1).mean()) / size)
+    assert np.mean(moved_seven) < 0.8 * np.mean(moved_one), (moved_one, moved_seven)

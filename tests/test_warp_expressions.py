@@ -28,7 +28,7 @@ TALK_OPEN, TALK_SHUT = 89, 38  # lips apart / lips together, eyes open in both
 
 @pytest.fixture(scope="module")
 def judge() -> Any:
-    return create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    return create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None)
 
 
 @pytest.fixture(scope="module")

@@ -336,7 +336,7 @@ def test_an_opened_mouth_reads_as_open_as_the_plates(actor: Any) -> None:
     from recast.models.swappers.warp import _round_mouth
     from tests._expression_plate import open_mouth
 
-    judge = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    judge = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None)
     img = astronaut()
     rest = max(judge.analyse(img, embed=False), key=lambda f: f.size).landmarks.astype(np.float64)
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
@@ -390,7 +390,7 @@ def test_a_shut_plate_eye_reads_shut_to_dlib_after_the_swap(actor: Any) -> None:
 
     clip = expression_clip(astronaut(), 12)
     assert list(np.round(clip.blink[9:12], 2)) == [0.75, 1.0, 0.8]  # the clip's first blink
-    judge = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1), notify=lambda _t: None)
+    judge = create_analyser("dlib", AnalyserOptions(landmarks="68", min_face=0, upsample=1, landmark_fits=1), notify=lambda _t: None)
     an = create_analyser("dlib", AnalyserOptions(), notify=lambda _t: None)
     conv = SpaceConverter(lambda a: a, lambda a: a)
     opts = ComposeOptions.from_settings(SwapSettings(grain=False))

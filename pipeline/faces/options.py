@@ -36,6 +36,10 @@ class AnalyserOptions:
     min_face: int = 48
     drop_below: int = 16  # faces smaller than this (full-res px) are dropped
     embed_jitters: int = 0  # dlib: >0 averages jittered crops (slower, steadier)
+    # dlib, mediapipe: the landmarks averaged over this many fits in boxes (the mesh: crops) moved
+    # and scaled round the face's (1: one fit; 0: the backend's default, FACE_MESH_FITS for the
+    # mesh, one fit for dlib). One fit's points move with its box (the mouth's and lids' most)
+    landmark_fits: int = 0
     use_gpu: bool = True  # insightface: CUDA only when usable
     threads: int = 0  # ONNX Runtime intra-op threads, 0 = default
     region_face_size: int = 110  # face size (px) aimed at when detecting inside a window (HOG needs >= 80)
@@ -74,6 +78,7 @@ class AnalyserOptions:
             (isinstance(self.crop_max_size, int) and self.crop_max_size >= 64, "crop_max_size", "must be an int >= 64"),
             (0.0 < float(self.det_prob) < 1.0, "det_prob", "must be in (0, 1)"),
             (isinstance(self.embed_jitters, int) and 0 <= self.embed_jitters <= 100, "embed_jitters", "must be in 0..100"),
+            (isinstance(self.landmark_fits, int) and 0 <= self.landmark_fits <= 11, "landmark_fits", "must be an int in 0..11 (0: the backend's default)"),
         ]
         for ok, name, msg in checks:
             if not ok:
