@@ -290,7 +290,7 @@ class DlibAnalyser(FaceAnalyser):
         pts5 = _points(shape5)
         if self._sp68 is not None:
             # one fit unless asked for more: averaged fits read the Megamind mouth steadier but
-            # the real blinking faces' eyes less well (benchmarks/README.md, thirteenth round)
+            # real talking faces' mouths and eyes less well (benchmarks/README.md, thirteenth round)
             fits = [_points(self._sp68(crop, self._rect(b))) for b in fit_boxes(box, self.options.landmark_fits or 1)]
             pts68 = averaged_fit(np.asarray(fits)) if len(fits) > 1 else fits[0]
             return Fit(kps5_from_dlib68(pts68), pts68, "dlib68", shape5, box)
