@@ -319,14 +319,12 @@ class DlibAnalyser(FaceAnalyser):
         return np.asarray(vec, np.float32)
 
 
-# (x shift, y shift, scale) of the boxes the 68 points are averaged over: the face's own box,
-# moved by FIT_SHIFT of its size each way, then scaled by FIT_SCALE, then moved diagonally
+# (x shift, y shift, scale) of the boxes the landmarks are averaged over (landmark_fits): the
+# face's own box, moved by FIT_SHIFT of its size each way, then scaled by 5 %, then moved diagonally
 FIT_MOVES = ((0, 0, 1.0), (-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0), (0, 0, 0.95), (0, 0, 1.05),
               (-1, -1, 1.0), (1, 1, 1.0), (1, -1, 1.0), (-1, 1, 1.0))
 FIT_SHIFT = 0.04
-
-
-EYES = slice(36, 48)
+EYES = slice(36, 48)  # the 68-point layout's eyes
 
 
 def averaged_fit(fits: np.ndarray) -> np.ndarray:
