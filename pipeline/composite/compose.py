@@ -169,11 +169,8 @@ def _auto_holdout(working: np.ndarray, face: Face, matte: np.ndarray, fitted: np
         from recast.pipeline.faces.mesh import mesh_to_68
 
         lm = mesh_to_68(np.asarray(lm, np.float64))
-    own = lm is not None and len(lm) == 68 and face.landmark_kind in (None, "dlib68", "mesh468")
-    if not own and fitted is not None and np.shape(fitted) == (68, 2):
-        lm = fitted
-    elif not own:
-        lm = None
+    if lm is None or len(lm) != 68 or face.landmark_kind not in (None, "dlib68", "mesh468"):
+        lm = fitted if fitted is not None and np.shape(fitted) == (68, 2) else None
     if lm is None or not np.isfinite(lm).all():
         return {"kept_px": 0, "skipped": "needs 68-point landmarks or the face mesh"}
     found = occluders(working, np.asarray(lm, np.float64), matte)
