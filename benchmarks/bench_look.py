@@ -24,6 +24,10 @@
    ``--real-source t1:K``: another person, insightface's t1.jpg's K-th face). The
    judge's own reading of the plate against the schedule is printed first
    (``plate_vs_schedule_*``): it says the plate shows what it was made to.
+5. For each clip, the judge against itself (``judge_self_agreement``): its readings of the
+   plate in its own box vs in that box moved by one pixel. A comp that were the plate itself
+   would score about this, so it bounds what the clip can show (0.99 on the real faces; on
+   Megamind's CGI faces the mouth reads 0.82-0.91).
 
 Run: python benchmarks/bench_look.py [--frames N] [--start N] [--skip-small] [--sheets DIR]
 [--judge-boxes K] [--judge-detect] [--real-frames N] [--real-face-px PX] [--real-move K] [--real-mic] [--real-narrow F] [--real-jpeg Q] [--real-source astronaut|t1:K] [--only-real] [--sheet-tag TAG] [--per-frame DIR] (each judged frame's plate/comp eye and mouth readings, identity distances
@@ -126,6 +130,14 @@ class Judge:
             face = max(faces, key=lambda f: f.size)
         else:
             face = self.an.fit_landmarks(rgb, box)
+        emb = self.an.embed(rgb, face)
+        return {"box": face.box, **self._read(rgb, face), "emb": emb}
+
+    def points(self, rgb: np.ndarray, box: np.ndarray) -> dict[str, float]:
+        """The mouth and eye readings of a fit in ``box`` (no embedding)."""
+        return self._read(rgb, self.an.fit_landmarks(rgb, box))
+
+    def _read(self, rgb: np.ndarray, face) -> dict[str, float]:
         lm = face.landmarks
         if self.boxes > 1:  # the points averaged over fits in moved and scaled boxes (see --judge-boxes)
             lm = np.mean([self.an.fit_landmarks(rgb, b).landmarks for b in _moved_boxes(np.asarray(face.box, float), self.boxes)], axis=0)
@@ -135,9 +147,7 @@ class Judge:
         def ear(e: np.ndarray) -> float:
             return float((np.linalg.norm(e[1] - e[5]) + np.linalg.norm(e[2] - e[4])) / (2 * np.linalg.norm(e[0] - e[3])))
 
-        eyes = 0.5 * (ear(lm[36:42]) + ear(lm[42:48]))
-        emb = self.an.embed(rgb, face)
-        return {"box": face.box, "mouth": mouth, "ear": eyes, "emb": emb}
+        return {"mouth": mouth, "ear": 0.5 * (ear(lm[36:42]) + ear(lm[42:48]))}
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -159,6 +169,33 @@ def _moved_boxes(box: np.ndarray, count: int) -> list[np.ndarray]:
         hx, hy = 0.5 * k * (x1 - x0), 0.5 * k * (y1 - y0)
         ox, oy = cx + 0.04 * s * dx, cy + 0.04 * s * dy
         out.append(np.array([ox - hx, oy - hy, ox + hx, oy + hy]))
+    return out
+
+
+# one-pixel moves of the judge's box (x0, y0, x1, y1): right, left, down, up
+ONE_PX = ((1, 0, 1, 0), (-1, 0, -1, 0), (0, 1, 0, 1), (0, -1, 0, -1))
+
+
+def judge_self_agreement(judge: "Judge", frames: list[np.ndarray]) -> dict[str, float]:
+    """The judge against itself on the plate: its mouth and eye readings in its own box vs in
+    that box moved by one pixel (each of ``ONE_PX``), correlated over the frames and averaged.
+    A comp that were the plate itself, read through a box one pixel off, would score this:
+    the most any swap can be expected to reach on the clip (0.99 on the real faces; a CGI
+    face's or a downcast eye's points move with the box)."""
+    base, moved = [], [[] for _ in ONE_PX]
+    for rgb in frames:
+        faces = judge.an.analyse(rgb, embed=False)
+        if not faces:
+            continue
+        box = np.asarray(max(faces, key=lambda f: f.size).box, np.float64)
+        base.append(judge.points(rgb, box))
+        for k, d in enumerate(ONE_PX):
+            moved[k].append(judge.points(rgb, box + np.asarray(d, np.float64)))
+    out = {}
+    for key in ("mouth", "ear"):
+        ref = [r[key] for r in base]
+        out[key] = float(np.nanmean([corr(ref, [r[key] for r in m]) for m in moved]))
+    out["frames"] = len(base)
     return out
 
 
@@ -329,6 +366,7 @@ def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.
     print(f"4. real face ({source}, {clip.face_px:.0f} px in 1920x1080), {count} frames of talking and blinking")
     print(f"  plate_vs_schedule_mouth: {out['plate_vs_schedule_mouth']:.3f} (the judge on the plate vs the schedule; >= 0.9 means the plate reads as made)")
     print(f"  plate_vs_schedule_ear: {out['plate_vs_schedule_ear']:.3f} (same, eyes: EAR vs minus the blink)")
+    _print_ceiling(out, judge_self_agreement(judge, clip.frames))
     for commercial in (False, True):
         kind = "commercial" if commercial else "default"
         res, pairs = run_clip(actor, clip.frames, work / f"real_{kind}", commercial, judge, actor_emb, overrides)
@@ -350,6 +388,13 @@ def real_expressions(actor, count: int, work: Path, judge: Judge, actor_emb: np.
         chosen = [by_frame[f] for f in pick if f in by_frame]
         sheet(chosen, sheets / f"real_talking_{kind}{tag}.png", rows=len(chosen))
     return out
+
+
+def _print_ceiling(out: dict[str, object], agree: dict[str, float]) -> None:
+    out["judge_self_agreement_mouth"] = agree["mouth"]
+    out["judge_self_agreement_ear"] = agree["ear"]
+    print(f"  judge_self_agreement: mouth {agree['mouth']:.3f}, EAR {agree['ear']:.3f} (the judge on the plate "
+          f"vs itself with its box 1 px off, {agree['frames']} frames: about the most a comp can reach here)")
 
 
 def bench_actor(spec: str, work: Path, judge: Judge) -> tuple[object, np.ndarray]:
@@ -438,6 +483,7 @@ def main() -> int:
             return 0
         frames = megamind(args.frames, args.start)
         print(f"2. Megamind frames {args.start}..{args.start + len(frames) - 1} (720x528, dim warm), actor: {args.actor}")
+        _print_ceiling(report.setdefault("Megamind judge", {}), judge_self_agreement(judge, frames))
         for commercial in (False, True):
             label = "commercial-only (mesh68)" if commercial else "default (dlib68)"
             res, pairs = run_clip(actor, frames, work / ("c" if commercial else "d"), commercial, judge, actor_emb, overrides)
