@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from recast.pipeline.faces import AnalyserOptions, create_analyser  # noqa: E402
+from recast.pipeline.faces.dlib_backend import fit_boxes  # noqa: E402
 
 MEDIA = Path(os.environ.get("RECAST_TEST_MEDIA", "/work/shared/data"))
 
@@ -140,7 +141,7 @@ class Judge:
     def _read(self, rgb: np.ndarray, face) -> dict[str, float]:
         lm = face.landmarks
         if self.boxes > 1:  # the points averaged over fits in moved and scaled boxes (see --judge-boxes)
-            lm = np.mean([self.an.fit_landmarks(rgb, b).landmarks for b in _moved_boxes(np.asarray(face.box, float), self.boxes)], axis=0)
+            lm = np.mean([self.an.fit_landmarks(rgb, b).landmarks for b in fit_boxes(np.asarray(face.box, float), self.boxes)], axis=0)
         iod = float(np.linalg.norm(lm[45] - lm[36]))
         mouth = float(np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in ((61, 67), (62, 66), (63, 65))])) / iod
 
@@ -155,21 +156,6 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
     return float(w * h / union) if union > 0 else 0.0
-
-
-def _moved_boxes(box: np.ndarray, count: int) -> list[np.ndarray]:
-    """``count`` boxes round ``box``: itself, then shifted by 4 % of its size and scaled by
-    +-5 %, on a fixed pattern (the same for plate and comp)."""
-    x0, y0, x1, y1 = box
-    cx, cy, s = 0.5 * (x0 + x1), 0.5 * (y0 + y1), max(x1 - x0, y1 - y0)
-    moves = [(0, 0, 1.0), (-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0), (0, 0, 0.95), (0, 0, 1.05),
-             (-1, -1, 1.0), (1, 1, 1.0), (1, -1, 1.0), (-1, 1, 1.0)]
-    out = []
-    for dx, dy, k in moves[:count]:
-        hx, hy = 0.5 * k * (x1 - x0), 0.5 * k * (y1 - y0)
-        ox, oy = cx + 0.04 * s * dx, cy + 0.04 * s * dy
-        out.append(np.array([ox - hx, oy - hy, ox + hx, oy + hy]))
-    return out
 
 
 # one-pixel moves of the judge's box (x0, y0, x1, y1): right, left, down, up
